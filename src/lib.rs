@@ -1,0 +1,6 @@
+//! vpclab: a userspace, packet-level AWS VPC emulator on Linux.
+//!
+//! Layers, bottom up (see `docs/ARCHITECTURE.md`):
+//! - [`model`]: the VPC model (typed ids, CIDRs, resources, the region service catalog).
+//! - [`template`]: CloudFormation YAML/JSON → model.
+#![deny(unsafe_code)]
