@@ -4,3 +4,8 @@
 //! - [`model`]: the VPC model (typed ids, CIDRs, resources, the region service catalog).
 //! - [`template`]: CloudFormation YAML/JSON → model.
 #![deny(unsafe_code)]
+
+pub mod cli;
+pub mod control;
+pub mod model;
+pub mod template;
