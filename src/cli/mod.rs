@@ -1,0 +1,145 @@
+//! The command line: one file per verb. Each parses its arguments, calls the layers below and
+//! prints; nothing here knows AWS rules.
+//!
+//! Exit codes: 0 success, 2 invalid input (a template, a parameter, a name), 1 internal failure.
+
+pub mod describe;
+pub mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::model::{Lab, Problems};
+use crate::template::{self, Options};
+
+/// vpclab: a packet-level AWS VPC emulator on Linux network namespaces.
+///
+/// Every EC2 instance of a CloudFormation template becomes a network namespace, and one
+/// router process forwards real Ethernet frames between them with AWS's rules: route tables,
+/// security groups, network ACLs, the internet gateway's NAT, and VPC endpoints.
+///
+/// Without a template, commands use the embedded default lab (the seed labs: gateway
+/// endpoint for S3, interface endpoint for CloudFormation, endpoint service behind an NLB).
+#[derive(Debug, Parser)]
+#[command(
+    name = "vpclab",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a template: parse it, resolve it, and report every problem with its line, the AWS
+    /// rule and the fix. Never touches the host. Exit code 0 valid, 2 invalid.
+    Validate(validate::ValidateArgs),
+    /// Print a lab's resources as the AWS CLI's describe-* commands do (JSON), or as a table.
+    Describe(describe::DescribeArgs),
+}
+
+/// Where a lab comes from: a template and its parameters.
+#[derive(Debug, Clone, Args)]
+pub struct Source {
+    /// The region the lab emulates (its AZs, S3/DynamoDB prefix lists, service addresses).
+    #[arg(long, default_value = crate::model::catalog::DEFAULT_REGION, value_name = "REGION")]
+    pub region: String,
+    /// A template parameter, as Key=Value (repeatable).
+    #[arg(long = "parameter", value_name = "KEY=VALUE", value_parser = parse_parameter)]
+    pub parameters: Vec<(String, String)>,
+    /// The lab's name (the CloudFormation stack name).
+    #[arg(long = "name", default_value = "vpclab", value_name = "LAB")]
+    pub name: String,
+}
+
+fn parse_parameter(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("'{s}' is not Key=Value")),
+    }
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// JSON shaped like the AWS CLI's output.
+    Json,
+    /// A table for people.
+    Table,
+}
+
+/// Why a command did not succeed.
+#[derive(Debug)]
+pub enum Failure {
+    /// The user's input is wrong (exit 2); the message says what to do.
+    Invalid(String),
+    /// The template has problems (exit 2).
+    Problems {
+        file: String,
+        problems: Problems,
+        json: bool,
+    },
+}
+
+impl Source {
+    /// Loads the lab from `template` (or the embedded default lab).
+    pub fn load(&self, template: Option<&PathBuf>) -> Result<Lab, Failure> {
+        let opts = Options {
+            region: self.region.clone(),
+            stack_name: self.name.clone(),
+            parameters: self.parameters.clone(),
+        };
+        let r = match template {
+            Some(p) => template::load_file(p, &opts),
+            None => template::load_default(&opts),
+        };
+        r.map_err(|e| match e {
+            template::Error::Read { path, source } => {
+                Failure::Invalid(format!("cannot read template {path}: {source}"))
+            }
+            template::Error::Invalid { file, problems } => Failure::Problems {
+                file,
+                problems,
+                json: false,
+            },
+        })
+    }
+}
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let r = match cli.command {
+        Command::Validate(a) => validate::run(a),
+        Command::Describe(a) => describe::run(a),
+    };
+    Ok(match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Invalid(msg)) => {
+            eprintln!("vpclab: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Problems {
+            file,
+            problems,
+            json,
+        }) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"Valid": false, "Template": file, "Problems": problems})
+                    )?
+                );
+            } else {
+                eprintln!("vpclab: {file} is invalid — {problems}");
+            }
+            ExitCode::from(2)
+        }
+    })
+}

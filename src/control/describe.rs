@@ -1,0 +1,676 @@
+//! `describe`: a lab as the AWS CLI prints it (`aws ec2 describe-*`, `aws elbv2 describe-*`).
+//!
+//! Contract: [`describe`] returns the JSON document the AWS CLI would print for the same
+//! resources, field names and nesting included (see `shared/reference/aws-vpc-semantics.md`
+//! §10.1), limited to the ids in `filter` when it is not empty. Fields AWS prints that vpclab
+//! has no notion of (launch times, DHCP option sets) carry fixed, plausible values.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::{json, Map, Value};
+
+use crate::model::lookup::Kind;
+use crate::model::*;
+
+/// The resource kinds `describe` knows, named as on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum What {
+    RouteTables,
+    Vpcs,
+    Subnets,
+    SecurityGroups,
+    NetworkAcls,
+    Instances,
+    InternetGateways,
+    VpcEndpoints,
+    VpcEndpointServices,
+    LoadBalancers,
+    TargetGroups,
+    PrefixLists,
+}
+
+impl What {
+    /// The lookup kind for filtering by id/logical id/Name (prefix lists are filtered by id).
+    pub fn kind(self) -> Option<Kind> {
+        Some(match self {
+            What::RouteTables => Kind::RouteTable,
+            What::Vpcs => Kind::Vpc,
+            What::Subnets => Kind::Subnet,
+            What::SecurityGroups => Kind::SecurityGroup,
+            What::NetworkAcls => Kind::NetworkAcl,
+            What::Instances => Kind::Instance,
+            What::InternetGateways => Kind::InternetGateway,
+            What::VpcEndpoints => Kind::VpcEndpoint,
+            What::VpcEndpointServices => Kind::EndpointService,
+            What::LoadBalancers => Kind::LoadBalancer,
+            What::TargetGroups => Kind::TargetGroup,
+            What::PrefixLists => return None,
+        })
+    }
+}
+
+impl fmt::Display for What {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use clap::ValueEnum;
+        f.write_str(
+            self.to_possible_value()
+                .expect("no skipped variants")
+                .get_name(),
+        )
+    }
+}
+
+const LAUNCH_TIME: &str = "2026-01-01T00:00:00+00:00";
+
+fn keep(filter: &[String], id: &str) -> bool {
+    filter.is_empty() || filter.iter().any(|f| f == id)
+}
+
+fn tags(t: &Tags) -> Value {
+    serde_json::to_value(t).expect("tags serialize")
+}
+
+fn group_pairs(lab: &Lab, ids: &[SgId]) -> Value {
+    Value::Array(
+        ids.iter()
+            .map(|g| json!({"GroupName": lab.security_group(g).map(|s| s.group_name.clone()).unwrap_or_default(), "GroupId": g}))
+            .collect(),
+    )
+}
+
+/// The default endpoint policy, as the API returns it.
+pub fn default_policy(gateway: bool) -> Value {
+    if gateway {
+        json!({"Version": "2008-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]})
+    } else {
+        json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]})
+    }
+}
+
+/// The AWS CLI's JSON for `what`, limited to the ids in `filter` (empty: all).
+pub fn describe(lab: &Lab, what: What, filter: &[String]) -> Value {
+    match what {
+        What::RouteTables => {
+            json!({"RouteTables": lab.route_tables.iter().filter(|r| keep(filter, r.id.as_str())).map(|r| route_table(lab, r)).collect::<Vec<_>>()})
+        }
+        What::Vpcs => {
+            json!({"Vpcs": lab.vpcs.iter().filter(|v| keep(filter, v.id.as_str())).map(|v| vpc(lab, v)).collect::<Vec<_>>()})
+        }
+        What::Subnets => {
+            json!({"Subnets": lab.subnets.iter().filter(|s| keep(filter, s.id.as_str())).map(|s| subnet(lab, s)).collect::<Vec<_>>()})
+        }
+        What::SecurityGroups => {
+            json!({"SecurityGroups": lab.security_groups.iter().filter(|g| keep(filter, g.id.as_str())).map(|g| security_group(lab, g)).collect::<Vec<_>>()})
+        }
+        What::NetworkAcls => {
+            json!({"NetworkAcls": lab.network_acls.iter().filter(|a| keep(filter, a.id.as_str())).map(|a| network_acl(lab, a)).collect::<Vec<_>>()})
+        }
+        What::Instances => {
+            json!({"Reservations": lab.instances.iter().filter(|i| keep(filter, i.id.as_str())).map(|i| reservation(lab, i)).collect::<Vec<_>>()})
+        }
+        What::InternetGateways => {
+            json!({"InternetGateways": lab.internet_gateways.iter().filter(|g| keep(filter, g.id.as_str())).map(|g| json!({
+            "Attachments": g.attachment.iter().map(|v| json!({"State": "available", "VpcId": v})).collect::<Vec<_>>(),
+            "InternetGatewayId": g.id,
+            "OwnerId": lab.account_id,
+            "Tags": tags(&g.tags),
+        })).collect::<Vec<_>>()})
+        }
+        What::VpcEndpoints => {
+            json!({"VpcEndpoints": lab.vpc_endpoints.iter().filter(|e| keep(filter, e.id.as_str())).map(|e| vpc_endpoint(lab, e)).collect::<Vec<_>>()})
+        }
+        What::VpcEndpointServices => endpoint_services(lab, filter),
+        What::LoadBalancers => {
+            json!({"LoadBalancers": lab.load_balancers.iter().filter(|l| keep(filter, &l.arn)).map(|l| load_balancer(lab, l)).collect::<Vec<_>>()})
+        }
+        What::TargetGroups => {
+            json!({"TargetGroups": lab.target_groups.iter().filter(|t| keep(filter, &t.arn)).map(|t| target_group(lab, t)).collect::<Vec<_>>()})
+        }
+        What::PrefixLists => {
+            let r = lab.region();
+            json!({"PrefixLists": r.gateway_services.iter().filter(|s| keep(filter, s.prefix_list_id)).map(|s| json!({
+                "PrefixListId": s.prefix_list_id,
+                "PrefixListName": r.prefix_list_name(s.short),
+                "Cidrs": s.cidrs,
+            })).collect::<Vec<_>>()})
+        }
+    }
+}
+
+/// One route as `describe-route-tables` prints it.
+pub fn route(lab: &Lab, rt: &RouteTable, r: &Route) -> Value {
+    let mut m = Map::new();
+    match &r.destination {
+        Destination::Cidr(c) => m.insert("DestinationCidrBlock".into(), json!(c.to_string())),
+        Destination::PrefixList(pl) => m.insert("DestinationPrefixListId".into(), json!(pl)),
+    };
+    match &r.target {
+        RouteTarget::Local => m.insert("GatewayId".into(), json!("local")),
+        RouteTarget::InternetGateway(g) => m.insert("GatewayId".into(), json!(g)),
+        RouteTarget::GatewayEndpoint(e) => m.insert("GatewayId".into(), json!(e)),
+        RouteTarget::NetworkInterface(e) => m.insert("NetworkInterfaceId".into(), json!(e)),
+        RouteTarget::Instance(i) => {
+            m.insert("InstanceId".into(), json!(i));
+            m.insert("InstanceOwnerId".into(), json!(lab.account_id));
+            m.insert(
+                "NetworkInterfaceId".into(),
+                json!(lab
+                    .instance(i)
+                    .map(|x| x.eni.to_string())
+                    .unwrap_or_default()),
+            )
+        }
+        RouteTarget::NatGateway(n) => m.insert("NatGatewayId".into(), json!(n)),
+        RouteTarget::Peering(p) => m.insert("VpcPeeringConnectionId".into(), json!(p)),
+    };
+    m.insert(
+        "Origin".into(),
+        json!(match r.route_origin {
+            RouteOrigin::CreateRouteTable => "CreateRouteTable",
+            RouteOrigin::CreateRoute => "CreateRoute",
+        }),
+    );
+    m.insert(
+        "State".into(),
+        json!(if lab.route_is_active(rt, r) {
+            "active"
+        } else {
+            "blackhole"
+        }),
+    );
+    Value::Object(m)
+}
+
+fn route_table(lab: &Lab, rt: &RouteTable) -> Value {
+    let mut assoc: Vec<Value> = vec![];
+    if rt.main {
+        assoc.push(json!({
+            "Main": true,
+            "RouteTableAssociationId": rt.main_association,
+            "RouteTableId": rt.id,
+            "AssociationState": {"State": "associated"},
+        }));
+    }
+    for a in &rt.associations {
+        assoc.push(json!({
+            "Main": false,
+            "RouteTableAssociationId": a.id,
+            "RouteTableId": rt.id,
+            "SubnetId": a.subnet,
+            "AssociationState": {"State": "associated"},
+        }));
+    }
+    json!({
+        "Associations": assoc,
+        "PropagatingVgws": [],
+        "RouteTableId": rt.id,
+        "Routes": rt.routes.iter().map(|r| route(lab, rt, r)).collect::<Vec<_>>(),
+        "Tags": tags(&rt.tags),
+        "VpcId": rt.vpc,
+        "OwnerId": lab.account_id,
+    })
+}
+
+fn vpc(lab: &Lab, v: &Vpc) -> Value {
+    json!({
+        "CidrBlock": v.cidr.to_string(),
+        "DhcpOptionsId": format!("dopt-0{}", crate::model::ids::hex_digits(&lab.region, 16)),
+        "State": "available",
+        "VpcId": v.id,
+        "OwnerId": lab.account_id,
+        "InstanceTenancy": "default",
+        "CidrBlockAssociationSet": [{
+            "AssociationId": format!("vpc-cidr-assoc-0{}", crate::model::ids::hex_digits(v.id.as_str(), 16)),
+            "CidrBlock": v.cidr.to_string(),
+            "CidrBlockState": {"State": "associated"},
+        }],
+        "IsDefault": false,
+        "Tags": tags(&v.tags),
+    })
+}
+
+fn subnet(lab: &Lab, s: &Subnet) -> Value {
+    let size = 1u64 << (32 - s.cidr.prefix_len());
+    let used = lab
+        .network_interfaces
+        .iter()
+        .filter(|e| e.subnet == s.id)
+        .count() as u64;
+    json!({
+        "AvailabilityZone": s.availability_zone,
+        "AvailabilityZoneId": lab.region().az_id(&s.availability_zone),
+        "AvailableIpAddressCount": size.saturating_sub(5 + used),
+        "CidrBlock": s.cidr.to_string(),
+        "DefaultForAz": false,
+        "MapPublicIpOnLaunch": s.map_public_ip_on_launch,
+        "State": "available",
+        "SubnetId": s.id,
+        "VpcId": s.vpc,
+        "OwnerId": lab.account_id,
+        "AssignIpv6AddressOnCreation": false,
+        "Ipv6CidrBlockAssociationSet": [],
+        "SubnetArn": format!("arn:aws:ec2:{}:{}:subnet/{}", lab.region, lab.account_id, s.id),
+        "Tags": tags(&s.tags),
+    })
+}
+
+/// `IpPermissions` as AWS groups them: one entry per (protocol, ports), peers merged.
+fn permissions(lab: &Lab, rules: &[SgRule]) -> Value {
+    type Key = (String, Option<i32>, Option<i32>);
+    let mut groups: Vec<(Key, Vec<&SgRule>)> = vec![];
+    for r in rules {
+        let key = (r.protocol.aws_name(), r.from_port, r.to_port);
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(r),
+            None => groups.push((key, vec![r])),
+        }
+    }
+    Value::Array(
+        groups
+            .into_iter()
+            .map(|((proto, from, to), rs)| {
+                let mut m = Map::new();
+                if let Some(f) = from {
+                    m.insert("FromPort".into(), json!(f));
+                }
+                m.insert("IpProtocol".into(), json!(proto));
+                let with_desc = |mut v: Map<String, Value>, r: &SgRule| {
+                    if let Some(d) = &r.description {
+                        v.insert("Description".into(), json!(d));
+                    }
+                    Value::Object(v)
+                };
+                m.insert(
+                    "IpRanges".into(),
+                    Value::Array(
+                        rs.iter()
+                            .filter_map(|r| match &r.peer {
+                                Peer::Cidr(c) => Some(with_desc(
+                                    Map::from_iter([("CidrIp".to_string(), json!(c.to_string()))]),
+                                    r,
+                                )),
+                                _ => None,
+                            })
+                            .collect(),
+                    ),
+                );
+                m.insert("Ipv6Ranges".into(), json!([]));
+                m.insert(
+                    "PrefixListIds".into(),
+                    Value::Array(
+                        rs.iter()
+                            .filter_map(|r| match &r.peer {
+                                Peer::PrefixList(p) => Some(with_desc(
+                                    Map::from_iter([("PrefixListId".to_string(), json!(p))]),
+                                    r,
+                                )),
+                                _ => None,
+                            })
+                            .collect(),
+                    ),
+                );
+                if let Some(t) = to {
+                    m.insert("ToPort".into(), json!(t));
+                }
+                m.insert(
+                    "UserIdGroupPairs".into(),
+                    Value::Array(
+                        rs.iter()
+                            .filter_map(|r| match &r.peer {
+                                Peer::Group(g) => Some(with_desc(
+                                    Map::from_iter([
+                                        ("GroupId".to_string(), json!(g)),
+                                        ("UserId".to_string(), json!(lab.account_id)),
+                                    ]),
+                                    r,
+                                )),
+                                _ => None,
+                            })
+                            .collect(),
+                    ),
+                );
+                Value::Object(m)
+            })
+            .collect(),
+    )
+}
+
+fn security_group(lab: &Lab, g: &SecurityGroup) -> Value {
+    json!({
+        "Description": g.description,
+        "GroupName": g.group_name,
+        "IpPermissions": permissions(lab, &g.ingress),
+        "OwnerId": lab.account_id,
+        "GroupId": g.id,
+        "IpPermissionsEgress": permissions(lab, &g.egress),
+        "Tags": tags(&g.tags),
+        "VpcId": g.vpc,
+    })
+}
+
+fn network_acl(lab: &Lab, a: &NetworkAcl) -> Value {
+    // Every subnet of the VPC is associated with exactly one ACL: explicitly, or the default.
+    let assoc: Vec<Value> = lab
+        .subnets
+        .iter()
+        .filter(|s| lab.network_acl_for(&s.id).is_some_and(|x| x.id == a.id))
+        .map(|s| {
+            let id = a
+                .associations
+                .iter()
+                .find(|x| x.subnet == s.id)
+                .map(|x| x.id.clone())
+                .unwrap_or_else(|| {
+                    AclAssociationId::generate(&format!("{}/default", s.origin.name()))
+                });
+            json!({"NetworkAclAssociationId": id, "NetworkAclId": a.id, "SubnetId": s.id})
+        })
+        .collect();
+    let entries: Vec<Value> = a
+        .entries
+        .iter()
+        .map(|e| {
+            let mut m = Map::new();
+            m.insert("CidrBlock".into(), json!(e.cidr.to_string()));
+            m.insert("Egress".into(), json!(e.egress));
+            if let Some((t, c)) = e.icmp {
+                m.insert("IcmpTypeCode".into(), json!({"Code": c, "Type": t}));
+            }
+            if let Some((f, t)) = e.port_range {
+                m.insert("PortRange".into(), json!({"From": f, "To": t}));
+            }
+            m.insert(
+                "Protocol".into(),
+                json!(e
+                    .protocol
+                    .number()
+                    .map_or("-1".to_string(), |n| n.to_string())),
+            );
+            m.insert(
+                "RuleAction".into(),
+                json!(match e.action {
+                    RuleAction::Allow => "allow",
+                    RuleAction::Deny => "deny",
+                }),
+            );
+            m.insert("RuleNumber".into(), json!(e.rule_number));
+            Value::Object(m)
+        })
+        .collect();
+    json!({
+        "Associations": assoc,
+        "Entries": entries,
+        "IsDefault": a.is_default,
+        "NetworkAclId": a.id,
+        "Tags": tags(&a.tags),
+        "VpcId": a.vpc,
+        "OwnerId": lab.account_id,
+    })
+}
+
+fn reservation(lab: &Lab, i: &Instance) -> Value {
+    let eni = lab.eni(&i.eni);
+    let association = i.public_ip.map(|ip| json!({"IpOwnerId": "amazon", "PublicDnsName": i.public_dns_name, "PublicIp": ip.to_string()}));
+    let mut private_ip = Map::new();
+    if let Some(a) = &association {
+        private_ip.insert("Association".into(), a.clone());
+    }
+    private_ip.insert("Primary".into(), json!(true));
+    private_ip.insert("PrivateDnsName".into(), json!(i.private_dns_name));
+    private_ip.insert("PrivateIpAddress".into(), json!(i.private_ip.to_string()));
+    let mut ni = Map::new();
+    if let Some(a) = &association {
+        ni.insert("Association".into(), a.clone());
+    }
+    ni.insert("Attachment".into(), json!({"AttachTime": LAUNCH_TIME, "AttachmentId": format!("eni-attach-0{}", crate::model::ids::hex_digits(i.eni.as_str(), 16)), "DeleteOnTermination": true, "DeviceIndex": 0, "Status": "attached", "NetworkCardIndex": 0}));
+    ni.insert("Description".into(), json!(""));
+    ni.insert("Groups".into(), group_pairs(lab, &i.security_groups));
+    ni.insert("Ipv6Addresses".into(), json!([]));
+    ni.insert("MacAddress".into(), json!(eni.map(|e| e.mac.to_string())));
+    ni.insert("NetworkInterfaceId".into(), json!(i.eni));
+    ni.insert("OwnerId".into(), json!(lab.account_id));
+    ni.insert("PrivateDnsName".into(), json!(i.private_dns_name));
+    ni.insert("PrivateIpAddress".into(), json!(i.private_ip.to_string()));
+    ni.insert(
+        "PrivateIpAddresses".into(),
+        json!([Value::Object(private_ip)]),
+    );
+    ni.insert(
+        "SourceDestCheck".into(),
+        json!(eni.is_none_or(|e| e.source_dest_check)),
+    );
+    ni.insert("Status".into(), json!("in-use"));
+    ni.insert("SubnetId".into(), json!(i.subnet));
+    ni.insert("VpcId".into(), json!(i.vpc));
+    ni.insert("InterfaceType".into(), json!("interface"));
+    let mut inst = Map::new();
+    inst.insert("AmiLaunchIndex".into(), json!(0));
+    inst.insert("ImageId".into(), json!(i.image_id));
+    inst.insert("InstanceId".into(), json!(i.id));
+    inst.insert("InstanceType".into(), json!(i.instance_type));
+    if let Some(k) = &i.key_name {
+        inst.insert("KeyName".into(), json!(k));
+    }
+    inst.insert("LaunchTime".into(), json!(LAUNCH_TIME));
+    inst.insert("Monitoring".into(), json!({"State": "disabled"}));
+    inst.insert(
+        "Placement".into(),
+        json!({"AvailabilityZone": i.availability_zone, "GroupName": "", "Tenancy": "default"}),
+    );
+    inst.insert("PrivateDnsName".into(), json!(i.private_dns_name));
+    inst.insert("PrivateIpAddress".into(), json!(i.private_ip.to_string()));
+    inst.insert("ProductCodes".into(), json!([]));
+    inst.insert("PublicDnsName".into(), json!(i.public_dns_name));
+    if let Some(ip) = i.public_ip {
+        inst.insert("PublicIpAddress".into(), json!(ip.to_string()));
+    }
+    inst.insert("State".into(), json!({"Code": 0, "Name": "pending"}));
+    inst.insert("StateTransitionReason".into(), json!(""));
+    inst.insert("SubnetId".into(), json!(i.subnet));
+    inst.insert("VpcId".into(), json!(i.vpc));
+    inst.insert("Architecture".into(), json!("x86_64"));
+    inst.insert("NetworkInterfaces".into(), json!([Value::Object(ni)]));
+    inst.insert(
+        "SecurityGroups".into(),
+        group_pairs(lab, &i.security_groups),
+    );
+    inst.insert(
+        "SourceDestCheck".into(),
+        json!(eni.is_none_or(|e| e.source_dest_check)),
+    );
+    inst.insert("Tags".into(), tags(&i.tags));
+    json!({
+        "Groups": [],
+        "Instances": [Value::Object(inst)],
+        "OwnerId": lab.account_id,
+        "ReservationId": format!("r-0{}", crate::model::ids::hex_digits(i.id.as_str(), 16)),
+    })
+}
+
+fn vpc_endpoint(lab: &Lab, e: &VpcEndpoint) -> Value {
+    let gateway = matches!(e.kind, EndpointKind::Gateway { .. });
+    let policy = e.policy.clone().unwrap_or_else(|| default_policy(gateway));
+    let mut m = Map::new();
+    m.insert("VpcEndpointId".into(), json!(e.id));
+    m.insert(
+        "VpcEndpointType".into(),
+        json!(if gateway { "Gateway" } else { "Interface" }),
+    );
+    m.insert("VpcId".into(), json!(e.vpc));
+    m.insert("ServiceName".into(), json!(e.service_name));
+    m.insert("State".into(), json!(e.state));
+    m.insert("PolicyDocument".into(), json!(policy.to_string()));
+    match &e.kind {
+        EndpointKind::Gateway { route_tables, .. } => {
+            m.insert("RouteTableIds".into(), json!(route_tables));
+            m.insert("SubnetIds".into(), json!([]));
+            m.insert("Groups".into(), json!([]));
+            m.insert("PrivateDnsEnabled".into(), json!(false));
+            m.insert("RequesterManaged".into(), json!(false));
+            m.insert("NetworkInterfaceIds".into(), json!([]));
+            m.insert("DnsEntries".into(), json!([]));
+        }
+        EndpointKind::Interface {
+            subnets,
+            network_interfaces,
+            security_groups,
+            private_dns_enabled,
+            dns_entries,
+        } => {
+            m.insert("RouteTableIds".into(), json!([]));
+            m.insert("SubnetIds".into(), json!(subnets));
+            m.insert("Groups".into(), group_pairs(lab, security_groups));
+            m.insert("IpAddressType".into(), json!("ipv4"));
+            m.insert("PrivateDnsEnabled".into(), json!(private_dns_enabled));
+            m.insert("RequesterManaged".into(), json!(false));
+            m.insert("NetworkInterfaceIds".into(), json!(network_interfaces));
+            m.insert(
+                "DnsEntries".into(),
+                Value::Array(
+                    dns_entries
+                        .iter()
+                        .map(|(n, z)| json!({"DnsName": n, "HostedZoneId": z}))
+                        .collect(),
+                ),
+            );
+        }
+    }
+    m.insert(
+        "CreationTimestamp".into(),
+        json!("2026-01-01T00:00:00.000Z"),
+    );
+    m.insert("Tags".into(), tags(&e.tags));
+    m.insert("OwnerId".into(), json!(lab.account_id));
+    Value::Object(m)
+}
+
+fn endpoint_services(lab: &Lab, filter: &[String]) -> Value {
+    let r = lab.region();
+    let mut details: BTreeMap<String, Value> = BTreeMap::new();
+    let azs: Vec<&str> = r.azs.to_vec();
+    if filter.is_empty() {
+        for s in r.gateway_services {
+            let name = r.prefix_list_name(s.short);
+            details.insert(
+                name.clone(),
+                json!({
+                    "ServiceName": name,
+                    "ServiceId": format!("vpce-svc-0{}", crate::model::ids::hex_digits(&name, 16)),
+                    "ServiceType": [{"ServiceType": "Gateway"}],
+                    "AvailabilityZones": azs,
+                    "Owner": "amazon",
+                    "BaseEndpointDnsNames": [format!("{}.{}.amazonaws.com", s.short, r.name)],
+                    "VpcEndpointPolicySupported": true,
+                    "AcceptanceRequired": false,
+                    "ManagesVpcEndpoints": false,
+                }),
+            );
+        }
+        for s in r.interface_services {
+            let name = r.prefix_list_name(s.short);
+            details.insert(
+                name.clone(),
+                json!({
+                    "ServiceName": name,
+                    "ServiceId": format!("vpce-svc-0{}", crate::model::ids::hex_digits(&name, 16)),
+                    "ServiceType": [{"ServiceType": "Interface"}],
+                    "AvailabilityZones": azs,
+                    "Owner": "amazon",
+                    "BaseEndpointDnsNames": [format!("{}.{}.vpce.amazonaws.com", s.short, r.name)],
+                    "PrivateDnsName": format!("{}.{}.amazonaws.com", s.short, r.name),
+                    "VpcEndpointPolicySupported": true,
+                    "AcceptanceRequired": false,
+                    "ManagesVpcEndpoints": false,
+                }),
+            );
+        }
+    }
+    for s in lab
+        .endpoint_services
+        .iter()
+        .filter(|s| keep(filter, s.id.as_str()))
+    {
+        let azs: Vec<String> = s
+            .network_load_balancers
+            .iter()
+            .filter_map(|a| lab.load_balancer(a))
+            .flat_map(|l| l.nodes.iter().map(|n| n.availability_zone.clone()))
+            .collect();
+        details.insert(
+            s.service_name.clone(),
+            json!({
+                "ServiceName": s.service_name,
+                "ServiceId": s.id,
+                "ServiceType": [{"ServiceType": "Interface"}],
+                "AvailabilityZones": azs,
+                "Owner": lab.account_id,
+                "BaseEndpointDnsNames": [format!("{}.{}.vpce.amazonaws.com", s.id, r.name)],
+                "VpcEndpointPolicySupported": false,
+                "AcceptanceRequired": s.acceptance_required,
+                "ManagesVpcEndpoints": false,
+                "Tags": tags(&s.tags),
+            }),
+        );
+    }
+    json!({
+        "ServiceNames": details.keys().cloned().collect::<Vec<_>>(),
+        "ServiceDetails": details.into_values().collect::<Vec<_>>(),
+    })
+}
+
+fn load_balancer(lab: &Lab, l: &LoadBalancer) -> Value {
+    let zones: Vec<Value> = l
+        .nodes
+        .iter()
+        .map(|n| {
+            let eni = lab.eni(&n.eni);
+            let mut addr = Map::new();
+            if let Some(ip) = eni.and_then(|e| e.public_ip) {
+                addr.insert("IpAddress".into(), json!(ip.to_string()));
+            }
+            addr.insert("PrivateIPv4Address".into(), json!(n.private_ip.to_string()));
+            json!({"ZoneName": n.availability_zone, "SubnetId": n.subnet, "LoadBalancerAddresses": [Value::Object(addr)]})
+        })
+        .collect();
+    json!({
+        "LoadBalancerArn": l.arn,
+        "DNSName": l.dns_name,
+        "CanonicalHostedZoneId": format!("Z{}", crate::model::ids::hex_digits(&format!("elb/{}", lab.region), 13).to_uppercase()),
+        "CreatedTime": LAUNCH_TIME,
+        "LoadBalancerName": l.name,
+        "Scheme": l.scheme,
+        "VpcId": l.vpc,
+        "State": {"Code": "active"},
+        "Type": l.lb_type,
+        "AvailabilityZones": zones,
+        "SecurityGroups": l.security_groups,
+        "IpAddressType": "ipv4",
+    })
+}
+
+fn target_group(lab: &Lab, t: &TargetGroup) -> Value {
+    let lbs: Vec<&str> = lab
+        .listeners
+        .iter()
+        .filter(|l| l.target_group.as_deref() == Some(t.arn.as_str()))
+        .map(|l| l.load_balancer.as_str())
+        .collect();
+    json!({
+        "TargetGroupArn": t.arn,
+        "TargetGroupName": t.name,
+        "Protocol": t.protocol,
+        "Port": t.port,
+        "VpcId": t.vpc,
+        "HealthCheckProtocol": t.health_check_protocol,
+        "HealthCheckPort": t.health_check_port,
+        "HealthCheckEnabled": true,
+        "HealthCheckIntervalSeconds": t.health_check_interval_seconds,
+        "HealthCheckTimeoutSeconds": 10,
+        "HealthyThresholdCount": t.healthy_threshold_count,
+        "UnhealthyThresholdCount": t.unhealthy_threshold_count,
+        "LoadBalancerArns": lbs,
+        "TargetType": t.target_type,
+        "IpAddressType": "ipv4",
+    })
+}
