@@ -340,6 +340,8 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
 
     // References and dependencies.
     let mut deps: BTreeMap<&str, Vec<(String, usize)>> = BTreeMap::new();
+    // Resources with a reference to nothing: reported once here, and not built.
+    let mut broken: HashSet<&str> = HashSet::new();
     for (id, line, def) in &order {
         let origin = Origin::new(
             id,
@@ -358,6 +360,7 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
                 && !PSEUDO.contains(&name.as_str())
                 && !declared.contains(name.as_str())
             {
+                broken.insert(*id);
                 problems.push(Problem::new("UnknownRef", origin.at(rline), format!("{name} is not a parameter, pseudo parameter or resource of this template"), "Ref, Fn::GetAtt and ${…} in Fn::Sub name a parameter, a pseudo parameter (AWS::Region…) or a resource's logical id", "check the spelling, or declare the parameter or resource"));
             }
         }
@@ -482,6 +485,12 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
                     continue;
                 }
             }
+        }
+        if broken.contains(id) {
+            b.ctx
+                .resources
+                .insert(id.to_string(), (ty.to_string(), Slot::Failed));
+            continue;
         }
         let props = match def.get("Properties") {
             None => Ok(Some(Node {
