@@ -833,15 +833,7 @@ impl<'a> Builder<'a> {
             origin: p.origin.clone(),
             attachment_origin: None,
         });
-        let mut atts = BTreeMap::new();
-        atts.insert(
-            "InternetGatewayId".into(),
-            Node::scalar(id.to_string(), p.origin.line.unwrap_or(0)),
-        );
-        Ok(Built {
-            ref_value: id.to_string(),
-            atts,
-        })
+        Ok(Built::new(id.to_string()).att("InternetGatewayId", id.to_string(), p.origin.line))
     }
 
     fn gateway_attachment(&mut self, p: &Props, logical: &str) -> R<Built> {
@@ -877,10 +869,7 @@ impl<'a> Builder<'a> {
         }
         igw.attachment = Some(vpc);
         igw.attachment_origin = Some(p.origin.clone());
-        Ok(Built {
-            ref_value: format!("{}-{}", self.ctx.stack_name, logical),
-            atts: BTreeMap::new(),
-        })
+        Ok(Built::new(format!("{}-{}", self.ctx.stack_name, logical)))
     }
 
     fn route_table(&mut self, p: &Props, logical: &str) -> R<Built> {
@@ -903,15 +892,7 @@ impl<'a> Builder<'a> {
             tags,
             origin: p.origin.clone(),
         });
-        let mut atts = BTreeMap::new();
-        atts.insert(
-            "RouteTableId".into(),
-            Node::scalar(id.to_string(), p.origin.line.unwrap_or(0)),
-        );
-        Ok(Built {
-            ref_value: id.to_string(),
-            atts,
-        })
+        Ok(Built::new(id.to_string()).att("RouteTableId", id.to_string(), p.origin.line))
     }
 
     fn route(&mut self, p: &Props, _logical: &str) -> R<Built> {
@@ -1028,10 +1009,7 @@ impl<'a> Builder<'a> {
             Destination::Cidr(c) => c.to_string(),
             Destination::PrefixList(pl) => pl.to_string(),
         };
-        Ok(Built {
-            ref_value: format!("{rt}|{dest}"),
-            atts: BTreeMap::new(),
-        })
+        Ok(Built::new(format!("{rt}|{dest}")))
     }
 
     fn rt_association(&mut self, p: &Props, logical: &str) -> R<Built> {
@@ -1049,15 +1027,7 @@ impl<'a> Builder<'a> {
             subnet,
             origin: p.origin.clone(),
         });
-        let mut atts = BTreeMap::new();
-        atts.insert(
-            "Id".into(),
-            Node::scalar(id.to_string(), p.origin.line.unwrap_or(0)),
-        );
-        Ok(Built {
-            ref_value: id.to_string(),
-            atts,
-        })
+        Ok(Built::new(id.to_string()).att("Id", id.to_string(), p.origin.line))
     }
 
     /// One rule from a rule mapping (inline or standalone).
@@ -1331,7 +1301,8 @@ impl<'a> Builder<'a> {
         if let V::Map(m) = &mut rule_node.v {
             m.retain(|(k, _, _)| k != "GroupId" && k != "GroupName");
         }
-        let rule = self.sg_rule(&rule_node, &p.origin, egress, logical)?;
+        let mut rule = self.sg_rule(&rule_node, &p.origin, egress, logical)?;
+        rule.origin = p.origin.clone(); // a standalone rule is its own resource
         let id = rule.id.clone();
         let sg = self
             .lab
@@ -1344,15 +1315,7 @@ impl<'a> Builder<'a> {
         } else {
             sg.ingress.push(rule)
         }
-        let mut atts = BTreeMap::new();
-        atts.insert(
-            "Id".into(),
-            Node::scalar(id.to_string(), p.origin.line.unwrap_or(0)),
-        );
-        Ok(Built {
-            ref_value: id.to_string(),
-            atts,
-        })
+        Ok(Built::new(id.to_string()).att("Id", id.to_string(), p.origin.line))
     }
 
     fn network_acl(&mut self, p: &Props, logical: &str) -> R<Built> {
@@ -1373,15 +1336,7 @@ impl<'a> Builder<'a> {
             tags,
             origin: p.origin.clone(),
         });
-        let mut atts = BTreeMap::new();
-        atts.insert(
-            "Id".into(),
-            Node::scalar(id.to_string(), p.origin.line.unwrap_or(0)),
-        );
-        Ok(Built {
-            ref_value: id.to_string(),
-            atts,
-        })
+        Ok(Built::new(id.to_string()).att("Id", id.to_string(), p.origin.line))
     }
 
     fn acl_entry(&mut self, p: &Props, _logical: &str) -> R<Built> {
@@ -1497,10 +1452,7 @@ impl<'a> Builder<'a> {
             .expect("checked");
         a.entries.push(entry);
         a.entries.sort_by_key(|e| (e.egress, e.rule_number));
-        Ok(Built {
-            ref_value: format!("{acl}|{number}|{egress}"),
-            atts: BTreeMap::new(),
-        })
+        Ok(Built::new(format!("{acl}|{number}|{egress}")))
     }
 
     fn acl_association(&mut self, p: &Props, logical: &str) -> R<Built> {
@@ -1519,15 +1471,7 @@ impl<'a> Builder<'a> {
             subnet,
             origin: p.origin.clone(),
         });
-        let mut atts = BTreeMap::new();
-        atts.insert(
-            "AssociationId".into(),
-            Node::scalar(id.to_string(), p.origin.line.unwrap_or(0)),
-        );
-        Ok(Built {
-            ref_value: id.to_string(),
-            atts,
-        })
+        Ok(Built::new(id.to_string()).att("AssociationId", id.to_string(), p.origin.line))
     }
 
     fn instance(&mut self, p: &Props, logical: &str) -> R<Built> {
@@ -2163,10 +2107,7 @@ impl<'a> Builder<'a> {
             .find(|s| s.id.as_str() == svc)
             .expect("checked");
         s.allowed_principals = principals;
-        Ok(Built {
-            ref_value: format!("{}-{logical}", self.ctx.stack_name),
-            atts: BTreeMap::new(),
-        })
+        Ok(Built::new(format!("{}-{logical}", self.ctx.stack_name)))
     }
 
     fn load_balancer(&mut self, p: &Props, logical: &str) -> R<Built> {
@@ -2590,15 +2531,7 @@ impl<'a> Builder<'a> {
             target_group: tg,
             origin: p.origin.clone(),
         });
-        let mut atts = BTreeMap::new();
-        atts.insert(
-            "ListenerArn".into(),
-            Node::scalar(arn.clone(), p.origin.line.unwrap_or(0)),
-        );
-        Ok(Built {
-            ref_value: arn,
-            atts,
-        })
+        Ok(Built::new(arn.clone()).att("ListenerArn", arn, p.origin.line))
     }
 }
 

@@ -38,6 +38,23 @@ pub struct Built {
     pub atts: BTreeMap<String, Node>,
 }
 
+impl Built {
+    /// A resource whose `Ref` is `ref_value`, with no attributes yet.
+    pub fn new(ref_value: impl Into<String>) -> Self {
+        Built {
+            ref_value: ref_value.into(),
+            atts: BTreeMap::new(),
+        }
+    }
+
+    /// Adds the string attribute `name` (defined at `line`).
+    pub fn att(mut self, name: &str, value: impl Into<String>, line: Option<usize>) -> Self {
+        self.atts
+            .insert(name.to_string(), Node::scalar(value, line.unwrap_or(0)));
+        self
+    }
+}
+
 /// The state of one resource during the build.
 #[derive(Debug, Clone)]
 pub enum Slot {
