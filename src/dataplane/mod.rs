@@ -18,7 +18,8 @@
 //! - [`conntrack`]: bounded, lazily expiring connection tracking.
 
 pub mod checksum;
-#[allow(dead_code)] // used by lpm and conntrack, which follow
+pub mod lpm;
+
 mod hash;
 pub mod time;
 pub mod vnet;
