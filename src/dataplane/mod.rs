@@ -18,6 +18,7 @@
 //! - [`conntrack`]: bounded, lazily expiring connection tracking.
 
 pub mod checksum;
+pub mod conntrack;
 pub mod gso;
 pub mod lpm;
 
