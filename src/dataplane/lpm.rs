@@ -8,6 +8,11 @@
 //!   present (at most 33 hash probes for IPv4, 129 for IPv6), not on the
 //!   number of routes: one hash map per length, probed longest first.
 //!   It never allocates.
+//! - IPv4 tables with more than [`FILTER_MIN_ROUTES`] routes also keep a
+//!   filter: for each /16 block of the address space, a bit set of the
+//!   prefix lengths that have a route touching that block (512 KiB). A
+//!   lookup then probes only those lengths — usually a handful, however many
+//!   routes and lengths the table holds.
 //! - Prefixes are normalised: host bits beyond the prefix length are
 //!   ignored, so `10.0.0.1/16` and `10.0.0.0/16` are the same key. Validating
 //!   CIDRs is the route-table layer's job.
@@ -18,6 +23,7 @@
 use core::fmt::Debug;
 use core::hash::Hash;
 use core::net::{Ipv4Addr, Ipv6Addr};
+use core::ops::Range;
 use std::collections::HashMap;
 
 use super::hash::FastState;
@@ -54,6 +60,10 @@ pub trait Family: sealed::Sealed + Copy + Eq + Debug {
     fn from_bits(bits: Self::Bits) -> Self;
     /// Keeps the top `len` bits (all bits if `len` ≥ `MAX_LEN`).
     fn mask(bits: Self::Bits, len: u8) -> Self::Bits;
+    /// Whether lookups can use the per-/16 length filter.
+    const FILTERED: bool;
+    /// The /16 block of an address (top 16 bits), for the filter.
+    fn block(bits: Self::Bits) -> u16;
 }
 
 impl Family for Ipv4Addr {
@@ -69,6 +79,10 @@ impl Family for Ipv4Addr {
         bits & u32::MAX
             .checked_shl(32u32.saturating_sub(u32::from(len)))
             .unwrap_or(0)
+    }
+    const FILTERED: bool = true;
+    fn block(bits: u32) -> u16 {
+        (bits >> 16) as u16
     }
 }
 
@@ -86,7 +100,83 @@ impl Family for Ipv6Addr {
             .checked_shl(128u32.saturating_sub(u32::from(len)))
             .unwrap_or(0)
     }
+    const FILTERED: bool = false;
+    fn block(bits: u128) -> u16 {
+        (bits >> 112) as u16
+    }
 }
+
+/// Routes an IPv4 table holds before it builds its per-/16 filter.
+pub const FILTER_MIN_ROUTES: usize = 64;
+
+/// Bits of an address that pick a filter block.
+const BLOCK_BITS: u8 = 16;
+
+/// Which prefix lengths touch each /16 block (IPv4 only: lengths 0..=32).
+#[derive(Clone, Debug)]
+struct Filter {
+    /// Bit `n` of `masks[b]`: some /n route covers part of block `b`.
+    masks: Box<[u64]>,
+    /// Routes of length ≥ 16 per (block, length): when the bit may clear.
+    counts: HashMap<(u16, u8), u32, FastState>,
+}
+
+impl Filter {
+    fn new() -> Filter {
+        Filter {
+            masks: vec![0u64; 1 << BLOCK_BITS].into_boxed_slice(),
+            counts: HashMap::with_hasher(FastState::with_seed(16)),
+        }
+    }
+
+    /// Blocks covered by a prefix of `len` starting in (aligned) `block`.
+    fn blocks(block: u16, len: u8) -> Range<usize> {
+        let first = usize::from(block);
+        let n = 1usize << BLOCK_BITS.saturating_sub(len);
+        first..first + n
+    }
+
+    fn add(&mut self, block: u16, len: u8) {
+        if len >= BLOCK_BITS {
+            *self.counts.entry((block, len)).or_insert(0) += 1;
+        }
+        for m in self
+            .masks
+            .get_mut(Self::blocks(block, len))
+            .unwrap_or(&mut [])
+        {
+            *m |= 1u64 << len;
+        }
+    }
+
+    fn remove(&mut self, block: u16, len: u8) {
+        if len >= BLOCK_BITS {
+            let c = self.counts.entry((block, len)).or_insert(1);
+            *c -= 1;
+            if *c > 0 {
+                return;
+            }
+            self.counts.remove(&(block, len));
+        }
+        for m in self
+            .masks
+            .get_mut(Self::blocks(block, len))
+            .unwrap_or(&mut [])
+        {
+            *m &= !(1u64 << len);
+        }
+    }
+
+    fn lengths(&self, block: u16) -> u64 {
+        self.masks
+            .get(usize::from(block))
+            .copied()
+            .unwrap_or(u64::MAX)
+    }
+}
+
+/// Marks a length with no level in [`Lpm::level_of`].
+const NO_LEVEL: u8 = u8::MAX;
 
 /// All routes of one prefix length.
 #[derive(Clone, Debug)]
@@ -111,6 +201,9 @@ pub struct Match<'a, A, V> {
 pub struct Lpm<V, A: Family = Ipv4Addr> {
     /// Non-empty levels, longest prefix first.
     levels: Vec<Level<A::Bits, V>>,
+    /// Prefix length → index in `levels`, [`NO_LEVEL`] if none.
+    level_of: [u8; 129],
+    filter: Option<Box<Filter>>,
     len: usize,
 }
 
@@ -118,9 +211,21 @@ impl<V, A: Family> Default for Lpm<V, A> {
     fn default() -> Self {
         Lpm {
             levels: Vec::new(),
+            level_of: [NO_LEVEL; 129],
+            filter: None,
             len: 0,
         }
     }
+}
+
+/// Probes one level for `bits`.
+fn probe<A: Family, V>(level: &Level<A::Bits, V>, bits: A::Bits) -> Option<Match<'_, A, V>> {
+    let key = A::mask(bits, level.prefix_len);
+    level.routes.get(&key).map(|value| Match {
+        prefix: A::from_bits(key),
+        prefix_len: level.prefix_len,
+        value,
+    })
 }
 
 fn check_len<A: Family>(len: u8) -> Result<(), LpmError> {
@@ -155,7 +260,43 @@ impl<V, A: Family> Lpm<V, A> {
     }
 
     fn level(&self, len: u8) -> Option<&Level<A::Bits, V>> {
-        self.levels.iter().find(|l| l.prefix_len == len)
+        let i = *self.level_of.get(usize::from(len))?;
+        self.levels.get(usize::from(i))
+    }
+
+    /// Rebuilds `level_of` after a level was added or removed.
+    fn reindex(&mut self) {
+        self.level_of = [NO_LEVEL; 129];
+        for (i, l) in self.levels.iter().enumerate() {
+            if let Some(slot) = self.level_of.get_mut(usize::from(l.prefix_len)) {
+                *slot = i as u8;
+            }
+        }
+    }
+
+    /// Before `key/len` goes into level `i`: if it is new, counts it and
+    /// keeps the filter in step (building the filter once the table is big
+    /// enough to profit).
+    fn note_new(&mut self, i: usize, key: A::Bits, len: u8) {
+        if self.levels[i].routes.contains_key(&key) {
+            return;
+        }
+        self.len += 1;
+        if !A::FILTERED {
+            return;
+        }
+        if self.filter.is_none() && self.len > FILTER_MIN_ROUTES {
+            let mut f = Box::new(Filter::new());
+            for level in &self.levels {
+                for k in level.routes.keys() {
+                    f.add(A::block(*k), level.prefix_len);
+                }
+            }
+            self.filter = Some(f);
+        }
+        if let Some(f) = self.filter.as_mut() {
+            f.add(A::block(key), len);
+        }
     }
 
     /// Index of the level for `len`, created (in order) if missing.
@@ -176,6 +317,7 @@ impl<V, A: Family> Lpm<V, A> {
                 routes,
             },
         );
+        self.reindex();
         at
     }
 
@@ -184,9 +326,8 @@ impl<V, A: Family> Lpm<V, A> {
         check_len::<A>(len)?;
         let key = A::mask(addr.to_bits(), len);
         let i = self.level_index(len);
-        let old = self.levels[i].routes.insert(key, value);
-        self.len += usize::from(old.is_none());
-        Ok(old)
+        self.note_new(i, key, len);
+        Ok(self.levels[i].routes.insert(key, value))
     }
 
     /// The value for exactly `addr/len`, inserting `make()` if there is none.
@@ -199,9 +340,8 @@ impl<V, A: Family> Lpm<V, A> {
         check_len::<A>(len)?;
         let key = A::mask(addr.to_bits(), len);
         let i = self.level_index(len);
-        let routes = &mut self.levels[i].routes;
-        self.len += usize::from(!routes.contains_key(&key));
-        Ok(routes.entry(key).or_insert_with(make))
+        self.note_new(i, key, len);
+        Ok(self.levels[i].routes.entry(key).or_insert_with(make))
     }
 
     /// Removes `addr/len`; returns its value.
@@ -212,6 +352,10 @@ impl<V, A: Family> Lpm<V, A> {
         let old = level.routes.remove(&key)?;
         if level.routes.is_empty() {
             self.levels.remove(i);
+            self.reindex();
+        }
+        if let Some(f) = self.filter.as_mut() {
+            f.remove(A::block(key), len);
         }
         self.len -= 1;
         Some(old)
@@ -236,14 +380,18 @@ impl<V, A: Family> Lpm<V, A> {
     /// The longest prefix containing `addr`, with its value.
     pub fn lookup(&self, addr: A) -> Option<Match<'_, A, V>> {
         let bits = addr.to_bits();
-        self.levels.iter().find_map(|level| {
-            let key = A::mask(bits, level.prefix_len);
-            level.routes.get(&key).map(|value| Match {
-                prefix: A::from_bits(key),
-                prefix_len: level.prefix_len,
-                value,
-            })
-        })
+        let Some(filter) = self.filter.as_deref() else {
+            return self.levels.iter().find_map(|level| probe(level, bits));
+        };
+        let mut lengths = filter.lengths(A::block(bits));
+        while lengths != 0 {
+            let len = 63 - lengths.leading_zeros() as u8;
+            lengths &= !(1u64 << len);
+            if let Some(hit) = self.level(len).and_then(|level| probe(level, bits)) {
+                return Some(hit);
+            }
+        }
+        None
     }
 
     /// All prefixes, longest first (order within a length unspecified).
@@ -259,6 +407,8 @@ impl<V, A: Family> Lpm<V, A> {
     /// Removes every prefix.
     pub fn clear(&mut self) {
         self.levels.clear();
+        self.level_of = [NO_LEVEL; 129];
+        self.filter = None;
         self.len = 0;
     }
 }
@@ -370,6 +520,29 @@ mod tests {
     }
 
     #[test]
+    fn filter_is_built_past_the_threshold_and_kept_exact() {
+        let mut t = Lpm::new();
+        t.insert(v4("0.0.0.0"), 0, 0u32).unwrap();
+        t.insert(v4("10.0.0.0"), 8, 8).unwrap();
+        for i in 0..FILTER_MIN_ROUTES as u32 - 1 {
+            assert!(t.filter.is_none());
+            t.insert(Ipv4Addr::from(0x0a00_0000 | (i << 8)), 24, 100 + i)
+                .unwrap();
+        }
+        assert!(t.filter.is_some());
+        assert_eq!(*t.lookup(v4("10.0.5.9")).unwrap().value, 105);
+        assert_eq!(*t.lookup(v4("10.200.0.1")).unwrap().value, 8);
+        assert_eq!(*t.lookup(v4("11.0.0.1")).unwrap().value, 0);
+        // Removing the /8 clears its bit in all 256 blocks it covered.
+        t.remove(v4("10.0.0.0"), 8).unwrap();
+        assert_eq!(*t.lookup(v4("10.200.0.1")).unwrap().value, 0);
+        // Two /24s in one /16 block: the bit stays until both are gone.
+        t.remove(v4("10.0.5.0"), 24).unwrap();
+        assert_eq!(*t.lookup(v4("10.0.6.1")).unwrap().value, 106);
+        assert_eq!(*t.lookup(v4("10.0.5.1")).unwrap().value, 0);
+    }
+
+    #[test]
     fn ipv6_lookup() {
         let mut t: Lpm<u8, Ipv6Addr> = Lpm::new();
         t.insert("::".parse().unwrap(), 0, 0).unwrap();
@@ -400,9 +573,9 @@ mod tests {
     proptest! {
         #[test]
         fn lookup_equals_linear_scan_v4(
-            routes in proptest::collection::vec((addr4(), 0u8..=32), 0..60),
-            probes in proptest::collection::vec(addr4(), 1..40),
-            removals in proptest::collection::vec(any::<prop::sample::Index>(), 0..10),
+            routes in proptest::collection::vec((addr4(), 0u8..=32), 0..200),
+            probes in proptest::collection::vec((addr4(), any::<prop::sample::Index>(), 0u32..1024), 1..60),
+            removals in proptest::collection::vec(any::<prop::sample::Index>(), 0..120),
         ) {
             let mut t = Lpm::new();
             let mut model: Vec<(Ipv4Addr, u8, u32)> = Vec::new();
@@ -419,7 +592,12 @@ mod tests {
                 prop_assert_eq!(t.remove(p, l), Some(v));
             }
             prop_assert_eq!(t.len(), model.len());
-            for a in probes {
+            for (random, near, low) in probes {
+                // Half the probes land near a route so long prefixes match.
+                let a = match model.get(near.index(model.len().max(1))) {
+                    Some((p, _, _)) if low % 2 == 0 => Ipv4Addr::from(p.to_bits() ^ (low >> 1)),
+                    _ => random,
+                };
                 let got = t.lookup(a).map(|m| (m.prefix_len, m.value));
                 prop_assert_eq!(got, oracle(&model, a));
             }
