@@ -161,13 +161,24 @@ fn bench_conntrack(c: &mut Criterion) {
             }
         })
         .collect();
-    g.bench_function("lookup_hit", |b| {
+    g.bench_function("lookup_hit_hot_4k_flows", |b| {
         let mut i = 0;
         b.iter(|| {
             i = (i + 1) & 4095;
             ct.lookup(now, black_box(&hits[i]), 0x10)
                 .map(|h| h.value[0])
         })
+    });
+    g.bench_function("lookup_hit_cold_any_of_1M", |b| {
+        let mut rng = Rng(99);
+        b.iter(|| {
+            let k = key((rng.next() % (N as u64 - 1)) as u32);
+            ct.lookup(now, black_box(&k), 0x10).map(|h| h.value[0])
+        })
+    });
+    g.bench_function("key_generation_only", |b| {
+        let mut rng = Rng(99);
+        b.iter(|| black_box(key((rng.next() % (N as u64 - 1)) as u32)))
     });
     g.bench_function("lookup_miss", |b| {
         let miss = FlowKey::new(

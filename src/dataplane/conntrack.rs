@@ -438,13 +438,13 @@ impl<V> Conntrack<V> {
     /// expired flow is reclaimed and reported as absent.
     pub fn lookup(&mut self, now: Instant, key: &FlowKey, tcp_flags: u8) -> Option<Hit<'_, V>> {
         let (ck, src_is_lo) = canon(key);
-        let (_, idx) = self.find(&ck)?;
+        let (pos, idx) = self.find(&ck)?;
         let expired = match self.slots.get(idx as usize) {
             Some(Slot::Used(e)) => self.is_expired(e, now),
             _ => return None,
         };
         if expired {
-            self.release(idx);
+            self.release_at(pos, idx);
             return None;
         }
         let Some(Slot::Used(e)) = self.slots.get_mut(idx as usize) else {
@@ -482,8 +482,8 @@ impl<V> Conntrack<V> {
         value: V,
     ) -> Result<Hit<'_, V>, ConntrackFull> {
         let (ck, src_is_lo) = canon(key);
-        if let Some((_, idx)) = self.find(&ck) {
-            self.release(idx);
+        if let Some((pos, idx)) = self.find(&ck) {
+            self.release_at(pos, idx);
         }
         if self.len >= self.capacity {
             self.expire(now, RECLAIM_ON_FULL);
@@ -514,8 +514,8 @@ impl<V> Conntrack<V> {
 
     /// Stops tracking a flow (either direction's key); returns its value.
     pub fn remove(&mut self, key: &FlowKey) -> Option<V> {
-        let (_, idx) = self.find(&canon(key).0)?;
-        self.release(idx)
+        let (pos, idx) = self.find(&canon(key).0)?;
+        self.release_at(pos, idx)
     }
 
     /// Examines up to `budget` slots from where the last sweep stopped and
@@ -563,6 +563,14 @@ impl<V> Conntrack<V> {
             Slot::Used(e) => self.find(&e.key)?.0,
             Slot::Free { .. } => return None,
         };
+        self.release_at(pos, idx)
+    }
+
+    /// [`Self::release`] when the bucket `pos` of slot `idx` is known.
+    fn release_at(&mut self, pos: usize, idx: u32) -> Option<V> {
+        if !matches!(self.slots.get(idx as usize), Some(Slot::Used(_))) {
+            return None;
+        }
         self.index_remove(pos);
         let slot = self.slots.get_mut(idx as usize)?;
         let old = core::mem::replace(slot, Slot::Free { next: self.free });
