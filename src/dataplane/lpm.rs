@@ -558,7 +558,7 @@ mod tests {
         let mut best: Option<(u8, &u32)> = None;
         for (p, len, v) in routes {
             let hit = A::mask(addr.to_bits(), *len) == A::mask(p.to_bits(), *len);
-            if hit && best.map_or(true, |(l, _)| *len > l) {
+            if hit && best.is_none_or(|(l, _)| *len > l) {
                 best = Some((*len, v));
             }
         }
