@@ -3,9 +3,13 @@
 //! Layers, bottom up (see `docs/ARCHITECTURE.md`):
 //! - [`model`]: the VPC model (typed ids, CIDRs, resources, the region service catalog).
 //! - [`template`]: CloudFormation YAML/JSON → model.
+//! - [`dataplane`]: the pure, sans-IO packet engine (checksums, GSO, LPM, conntrack).
+//! - [`control`]: AWS-shaped views of a lab, shared by the CLI and the daemon.
+//! - [`cli`]: the command line, one module per verb.
 #![deny(unsafe_code)]
 
 pub mod cli;
 pub mod control;
+pub mod dataplane;
 pub mod model;
 pub mod template;
