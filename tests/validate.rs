@@ -147,7 +147,7 @@ fn check(name: &str) {
     );
 
     let path = temp_template(c.name, &text);
-    let (code, _, err) = vpclab(&["validate", s(&path)]);
+    let (code, _, err) = vpclab(&["validate", s(path.path())]);
     assert_eq!(code, 2, "{name}: exit {code}\n{err}");
     assert!(err.contains(&format!("[{}]", c.code)), "{name}: {err}");
     assert!(err.contains(&format!("line {line}:")), "{name}: {err}");
@@ -233,7 +233,7 @@ fn validate_json_lists_the_problems() {
         .find(|c| c.name == "subnet_outside_vpc")
         .unwrap();
     let path = temp_template("json-out", &text_of(c));
-    let (code, out, _) = vpclab(&["validate", s(&path), "--output", "json"]);
+    let (code, out, _) = vpclab(&["validate", s(path.path()), "--output", "json"]);
     assert_eq!(code, 2);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["Valid"], false);

@@ -45,13 +45,32 @@ pub fn vpclab(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// Writes `text` to a fresh temporary file and returns its path.
-pub fn temp_template(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("vpclab-test-{}", std::process::id()));
+/// A template written to a temporary file, removed (with its folder) when dropped.
+pub struct TempTemplate {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl TempTemplate {
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempTemplate {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Writes `text` to a fresh temporary file.
+pub fn temp_template(name: &str, text: &str) -> TempTemplate {
+    let dir = std::env::temp_dir().join(format!("vpclab-test-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(format!("{name}.yaml"));
-    std::fs::write(&p, text).unwrap();
-    p
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, text).unwrap();
+    TempTemplate { dir, path }
 }
 
 /// A path as &str.
