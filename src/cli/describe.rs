@@ -113,6 +113,24 @@ fn ports(p: Protocol, from: Option<i32>, to: Option<i32>) -> String {
     }
 }
 
+/// A protocol as the tables show it: `all` for -1, else AWS's name.
+fn proto_text(p: Protocol) -> String {
+    match p {
+        Protocol::All => "all".to_string(),
+        p => p.aws_name(),
+    }
+}
+
+/// Adds the rows of one resource: `head` fills the leading cells of its first row only.
+fn add_group(t: &mut Table, head: Vec<String>, rows: Vec<Vec<String>>) {
+    let blank = vec![String::new(); head.len()];
+    for (i, row) in rows.into_iter().enumerate() {
+        let mut cells = if i == 0 { head.clone() } else { blank.clone() };
+        cells.extend(row);
+        t.add_row(cells);
+    }
+}
+
 fn new_table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
@@ -142,43 +160,35 @@ pub fn table(lab: &Lab, what: What, ids: &[String]) -> Table {
                 if rt.main {
                     subnets.insert(0, "main: every subnet without an association".into());
                 }
-                for (i, r) in rt.routes.iter().enumerate() {
-                    let dest = match &r.destination {
-                        Destination::Cidr(c) => c.to_string(),
-                        Destination::PrefixList(pl) => {
-                            let svc = lab
-                                .region()
-                                .gateway_service_by_prefix_list(pl.as_str())
-                                .map(|s| lab.region().prefix_list_name(s.short))
-                                .unwrap_or_default();
-                            format!("{pl} ({svc})")
-                        }
-                    };
-                    let state = if lab.route_is_active(rt, r) {
-                        "active"
-                    } else {
-                        "blackhole"
-                    };
-                    if i == 0 {
-                        t.add_row(vec![
-                            rt.id.to_string(),
-                            name(&rt.tags, &rt.origin),
-                            subnets.join("\n"),
-                            dest,
-                            target_text(lab, &r.target),
-                            state.into(),
-                        ]);
-                    } else {
-                        t.add_row(vec![
-                            String::new(),
-                            String::new(),
-                            String::new(),
-                            dest,
-                            target_text(lab, &r.target),
-                            state.into(),
-                        ]);
-                    }
-                }
+                let rows = rt
+                    .routes
+                    .iter()
+                    .map(|r| {
+                        let dest = match &r.destination {
+                            Destination::Cidr(c) => c.to_string(),
+                            Destination::PrefixList(pl) => {
+                                let svc = lab
+                                    .region()
+                                    .gateway_service_by_prefix_list(pl.as_str())
+                                    .map(|s| lab.region().prefix_list_name(s.short))
+                                    .unwrap_or_default();
+                                format!("{pl} ({svc})")
+                            }
+                        };
+                        let state = if lab.route_is_active(rt, r) {
+                            "active"
+                        } else {
+                            "blackhole"
+                        };
+                        vec![dest, target_text(lab, &r.target), state.into()]
+                    })
+                    .collect();
+                let head = vec![
+                    rt.id.to_string(),
+                    name(&rt.tags, &rt.origin),
+                    subnets.join("\n"),
+                ];
+                add_group(&mut t, head, rows);
             }
             t
         }
@@ -256,56 +266,35 @@ pub fn table(lab: &Lab, what: What, ids: &[String]) -> Table {
                 .iter()
                 .filter(|g| keep(ids, g.id.as_str()))
             {
-                let mut first = true;
+                let mut rows = vec![];
                 for (dir, rules) in [("inbound", &g.ingress), ("outbound", &g.egress)] {
                     if rules.is_empty() {
-                        t.add_row(vec![
-                            if first {
-                                g.id.to_string()
-                            } else {
-                                String::new()
-                            },
-                            if first {
-                                format!("{}\n{}", g.group_name, name(&g.tags, &g.origin))
-                            } else {
-                                String::new()
-                            },
+                        rows.push(vec![
                             dir.into(),
                             "-".into(),
                             "-".into(),
                             "(none: nothing allowed)".into(),
                         ]);
-                        first = false;
                     }
-                    for r in rules.iter() {
+                    for r in rules {
                         let peer = match &r.peer {
                             Peer::Cidr(c) => c.to_string(),
                             Peer::Group(s) => short(lab, Kind::SecurityGroup, s.as_str()),
                             Peer::PrefixList(p) => p.to_string(),
                         };
-                        let proto = match r.protocol {
-                            Protocol::All => "all".to_string(),
-                            p => p.aws_name(),
-                        };
-                        t.add_row(vec![
-                            if first {
-                                g.id.to_string()
-                            } else {
-                                String::new()
-                            },
-                            if first {
-                                format!("{}\n{}", g.group_name, name(&g.tags, &g.origin))
-                            } else {
-                                String::new()
-                            },
+                        rows.push(vec![
                             dir.into(),
-                            proto,
+                            proto_text(r.protocol),
                             ports(r.protocol, r.from_port, r.to_port),
                             peer,
                         ]);
-                        first = false;
                     }
                 }
+                let head = vec![
+                    g.id.to_string(),
+                    format!("{}\n{}", g.group_name, name(&g.tags, &g.origin)),
+                ];
+                add_group(&mut t, head, rows);
             }
             t
         }
@@ -327,58 +316,44 @@ pub fn table(lab: &Lab, what: What, ids: &[String]) -> Table {
                     .filter(|s| lab.network_acl_for(&s.id).is_some_and(|x| x.id == a.id))
                     .map(|s| short(lab, Kind::Subnet, s.id.as_str()))
                     .collect();
-                for (i, e) in a.entries.iter().enumerate() {
-                    let p = match e.protocol {
-                        Protocol::All => "all".to_string(),
-                        p => p.aws_name(),
-                    };
-                    let pr = match (e.port_range, e.icmp) {
-                        (Some((f, to)), _) => {
-                            if f == to {
-                                f.to_string()
-                            } else {
-                                format!("{f}-{to}")
+                let rows = a
+                    .entries
+                    .iter()
+                    .map(|e| {
+                        let pr = match (e.port_range, e.icmp) {
+                            (Some((f, to)), _) if f == to => f.to_string(),
+                            (Some((f, to)), _) => format!("{f}-{to}"),
+                            (_, Some((ty, c))) => {
+                                ports(Protocol::Icmp, Some(i32::from(ty)), Some(i32::from(c)))
                             }
-                        }
-                        (_, Some((ty, c))) => {
-                            ports(Protocol::Icmp, Some(i32::from(ty)), Some(i32::from(c)))
-                        }
-                        _ => "all".into(),
-                    };
-                    let label = if i == 0 {
-                        format!(
-                            "{}{}\n{}",
-                            a.id,
-                            if a.is_default { " (default)" } else { "" },
-                            name(&a.tags, &a.origin)
-                        )
-                    } else {
-                        String::new()
-                    };
-                    let rule = if e.rule_number == ACL_DEFAULT_RULE {
-                        "*".to_string()
-                    } else {
-                        e.rule_number.to_string()
-                    };
-                    t.add_row(vec![
-                        label,
-                        if i == 0 {
-                            subnets.join("\n")
+                            _ => "all".into(),
+                        };
+                        let rule = if e.rule_number == ACL_DEFAULT_RULE {
+                            "*".to_string()
                         } else {
-                            String::new()
-                        },
-                        if e.egress { "outbound" } else { "inbound" }.into(),
-                        rule,
-                        p,
-                        pr,
-                        e.cidr.to_string(),
-                        match e.action {
+                            e.rule_number.to_string()
+                        };
+                        let action = match e.action {
                             RuleAction::Allow => "ALLOW",
                             RuleAction::Deny => "DENY",
-                        }
-                        .into(),
-                    ]);
-                }
+                        };
+                        let dir = if e.egress { "outbound" } else { "inbound" };
+                        vec![
+                            dir.into(),
+                            rule,
+                            proto_text(e.protocol),
+                            pr,
+                            e.cidr.to_string(),
+                            action.into(),
+                        ]
+                    })
+                    .collect();
+                let default = if a.is_default { " (default)" } else { "" };
+                let head = vec![
+                    format!("{}{default}\n{}", a.id, name(&a.tags, &a.origin)),
+                    subnets.join("\n"),
+                ];
+                add_group(&mut t, head, rows);
             }
             t
         }

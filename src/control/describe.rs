@@ -550,39 +550,45 @@ fn endpoint_services(lab: &Lab, filter: &[String]) -> Value {
     let mut details: BTreeMap<String, Value> = BTreeMap::new();
     let azs: Vec<&str> = r.azs.to_vec();
     if filter.is_empty() {
+        // AWS's own services: gateway (S3, DynamoDB) and interface services of the region.
+        let mut aws = |short: &str, kind: &str, base_dns: String, private_dns: Option<String>| {
+            let name = r.prefix_list_name(short);
+            let mut d = Map::new();
+            d.insert("ServiceName".into(), json!(name));
+            d.insert(
+                "ServiceId".into(),
+                json!(format!(
+                    "vpce-svc-0{}",
+                    crate::model::ids::hex_digits(&name, 16)
+                )),
+            );
+            d.insert("ServiceType".into(), json!([{"ServiceType": kind}]));
+            d.insert("AvailabilityZones".into(), json!(azs));
+            d.insert("Owner".into(), json!("amazon"));
+            d.insert("BaseEndpointDnsNames".into(), json!([base_dns]));
+            if let Some(p) = private_dns {
+                d.insert("PrivateDnsName".into(), json!(p));
+            }
+            d.insert("VpcEndpointPolicySupported".into(), json!(true));
+            d.insert("AcceptanceRequired".into(), json!(false));
+            d.insert("ManagesVpcEndpoints".into(), json!(false));
+            details.insert(name, Value::Object(d));
+        };
         for s in r.gateway_services {
-            let name = r.prefix_list_name(s.short);
-            details.insert(
-                name.clone(),
-                json!({
-                    "ServiceName": name,
-                    "ServiceId": format!("vpce-svc-0{}", crate::model::ids::hex_digits(&name, 16)),
-                    "ServiceType": [{"ServiceType": "Gateway"}],
-                    "AvailabilityZones": azs,
-                    "Owner": "amazon",
-                    "BaseEndpointDnsNames": [format!("{}.{}.amazonaws.com", s.short, r.name)],
-                    "VpcEndpointPolicySupported": true,
-                    "AcceptanceRequired": false,
-                    "ManagesVpcEndpoints": false,
-                }),
+            aws(
+                s.short,
+                "Gateway",
+                format!("{}.{}.amazonaws.com", s.short, r.name),
+                None,
             );
         }
         for s in r.interface_services {
-            let name = r.prefix_list_name(s.short);
-            details.insert(
-                name.clone(),
-                json!({
-                    "ServiceName": name,
-                    "ServiceId": format!("vpce-svc-0{}", crate::model::ids::hex_digits(&name, 16)),
-                    "ServiceType": [{"ServiceType": "Interface"}],
-                    "AvailabilityZones": azs,
-                    "Owner": "amazon",
-                    "BaseEndpointDnsNames": [format!("{}.{}.vpce.amazonaws.com", s.short, r.name)],
-                    "PrivateDnsName": format!("{}.{}.amazonaws.com", s.short, r.name),
-                    "VpcEndpointPolicySupported": true,
-                    "AcceptanceRequired": false,
-                    "ManagesVpcEndpoints": false,
-                }),
+            let public = format!("{}.{}.amazonaws.com", s.short, r.name);
+            aws(
+                s.short,
+                "Interface",
+                format!("{}.{}.vpce.amazonaws.com", s.short, r.name),
+                Some(public),
             );
         }
     }
