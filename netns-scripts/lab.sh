@@ -11,13 +11,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-vl_require_root "$@"
-vl_repo_root
-
-vl_say "checking system tools"
-bash netns-scripts/install-deps.sh
-vl_require_cargo
-vl_locked
+vl_prepare "$@"
 
 build_cmd=(cargo build "${VL_LOCKED[@]}")
 vl_say "${build_cmd[*]}"

@@ -102,3 +102,15 @@ vl_locked() {
         VL_LOCKED=(--locked)
     fi
 }
+
+# What every entry script does first: become root (through sudo if needed), go to the
+# repository root, install missing system tools, find cargo, set VL_LOCKED.
+# Call it with the script's own arguments: vl_prepare "$@".
+vl_prepare() {
+    vl_require_root "$@"
+    vl_repo_root
+    vl_say "checking system tools"
+    bash netns-scripts/install-deps.sh
+    vl_require_cargo
+    vl_locked
+}

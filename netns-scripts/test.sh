@@ -15,13 +15,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-vl_require_root "$@"
-vl_repo_root
-
-vl_say "checking system tools"
-bash netns-scripts/install-deps.sh
-vl_require_cargo
-vl_locked
+vl_prepare "$@"
 
 # Every vl-* network namespace and link on the host, one "kind name" a line.
 vl_leftovers() {
