@@ -12,4 +12,5 @@ pub mod cli;
 pub mod control;
 pub mod dataplane;
 pub mod model;
+pub mod runtime;
 pub mod template;
