@@ -22,6 +22,7 @@
 
 mod mounts;
 pub mod names;
+pub mod tap;
 
 /// Where labs keep their run-time state (state file, namespace files): `/run/vpclab/<lab>/`.
 pub const RUN_DIR: &str = "/run/vpclab";
