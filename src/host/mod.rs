@@ -22,6 +22,7 @@
 
 mod mounts;
 pub mod names;
+pub mod netns;
 pub mod tap;
 
 /// Where labs keep their run-time state (state file, namespace files): `/run/vpclab/<lab>/`.
