@@ -24,6 +24,7 @@ pub mod link;
 mod mounts;
 pub mod names;
 pub mod netns;
+pub mod state;
 pub mod tap;
 
 /// Where labs keep their run-time state (state file, namespace files): `/run/vpclab/<lab>/`.
