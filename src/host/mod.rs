@@ -20,6 +20,8 @@
 //! namespace, writes to the host's `/etc`, or changes the namespaces of the calling thread;
 //! namespace work happens on short-lived dedicated threads or in forked children.
 
+pub mod cleanup;
+pub mod instance;
 pub mod link;
 mod mounts;
 pub mod names;
