@@ -117,6 +117,9 @@ impl fmt::Display for DownReport {
 }
 
 /// Identities (device, inode) of namespaces, as `stat` reports them for an `nsfs` file.
+///
+/// Valid only while those namespaces exist: the kernel reuses a freed namespace's inode
+/// number for the next namespace it makes. Collect, use and drop them in one go.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NsIds(HashSet<(u64, u64)>);
 

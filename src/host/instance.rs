@@ -982,11 +982,7 @@ fn setup_namespaces(
 /// Removes an instance: kills the processes in its namespaces, detaches and unlinks its
 /// namespace files, deletes its network namespace, removes its directory, and forgets them
 /// in `state` when given. Idempotent: what is already gone is skipped.
-pub fn teardown(
-    lab: &str,
-    name: &str,
-    state: Option<&mut LabState>,
-) -> Result<(), InstanceError> {
+pub fn teardown(lab: &str, name: &str, state: Option<&mut LabState>) -> Result<(), InstanceError> {
     names::check_lab(lab)?;
     names::check_instance(name)?;
     let netns_name = names::netns(lab, name);
