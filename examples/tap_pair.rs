@@ -163,7 +163,7 @@ fn main() {
                 bps / 1e9,
                 f,
                 f as f64 / 5.0,
-                if f > 0 { b / f } else { 0 }
+                b.checked_div(f).unwrap_or(0)
             );
         }
         let _ = server.kill();

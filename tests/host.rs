@@ -807,9 +807,22 @@ fn state_file_is_written_first_and_claims_the_lab() {
         Err(state::StateError::Exists { .. })
     ));
     assert!(cleanup::labs().contains(&lab.name));
+    // A recorded TAP that never left the root namespace goes with `down`, even while its
+    // owner (a live router) still holds the fd.
+    let mut st = st;
+    let tap_name = names::tap(&lab.name, "stray");
+    st.record_resource(Resource::Tap {
+        ifname: tap_name.clone(),
+    })
+    .unwrap();
+    let held = Tap::create(&tap_name).unwrap();
+    let mut lab = lab;
+    lab.taps.push(tap_name.clone());
     drop(st);
     let name = lab.name.clone();
     lab.finish();
+    assert!(!Path::new("/sys/class/net").join(&tap_name).exists());
+    drop(held);
     assert!(!cleanup::labs().contains(&name));
 }
 
