@@ -12,8 +12,9 @@
 //!   super-frames of up to 64 KiB: a read buffer must hold at least [`MIN_READ_BUF`] =
 //!   65535 + 10 + 14 bytes, because the kernel truncates a frame to a short buffer *silently*.
 //!   [`Tap::read`] refuses shorter buffers with `InvalidInput` rather than truncate.
-//! - The device lives as long as the `Tap` (the fd); it keeps working after it is moved into
-//!   another namespace and renamed (see `host::link`), and disappears with that namespace.
+//! - The device lives as long as the `Tap` (the fd; a fork in another thread holds a copy of
+//!   the close-on-exec fd until its exec); it keeps working after it is moved into another
+//!   namespace and renamed (see `host::link`), and disappears with that namespace.
 //! - Reads and writes are one syscall each, no allocation; blocking unless
 //!   [`Tap::set_nonblocking`] was called (then `WouldBlock` when there is nothing to read).
 //!
