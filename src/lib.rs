@@ -5,12 +5,15 @@
 //! - [`template`]: CloudFormation YAML/JSON → model.
 //! - [`dataplane`]: the pure, sans-IO packet engine (checksums, GSO, LPM, conntrack).
 //! - [`control`]: AWS-shaped views of a lab, shared by the CLI and the daemon.
+//! - [`host`]: namespaces, TAPs, instances and cleanup on the Linux host (the only `unsafe`).
 //! - [`cli`]: the command line, one module per verb.
 #![deny(unsafe_code)]
 
 pub mod cli;
 pub mod control;
 pub mod dataplane;
+#[allow(unsafe_code)]
+pub mod host;
 pub mod model;
 pub mod runtime;
 pub mod template;

@@ -1,0 +1,1062 @@
+//! An instance: its hostname, its private files, and the commands that run inside it.
+//!
+//! Contract:
+//! - [`Instance::create`] gives an instance, recorded in the lab's state file *before* each
+//!   piece is made:
+//!   - its network namespace `vl-<lab>-<instance>` (empty: `host::link::attach` adds `eth0`);
+//!   - a UTS namespace with its hostname (`ip-10-0-1-109`);
+//!   - a mount namespace in which `/etc`, `/root`, `/home` and `/var` are overlayfs mounts
+//!     (lower = the host's directory, upper and work = `/var/lib/vpclab/<lab>/<instance>/<dir>/`),
+//!     `/run` and `/tmp` are private tmpfs, `/sys` is a sysfs of the instance's network
+//!     namespace (as `ip netns exec` does), and `/usr/local/sbin` is the instance's personality
+//!     bin directory (below). Every mount is private: nothing propagates to the host, and the
+//!     host's own mounts under `/run` and `/tmp` are detached inside the instance.
+//!   - Both namespaces persist without any process: they are bind-mounted on
+//!     `/run/vpclab/<lab>/ns/<instance>.uts` and `.mnt`, in a directory that is first made a
+//!     private bind mount of itself (what `unshare --mount=<file>` does).
+//!   - The calling thread never changes namespace: the namespaces are made on a dedicated
+//!     thread that `setns()` into the network namespace (for the sysfs) and `unshare()`s the
+//!     rest; the caller then bind-mounts that thread's namespace files.
+//! - The instance's `/etc` gets `hostname`, `hosts`, `resolv.conf` (nameserver = the VPC's DNS,
+//!   search = the region's domain) and an Amazon Linux 2 `ssh/sshd_config` with its own host
+//!   keys (made with `ssh-keygen` when the host has it); `/root/.bashrc` gives the Amazon Linux
+//!   prompt `[root@ip-10-0-1-109 ~]#`. All are written in the upper layers: the host's files
+//!   never change, whatever runs inside.
+//! - The Amazon Linux personality: `/var/lib/vpclab/<lab>/<instance>/bin`, bind-mounted on the
+//!   instance's `/usr/local/sbin` (first on root's PATH on Debian/Ubuntu, in login shells and
+//!   for sshd sessions alike, and first on the PATH this module sets), holds small shell
+//!   scripts: `passwd` (with `--stdin`, through `chpasswd`), `service` and `systemctl`
+//!   (start/stop/restart/status/enable of `sshd` and `httpd`), `yum`/`dnf` and
+//!   `amazon-linux-extras` (no-ops that succeed; `yum install httpd` makes `/var/www/html`),
+//!   and `httpd`, which serves `/var/www/html` on port 80 with the host's `python3 -m
+//!   http.server` (this machine has python3 and no busybox). sshd is the host's
+//!   `/usr/sbin/sshd` run with the instance's `/etc/ssh/sshd_config`.
+//! - [`Instance::command`] returns a `std::process::Command` whose child enters the
+//!   instance's UTS, network and mount namespaces (`setns` in a `pre_exec` hook, on namespace
+//!   fds opened beforehand: a forked child is single-threaded, which `setns(CLONE_NEWNS)`
+//!   requires), starts in `/root`, with a clean environment (`HOME=/root`, the PATH above).
+//!   [`Instance::spawn`], [`Instance::exec`] and [`Instance::output`] build on it.
+//! - [`Instance::run_user_data`] runs a user-data script once, as root, inside the instance,
+//!   output appended to the instance's `/var/log/cloud-init-output.log`; a failing or
+//!   hanging script is an outcome, not an error.
+//! - [`teardown`] kills the instance's processes, detaches its namespace files, deletes its
+//!   network namespace and removes its directory; it is idempotent.
+
+use std::ffi::OsStr;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{chown, DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::mount::{mount, MsFlags};
+use nix::sched::{setns, unshare, CloneFlags};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::{chdir, sethostname, setsid, Pid};
+use thiserror::Error;
+
+use super::cleanup::{self, CleanupError};
+use super::mounts::{self, MountsError};
+use super::names::{self, NameError};
+use super::netns::{self, NetnsError};
+use super::state::{LabState, Resource, StateError};
+
+/// The host directories an instance sees through an overlay, in mount order (`var` last: the
+/// other layers' upper directories are reached through the host's `/var`).
+pub const OVERLAYS: [&str; 4] = ["etc", "root", "home", "var"];
+
+/// The PATH of commands run in an instance (the personality scripts come first).
+pub const INSTANCE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Where the instance sees its personality scripts.
+pub const PERSONALITY_MOUNT: &str = "/usr/local/sbin";
+
+/// The personality scripts: (file name, content). `dnf` is the same script as `yum`.
+const SCRIPTS: [(&str, &str); 8] = [
+    (
+        "vpclab-service",
+        include_str!("instance/files/vpclab-service"),
+    ),
+    ("service", include_str!("instance/files/service")),
+    ("systemctl", include_str!("instance/files/systemctl")),
+    ("passwd", include_str!("instance/files/passwd")),
+    ("yum", include_str!("instance/files/yum")),
+    ("dnf", include_str!("instance/files/yum")),
+    (
+        "amazon-linux-extras",
+        include_str!("instance/files/amazon-linux-extras"),
+    ),
+    ("httpd", include_str!("instance/files/httpd")),
+];
+
+/// Amazon Linux 2's sshd_config (adapted where the host's sshd needs it; see the file).
+pub const SSHD_CONFIG: &str = include_str!("instance/files/sshd_config");
+const ROOT_BASHRC: &str = include_str!("instance/files/bashrc");
+
+/// The host keys each instance gets, as sshd_config names them.
+const HOST_KEY_TYPES: [&str; 3] = ["rsa", "ecdsa", "ed25519"];
+
+/// Errors of this module.
+#[derive(Debug, Error)]
+pub enum InstanceError {
+    /// A lab or instance name is invalid.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// The instance exists already (its namespace or directory).
+    #[error("instance {instance} of lab {lab} already exists ({what}); run `vpclab down --name {lab}` first")]
+    Exists {
+        /// The lab.
+        lab: String,
+        /// The instance.
+        instance: String,
+        /// What was found.
+        what: String,
+    },
+    /// The instance's namespace files are missing.
+    #[error("instance {instance} of lab {lab} is not running (no {path})")]
+    NotRunning {
+        /// The lab.
+        lab: String,
+        /// The instance.
+        instance: String,
+        /// The missing file.
+        path: PathBuf,
+    },
+    /// A file operation on the host failed.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// A namespace or mount syscall failed.
+    #[error("{what}: {source}")]
+    Sys {
+        /// The call and its arguments.
+        what: String,
+        /// The errno.
+        source: Errno,
+    },
+    /// A helper command failed (ssh-keygen, the user-data writer, `service sshd start`).
+    #[error("`{cmd}` failed ({status}): {stderr}")]
+    Command {
+        /// The command line.
+        cmd: String,
+        /// How it ended.
+        status: String,
+        /// Its standard error, trimmed.
+        stderr: String,
+    },
+    /// Spawning a process in the instance failed.
+    #[error("cannot run {cmd} in instance {instance}: {source}")]
+    Spawn {
+        /// The instance.
+        instance: String,
+        /// The program.
+        cmd: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// The helper thread could not be started.
+    #[error("cannot start a thread for instance {instance}: {source}")]
+    Thread {
+        /// The instance.
+        instance: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// The state file could not be updated.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The network namespace could not be made or removed.
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    /// Reading or changing mounts failed.
+    #[error(transparent)]
+    Mounts(#[from] MountsError),
+    /// Removing the instance's processes or files failed.
+    #[error(transparent)]
+    Cleanup(#[from] CleanupError),
+}
+
+/// What an instance is told about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceSpec {
+    /// Its hostname, as EC2 names it from the private IP (`ip-10-0-1-109`).
+    pub hostname: String,
+    /// The resolv.conf search domain (`ap-northeast-2.compute.internal`, or `ec2.internal`).
+    pub domain: String,
+    /// The VPC's DNS server (VPC base + 2).
+    pub dns: Ipv4Addr,
+    /// Its private IP (for `/etc/hosts`).
+    pub private_ip: Ipv4Addr,
+}
+
+impl InstanceSpec {
+    /// The EC2 hostname of a private IP: `10.0.1.109` → `ip-10-0-1-109`.
+    pub fn ec2_hostname(ip: Ipv4Addr) -> String {
+        let o = ip.octets();
+        format!("ip-{}-{}-{}-{}", o[0], o[1], o[2], o[3])
+    }
+}
+
+/// A running instance of a lab (its namespaces exist).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    lab: String,
+    name: String,
+    netns: String,
+    dir: PathBuf,
+}
+
+/// How a user-data run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserDataOutcome {
+    /// Exit status 0.
+    Succeeded,
+    /// A non-zero exit, or killed by a signal.
+    Failed {
+        /// The exit code, if it exited.
+        code: Option<i32>,
+        /// The signal, if one killed it.
+        signal: Option<i32>,
+    },
+    /// Still running at the timeout: its process group was killed.
+    TimedOut,
+    /// Not something this emulation runs (e.g. `#cloud-config`); nothing ran.
+    Unsupported(String),
+    /// It had run before (user-data runs once per instance); nothing ran.
+    AlreadyRan,
+}
+
+/// The result of [`Instance::run_user_data`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserDataReport {
+    /// How it ended.
+    pub outcome: UserDataOutcome,
+    /// The host path of the instance's `/var/log/cloud-init-output.log`.
+    pub log: PathBuf,
+    /// How long it ran.
+    pub elapsed: Duration,
+}
+
+impl UserDataReport {
+    /// True for [`UserDataOutcome::Succeeded`] and [`UserDataOutcome::AlreadyRan`].
+    pub fn ok(&self) -> bool {
+        matches!(
+            self.outcome,
+            UserDataOutcome::Succeeded | UserDataOutcome::AlreadyRan
+        )
+    }
+}
+
+fn io_err(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> InstanceError {
+    let path = path.to_path_buf();
+    move |source| InstanceError::Io { what, path, source }
+}
+
+fn sys_err(what: impl Into<String>) -> impl FnOnce(Errno) -> InstanceError {
+    let what = what.into();
+    move |source| InstanceError::Sys { what, source }
+}
+
+/// `/run/vpclab/<lab>/ns/<instance>.uts`.
+pub fn uts_file(lab: &str, instance: &str) -> PathBuf {
+    names::ns_dir(lab).join(format!("{instance}.uts"))
+}
+
+/// `/run/vpclab/<lab>/ns/<instance>.mnt`.
+pub fn mnt_file(lab: &str, instance: &str) -> PathBuf {
+    names::ns_dir(lab).join(format!("{instance}.mnt"))
+}
+
+impl Instance {
+    /// Makes the instance `name` of the lab whose state file is `state` (see the module docs).
+    /// On failure, what was made of it is removed again (and the state file says what was
+    /// attempted, for `down`).
+    pub fn create(
+        state: &mut LabState,
+        name: &str,
+        spec: &InstanceSpec,
+    ) -> Result<Instance, InstanceError> {
+        let lab = state.lab().to_string();
+        names::check_lab(&lab)?;
+        names::check_instance(name)?;
+        let inst = Instance {
+            netns: names::netns(&lab, name),
+            dir: names::instance_dir(&lab, name),
+            lab,
+            name: name.to_string(),
+        };
+        let exists = |what: String| InstanceError::Exists {
+            lab: inst.lab.clone(),
+            instance: name.to_string(),
+            what,
+        };
+        if netns::exists(&inst.netns) {
+            return Err(exists(format!("network namespace {}", inst.netns)));
+        }
+        if inst.dir.exists() {
+            return Err(exists(format!("directory {}", inst.dir.display())));
+        }
+        match inst.build(state, spec) {
+            Ok(()) => Ok(inst),
+            Err(e) => {
+                let _ = teardown(&inst.lab, name, Some(state));
+                Err(e)
+            }
+        }
+    }
+
+    fn build(&self, state: &mut LabState, spec: &InstanceSpec) -> Result<(), InstanceError> {
+        state.record_resource(Resource::Instance {
+            name: self.name.clone(),
+        })?;
+        let data = names::data_dir(&self.lab);
+        state.record_resource(Resource::Dir { path: data.clone() })?;
+        state.record_resource(Resource::Dir {
+            path: self.dir.clone(),
+        })?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&data)
+            .map_err(io_err("create directory", &data))?;
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&self.dir)
+            .map_err(io_err("create directory", &self.dir))?;
+        self.make_layers()?;
+        self.write_files(spec)?;
+
+        let ns_dir = names::ns_dir(&self.lab);
+        state.record_resource(Resource::Mount {
+            path: ns_dir.clone(),
+        })?;
+        private_bind_dir(&ns_dir)?;
+
+        state.record_resource(Resource::Netns {
+            name: self.netns.clone(),
+        })?;
+        netns::create(&self.netns)?;
+
+        let uts = uts_file(&self.lab, &self.name);
+        let mnt = mnt_file(&self.lab, &self.name);
+        state.record_resource(Resource::NsFile { path: uts.clone() })?;
+        state.record_resource(Resource::NsFile { path: mnt.clone() })?;
+        for f in [&uts, &mnt] {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o000)
+                .open(f)
+                .map_err(io_err("create", f))?;
+        }
+        let (uts_ns, mnt_ns) = self.make_namespaces(&spec.hostname)?;
+        for (ns, file) in [(&uts_ns, &uts), (&mnt_ns, &mnt)] {
+            let src = format!("/proc/self/fd/{}", ns.as_raw_fd());
+            mount(
+                Some(src.as_str()),
+                file,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(sys_err(format!(
+                "bind mount of a namespace on {}",
+                file.display()
+            )))?;
+        }
+        Ok(())
+    }
+
+    /// Opens a running instance (its namespace files exist), e.g. from `vpclab exec`.
+    pub fn open(lab: &str, name: &str) -> Result<Instance, InstanceError> {
+        names::check_lab(lab)?;
+        names::check_instance(name)?;
+        let inst = Instance {
+            lab: lab.to_string(),
+            name: name.to_string(),
+            netns: names::netns(lab, name),
+            dir: names::instance_dir(lab, name),
+        };
+        for p in [
+            netns::path(&inst.netns),
+            uts_file(lab, name),
+            mnt_file(lab, name),
+        ] {
+            if !p.exists() {
+                return Err(InstanceError::NotRunning {
+                    lab: lab.to_string(),
+                    instance: name.to_string(),
+                    path: p,
+                });
+            }
+        }
+        Ok(inst)
+    }
+
+    /// The lab name.
+    pub fn lab(&self) -> &str {
+        &self.lab
+    }
+
+    /// The instance name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its network namespace (`vl-<lab>-<instance>`).
+    pub fn netns(&self) -> &str {
+        &self.netns
+    }
+
+    /// Its directory on the host (`/var/lib/vpclab/<lab>/<instance>`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The host path of the upper layer of one of [`OVERLAYS`] (`"etc"` →
+    /// `/var/lib/vpclab/<lab>/<instance>/etc/upper`): what the instance wrote there.
+    pub fn upper(&self, overlay: &str) -> PathBuf {
+        self.dir.join(overlay).join("upper")
+    }
+
+    /// The host directory of the personality scripts.
+    pub fn bin_dir(&self) -> PathBuf {
+        self.dir.join("bin")
+    }
+
+    /// Upper and work directories, with the mode and owner of the host directory they cover
+    /// (the root of an overlay takes its attributes from the upper directory).
+    fn make_layers(&self) -> Result<(), InstanceError> {
+        for d in OVERLAYS {
+            let lower = Path::new("/").join(d);
+            let meta = fs::metadata(&lower).ok();
+            for part in ["upper", "work"] {
+                let p = self.dir.join(d).join(part);
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o755)
+                    .create(&p)
+                    .map_err(io_err("create directory", &p))?;
+            }
+            if let Some(m) = meta {
+                let up = self.upper(d);
+                fs::set_permissions(&up, fs::Permissions::from_mode(m.mode() & 0o7777))
+                    .map_err(io_err("chmod", &up))?;
+                chown(&up, Some(m.uid()), Some(m.gid())).map_err(io_err("chown", &up))?;
+            }
+        }
+        let bin = self.bin_dir();
+        fs::DirBuilder::new()
+            .mode(0o755)
+            .create(&bin)
+            .map_err(io_err("create directory", &bin))?;
+        // The instance dir itself is 0700; what is mounted from it is reached by path at mount
+        // time, so that does not hide anything from the instance.
+        Ok(())
+    }
+
+    /// The files the instance starts with, written in its upper layers before any mount.
+    fn write_files(&self, spec: &InstanceSpec) -> Result<(), InstanceError> {
+        let etc = self.upper("etc");
+        let fqdn = format!("{}.{}", spec.hostname, spec.domain);
+        write_file(
+            &etc.join("hostname"),
+            &format!("{}\n", spec.hostname),
+            0o644,
+        )?;
+        write_file(
+            &etc.join("hosts"),
+            &format!(
+                "127.0.0.1   localhost localhost.localdomain localhost4 localhost4.localdomain4\n\
+                 ::1         localhost6 localhost6.localdomain6\n\
+                 {}  {fqdn} {}\n",
+                spec.private_ip, spec.hostname
+            ),
+            0o644,
+        )?;
+        write_file(
+            &etc.join("resolv.conf"),
+            &format!(
+                "; generated by vpclab (as dhclient-script does on EC2)\n\
+                 search {}\n\
+                 options timeout:2 attempts:5\n\
+                 nameserver {}\n",
+                spec.domain, spec.dns
+            ),
+            0o644,
+        )?;
+        let ssh = etc.join("ssh");
+        fs::DirBuilder::new()
+            .mode(0o755)
+            .create(&ssh)
+            .map_err(io_err("create directory", &ssh))?;
+        write_file(&ssh.join("sshd_config"), SSHD_CONFIG, 0o600)?;
+        generate_host_keys(&ssh, &spec.hostname)?;
+        write_file(&self.upper("root").join(".bashrc"), ROOT_BASHRC, 0o644)?;
+        for (name, text) in SCRIPTS {
+            write_file(&self.bin_dir().join(name), text, 0o755)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the UTS and mount namespaces on a dedicated thread and returns fds of them.
+    fn make_namespaces(&self, hostname: &str) -> Result<(File, File), InstanceError> {
+        let net = netns::open(&self.netns)?;
+        let dir = self.dir.clone();
+        let hostname = hostname.to_string();
+        let bin = self.bin_dir();
+        std::thread::Builder::new()
+            .name("vl-instance-ns".into())
+            .spawn(move || setup_namespaces(net, &dir, &bin, &hostname))
+            .map_err(|source| InstanceError::Thread {
+                instance: self.name.clone(),
+                source,
+            })?
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    }
+
+    /// A command that runs `program` inside the instance (UTS, network and mount namespaces),
+    /// in `/root`, with a clean environment: `PATH` = [`INSTANCE_PATH`], `HOME=/root`,
+    /// `USER`/`LOGNAME=root`, `SHELL=/bin/bash`, `LANG=C.UTF-8`, and the caller's `TERM`.
+    /// A program name without `/` is looked up on that PATH inside the instance. Callers may
+    /// add arguments, environment and stdio as with any `Command`.
+    pub fn command<S: AsRef<OsStr>>(&self, program: S) -> Result<Command, InstanceError> {
+        let not_running = |p: PathBuf| InstanceError::NotRunning {
+            lab: self.lab.clone(),
+            instance: self.name.clone(),
+            path: p,
+        };
+        let open = |p: PathBuf| File::open(&p).map_err(|_| not_running(p));
+        let uts = open(uts_file(&self.lab, &self.name))?;
+        let net = open(netns::path(&self.netns))?;
+        let mnt = open(mnt_file(&self.lab, &self.name))?;
+        let mut cmd = Command::new(program);
+        cmd.env_clear()
+            .env("PATH", INSTANCE_PATH)
+            .env("HOME", "/root")
+            .env("USER", "root")
+            .env("LOGNAME", "root")
+            .env("SHELL", "/bin/bash")
+            .env("LANG", "C.UTF-8");
+        if let Some(term) = std::env::var_os("TERM") {
+            cmd.env("TERM", term);
+        }
+        // SAFETY: the hook runs in the forked child before exec. It only makes raw syscalls
+        // (setns, chdir on a static C string) that are async-signal-safe and allocate nothing;
+        // the fds it uses were opened by the parent and are owned by the closure, which the
+        // Command keeps alive until it is dropped.
+        unsafe {
+            cmd.pre_exec(move || {
+                setns(&uts, CloneFlags::CLONE_NEWUTS)?;
+                setns(&net, CloneFlags::CLONE_NEWNET)?;
+                setns(&mnt, CloneFlags::CLONE_NEWNS)?;
+                chdir(c"/root")?;
+                Ok(())
+            });
+        }
+        Ok(cmd)
+    }
+
+    /// Spawns `program args…` inside the instance with the given stdin, stdout, stderr.
+    pub fn spawn<S, I, A>(
+        &self,
+        program: S,
+        args: I,
+        stdio: (Stdio, Stdio, Stdio),
+    ) -> Result<Child, InstanceError>
+    where
+        S: AsRef<OsStr>,
+        I: IntoIterator<Item = A>,
+        A: AsRef<OsStr>,
+    {
+        let shown = program.as_ref().to_string_lossy().into_owned();
+        let mut cmd = self.command(program)?;
+        cmd.args(args)
+            .stdin(stdio.0)
+            .stdout(stdio.1)
+            .stderr(stdio.2);
+        cmd.spawn().map_err(|source| InstanceError::Spawn {
+            instance: self.name.clone(),
+            cmd: shown,
+            source,
+        })
+    }
+
+    /// Runs `program args…` inside the instance with the caller's stdin, stdout and stderr,
+    /// and returns its exit status.
+    pub fn exec<S, I, A>(&self, program: S, args: I) -> Result<ExitStatus, InstanceError>
+    where
+        S: AsRef<OsStr>,
+        I: IntoIterator<Item = A>,
+        A: AsRef<OsStr>,
+    {
+        let shown = program.as_ref().to_string_lossy().into_owned();
+        let mut child = self.spawn(
+            program,
+            args,
+            (Stdio::inherit(), Stdio::inherit(), Stdio::inherit()),
+        )?;
+        child.wait().map_err(|source| InstanceError::Spawn {
+            instance: self.name.clone(),
+            cmd: shown,
+            source,
+        })
+    }
+
+    /// Runs `program args…` inside the instance with stdin from /dev/null and collects its
+    /// output.
+    pub fn output<S, I, A>(&self, program: S, args: I) -> Result<Output, InstanceError>
+    where
+        S: AsRef<OsStr>,
+        I: IntoIterator<Item = A>,
+        A: AsRef<OsStr>,
+    {
+        let shown = program.as_ref().to_string_lossy().into_owned();
+        let child = self.spawn(
+            program,
+            args,
+            (Stdio::null(), Stdio::piped(), Stdio::piped()),
+        )?;
+        child
+            .wait_with_output()
+            .map_err(|source| InstanceError::Spawn {
+                instance: self.name.clone(),
+                cmd: shown,
+                source,
+            })
+    }
+
+    /// Runs `sh -c script` inside the instance with `input` on stdin; an error unless it
+    /// exits 0.
+    fn sh_with_input(&self, script: &str, input: &[u8]) -> Result<(), InstanceError> {
+        let mut child = self.spawn(
+            "/bin/sh",
+            ["-c", script],
+            (Stdio::piped(), Stdio::null(), Stdio::piped()),
+        )?;
+        if let Some(mut stdin) = child.stdin.take() {
+            // A script that exits early closes the pipe: its status tells what went wrong.
+            let _ = stdin.write_all(input);
+        }
+        let out = child
+            .wait_with_output()
+            .map_err(|source| InstanceError::Spawn {
+                instance: self.name.clone(),
+                cmd: "/bin/sh".into(),
+                source,
+            })?;
+        if !out.status.success() {
+            return Err(InstanceError::Command {
+                cmd: format!("sh -c '{script}' (in instance {})", self.name),
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Appends a public key line to the instance's `/root/.ssh/authorized_keys` (the
+    /// template's `KeyName`).
+    pub fn authorize_key(&self, public_key: &str) -> Result<(), InstanceError> {
+        let mut line = public_key.trim_end().to_string();
+        line.push('\n');
+        self.sh_with_input(
+            "umask 077 && mkdir -p /root/.ssh && cat >> /root/.ssh/authorized_keys",
+            line.as_bytes(),
+        )
+    }
+
+    /// Starts the instance's sshd (`service sshd start` inside it). `Ok(false)` when the host
+    /// has no `/usr/sbin/sshd`.
+    pub fn start_sshd(&self) -> Result<bool, InstanceError> {
+        if !Path::new("/usr/sbin/sshd").exists() {
+            return Ok(false);
+        }
+        let out = self.output("service", ["sshd", "start"])?;
+        if !out.status.success() {
+            return Err(InstanceError::Command {
+                cmd: format!("service sshd start (in instance {})", self.name),
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        Ok(true)
+    }
+
+    /// The host path of the instance's `/var/log/cloud-init-output.log`.
+    pub fn user_data_log(&self) -> PathBuf {
+        self.upper("var").join("log/cloud-init-output.log")
+    }
+
+    /// Runs the user-data `script` once, as root, inside the instance, as cloud-init would:
+    /// saved as `/var/lib/cloud/instance/user-data.txt` and `scripts/part-001`, run with its
+    /// `#!` interpreter (a script without `#!` is run by `/bin/bash`; `#cloud-config` is not
+    /// emulated), stdin from /dev/null, stdout and stderr appended to
+    /// `/var/log/cloud-init-output.log`. A script still running after `timeout` has its
+    /// process group killed. Only host-side failures are errors; how the script ended is the
+    /// report's outcome. A second call reports [`UserDataOutcome::AlreadyRan`].
+    pub fn run_user_data(
+        &self,
+        script: &[u8],
+        timeout: Duration,
+    ) -> Result<UserDataReport, InstanceError> {
+        let start = Instant::now();
+        let marker = self.dir.join("user-data.status");
+        let report = |outcome| UserDataReport {
+            outcome,
+            log: self.user_data_log(),
+            elapsed: start.elapsed(),
+        };
+        if marker.exists() {
+            return Ok(report(UserDataOutcome::AlreadyRan));
+        }
+        if script.starts_with(b"#cloud-config") {
+            return Ok(report(UserDataOutcome::Unsupported(
+                "#cloud-config user-data is not emulated (only scripts)".into(),
+            )));
+        }
+        self.sh_with_input(
+            "umask 077 && mkdir -p /var/lib/cloud/instance/scripts && \
+             cat > /var/lib/cloud/instance/user-data.txt && \
+             cp /var/lib/cloud/instance/user-data.txt /var/lib/cloud/instance/scripts/part-001 && \
+             chmod 700 /var/lib/cloud/instance/scripts/part-001",
+            script,
+        )?;
+        let run = if script.starts_with(b"#!") {
+            "/var/lib/cloud/instance/scripts/part-001"
+        } else {
+            "/bin/bash /var/lib/cloud/instance/scripts/part-001"
+        };
+        let wrapper = format!(
+            "exec >>/var/log/cloud-init-output.log 2>&1\n\
+             echo \"Cloud-init v. vpclab running 'modules:final' at $(date -R). Up $(cut -d' ' -f1 /proc/uptime) seconds.\"\n\
+             {run}\n\
+             rc=$?\n\
+             [ \"$rc\" -eq 0 ] || echo \"$(date -R) - cc_scripts_user.py[WARNING]: Failed to run module scripts-user (scripts in /var/lib/cloud/instance/scripts): exit status $rc\"\n\
+             echo \"Cloud-init v. vpclab finished at $(date -R). Datasource DataSourceEc2Local. Up $(cut -d' ' -f1 /proc/uptime) seconds\"\n\
+             exit $rc\n"
+        );
+        let mut cmd = self.command("/bin/sh")?;
+        cmd.args(["-c", &wrapper])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: runs in the forked child before exec; setsid is an async-signal-safe
+        // syscall that allocates nothing. A new session (and process group) lets a timeout
+        // kill the whole script.
+        unsafe {
+            cmd.pre_exec(|| {
+                setsid()?;
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|source| InstanceError::Spawn {
+            instance: self.name.clone(),
+            cmd: "user-data".into(),
+            source,
+        })?;
+        let wait_err = |source| InstanceError::Spawn {
+            instance: self.name.clone(),
+            cmd: "user-data".into(),
+            source,
+        };
+        let status = loop {
+            if let Some(s) = child.try_wait().map_err(wait_err)? {
+                break Some(s);
+            }
+            if start.elapsed() >= timeout {
+                let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let outcome = match status {
+            None => UserDataOutcome::TimedOut,
+            Some(s) if s.success() => UserDataOutcome::Succeeded,
+            Some(s) => UserDataOutcome::Failed {
+                code: s.code(),
+                signal: s.signal(),
+            },
+        };
+        write_file(&marker, &format!("{outcome:?}\n"), 0o600)?;
+        Ok(report(outcome))
+    }
+}
+
+/// Writes a file (replacing it) with the given mode.
+fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), InstanceError> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)
+        .map_err(io_err("create", path))?;
+    f.write_all(text.as_bytes())
+        .map_err(io_err("write", path))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io_err("chmod", path))
+}
+
+/// Generates the instance's own host keys with the host's ssh-keygen (all three at once).
+/// Without ssh-keygen there is nothing to do: the host has no sshd either.
+fn generate_host_keys(dir: &Path, hostname: &str) -> Result<(), InstanceError> {
+    let Some(keygen) = ["/usr/bin/ssh-keygen", "/bin/ssh-keygen"]
+        .iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+    else {
+        return Ok(());
+    };
+    let mut children = Vec::new();
+    for t in HOST_KEY_TYPES {
+        let key = dir.join(format!("ssh_host_{t}_key"));
+        let mut cmd = Command::new(keygen);
+        if t == "rsa" {
+            // What Amazon Linux 2's sshd-keygen makes (OpenSSH 7.4's default), and about a
+            // third of the time of a 3072-bit key.
+            cmd.args(["-b", "2048"]);
+        }
+        cmd.args(["-q", "-t", t, "-N", "", "-C"])
+            .arg(format!("root@{hostname}"))
+            .arg("-f")
+            .arg(&key)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let shown = format!("ssh-keygen -t {t} -f {}", key.display());
+        let child = cmd.spawn().map_err(io_err("run ssh-keygen for", &key))?;
+        children.push((shown, child));
+    }
+    let mut first_err = None;
+    for (shown, child) in children {
+        let out = child
+            .wait_with_output()
+            .map_err(io_err("wait for ssh-keygen", dir))?;
+        if !out.status.success() && first_err.is_none() {
+            first_err = Some(InstanceError::Command {
+                cmd: shown,
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+    }
+    first_err.map_or(Ok(()), Err)
+}
+
+/// Makes `dir` exist and be a private mount (a bind mount of itself), so that namespace files
+/// bind-mounted below it neither propagate into the mount namespaces they name (which the
+/// kernel refuses) nor anywhere else.
+fn private_bind_dir(dir: &Path) -> Result<(), InstanceError> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io_err("create directory", dir))?;
+    if !mounts::is_mount_point(dir)? {
+        mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            .map_err(sys_err(format!("bind {} onto itself", dir.display())))?;
+    }
+    mount(
+        None::<&str>,
+        dir,
+        None::<&str>,
+        MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(sys_err(format!("make {} private", dir.display())))
+}
+
+/// Runs on a dedicated thread: joins the instance's network namespace, makes new UTS and
+/// mount namespaces, sets the hostname, mounts the instance's view, and returns fds of the
+/// two namespaces (which keep them alive until the caller bind-mounts them).
+fn setup_namespaces(
+    net: File,
+    dir: &Path,
+    bin: &Path,
+    hostname: &str,
+) -> Result<(File, File), InstanceError> {
+    setns(&net, CloneFlags::CLONE_NEWNET).map_err(sys_err("setns(CLONE_NEWNET)"))?;
+    drop(net);
+    // CLONE_NEWNS implies CLONE_FS: this thread stops sharing root/cwd with the process.
+    unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS)
+        .map_err(sys_err("unshare(CLONE_NEWNS | CLONE_NEWUTS)"))?;
+    sethostname(hostname).map_err(sys_err(format!("sethostname({hostname})")))?;
+    // Before anything else: nothing mounted from here on propagates to the host.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(sys_err("make / private (recursively)"))?;
+    // The host's mounts under /run and /tmp (other labs' namespace files among them) would be
+    // hidden by the tmpfs anyway; detached, they do not keep those namespaces alive.
+    const MY_MOUNTINFO: &str = "/proc/thread-self/mountinfo";
+    for d in ["/run", "/tmp"] {
+        mounts::umount_all_under_in(MY_MOUNTINFO, Path::new(d))?;
+    }
+    for d in OVERLAYS {
+        let target = Path::new("/").join(d);
+        if d == "var" {
+            // Before /var is covered: the bind source is reached through the host's /var.
+            mount(
+                Some(bin),
+                PERSONALITY_MOUNT,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(sys_err(format!(
+                "bind {} on {PERSONALITY_MOUNT}",
+                bin.display()
+            )))?;
+        }
+        if !target.is_dir() {
+            continue;
+        }
+        let opts = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            target.display(),
+            dir.join(d).join("upper").display(),
+            dir.join(d).join("work").display()
+        );
+        mount(
+            Some("overlay"),
+            &target,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(opts.as_str()),
+        )
+        .map_err(sys_err(format!(
+            "mount overlay on {} ({opts})",
+            target.display()
+        )))?;
+    }
+    let nosuid_nodev = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    mount(
+        Some("tmpfs"),
+        "/run",
+        Some("tmpfs"),
+        nosuid_nodev,
+        Some("mode=755"),
+    )
+    .map_err(sys_err("mount tmpfs on /run"))?;
+    fs::DirBuilder::new()
+        .mode(0o1777)
+        .create("/run/lock")
+        .map_err(io_err("create directory", Path::new("/run/lock")))?;
+    mount(
+        Some("tmpfs"),
+        "/tmp",
+        Some("tmpfs"),
+        nosuid_nodev,
+        Some("mode=1777"),
+    )
+    .map_err(sys_err("mount tmpfs on /tmp"))?;
+    // A sysfs of the instance's network namespace, as `ip netns exec` mounts one.
+    mounts::umount_all_under_in(MY_MOUNTINFO, Path::new("/sys"))?;
+    mount(
+        Some("sysfs"),
+        "/sys",
+        Some("sysfs"),
+        nosuid_nodev | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .map_err(sys_err("mount sysfs on /sys"))?;
+    let open = |p: &'static str| File::open(p).map_err(io_err("open", Path::new(p)));
+    Ok((
+        open("/proc/thread-self/ns/uts")?,
+        open("/proc/thread-self/ns/mnt")?,
+    ))
+}
+
+/// Removes an instance: kills the processes in its namespaces, detaches and unlinks its
+/// namespace files, deletes its network namespace, removes its directory, and forgets them
+/// in `state` when given. Idempotent: what is already gone is skipped.
+pub fn teardown(lab: &str, name: &str, state: Option<&mut LabState>) -> Result<(), InstanceError> {
+    names::check_lab(lab)?;
+    names::check_instance(name)?;
+    let netns_name = names::netns(lab, name);
+    let ns_files = [uts_file(lab, name), mnt_file(lab, name)];
+    let mut ids = cleanup::NsIds::default();
+    ids.add(&netns::path(&netns_name));
+    for f in &ns_files {
+        ids.add(f);
+    }
+    cleanup::kill_processes_in(&ids)?;
+    for f in &ns_files {
+        mounts::umount_lazy(f)?;
+        match fs::remove_file(f) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(InstanceError::Io {
+                    what: "remove",
+                    path: f.clone(),
+                    source,
+                })
+            }
+        }
+    }
+    netns::delete(&netns_name)?;
+    let dir = names::instance_dir(lab, name);
+    cleanup::remove_tree(&dir, &names::data_dir(lab))?;
+    if let Some(state) = state {
+        for f in ns_files {
+            state.forget(&Resource::NsFile { path: f })?;
+        }
+        state.forget(&Resource::Netns { name: netns_name })?;
+        state.forget(&Resource::Dir { path: dir })?;
+        state.forget(&Resource::Instance {
+            name: name.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ec2_hostnames() {
+        assert_eq!(
+            InstanceSpec::ec2_hostname(Ipv4Addr::new(10, 0, 1, 109)),
+            "ip-10-0-1-109"
+        );
+    }
+
+    #[test]
+    fn sshd_config_has_the_lines_amazon_linux_user_data_edits() {
+        let lines: Vec<&str> = SSHD_CONFIG.lines().collect();
+        assert!(lines.contains(&"PasswordAuthentication no"));
+        assert!(lines.contains(&"#PermitRootLogin yes"));
+        assert!(!lines.iter().any(|l| l.starts_with("PermitRootLogin")));
+    }
+
+    #[test]
+    fn var_is_mounted_last() {
+        assert_eq!(OVERLAYS.last(), Some(&"var"));
+    }
+
+    #[test]
+    fn scripts_are_shell_scripts() {
+        for (name, text) in SCRIPTS {
+            assert!(text.starts_with("#!/bin/sh\n"), "{name}");
+        }
+    }
+}
