@@ -26,6 +26,7 @@ pub mod link;
 mod mounts;
 pub mod names;
 pub mod netns;
+pub mod signals;
 pub mod state;
 pub mod tap;
 

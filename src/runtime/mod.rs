@@ -6,3 +6,4 @@
 //! `services`, and everything privileged in `host`.
 
 pub mod eventloop;
+pub mod lab;
