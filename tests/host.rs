@@ -859,3 +859,104 @@ fn instance_names_that_collide_are_refused_and_leave_nothing_half_made() {
     drop(st);
     lab.finish();
 }
+
+#[test]
+fn instance_writes_only_its_own_layers_and_the_host_stays_unchanged() {
+    let mut lab = LabGuard::new();
+    let mut st = LabState::create(&lab.name).unwrap();
+    let inst = Instance::create(&mut st, "ro", &spec(Ipv4Addr::new(10, 0, 3, 7))).unwrap();
+    lab.track("ro");
+    let host_root_flags = nix::sys::statvfs::statvfs("/").unwrap().flags();
+    let host_forward = fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    let marker = format!("vpclab-ro-{}", lab.name);
+    let (_, mountinfo, _) = sh(&inst, "cat /proc/self/mountinfo");
+
+    // Outside the instance's layers every write fails with EROFS and the host sees nothing.
+    for dir in [
+        "/usr",
+        "/opt",
+        "/",
+        "/usr/local/sbin",
+        "/srv",
+        "/mnt",
+        "/boot",
+        "/dev",
+    ] {
+        let target = if Path::new(dir).is_dir() {
+            Path::new(dir).join(&marker)
+        } else {
+            // Not on this host: creating the directory itself must fail the same way.
+            PathBuf::from(dir)
+        };
+        let t = target.display();
+        let (ok, _, err) = sh(&inst, &format!("mkdir {t} || touch {t}"));
+        assert!(
+            !ok && err.contains("Read-only file system"),
+            "writing {t} inside the instance: ok={ok} {err}\nmountinfo:\n{mountinfo}"
+        );
+        assert!(!target.exists(), "{t} appeared on the host");
+    }
+    // Opening an existing host file for writing fails too (`>>` with nothing to append: harmless
+    // even if it did not).
+    for f in [
+        "/usr/bin/env",
+        "/proc/sys/kernel/threads-max",
+        "/sys/class/net/lo/mtu",
+    ] {
+        let (ok, _, err) = sh(&inst, &format!(": >> {f}"));
+        assert!(
+            !ok && err.contains("Read-only file system"),
+            "{f}: ok={ok} {err}"
+        );
+    }
+
+    // The instance's own layers take writes, which stay in the instance.
+    for dir in [
+        "/etc", "/root", "/home", "/var", "/var/tmp", "/tmp", "/run", "/dev/shm",
+    ] {
+        if !Path::new(dir).is_dir() {
+            continue;
+        }
+        let p = format!("{dir}/{marker}");
+        let (ok, out, err) = sh(&inst, &format!("echo in > {p} && cat {p}"));
+        assert!(
+            ok && out == "in\n",
+            "writing {p} inside the instance: {err}"
+        );
+        assert!(!Path::new(&p).exists(), "{p} leaked to the host");
+    }
+    // /dev/null, ptys and the instance's own net sysctls work.
+    let (ok, out, err) = sh(
+        &inst,
+        "echo x > /dev/null && head -c 4 /dev/urandom | wc -c && \
+         python3 -c 'import os,pty; m,s=pty.openpty(); print(os.ttyname(s).startswith(\"/dev/pts/\"))' && \
+         echo 1 > /proc/sys/net/ipv4/ip_forward && cat /proc/sys/net/ipv4/ip_forward",
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["4", "True", "1"]
+    );
+    assert_eq!(
+        fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+        host_forward,
+        "the instance's sysctl reached the host"
+    );
+    // The personality still runs from its read-only /usr/local/sbin.
+    let (ok, out, err) = sh(
+        &inst,
+        "yum install -y httpd && test -d /var/www/html && echo ok",
+    );
+    assert!(ok && out.ends_with("ok\n"), "{out} {err}");
+
+    // Per-mount flags inside the instance only: the host's root is as writable as before.
+    assert_eq!(
+        nix::sys::statvfs::statvfs("/").unwrap().flags(),
+        host_root_flags
+    );
+    let probe = Path::new("/var/lib/vpclab").join(format!(".probe-{marker}"));
+    fs::write(&probe, b"x").expect("the host's /var/lib is still writable");
+    fs::remove_file(&probe).unwrap();
+    drop(st);
+    lab.finish();
+}

@@ -11,6 +11,17 @@
 //!     namespace (as `ip netns exec` does), and `/usr/local/sbin` is the instance's personality
 //!     bin directory (below). Every mount is private: nothing propagates to the host, and the
 //!     host's own mounts under `/run` and `/tmp` are detached inside the instance.
+//!   - Only the instance's own layers are writable: every other mount it sees — `/` itself,
+//!     `/usr`, `/opt`, `/srv`, `/boot`, `/mnt`, `/usr/local/sbin`, the host's `/dev` — is
+//!     remounted read-only in the instance's mount namespace (a per-mount bind remount, read
+//!     from mountinfo; the host's mounts and filesystems are untouched), and creation fails
+//!     unless every visible mount outside [`KEEP_WRITABLE`] is read-only. `/dev/null`, ttys and
+//!     ptys still work (opening a device node does not write to its filesystem; `/dev/pts`
+//!     stays writable), `/dev/shm` is the instance's own tmpfs, `/sys` is read-only, and
+//!     `/proc/sys` is read-only except `/proc/sys/net`, whose sysctls are the instance's own
+//!     network namespace's. This stops accidents (user-data, `touch /usr/x`), not a hostile
+//!     root: processes in an instance are root in the host's user namespace and can remount,
+//!     or enter the host's namespaces through `/proc/1/ns`.
 //!   - Both namespaces persist without any process: they are bind-mounted on
 //!     `/run/vpclab/<lab>/ns/<instance>.uts` and `.mnt`, in a directory that is first made a
 //!     private bind mount of itself (what `unshare --mount=<file>` does).
@@ -144,6 +155,12 @@ pub enum InstanceError {
         what: String,
         /// The errno.
         source: Errno,
+    },
+    /// Mounts of the host stayed writable inside the instance after the read-only remount.
+    #[error("host mounts still writable inside the instance: {mounts:?}")]
+    Writable {
+        /// Their mount points.
+        mounts: Vec<PathBuf>,
     },
     /// A helper command failed (ssh-keygen, the user-data writer, `service sshd start`).
     #[error("`{cmd}` failed ({status}): {stderr}")]
@@ -967,21 +984,161 @@ fn setup_namespaces(
         Some("mode=1777"),
     )
     .map_err(sys_err("mount tmpfs on /tmp"))?;
-    // A sysfs of the instance's network namespace, as `ip netns exec` mounts one.
+    // A sysfs of the instance's network namespace, as `ip netns exec` mounts one, read-only as
+    // containers have it: much of it (/sys/kernel, /sys/module, devices) is the host's.
     mounts::umount_all_under_in(MY_MOUNTINFO, Path::new("/sys"))?;
     mount(
         Some("sysfs"),
         "/sys",
         Some("sysfs"),
-        nosuid_nodev | MsFlags::MS_NOEXEC,
+        nosuid_nodev | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY,
         None::<&str>,
     )
     .map_err(sys_err("mount sysfs on /sys"))?;
+    // The instance's own /dev/shm (the host's is a tmpfs shared by everything on the host).
+    if Path::new("/dev/shm").is_dir() {
+        mounts::umount_all_under_in(MY_MOUNTINFO, Path::new("/dev/shm"))?;
+        mount(
+            Some("tmpfs"),
+            "/dev/shm",
+            Some("tmpfs"),
+            nosuid_nodev,
+            Some("mode=1777"),
+        )
+        .map_err(sys_err("mount tmpfs on /dev/shm"))?;
+    }
+    read_only_proc_sys(MY_MOUNTINFO)?;
+    read_only_host(MY_MOUNTINFO)?;
     let open = |p: &'static str| File::open(p).map_err(io_err("open", Path::new(p)));
     Ok((
         open("/proc/thread-self/ns/uts")?,
         open("/proc/thread-self/ns/mnt")?,
     ))
+}
+
+/// Inside an instance, the mounts at or below these paths keep their own writability: the
+/// instance's layers (overlays, tmpfs), the ptys, and the kernel filesystems that
+/// `setup_namespaces` handles one by one (`/proc/sys` read-only but for `net`, `/sys`
+/// read-only). Every other mount is made read-only.
+pub const KEEP_WRITABLE: [&str; 10] = [
+    "/etc", "/root", "/home", "/var", "/run", "/tmp", "/dev/pts", "/dev/shm", "/proc", "/sys",
+];
+
+/// `MS_NOSYMFOLLOW` (Linux 5.10), which the libc crate does not name.
+const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(256);
+
+/// The flags that make the mount `e` read-only and keep its `nosuid`, `nodev`, `noexec` and
+/// `nosymfollow` (a bind remount sets exactly the flags it is given; atime flags left out keep
+/// the mount's own).
+fn read_only_flags(e: &mounts::MountEntry) -> MsFlags {
+    let mut f = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
+    for (opt, flag) in [
+        ("nosuid", MsFlags::MS_NOSUID),
+        ("nodev", MsFlags::MS_NODEV),
+        ("noexec", MsFlags::MS_NOEXEC),
+        ("nosymfollow", MS_NOSYMFOLLOW),
+    ] {
+        if e.has(opt) {
+            f |= flag;
+        }
+    }
+    f
+}
+
+/// Refuses to go on unless the calling thread has a mount namespace of its own: a bind
+/// remount read-only in the process's namespace would make the host's mounts read-only.
+fn ensure_own_mount_ns() -> Result<(), InstanceError> {
+    let ino = |p: &'static str| {
+        fs::metadata(p)
+            .map(|m| m.ino())
+            .map_err(io_err("stat", Path::new(p)))
+    };
+    if ino("/proc/thread-self/ns/mnt")? == ino("/proc/self/ns/mnt")? {
+        return Err(InstanceError::Sys {
+            what: "refusing to change mounts: this thread is in the process's mount namespace"
+                .into(),
+            source: Errno::EINVAL,
+        });
+    }
+    Ok(())
+}
+
+/// Makes every visible mount outside [`KEEP_WRITABLE`] read-only in this thread's mount
+/// namespace (a per-mount bind remount: the host's mounts and filesystems stay as they are),
+/// then checks that none is left writable. Mounts hidden under another mount (an overlay on a
+/// host `/var` partition, a stacked mount) cannot be reached by path, so they are skipped: what
+/// a process sees at their path is the mount on top.
+fn read_only_host(mountinfo: &str) -> Result<(), InstanceError> {
+    ensure_own_mount_ns()?;
+    let kept = |p: &Path| KEEP_WRITABLE.iter().any(|k| p.starts_with(k));
+    let visible = |e: &mounts::MountEntry| mounts::mount_id_of(&e.point).is_ok_and(|id| id == e.id);
+    let mut todo: Vec<mounts::MountEntry> = mounts::entries(mountinfo)?
+        .into_iter()
+        .filter(|e| !kept(&e.point) && !e.is_read_only())
+        .collect();
+    todo.sort_by_key(|e| e.point.components().count());
+    for e in todo.iter().filter(|e| visible(e)) {
+        mount(
+            None::<&str>,
+            &e.point,
+            None::<&str>,
+            read_only_flags(e),
+            None::<&str>,
+        )
+        .map_err(sys_err(format!(
+            "remount {} read-only (bind)",
+            e.point.display()
+        )))?;
+    }
+    let left: Vec<PathBuf> = mounts::entries(mountinfo)?
+        .into_iter()
+        .filter(|e| !kept(&e.point) && !e.is_read_only() && visible(e))
+        .map(|e| e.point)
+        .collect();
+    if !left.is_empty() {
+        return Err(InstanceError::Writable { mounts: left });
+    }
+    Ok(())
+}
+
+/// Makes `/proc/sys` read-only but for `/proc/sys/net`, which shows the sysctls of the
+/// caller's own network namespace (`net.ipv4.ip_forward` of a NAT instance); the rest
+/// (`kernel.*`, `vm.*`, `fs.*`) is the host's.
+fn read_only_proc_sys(mountinfo: &str) -> Result<(), InstanceError> {
+    ensure_own_mount_ns()?;
+    let sys = Path::new("/proc/sys");
+    let net = Path::new("/proc/sys/net");
+    if !sys.is_dir() {
+        return Ok(());
+    }
+    if net.is_dir() {
+        mount(Some(net), net, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            .map_err(sys_err("bind /proc/sys/net onto itself"))?;
+    }
+    // Recursive, so the /proc/sys/net mount just made is carried into the copy.
+    mount(
+        Some(sys),
+        sys,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(sys_err("bind /proc/sys onto itself"))?;
+    let entry = mounts::entries(mountinfo)?
+        .into_iter()
+        .rfind(|e| e.point == sys)
+        .ok_or_else(|| InstanceError::Sys {
+            what: "find the /proc/sys bind mount in mountinfo".into(),
+            source: Errno::ENOENT,
+        })?;
+    mount(
+        None::<&str>,
+        sys,
+        None::<&str>,
+        read_only_flags(&entry),
+        None::<&str>,
+    )
+    .map_err(sys_err("remount /proc/sys read-only (bind)"))
 }
 
 /// Removes an instance: kills the processes in its namespaces, detaches and unlinks its
@@ -1051,6 +1208,35 @@ mod tests {
     #[test]
     fn var_is_mounted_last() {
         assert_eq!(OVERLAYS.last(), Some(&"var"));
+    }
+
+    #[test]
+    fn read_only_remount_keeps_nosuid_nodev_noexec() {
+        let e = mounts::MountEntry {
+            id: 1,
+            point: PathBuf::from("/x"),
+            options: ["rw", "nosuid", "nodev", "noexec", "relatime"]
+                .map(String::from)
+                .to_vec(),
+        };
+        let base = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
+        assert_eq!(
+            read_only_flags(&e),
+            base | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC
+        );
+        let plain = mounts::MountEntry {
+            options: vec!["rw".into(), "noatime".into()],
+            ..e
+        };
+        assert_eq!(read_only_flags(&plain), base);
+    }
+
+    #[test]
+    fn the_instance_layers_stay_writable() {
+        for d in OVERLAYS {
+            assert!(KEEP_WRITABLE.contains(&format!("/{d}").as_str()), "{d}");
+        }
+        assert!(!KEEP_WRITABLE.contains(&"/usr") && !KEEP_WRITABLE.contains(&"/dev"));
     }
 
     #[test]
