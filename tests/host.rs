@@ -22,7 +22,7 @@ use vpclab::host::instance::{self, Instance, InstanceSpec, UserDataOutcome};
 use vpclab::host::link::{self, EthConfig};
 use vpclab::host::state::{self, LabState, Resource};
 use vpclab::host::tap::{self, Tap};
-use vpclab::host::{names, netns};
+use vpclab::host::{keys, names, netns};
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
@@ -959,4 +959,100 @@ fn instance_writes_only_its_own_layers_and_the_host_stays_unchanged() {
     fs::remove_file(&probe).unwrap();
     drop(st);
     lab.finish();
+}
+
+#[test]
+fn lab_key_pair_is_made_once_recorded_and_opens_the_instances_sshd() {
+    let mut lab = LabGuard::new();
+    let mut st = LabState::create(&lab.name).unwrap();
+    assert!(matches!(
+        keys::ensure(&mut st, "../escape"),
+        Err(keys::KeysError::KeyName { .. })
+    ));
+    let kp = keys::ensure(&mut st, "CloudNeta").expect("key pair");
+    let pem = keys::key_file(&lab.name, "CloudNeta");
+    assert_eq!(kp.private_key, pem);
+    assert!(keys::is_private(&pem), "the .pem is not mode 0600");
+    let bytes = fs::read(&pem).unwrap();
+    assert!(
+        bytes.starts_with(b"-----BEGIN RSA PRIVATE KEY-----"),
+        "not a PEM RSA key"
+    );
+    assert!(
+        kp.public_key.starts_with("ssh-rsa ") && kp.public_key.ends_with(" CloudNeta"),
+        "{}",
+        kp.public_key
+    );
+    // Idempotent: the same key, the file untouched.
+    let again = keys::ensure(&mut st, "CloudNeta").unwrap();
+    assert_eq!(again, kp);
+    assert_eq!(fs::read(&pem).unwrap(), bytes);
+    assert!(st
+        .record()
+        .resources
+        .contains(&Resource::File { path: pem.clone() }));
+    let leftovers: Vec<_> = fs::read_dir(names::data_dir(&lab.name))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(leftovers, ["CloudNeta.pem"], "temporary files left");
+
+    let ip = Ipv4Addr::new(10, 0, 4, 20);
+    let inst = Instance::create(&mut st, "keyed", &spec(ip)).unwrap();
+    lab.track("keyed");
+    link::loopback_up(inst.netns()).unwrap();
+    inst.authorize_key(&kp.public_key).unwrap();
+    assert!(
+        inst.start_sshd().unwrap(),
+        "no /usr/sbin/sshd on this host: run netns-scripts/install-deps.sh"
+    );
+    let ssh = "ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+               -o ConnectTimeout=10 -o LogLevel=ERROR";
+    // With the .pem, as the user has it (the instance sees the lab's files through /var).
+    let (ok, out, err) = sh(
+        &inst,
+        &format!("{ssh} -i {} root@127.0.0.1 hostname", pem.display()),
+    );
+    assert!(ok, "ssh -i {} failed: {out} {err}", pem.display());
+    assert_eq!(out.trim(), "ip-10-0-4-20");
+    // The same from the host's files, in the instance's network namespace only.
+    let host_side = netns::run_in(inst.netns(), || {
+        Command::new("ssh")
+            .args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "ConnectTimeout=10",
+                "-o",
+                "LogLevel=ERROR",
+                "-i",
+            ])
+            .arg(&pem)
+            .args(["root@127.0.0.1", "cat /etc/hostname"])
+            .stdin(Stdio::null())
+            .output()
+    })
+    .unwrap()
+    .expect("run ssh");
+    assert!(
+        host_side.status.success(),
+        "{}",
+        String::from_utf8_lossy(&host_side.stderr)
+    );
+    assert_eq!(host_side.stdout, b"ip-10-0-4-20\n");
+    // Without the key (and no password), root is refused.
+    let (ok, _, err) = sh(
+        &inst,
+        &format!("{ssh} -o IdentitiesOnly=yes -i /dev/null root@127.0.0.1 true"),
+    );
+    assert!(!ok, "ssh without the key got in");
+    assert!(err.contains("Permission denied"), "{err}");
+    drop(st);
+    lab.finish();
+    assert!(!pem.exists(), "down left the key pair");
 }

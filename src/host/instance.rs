@@ -830,11 +830,7 @@ fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), InstanceError> {
 /// Generates the instance's own host keys with the host's ssh-keygen (all three at once).
 /// Without ssh-keygen there is nothing to do: the host has no sshd either.
 fn generate_host_keys(dir: &Path, hostname: &str) -> Result<(), InstanceError> {
-    let Some(keygen) = ["/usr/bin/ssh-keygen", "/bin/ssh-keygen"]
-        .iter()
-        .map(Path::new)
-        .find(|p| p.exists())
-    else {
+    let Some(keygen) = super::keys::ssh_keygen() else {
         return Ok(());
     };
     let mut children = Vec::new();

@@ -84,6 +84,12 @@ pub enum Resource {
         /// The mount point.
         path: PathBuf,
     },
+    /// A file the lab created (a lab key pair's `.pem`); `down` removes it when it is under
+    /// the lab's own directories.
+    File {
+        /// The file.
+        path: PathBuf,
+    },
     /// A directory the lab created (removed recursively by `down`).
     Dir {
         /// The directory.
