@@ -1056,3 +1056,126 @@ fn lab_key_pair_is_made_once_recorded_and_opens_the_instances_sshd() {
     lab.finish();
     assert!(!pem.exists(), "down left the key pair");
 }
+
+/// CPU time of this process and its waited-for children (user + system), in seconds.
+fn cpu_seconds() -> f64 {
+    let stat = fs::read_to_string("/proc/self/stat").unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    // Fields 14-17 (utime stime cutime cstime) are 11-14 after the state field.
+    let ticks: u64 = rest
+        .split(' ')
+        .skip(11)
+        .take(4)
+        .map(|v| v.parse::<u64>().unwrap())
+        .sum();
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100);
+    ticks as f64 / hz as f64
+}
+
+/// Twenty instances made by `create_many` on up to four threads (or `VPCLAB_CREATE_THREADS`,
+/// to compare); prints the time (no timing is asserted: that belongs in benchmarks).
+#[test]
+fn many_instances_are_made_concurrently_and_each_is_whole() {
+    const N: usize = 20;
+    let threads = std::env::var("VPCLAB_CREATE_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    let mut lab = LabGuard::new();
+    let mut st = LabState::create(&lab.name).unwrap();
+    let first = Instance::create(&mut st, "m0", &spec(Ipv4Addr::new(10, 5, 0, 10))).unwrap();
+    lab.track("m0");
+    let specs: Vec<(String, InstanceSpec)> = (1..=N)
+        .map(|i| (format!("m{i}"), spec(Ipv4Addr::new(10, 5, 0, 10 + i as u8))))
+        .collect();
+    let mut batch: Vec<(&str, &InstanceSpec)> =
+        specs.iter().map(|(n, s)| (n.as_str(), s)).collect();
+    // Refused without touching anything: a name already running, one given twice, a bad one.
+    batch.push(("m0", &specs[0].1));
+    batch.push(("m1", &specs[0].1));
+    batch.push(("bad/name", &specs[0].1));
+    for (n, _) in &batch {
+        if names::check_instance(n).is_ok() {
+            lab.track(n);
+        }
+    }
+    let cpu_before = cpu_seconds();
+    let start = std::time::Instant::now();
+    let results = Instance::create_many(&mut st, &batch, threads);
+    let elapsed = start.elapsed();
+    let cpu = cpu_seconds() - cpu_before;
+    eprintln!(
+        "create_many: {N} instances on {threads} thread(s) in {:.2} s ({:.0} ms each); \
+         CPU {cpu:.2} s ({:.0} ms each, ssh-keygen included); {} CPUs, load average {}",
+        elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * 1000.0 / N as f64,
+        cpu * 1000.0 / N as f64,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split(' ')
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    assert_eq!(results.len(), N + 3);
+    for r in &results[N..N + 2] {
+        assert!(
+            matches!(r, Err(instance::InstanceError::Exists { .. })),
+            "{r:?}"
+        );
+    }
+    assert!(matches!(
+        results[N + 2],
+        Err(instance::InstanceError::Name(_))
+    ));
+    let insts: Vec<Instance> = results
+        .into_iter()
+        .take(N)
+        .map(|r| r.expect("instance"))
+        .collect();
+    // The instance that was there already is intact.
+    assert_eq!(
+        first.output("hostname", [] as [&str; 0]).unwrap().stdout,
+        b"ip-10-5-0-10\n"
+    );
+    let rec = st.record().resources.clone();
+    for (i, inst) in insts.iter().enumerate() {
+        let want = format!("ip-10-5-0-{}", 11 + i);
+        let (ok, out, err) = sh(
+            inst,
+            "hostname; cat /etc/hostname; test -s /etc/ssh/ssh_host_rsa_key && echo key; \
+             touch /usr/x 2>&1 | grep -c 'Read-only'",
+        );
+        assert!(ok, "{}: {err}", inst.name());
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            [want.as_str(), want.as_str(), "key", "1"],
+            "{}",
+            inst.name()
+        );
+        assert!(rec.contains(&Resource::Netns {
+            name: inst.netns().to_string()
+        }));
+        assert!(rec.contains(&Resource::NsFile {
+            path: instance::mnt_file(&lab.name, inst.name())
+        }));
+    }
+    // Each has its own host key.
+    let keys: BTreeSet<Vec<u8>> = insts
+        .iter()
+        .map(|i| fs::read(i.upper("etc").join("ssh/ssh_host_ed25519_key.pub")).unwrap())
+        .collect();
+    assert_eq!(keys.len(), N);
+    assert_eq!(
+        netns::list_with_prefix(&names::netns_prefix(&lab.name))
+            .unwrap()
+            .len(),
+        N + 1
+    );
+    drop(st);
+    lab.finish();
+}

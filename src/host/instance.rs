@@ -1,8 +1,9 @@
 //! An instance: its hostname, its private files, and the commands that run inside it.
 //!
 //! Contract:
-//! - [`Instance::create`] gives an instance, recorded in the lab's state file *before* each
-//!   piece is made:
+//! - [`Instance::create`] gives an instance, and [`Instance::create_many`] several at once
+//!   (the slow parts — `ssh-keygen`, namespaces, mounts — on up to N threads), everything
+//!   recorded in the lab's state file *before* any of it is made (one write per batch):
 //!   - its network namespace `vl-<lab>-<instance>` (empty: `host::link::attach` adds `eth0`);
 //!   - a UTS namespace with its hostname (`ip-10-0-1-109`);
 //!   - a mount namespace in which `/etc`, `/root`, `/home` and `/var` are overlayfs mounts
@@ -156,6 +157,13 @@ pub enum InstanceError {
         /// The errno.
         source: Errno,
     },
+    /// What the instances of a [`Instance::create_many`] batch share could not be made or
+    /// recorded.
+    #[error("cannot prepare the lab for its instances: {reason}")]
+    Batch {
+        /// The first error, as text (each instance of the batch gets a copy).
+        reason: String,
+    },
     /// Mounts of the host stayed writable inside the instance after the read-only remount.
     #[error("host mounts still writable inside the instance: {mounts:?}")]
     Writable {
@@ -298,77 +306,170 @@ pub fn mnt_file(lab: &str, instance: &str) -> PathBuf {
 impl Instance {
     /// Makes the instance `name` of the lab whose state file is `state` (see the module docs).
     /// On failure, what was made of it is removed again (and the state file says what was
-    /// attempted, for `down`).
+    /// attempted, for `down`). [`Instance::create_many`] makes many at once.
     pub fn create(
         state: &mut LabState,
         name: &str,
         spec: &InstanceSpec,
     ) -> Result<Instance, InstanceError> {
+        Instance::create_many(state, &[(name, spec)], 1)
+            .pop()
+            .expect("one result per instance")
+    }
+
+    /// Makes several instances of the lab whose state file is `state`, up to `threads` (at
+    /// least 1) at a time, and returns one result per entry of `instances`, in order.
+    ///
+    /// First, on the calling thread, every name is checked (a name already on the host, or
+    /// given twice, is [`InstanceError::Exists`] and nothing of it is touched) and everything
+    /// the valid ones will create is recorded in the state file in one write. Then the slow
+    /// parts — files, host keys (`ssh-keygen`), the network namespace, the UTS and mount
+    /// namespaces — run on the worker threads, none of which touches the state file. An
+    /// instance that fails is torn down again and forgotten in `state` (as by
+    /// [`Instance::create`]); the others are unaffected.
+    pub fn create_many<N: AsRef<str> + Sync>(
+        state: &mut LabState,
+        instances: &[(N, &InstanceSpec)],
+        threads: usize,
+    ) -> Vec<Result<Instance, InstanceError>> {
         let lab = state.lab().to_string();
-        names::check_lab(&lab)?;
+        let mut results: Vec<Option<Result<Instance, InstanceError>>> =
+            (0..instances.len()).map(|_| None).collect();
+        let mut seen = std::collections::HashSet::new();
+        let mut todo = Vec::new();
+        for (i, (name, _)) in instances.iter().enumerate() {
+            let name = name.as_ref();
+            match Instance::claim(&lab, name, &mut seen) {
+                Ok(inst) => todo.push((i, inst)),
+                Err(e) => results[i] = Some(Err(e)),
+            }
+        }
+        if let Err(e) = Instance::record_all(state, &todo).and_then(|()| prepare_lab(&lab)) {
+            // Nothing of these instances exists yet; what was recorded, `down` finds missing.
+            for (i, inst) in todo {
+                let _ = teardown(&inst.lab, &inst.name, Some(state));
+                results[i] = Some(Err(clone_err(&e)));
+            }
+            return results.into_iter().map(Option::unwrap).collect();
+        }
+
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let made: Vec<(usize, Result<(), InstanceError>)> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads.clamp(1, todo.len().max(1)))
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some((i, inst)) = todo.get(k) else { break };
+                            done.push((*i, inst.make(instances[*i].1)));
+                        }
+                        done
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        let mut insts: Vec<Option<Instance>> = (0..instances.len()).map(|_| None).collect();
+        for (i, inst) in todo {
+            insts[i] = Some(inst);
+        }
+        for (i, r) in made {
+            let inst = insts[i].take().expect("each instance made once");
+            results[i] = Some(match r {
+                Ok(()) => Ok(inst),
+                Err(e) => {
+                    let _ = teardown(&inst.lab, &inst.name, Some(state));
+                    Err(e)
+                }
+            });
+        }
+        results.into_iter().map(Option::unwrap).collect()
+    }
+
+    /// Checks a new instance's name against the host and the batch (`seen`).
+    fn claim(
+        lab: &str,
+        name: &str,
+        seen: &mut std::collections::HashSet<String>,
+    ) -> Result<Instance, InstanceError> {
+        names::check_lab(lab)?;
         names::check_instance(name)?;
         let inst = Instance {
-            netns: names::netns(&lab, name),
-            dir: names::instance_dir(&lab, name),
-            lab,
+            netns: names::netns(lab, name),
+            dir: names::instance_dir(lab, name),
+            lab: lab.to_string(),
             name: name.to_string(),
         };
         let exists = |what: String| InstanceError::Exists {
-            lab: inst.lab.clone(),
+            lab: lab.to_string(),
             instance: name.to_string(),
             what,
         };
+        if !seen.insert(name.to_string()) {
+            return Err(exists("it is given twice".into()));
+        }
         if netns::exists(&inst.netns) {
             return Err(exists(format!("network namespace {}", inst.netns)));
         }
         if inst.dir.exists() {
             return Err(exists(format!("directory {}", inst.dir.display())));
         }
-        match inst.build(state, spec) {
-            Ok(()) => Ok(inst),
-            Err(e) => {
-                let _ = teardown(&inst.lab, name, Some(state));
-                Err(e)
-            }
-        }
+        Ok(inst)
     }
 
-    fn build(&self, state: &mut LabState, spec: &InstanceSpec) -> Result<(), InstanceError> {
-        state.record_resource(Resource::Instance {
-            name: self.name.clone(),
-        })?;
-        let data = names::data_dir(&self.lab);
-        state.record_resource(Resource::Dir { path: data.clone() })?;
-        state.record_resource(Resource::Dir {
-            path: self.dir.clone(),
-        })?;
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&data)
-            .map_err(io_err("create directory", &data))?;
+    /// Records, in one write of the state file, everything `make` will create for `insts`.
+    fn record_all(state: &mut LabState, insts: &[(usize, Instance)]) -> Result<(), InstanceError> {
+        let Some((_, first)) = insts.first() else {
+            return Ok(());
+        };
+        let mut all = vec![
+            Resource::Dir {
+                path: names::data_dir(&first.lab),
+            },
+            Resource::Mount {
+                path: names::ns_dir(&first.lab),
+            },
+        ];
+        for (_, inst) in insts {
+            all.extend([
+                Resource::Instance {
+                    name: inst.name.clone(),
+                },
+                Resource::Dir {
+                    path: inst.dir.clone(),
+                },
+                Resource::Netns {
+                    name: inst.netns.clone(),
+                },
+                Resource::NsFile {
+                    path: uts_file(&inst.lab, &inst.name),
+                },
+                Resource::NsFile {
+                    path: mnt_file(&inst.lab, &inst.name),
+                },
+            ]);
+        }
+        state.record_resources(all)?;
+        Ok(())
+    }
+
+    /// Creates what `record_all` recorded for this instance. Touches neither the state file
+    /// nor anything of other instances, so several run at once.
+    fn make(&self, spec: &InstanceSpec) -> Result<(), InstanceError> {
         fs::DirBuilder::new()
             .mode(0o700)
             .create(&self.dir)
             .map_err(io_err("create directory", &self.dir))?;
         self.make_layers()?;
         self.write_files(spec)?;
-
-        let ns_dir = names::ns_dir(&self.lab);
-        state.record_resource(Resource::Mount {
-            path: ns_dir.clone(),
-        })?;
-        private_bind_dir(&ns_dir)?;
-
-        state.record_resource(Resource::Netns {
-            name: self.netns.clone(),
-        })?;
         netns::create(&self.netns)?;
 
         let uts = uts_file(&self.lab, &self.name);
         let mnt = mnt_file(&self.lab, &self.name);
-        state.record_resource(Resource::NsFile { path: uts.clone() })?;
-        state.record_resource(Resource::NsFile { path: mnt.clone() })?;
         for f in [&uts, &mnt] {
             OpenOptions::new()
                 .write(true)
@@ -867,6 +968,27 @@ fn generate_host_keys(dir: &Path, hostname: &str) -> Result<(), InstanceError> {
         }
     }
     first_err.map_or(Ok(()), Err)
+}
+
+/// What every instance of `lab` shares, made once before any of them: the lab's data
+/// directory, its namespace-file directory as a private mount, and `/run/netns`.
+fn prepare_lab(lab: &str) -> Result<(), InstanceError> {
+    let data = names::data_dir(lab);
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&data)
+        .map_err(io_err("create directory", &data))?;
+    private_bind_dir(&names::ns_dir(lab))?;
+    netns::prepare()?;
+    Ok(())
+}
+
+/// The same error for each instance of a batch whose shared preparation failed.
+fn clone_err(e: &InstanceError) -> InstanceError {
+    InstanceError::Batch {
+        reason: e.to_string(),
+    }
 }
 
 /// Makes `dir` exist and be a private mount (a bind mount of itself), so that namespace files

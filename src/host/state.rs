@@ -245,6 +245,24 @@ impl LabState {
         Ok(())
     }
 
+    /// Adds each of `rs` not already listed, and saves once (when anything was added). Call it
+    /// before creating those things.
+    pub fn record_resources(
+        &mut self,
+        rs: impl IntoIterator<Item = Resource>,
+    ) -> Result<(), StateError> {
+        let before = self.record.resources.len();
+        for r in rs {
+            if !self.record.resources.contains(&r) {
+                self.record.resources.push(r);
+            }
+        }
+        if self.record.resources.len() != before {
+            self.save()?;
+        }
+        Ok(())
+    }
+
     /// Removes `r` (if listed) and saves. Call it after the thing is gone.
     pub fn forget(&mut self, r: &Resource) -> Result<(), StateError> {
         let before = self.record.resources.len();
