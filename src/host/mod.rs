@@ -17,6 +17,7 @@
 //! - [`state`]: the lab state file `/run/vpclab/<lab>/state.json`, written before anything is
 //!   created.
 //! - [`cleanup`]: `down`, from the state file or from the name prefix alone.
+//! - [`process`]: process-wide attributes for the runtime (child subreaper).
 //!
 //! Contract shared by all pieces: nothing here adds routes or addresses to the root network
 //! namespace, writes to the host's `/etc`, or changes the namespaces of the calling thread;
@@ -29,6 +30,7 @@ pub mod link;
 mod mounts;
 pub mod names;
 pub mod netns;
+pub mod process;
 pub mod state;
 pub mod tap;
 
