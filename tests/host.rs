@@ -22,7 +22,7 @@ use vpclab::host::instance::{self, Instance, InstanceSpec, UserDataOutcome};
 use vpclab::host::link::{self, EthConfig};
 use vpclab::host::state::{self, LabState, Resource};
 use vpclab::host::tap::{self, Tap};
-use vpclab::host::{names, netns};
+use vpclab::host::{keys, names, netns};
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
@@ -794,6 +794,9 @@ fn down_works_from_the_name_prefix_alone_and_spares_other_labs() {
         netns::exists(&other_ns),
         "down removed another lab's namespace"
     );
+    // This lab's namespaces are gone: their inode numbers may already name other tests'
+    // namespaces, so `finish` must not look for processes by them (`down` above did).
+    lab.ids = NsIds::default();
     lab.finish();
     other.finish();
 }
@@ -853,6 +856,326 @@ fn instance_names_that_collide_are_refused_and_leave_nothing_half_made() {
         .into_iter()
         .collect();
     assert_eq!(set.len(), 1);
+    drop(st);
+    lab.finish();
+}
+
+#[test]
+fn instance_writes_only_its_own_layers_and_the_host_stays_unchanged() {
+    let mut lab = LabGuard::new();
+    let mut st = LabState::create(&lab.name).unwrap();
+    let inst = Instance::create(&mut st, "ro", &spec(Ipv4Addr::new(10, 0, 3, 7))).unwrap();
+    lab.track("ro");
+    let host_root_flags = nix::sys::statvfs::statvfs("/").unwrap().flags();
+    let host_forward = fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    let marker = format!("vpclab-ro-{}", lab.name);
+    let (_, mountinfo, _) = sh(&inst, "cat /proc/self/mountinfo");
+
+    // Outside the instance's layers every write fails with EROFS and the host sees nothing.
+    for dir in [
+        "/usr",
+        "/opt",
+        "/",
+        "/usr/local/sbin",
+        "/srv",
+        "/mnt",
+        "/boot",
+        "/dev",
+    ] {
+        let target = if Path::new(dir).is_dir() {
+            Path::new(dir).join(&marker)
+        } else {
+            // Not on this host: creating the directory itself must fail the same way.
+            PathBuf::from(dir)
+        };
+        let t = target.display();
+        let (ok, _, err) = sh(&inst, &format!("mkdir {t} || touch {t}"));
+        assert!(
+            !ok && err.contains("Read-only file system"),
+            "writing {t} inside the instance: ok={ok} {err}\nmountinfo:\n{mountinfo}"
+        );
+        assert!(!target.exists(), "{t} appeared on the host");
+    }
+    // Opening an existing host file for writing fails too (`>>` with nothing to append: harmless
+    // even if it did not).
+    for f in [
+        "/usr/bin/env",
+        "/proc/sys/kernel/threads-max",
+        "/sys/class/net/lo/mtu",
+    ] {
+        let (ok, _, err) = sh(&inst, &format!(": >> {f}"));
+        assert!(
+            !ok && err.contains("Read-only file system"),
+            "{f}: ok={ok} {err}"
+        );
+    }
+
+    // The instance's own layers take writes, which stay in the instance.
+    for dir in [
+        "/etc", "/root", "/home", "/var", "/var/tmp", "/tmp", "/run", "/dev/shm",
+    ] {
+        if !Path::new(dir).is_dir() {
+            continue;
+        }
+        let p = format!("{dir}/{marker}");
+        let (ok, out, err) = sh(&inst, &format!("echo in > {p} && cat {p}"));
+        assert!(
+            ok && out == "in\n",
+            "writing {p} inside the instance: {err}"
+        );
+        assert!(!Path::new(&p).exists(), "{p} leaked to the host");
+    }
+    // /dev/null, ptys and the instance's own net sysctls work.
+    let (ok, out, err) = sh(
+        &inst,
+        "echo x > /dev/null && head -c 4 /dev/urandom | wc -c && \
+         python3 -c 'import os,pty; m,s=pty.openpty(); print(os.ttyname(s).startswith(\"/dev/pts/\"))' && \
+         echo 1 > /proc/sys/net/ipv4/ip_forward && cat /proc/sys/net/ipv4/ip_forward",
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["4", "True", "1"]
+    );
+    assert_eq!(
+        fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+        host_forward,
+        "the instance's sysctl reached the host"
+    );
+    // The personality still runs from its read-only /usr/local/sbin.
+    let (ok, out, err) = sh(
+        &inst,
+        "yum install -y httpd && test -d /var/www/html && echo ok",
+    );
+    assert!(ok && out.ends_with("ok\n"), "{out} {err}");
+
+    // Per-mount flags inside the instance only: the host's root is as writable as before.
+    assert_eq!(
+        nix::sys::statvfs::statvfs("/").unwrap().flags(),
+        host_root_flags
+    );
+    let probe = Path::new("/var/lib/vpclab").join(format!(".probe-{marker}"));
+    fs::write(&probe, b"x").expect("the host's /var/lib is still writable");
+    fs::remove_file(&probe).unwrap();
+    drop(st);
+    lab.finish();
+}
+
+#[test]
+fn lab_key_pair_is_made_once_recorded_and_opens_the_instances_sshd() {
+    let mut lab = LabGuard::new();
+    let mut st = LabState::create(&lab.name).unwrap();
+    assert!(matches!(
+        keys::ensure(&mut st, "../escape"),
+        Err(keys::KeysError::KeyName { .. })
+    ));
+    let kp = keys::ensure(&mut st, "CloudNeta").expect("key pair");
+    let pem = keys::key_file(&lab.name, "CloudNeta");
+    assert_eq!(kp.private_key, pem);
+    assert!(keys::is_private(&pem), "the .pem is not mode 0600");
+    let bytes = fs::read(&pem).unwrap();
+    assert!(
+        bytes.starts_with(b"-----BEGIN RSA PRIVATE KEY-----"),
+        "not a PEM RSA key"
+    );
+    assert!(
+        kp.public_key.starts_with("ssh-rsa ") && kp.public_key.ends_with(" CloudNeta"),
+        "{}",
+        kp.public_key
+    );
+    // Idempotent: the same key, the file untouched.
+    let again = keys::ensure(&mut st, "CloudNeta").unwrap();
+    assert_eq!(again, kp);
+    assert_eq!(fs::read(&pem).unwrap(), bytes);
+    assert!(st
+        .record()
+        .resources
+        .contains(&Resource::File { path: pem.clone() }));
+    let leftovers: Vec<_> = fs::read_dir(names::data_dir(&lab.name))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(leftovers, ["CloudNeta.pem"], "temporary files left");
+
+    let ip = Ipv4Addr::new(10, 0, 4, 20);
+    let inst = Instance::create(&mut st, "keyed", &spec(ip)).unwrap();
+    lab.track("keyed");
+    link::loopback_up(inst.netns()).unwrap();
+    inst.authorize_key(&kp.public_key).unwrap();
+    assert!(
+        inst.start_sshd().unwrap(),
+        "no /usr/sbin/sshd on this host: run netns-scripts/install-deps.sh"
+    );
+    let ssh = "ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+               -o ConnectTimeout=10 -o LogLevel=ERROR";
+    // With the .pem, as the user has it (the instance sees the lab's files through /var).
+    let (ok, out, err) = sh(
+        &inst,
+        &format!("{ssh} -i {} root@127.0.0.1 hostname", pem.display()),
+    );
+    assert!(ok, "ssh -i {} failed: {out} {err}", pem.display());
+    assert_eq!(out.trim(), "ip-10-0-4-20");
+    // The same from the host's files, in the instance's network namespace only.
+    let host_side = netns::run_in(inst.netns(), || {
+        Command::new("ssh")
+            .args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "ConnectTimeout=10",
+                "-o",
+                "LogLevel=ERROR",
+                "-i",
+            ])
+            .arg(&pem)
+            .args(["root@127.0.0.1", "cat /etc/hostname"])
+            .stdin(Stdio::null())
+            .output()
+    })
+    .unwrap()
+    .expect("run ssh");
+    assert!(
+        host_side.status.success(),
+        "{}",
+        String::from_utf8_lossy(&host_side.stderr)
+    );
+    assert_eq!(host_side.stdout, b"ip-10-0-4-20\n");
+    // Without the key (and no password), root is refused.
+    let (ok, _, err) = sh(
+        &inst,
+        &format!("{ssh} -o IdentitiesOnly=yes -i /dev/null root@127.0.0.1 true"),
+    );
+    assert!(!ok, "ssh without the key got in");
+    assert!(err.contains("Permission denied"), "{err}");
+    drop(st);
+    lab.finish();
+    assert!(!pem.exists(), "down left the key pair");
+}
+
+/// CPU time of this process and its waited-for children (user + system), in seconds.
+fn cpu_seconds() -> f64 {
+    let stat = fs::read_to_string("/proc/self/stat").unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    // Fields 14-17 (utime stime cutime cstime) are 11-14 after the state field.
+    let ticks: u64 = rest
+        .split(' ')
+        .skip(11)
+        .take(4)
+        .map(|v| v.parse::<u64>().unwrap())
+        .sum();
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100);
+    ticks as f64 / hz as f64
+}
+
+/// Twenty instances made by `create_many` on up to four threads (or `VPCLAB_CREATE_THREADS`,
+/// to compare); prints the time (no timing is asserted: that belongs in benchmarks).
+#[test]
+fn many_instances_are_made_concurrently_and_each_is_whole() {
+    const N: usize = 20;
+    let threads = std::env::var("VPCLAB_CREATE_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    let mut lab = LabGuard::new();
+    let mut st = LabState::create(&lab.name).unwrap();
+    let first = Instance::create(&mut st, "m0", &spec(Ipv4Addr::new(10, 5, 0, 10))).unwrap();
+    lab.track("m0");
+    let specs: Vec<(String, InstanceSpec)> = (1..=N)
+        .map(|i| (format!("m{i}"), spec(Ipv4Addr::new(10, 5, 0, 10 + i as u8))))
+        .collect();
+    let mut batch: Vec<(&str, &InstanceSpec)> =
+        specs.iter().map(|(n, s)| (n.as_str(), s)).collect();
+    // Refused without touching anything: a name already running, one given twice, a bad one.
+    batch.push(("m0", &specs[0].1));
+    batch.push(("m1", &specs[0].1));
+    batch.push(("bad/name", &specs[0].1));
+    for (n, _) in &batch {
+        if names::check_instance(n).is_ok() {
+            lab.track(n);
+        }
+    }
+    let cpu_before = cpu_seconds();
+    let start = std::time::Instant::now();
+    let results = Instance::create_many(&mut st, &batch, threads);
+    let elapsed = start.elapsed();
+    let cpu = cpu_seconds() - cpu_before;
+    eprintln!(
+        "create_many: {N} instances on {threads} thread(s) in {:.2} s ({:.0} ms each); \
+         CPU {cpu:.2} s ({:.0} ms each, ssh-keygen included); {} CPUs, load average {}",
+        elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * 1000.0 / N as f64,
+        cpu * 1000.0 / N as f64,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split(' ')
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    assert_eq!(results.len(), N + 3);
+    for r in &results[N..N + 2] {
+        assert!(
+            matches!(r, Err(instance::InstanceError::Exists { .. })),
+            "{r:?}"
+        );
+    }
+    assert!(matches!(
+        results[N + 2],
+        Err(instance::InstanceError::Name(_))
+    ));
+    let insts: Vec<Instance> = results
+        .into_iter()
+        .take(N)
+        .map(|r| r.expect("instance"))
+        .collect();
+    // The instance that was there already is intact.
+    assert_eq!(
+        first.output("hostname", [] as [&str; 0]).unwrap().stdout,
+        b"ip-10-5-0-10\n"
+    );
+    let rec = st.record().resources.clone();
+    for (i, inst) in insts.iter().enumerate() {
+        let want = format!("ip-10-5-0-{}", 11 + i);
+        let (ok, out, err) = sh(
+            inst,
+            "hostname; cat /etc/hostname; test -s /etc/ssh/ssh_host_rsa_key && echo key; \
+             touch /usr/x 2>&1 | grep -c 'Read-only'",
+        );
+        assert!(ok, "{}: {err}", inst.name());
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            [want.as_str(), want.as_str(), "key", "1"],
+            "{}",
+            inst.name()
+        );
+        assert!(rec.contains(&Resource::Netns {
+            name: inst.netns().to_string()
+        }));
+        assert!(rec.contains(&Resource::NsFile {
+            path: instance::mnt_file(&lab.name, inst.name())
+        }));
+    }
+    // Each has its own host key.
+    let keys: BTreeSet<Vec<u8>> = insts
+        .iter()
+        .map(|i| fs::read(i.upper("etc").join("ssh/ssh_host_ed25519_key.pub")).unwrap())
+        .collect();
+    assert_eq!(keys.len(), N);
+    assert_eq!(
+        netns::list_with_prefix(&names::netns_prefix(&lab.name))
+            .unwrap()
+            .len(),
+        N + 1
+    );
     drop(st);
     lab.finish();
 }

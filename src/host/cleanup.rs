@@ -355,6 +355,7 @@ pub fn down(lab: &str) -> Result<DownReport, CleanupError> {
     let mut instances = BTreeSet::new();
     let mut taps = BTreeSet::new();
     let mut procs = Vec::new();
+    let mut plain_files = BTreeSet::new();
     for r in &recorded {
         match r {
             Resource::Netns { name } if names::instance_of_netns(lab, name).is_some() => {
@@ -370,6 +371,14 @@ pub fn down(lab: &str) -> Result<DownReport, CleanupError> {
                 taps.insert(ifname.clone());
             }
             Resource::Process { pid, start_time } => procs.push((*pid, *start_time)),
+            Resource::File { path }
+                if (path.starts_with(&data_root) || path.starts_with(&run_root))
+                    && !path
+                        .components()
+                        .any(|c| c == std::path::Component::ParentDir) =>
+            {
+                plain_files.insert(path.clone());
+            }
             _ => {}
         }
     }
@@ -440,7 +449,15 @@ pub fn down(lab: &str) -> Result<DownReport, CleanupError> {
         }
     }
 
-    // 5. Mounts and directories; the run directory (with the state file) last.
+    // 5. Files the lab recorded (key pairs), then mounts and directories; the run directory
+    // (with the state file) last.
+    for f in &plain_files {
+        match fs::remove_file(f) {
+            Ok(()) => report.removed.push(format!("file {}", f.display())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => report.errors.push(format!("remove {}: {e}", f.display())),
+        }
+    }
     for root in [&data_root, &run_root] {
         match mounts::umount_all_under(root) {
             Ok(done) => report

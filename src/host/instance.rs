@@ -1,8 +1,9 @@
 //! An instance: its hostname, its private files, and the commands that run inside it.
 //!
 //! Contract:
-//! - [`Instance::create`] gives an instance, recorded in the lab's state file *before* each
-//!   piece is made:
+//! - [`Instance::create`] gives an instance, and [`Instance::create_many`] several at once
+//!   (the slow parts — `ssh-keygen`, namespaces, mounts — on up to N threads), everything
+//!   recorded in the lab's state file *before* any of it is made (one write per batch):
 //!   - its network namespace `vl-<lab>-<instance>` (empty: `host::link::attach` adds `eth0`);
 //!   - a UTS namespace with its hostname (`ip-10-0-1-109`);
 //!   - a mount namespace in which `/etc`, `/root`, `/home` and `/var` are overlayfs mounts
@@ -11,6 +12,17 @@
 //!     namespace (as `ip netns exec` does), and `/usr/local/sbin` is the instance's personality
 //!     bin directory (below). Every mount is private: nothing propagates to the host, and the
 //!     host's own mounts under `/run` and `/tmp` are detached inside the instance.
+//!   - Only the instance's own layers are writable: every other mount it sees — `/` itself,
+//!     `/usr`, `/opt`, `/srv`, `/boot`, `/mnt`, `/usr/local/sbin`, the host's `/dev` — is
+//!     remounted read-only in the instance's mount namespace (a per-mount bind remount, read
+//!     from mountinfo; the host's mounts and filesystems are untouched), and creation fails
+//!     unless every visible mount outside [`KEEP_WRITABLE`] is read-only. `/dev/null`, ttys and
+//!     ptys still work (opening a device node does not write to its filesystem; `/dev/pts`
+//!     stays writable), `/dev/shm` is the instance's own tmpfs, `/sys` is read-only, and
+//!     `/proc/sys` is read-only except `/proc/sys/net`, whose sysctls are the instance's own
+//!     network namespace's. This stops accidents (user-data, `touch /usr/x`), not a hostile
+//!     root: processes in an instance are root in the host's user namespace and can remount,
+//!     or enter the host's namespaces through `/proc/1/ns`.
 //!   - Both namespaces persist without any process: they are bind-mounted on
 //!     `/run/vpclab/<lab>/ns/<instance>.uts` and `.mnt`, in a directory that is first made a
 //!     private bind mount of itself (what `unshare --mount=<file>` does).
@@ -144,6 +156,19 @@ pub enum InstanceError {
         what: String,
         /// The errno.
         source: Errno,
+    },
+    /// What the instances of a [`Instance::create_many`] batch share could not be made or
+    /// recorded.
+    #[error("cannot prepare the lab for its instances: {reason}")]
+    Batch {
+        /// The first error, as text (each instance of the batch gets a copy).
+        reason: String,
+    },
+    /// Mounts of the host stayed writable inside the instance after the read-only remount.
+    #[error("host mounts still writable inside the instance: {mounts:?}")]
+    Writable {
+        /// Their mount points.
+        mounts: Vec<PathBuf>,
     },
     /// A helper command failed (ssh-keygen, the user-data writer, `service sshd start`).
     #[error("`{cmd}` failed ({status}): {stderr}")]
@@ -281,77 +306,170 @@ pub fn mnt_file(lab: &str, instance: &str) -> PathBuf {
 impl Instance {
     /// Makes the instance `name` of the lab whose state file is `state` (see the module docs).
     /// On failure, what was made of it is removed again (and the state file says what was
-    /// attempted, for `down`).
+    /// attempted, for `down`). [`Instance::create_many`] makes many at once.
     pub fn create(
         state: &mut LabState,
         name: &str,
         spec: &InstanceSpec,
     ) -> Result<Instance, InstanceError> {
+        Instance::create_many(state, &[(name, spec)], 1)
+            .pop()
+            .expect("one result per instance")
+    }
+
+    /// Makes several instances of the lab whose state file is `state`, up to `threads` (at
+    /// least 1) at a time, and returns one result per entry of `instances`, in order.
+    ///
+    /// First, on the calling thread, every name is checked (a name already on the host, or
+    /// given twice, is [`InstanceError::Exists`] and nothing of it is touched) and everything
+    /// the valid ones will create is recorded in the state file in one write. Then the slow
+    /// parts — files, host keys (`ssh-keygen`), the network namespace, the UTS and mount
+    /// namespaces — run on the worker threads, none of which touches the state file. An
+    /// instance that fails is torn down again and forgotten in `state` (as by
+    /// [`Instance::create`]); the others are unaffected.
+    pub fn create_many<N: AsRef<str> + Sync>(
+        state: &mut LabState,
+        instances: &[(N, &InstanceSpec)],
+        threads: usize,
+    ) -> Vec<Result<Instance, InstanceError>> {
         let lab = state.lab().to_string();
-        names::check_lab(&lab)?;
+        let mut results: Vec<Option<Result<Instance, InstanceError>>> =
+            (0..instances.len()).map(|_| None).collect();
+        let mut seen = std::collections::HashSet::new();
+        let mut todo = Vec::new();
+        for (i, (name, _)) in instances.iter().enumerate() {
+            let name = name.as_ref();
+            match Instance::claim(&lab, name, &mut seen) {
+                Ok(inst) => todo.push((i, inst)),
+                Err(e) => results[i] = Some(Err(e)),
+            }
+        }
+        if let Err(e) = Instance::record_all(state, &todo).and_then(|()| prepare_lab(&lab)) {
+            // Nothing of these instances exists yet; what was recorded, `down` finds missing.
+            for (i, inst) in todo {
+                let _ = teardown(&inst.lab, &inst.name, Some(state));
+                results[i] = Some(Err(clone_err(&e)));
+            }
+            return results.into_iter().map(Option::unwrap).collect();
+        }
+
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let made: Vec<(usize, Result<(), InstanceError>)> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads.clamp(1, todo.len().max(1)))
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some((i, inst)) = todo.get(k) else { break };
+                            done.push((*i, inst.make(instances[*i].1)));
+                        }
+                        done
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        let mut insts: Vec<Option<Instance>> = (0..instances.len()).map(|_| None).collect();
+        for (i, inst) in todo {
+            insts[i] = Some(inst);
+        }
+        for (i, r) in made {
+            let inst = insts[i].take().expect("each instance made once");
+            results[i] = Some(match r {
+                Ok(()) => Ok(inst),
+                Err(e) => {
+                    let _ = teardown(&inst.lab, &inst.name, Some(state));
+                    Err(e)
+                }
+            });
+        }
+        results.into_iter().map(Option::unwrap).collect()
+    }
+
+    /// Checks a new instance's name against the host and the batch (`seen`).
+    fn claim(
+        lab: &str,
+        name: &str,
+        seen: &mut std::collections::HashSet<String>,
+    ) -> Result<Instance, InstanceError> {
+        names::check_lab(lab)?;
         names::check_instance(name)?;
         let inst = Instance {
-            netns: names::netns(&lab, name),
-            dir: names::instance_dir(&lab, name),
-            lab,
+            netns: names::netns(lab, name),
+            dir: names::instance_dir(lab, name),
+            lab: lab.to_string(),
             name: name.to_string(),
         };
         let exists = |what: String| InstanceError::Exists {
-            lab: inst.lab.clone(),
+            lab: lab.to_string(),
             instance: name.to_string(),
             what,
         };
+        if !seen.insert(name.to_string()) {
+            return Err(exists("it is given twice".into()));
+        }
         if netns::exists(&inst.netns) {
             return Err(exists(format!("network namespace {}", inst.netns)));
         }
         if inst.dir.exists() {
             return Err(exists(format!("directory {}", inst.dir.display())));
         }
-        match inst.build(state, spec) {
-            Ok(()) => Ok(inst),
-            Err(e) => {
-                let _ = teardown(&inst.lab, name, Some(state));
-                Err(e)
-            }
-        }
+        Ok(inst)
     }
 
-    fn build(&self, state: &mut LabState, spec: &InstanceSpec) -> Result<(), InstanceError> {
-        state.record_resource(Resource::Instance {
-            name: self.name.clone(),
-        })?;
-        let data = names::data_dir(&self.lab);
-        state.record_resource(Resource::Dir { path: data.clone() })?;
-        state.record_resource(Resource::Dir {
-            path: self.dir.clone(),
-        })?;
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&data)
-            .map_err(io_err("create directory", &data))?;
+    /// Records, in one write of the state file, everything `make` will create for `insts`.
+    fn record_all(state: &mut LabState, insts: &[(usize, Instance)]) -> Result<(), InstanceError> {
+        let Some((_, first)) = insts.first() else {
+            return Ok(());
+        };
+        let mut all = vec![
+            Resource::Dir {
+                path: names::data_dir(&first.lab),
+            },
+            Resource::Mount {
+                path: names::ns_dir(&first.lab),
+            },
+        ];
+        for (_, inst) in insts {
+            all.extend([
+                Resource::Instance {
+                    name: inst.name.clone(),
+                },
+                Resource::Dir {
+                    path: inst.dir.clone(),
+                },
+                Resource::Netns {
+                    name: inst.netns.clone(),
+                },
+                Resource::NsFile {
+                    path: uts_file(&inst.lab, &inst.name),
+                },
+                Resource::NsFile {
+                    path: mnt_file(&inst.lab, &inst.name),
+                },
+            ]);
+        }
+        state.record_resources(all)?;
+        Ok(())
+    }
+
+    /// Creates what `record_all` recorded for this instance. Touches neither the state file
+    /// nor anything of other instances, so several run at once.
+    fn make(&self, spec: &InstanceSpec) -> Result<(), InstanceError> {
         fs::DirBuilder::new()
             .mode(0o700)
             .create(&self.dir)
             .map_err(io_err("create directory", &self.dir))?;
         self.make_layers()?;
         self.write_files(spec)?;
-
-        let ns_dir = names::ns_dir(&self.lab);
-        state.record_resource(Resource::Mount {
-            path: ns_dir.clone(),
-        })?;
-        private_bind_dir(&ns_dir)?;
-
-        state.record_resource(Resource::Netns {
-            name: self.netns.clone(),
-        })?;
         netns::create(&self.netns)?;
 
         let uts = uts_file(&self.lab, &self.name);
         let mnt = mnt_file(&self.lab, &self.name);
-        state.record_resource(Resource::NsFile { path: uts.clone() })?;
-        state.record_resource(Resource::NsFile { path: mnt.clone() })?;
         for f in [&uts, &mnt] {
             OpenOptions::new()
                 .write(true)
@@ -813,11 +931,7 @@ fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), InstanceError> {
 /// Generates the instance's own host keys with the host's ssh-keygen (all three at once).
 /// Without ssh-keygen there is nothing to do: the host has no sshd either.
 fn generate_host_keys(dir: &Path, hostname: &str) -> Result<(), InstanceError> {
-    let Some(keygen) = ["/usr/bin/ssh-keygen", "/bin/ssh-keygen"]
-        .iter()
-        .map(Path::new)
-        .find(|p| p.exists())
-    else {
+    let Some(keygen) = super::keys::ssh_keygen() else {
         return Ok(());
     };
     let mut children = Vec::new();
@@ -854,6 +968,27 @@ fn generate_host_keys(dir: &Path, hostname: &str) -> Result<(), InstanceError> {
         }
     }
     first_err.map_or(Ok(()), Err)
+}
+
+/// What every instance of `lab` shares, made once before any of them: the lab's data
+/// directory, its namespace-file directory as a private mount, and `/run/netns`.
+fn prepare_lab(lab: &str) -> Result<(), InstanceError> {
+    let data = names::data_dir(lab);
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&data)
+        .map_err(io_err("create directory", &data))?;
+    private_bind_dir(&names::ns_dir(lab))?;
+    netns::prepare()?;
+    Ok(())
+}
+
+/// The same error for each instance of a batch whose shared preparation failed.
+fn clone_err(e: &InstanceError) -> InstanceError {
+    InstanceError::Batch {
+        reason: e.to_string(),
+    }
 }
 
 /// Makes `dir` exist and be a private mount (a bind mount of itself), so that namespace files
@@ -967,21 +1102,161 @@ fn setup_namespaces(
         Some("mode=1777"),
     )
     .map_err(sys_err("mount tmpfs on /tmp"))?;
-    // A sysfs of the instance's network namespace, as `ip netns exec` mounts one.
+    // A sysfs of the instance's network namespace, as `ip netns exec` mounts one, read-only as
+    // containers have it: much of it (/sys/kernel, /sys/module, devices) is the host's.
     mounts::umount_all_under_in(MY_MOUNTINFO, Path::new("/sys"))?;
     mount(
         Some("sysfs"),
         "/sys",
         Some("sysfs"),
-        nosuid_nodev | MsFlags::MS_NOEXEC,
+        nosuid_nodev | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY,
         None::<&str>,
     )
     .map_err(sys_err("mount sysfs on /sys"))?;
+    // The instance's own /dev/shm (the host's is a tmpfs shared by everything on the host).
+    if Path::new("/dev/shm").is_dir() {
+        mounts::umount_all_under_in(MY_MOUNTINFO, Path::new("/dev/shm"))?;
+        mount(
+            Some("tmpfs"),
+            "/dev/shm",
+            Some("tmpfs"),
+            nosuid_nodev,
+            Some("mode=1777"),
+        )
+        .map_err(sys_err("mount tmpfs on /dev/shm"))?;
+    }
+    read_only_proc_sys(MY_MOUNTINFO)?;
+    read_only_host(MY_MOUNTINFO)?;
     let open = |p: &'static str| File::open(p).map_err(io_err("open", Path::new(p)));
     Ok((
         open("/proc/thread-self/ns/uts")?,
         open("/proc/thread-self/ns/mnt")?,
     ))
+}
+
+/// Inside an instance, the mounts at or below these paths keep their own writability: the
+/// instance's layers (overlays, tmpfs), the ptys, and the kernel filesystems that
+/// `setup_namespaces` handles one by one (`/proc/sys` read-only but for `net`, `/sys`
+/// read-only). Every other mount is made read-only.
+pub const KEEP_WRITABLE: [&str; 10] = [
+    "/etc", "/root", "/home", "/var", "/run", "/tmp", "/dev/pts", "/dev/shm", "/proc", "/sys",
+];
+
+/// `MS_NOSYMFOLLOW` (Linux 5.10), which the libc crate does not name.
+const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(256);
+
+/// The flags that make the mount `e` read-only and keep its `nosuid`, `nodev`, `noexec` and
+/// `nosymfollow` (a bind remount sets exactly the flags it is given; atime flags left out keep
+/// the mount's own).
+fn read_only_flags(e: &mounts::MountEntry) -> MsFlags {
+    let mut f = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
+    for (opt, flag) in [
+        ("nosuid", MsFlags::MS_NOSUID),
+        ("nodev", MsFlags::MS_NODEV),
+        ("noexec", MsFlags::MS_NOEXEC),
+        ("nosymfollow", MS_NOSYMFOLLOW),
+    ] {
+        if e.has(opt) {
+            f |= flag;
+        }
+    }
+    f
+}
+
+/// Refuses to go on unless the calling thread has a mount namespace of its own: a bind
+/// remount read-only in the process's namespace would make the host's mounts read-only.
+fn ensure_own_mount_ns() -> Result<(), InstanceError> {
+    let ino = |p: &'static str| {
+        fs::metadata(p)
+            .map(|m| m.ino())
+            .map_err(io_err("stat", Path::new(p)))
+    };
+    if ino("/proc/thread-self/ns/mnt")? == ino("/proc/self/ns/mnt")? {
+        return Err(InstanceError::Sys {
+            what: "refusing to change mounts: this thread is in the process's mount namespace"
+                .into(),
+            source: Errno::EINVAL,
+        });
+    }
+    Ok(())
+}
+
+/// Makes every visible mount outside [`KEEP_WRITABLE`] read-only in this thread's mount
+/// namespace (a per-mount bind remount: the host's mounts and filesystems stay as they are),
+/// then checks that none is left writable. Mounts hidden under another mount (an overlay on a
+/// host `/var` partition, a stacked mount) cannot be reached by path, so they are skipped: what
+/// a process sees at their path is the mount on top.
+fn read_only_host(mountinfo: &str) -> Result<(), InstanceError> {
+    ensure_own_mount_ns()?;
+    let kept = |p: &Path| KEEP_WRITABLE.iter().any(|k| p.starts_with(k));
+    let visible = |e: &mounts::MountEntry| mounts::mount_id_of(&e.point).is_ok_and(|id| id == e.id);
+    let mut todo: Vec<mounts::MountEntry> = mounts::entries(mountinfo)?
+        .into_iter()
+        .filter(|e| !kept(&e.point) && !e.is_read_only())
+        .collect();
+    todo.sort_by_key(|e| e.point.components().count());
+    for e in todo.iter().filter(|e| visible(e)) {
+        mount(
+            None::<&str>,
+            &e.point,
+            None::<&str>,
+            read_only_flags(e),
+            None::<&str>,
+        )
+        .map_err(sys_err(format!(
+            "remount {} read-only (bind)",
+            e.point.display()
+        )))?;
+    }
+    let left: Vec<PathBuf> = mounts::entries(mountinfo)?
+        .into_iter()
+        .filter(|e| !kept(&e.point) && !e.is_read_only() && visible(e))
+        .map(|e| e.point)
+        .collect();
+    if !left.is_empty() {
+        return Err(InstanceError::Writable { mounts: left });
+    }
+    Ok(())
+}
+
+/// Makes `/proc/sys` read-only but for `/proc/sys/net`, which shows the sysctls of the
+/// caller's own network namespace (`net.ipv4.ip_forward` of a NAT instance); the rest
+/// (`kernel.*`, `vm.*`, `fs.*`) is the host's.
+fn read_only_proc_sys(mountinfo: &str) -> Result<(), InstanceError> {
+    ensure_own_mount_ns()?;
+    let sys = Path::new("/proc/sys");
+    let net = Path::new("/proc/sys/net");
+    if !sys.is_dir() {
+        return Ok(());
+    }
+    if net.is_dir() {
+        mount(Some(net), net, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            .map_err(sys_err("bind /proc/sys/net onto itself"))?;
+    }
+    // Recursive, so the /proc/sys/net mount just made is carried into the copy.
+    mount(
+        Some(sys),
+        sys,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(sys_err("bind /proc/sys onto itself"))?;
+    let entry = mounts::entries(mountinfo)?
+        .into_iter()
+        .rfind(|e| e.point == sys)
+        .ok_or_else(|| InstanceError::Sys {
+            what: "find the /proc/sys bind mount in mountinfo".into(),
+            source: Errno::ENOENT,
+        })?;
+    mount(
+        None::<&str>,
+        sys,
+        None::<&str>,
+        read_only_flags(&entry),
+        None::<&str>,
+    )
+    .map_err(sys_err("remount /proc/sys read-only (bind)"))
 }
 
 /// Removes an instance: kills the processes in its namespaces, detaches and unlinks its
@@ -1051,6 +1326,35 @@ mod tests {
     #[test]
     fn var_is_mounted_last() {
         assert_eq!(OVERLAYS.last(), Some(&"var"));
+    }
+
+    #[test]
+    fn read_only_remount_keeps_nosuid_nodev_noexec() {
+        let e = mounts::MountEntry {
+            id: 1,
+            point: PathBuf::from("/x"),
+            options: ["rw", "nosuid", "nodev", "noexec", "relatime"]
+                .map(String::from)
+                .to_vec(),
+        };
+        let base = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
+        assert_eq!(
+            read_only_flags(&e),
+            base | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC
+        );
+        let plain = mounts::MountEntry {
+            options: vec!["rw".into(), "noatime".into()],
+            ..e
+        };
+        assert_eq!(read_only_flags(&plain), base);
+    }
+
+    #[test]
+    fn the_instance_layers_stay_writable() {
+        for d in OVERLAYS {
+            assert!(KEEP_WRITABLE.contains(&format!("/{d}").as_str()), "{d}");
+        }
+        assert!(!KEEP_WRITABLE.contains(&"/usr") && !KEEP_WRITABLE.contains(&"/dev"));
     }
 
     #[test]

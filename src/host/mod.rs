@@ -10,11 +10,14 @@
 //! - [`tap`]: TAP devices opened with a virtio-net header and TSO/USO offloads.
 //! - [`netns`]: named network namespaces compatible with `ip netns` (`/run/netns/<name>`).
 //! - [`link`]: move a TAP into a namespace and make it the instance's `eth0` (iproute2).
-//! - [`instance`]: an instance's hostname (UTS ns), private files (mount ns with overlays),
-//!   commands run inside it, the Amazon Linux personality, user-data.
+//! - [`instance`]: an instance's hostname (UTS ns), private files (mount ns with overlays,
+//!   everything else read-only), commands run inside it, the Amazon Linux personality,
+//!   user-data.
+//! - [`keys`]: the lab key pair of a template's `KeyName` (`/var/lib/vpclab/<lab>/<key>.pem`).
 //! - [`state`]: the lab state file `/run/vpclab/<lab>/state.json`, written before anything is
 //!   created.
 //! - [`cleanup`]: `down`, from the state file or from the name prefix alone.
+//! - [`process`]: process-wide attributes for the runtime (child subreaper).
 //!
 //! Contract shared by all pieces: nothing here adds routes or addresses to the root network
 //! namespace, writes to the host's `/etc`, or changes the namespaces of the calling thread;
@@ -22,10 +25,12 @@
 
 pub mod cleanup;
 pub mod instance;
+pub mod keys;
 pub mod link;
 mod mounts;
 pub mod names;
 pub mod netns;
+pub mod process;
 pub mod signals;
 pub mod state;
 pub mod tap;

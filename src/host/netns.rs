@@ -86,6 +86,12 @@ fn check(name: &str) -> Result<(), NetnsError> {
 }
 
 /// Makes `/run/netns` exist and be a shared mount (iproute2's `netns_add` does the same).
+/// [`create`] does it too; call it once before creating namespaces from several threads, so
+/// that they do not each bind `/run/netns` onto itself.
+pub fn prepare() -> Result<(), NetnsError> {
+    prepare_run_dir()
+}
+
 fn prepare_run_dir() -> Result<(), NetnsError> {
     let dir = Path::new(NETNS_RUN_DIR);
     fs::create_dir_all(dir).map_err(|source| NetnsError::Io {

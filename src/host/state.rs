@@ -84,6 +84,12 @@ pub enum Resource {
         /// The mount point.
         path: PathBuf,
     },
+    /// A file the lab created (a lab key pair's `.pem`); `down` removes it when it is under
+    /// the lab's own directories.
+    File {
+        /// The file.
+        path: PathBuf,
+    },
     /// A directory the lab created (removed recursively by `down`).
     Dir {
         /// The directory.
@@ -234,6 +240,24 @@ impl LabState {
     pub fn record_resource(&mut self, r: Resource) -> Result<(), StateError> {
         if !self.record.resources.contains(&r) {
             self.record.resources.push(r);
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    /// Adds each of `rs` not already listed, and saves once (when anything was added). Call it
+    /// before creating those things.
+    pub fn record_resources(
+        &mut self,
+        rs: impl IntoIterator<Item = Resource>,
+    ) -> Result<(), StateError> {
+        let before = self.record.resources.len();
+        for r in rs {
+            if !self.record.resources.contains(&r) {
+                self.record.resources.push(r);
+            }
+        }
+        if self.record.resources.len() != before {
             self.save()?;
         }
         Ok(())
