@@ -1097,6 +1097,7 @@ fn many_instances_are_made_concurrently_and_each_is_whole() {
     batch.push(("m0", &specs[0].1));
     batch.push(("m1", &specs[0].1));
     batch.push(("bad/name", &specs[0].1));
+
     for (n, _) in &batch {
         if names::check_instance(n).is_ok() {
             lab.track(n);
@@ -1132,6 +1133,34 @@ fn many_instances_are_made_concurrently_and_each_is_whole() {
         results[N + 2],
         Err(instance::InstanceError::Name(_))
     ));
+    // One that fails half-way (its UTS namespace file is taken) is torn down and forgotten;
+    // the other of its batch is kept.
+    fs::write(instance::uts_file(&lab.name, "broken"), b"in the way").unwrap();
+    lab.track("extra");
+    let extra_spec = spec(Ipv4Addr::new(10, 5, 1, 1));
+    let mut second = Instance::create_many(
+        &mut st,
+        &[("broken", &extra_spec), ("extra", &extra_spec)],
+        2,
+    );
+    let extra = second
+        .pop()
+        .unwrap()
+        .expect("the good instance of the batch");
+    assert!(
+        matches!(second[0], Err(instance::InstanceError::Io { .. })),
+        "{:?}",
+        second[0]
+    );
+    assert_eq!(
+        extra.output("hostname", [] as [&str; 0]).unwrap().stdout,
+        b"ip-10-5-1-1\n"
+    );
+    assert!(!netns::exists(&names::netns(&lab.name, "broken")));
+    assert!(!names::instance_dir(&lab.name, "broken").exists());
+    assert!(!st.record().resources.contains(&Resource::Instance {
+        name: "broken".into()
+    }));
     let insts: Vec<Instance> = results
         .into_iter()
         .take(N)
@@ -1174,7 +1203,7 @@ fn many_instances_are_made_concurrently_and_each_is_whole() {
         netns::list_with_prefix(&names::netns_prefix(&lab.name))
             .unwrap()
             .len(),
-        N + 1
+        N + 2
     );
     drop(st);
     lab.finish();

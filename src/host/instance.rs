@@ -344,6 +344,9 @@ impl Instance {
                 Err(e) => results[i] = Some(Err(e)),
             }
         }
+        if todo.is_empty() {
+            return results.into_iter().map(Option::unwrap).collect();
+        }
         if let Err(e) = Instance::record_all(state, &todo).and_then(|()| prepare_lab(&lab)) {
             // Nothing of these instances exists yet; what was recorded, `down` finds missing.
             for (i, inst) in todo {
