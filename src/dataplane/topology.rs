@@ -412,7 +412,7 @@ impl Snapshot {
             })
             .collect::<Result<Vec<_>, TopologyError>>()?;
 
-        let compiled_groups = compile_groups(lab)?;
+        let compiled_groups = compile_groups(lab);
         let acls = lab
             .network_acls
             .iter()
@@ -421,7 +421,7 @@ impl Snapshot {
                 acl: Acl::compile(&a.entries),
             })
             .collect::<Vec<_>>();
-        let route_tables = compile_route_tables(lab, &gateway_endpoints)?;
+        let route_tables = compile_route_tables(lab, &gateway_endpoints);
 
         let subnets = lab
             .subnets
@@ -566,7 +566,7 @@ fn open_all_ports(groups: &[SgIx], compiled: &[SecurityGroup]) -> [[bool; 2]; 2]
     ]
 }
 
-fn compile_groups(lab: &Lab) -> Result<Vec<SecurityGroup>, TopologyError> {
+fn compile_groups(lab: &Lab) -> Vec<SecurityGroup> {
     let group = |id: &SgId| position(&lab.security_groups, |g| &g.id == id).map(ix::<SgIx>);
     let pl = |id: &model::PrefixListId| lab.prefix_list_cidrs(id);
     let compile = |rules: &[model::SgRule]| {
@@ -577,21 +577,17 @@ fn compile_groups(lab: &Lab) -> Result<Vec<SecurityGroup>, TopologyError> {
                 .collect(),
         )
     };
-    Ok(lab
-        .security_groups
+    lab.security_groups
         .iter()
         .map(|g| SecurityGroup {
             id: g.id.clone(),
             ingress: compile(&g.ingress),
             egress: compile(&g.egress),
         })
-        .collect())
+        .collect()
 }
 
-fn compile_route_tables(
-    lab: &Lab,
-    endpoints: &[GatewayEndpoint],
-) -> Result<Vec<RouteTable>, TopologyError> {
+fn compile_route_tables(lab: &Lab, endpoints: &[GatewayEndpoint]) -> Vec<RouteTable> {
     let mut out = Vec::with_capacity(lab.route_tables.len());
     for rt in &lab.route_tables {
         let mut table = Table::new();
@@ -632,7 +628,7 @@ fn compile_route_tables(
             table,
         });
     }
-    Ok(out)
+    out
 }
 
 fn eni_hop(lab: &Lab, eni: &EniId) -> Hop {

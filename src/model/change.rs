@@ -294,6 +294,10 @@ fn route_dest(d: &Destination) -> String {
 }
 
 impl Lab {
+    fn route_table_mut(&mut self, id: &str) -> Option<&mut RouteTable> {
+        self.route_tables.iter_mut().find(|r| r.id.as_str() == id)
+    }
+
     /// Applies a live change; see the module docs.
     pub fn apply(&mut self, change: &Change) -> Result<Value, ChangeError> {
         let mut next = self.clone();
@@ -334,9 +338,7 @@ impl Lab {
                 let target = cx.target(target)?;
                 let replace = matches!(change, Change::ReplaceRoute { .. });
                 let rt = self
-                    .route_tables
-                    .iter_mut()
-                    .find(|r| r.id.as_str() == rt_id)
+                    .route_table_mut(&rt_id)
                     .ok_or_else(|| cx.err("InvalidRouteTableID.NotFound", rt_id.clone()))?;
                 let existing = rt
                     .routes
@@ -385,9 +387,7 @@ impl Lab {
                     "InvalidRouteTableID.NotFound",
                 )?;
                 let rt = self
-                    .route_tables
-                    .iter_mut()
-                    .find(|r| r.id.as_str() == rt_id)
+                    .route_table_mut(&rt_id)
                     .ok_or_else(|| cx.err("InvalidRouteTableID.NotFound", rt_id.clone()))?;
                 let pos = rt
                     .routes
@@ -486,9 +486,7 @@ impl Lab {
                 }
                 let id = RouteTableAssociationId::generate(&format!("{rt_id}/{subnet_id}/live"));
                 let rt = self
-                    .route_tables
-                    .iter_mut()
-                    .find(|r| r.id.as_str() == rt_id)
+                    .route_table_mut(&rt_id)
                     .ok_or_else(|| cx.err("InvalidRouteTableID.NotFound", rt_id.clone()))?;
                 rt.associations.push(RouteTableAssociation {
                     id: id.clone(),

@@ -101,6 +101,9 @@ pub struct LoopStats {
 /// The event loop; see the module docs.
 pub struct EventLoop<S: ServiceSide> {
     router: Router,
+    /// The router's current snapshot, kept here too so that a frame's sink can read it
+    /// while the router is borrowed mutably (no reference counting per frame).
+    snap: Arc<Snapshot>,
     /// TAPs by port id (`None` for service ports and ports without a device).
     taps: Vec<Option<Box<dyn FrameIo>>>,
     services: S,
@@ -153,6 +156,7 @@ impl<S: ServiceSide> EventLoop<S> {
         stop: Box<dyn Fn() -> bool + Send>,
     ) -> Self {
         EventLoop {
+            snap: Arc::clone(router.snapshot()),
             router,
             taps,
             services,
@@ -245,10 +249,9 @@ impl<S: ServiceSide> EventLoop<S> {
         frame: &mut [u8],
         pending: &mut Vec<(PortId, Vec<u8>)>,
     ) {
-        let snap = Arc::clone(self.router.snapshot());
         let mut out = Out {
             taps: &self.taps,
-            snap: &snap,
+            snap: &self.snap,
             to_services: pending,
             tx_errors: &mut self.stats.tx_errors,
         };
@@ -281,7 +284,8 @@ impl<S: ServiceSide> EventLoop<S> {
             match self.commands.try_recv() {
                 Ok(Command::Install(snap)) => {
                     self.services.install(&snap);
-                    self.router.install(snap);
+                    self.router.install(Arc::clone(&snap));
+                    self.snap = snap;
                 }
                 Ok(Command::Counters(reply)) => {
                     let _ = reply.send((
