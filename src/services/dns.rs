@@ -568,4 +568,4 @@ pub fn serve_stream(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -30,7 +30,7 @@
 pub mod dns;
 pub mod http;
 pub mod imds;
-pub mod stack;
+mod stack;
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -47,7 +47,7 @@ use self::stack::{AppCtx, Kind, Stack};
 use crate::dataplane::time::Instant;
 use crate::model::{catalog, InstanceId, Lab, VpcId, VpceId};
 
-pub use self::stack::MTU;
+pub use self::stack::{App, IDLE_TIMEOUT, MTU};
 
 /// Where packets meet the services: keyed by model ids.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -493,7 +493,7 @@ impl Services {
     }
 
     /// Live TCP connections of an application on a port.
-    pub fn connections(&self, port: &ServicePort, app: stack::App) -> usize {
+    pub fn connections(&self, port: &ServicePort, app: App) -> usize {
         self.ports.get(port).map_or(0, |s| s.connections(app))
     }
 }

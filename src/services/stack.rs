@@ -19,7 +19,6 @@
 //! it, smoltcp answers the SYN with RST). Connections idle for [`IDLE_TIMEOUT`] are aborted.
 
 use std::collections::VecDeque;
-use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
@@ -60,8 +59,8 @@ fn ours(t: SmolInstant) -> Instant {
 /// An in-memory `Medium::Ip` device: raw IPv4 packets in, raw IPv4 packets out.
 #[derive(Default)]
 pub struct MemDevice {
-    rx: VecDeque<Vec<u8>>,
-    tx: Vec<Vec<u8>>,
+    pub(crate) rx: VecDeque<Vec<u8>>,
+    pub(crate) tx: Vec<Vec<u8>>,
 }
 
 pub struct RxTok(Vec<u8>);
@@ -484,6 +483,3 @@ fn syn_port(packet: &[u8]) -> Option<u16> {
     let tcp = smoltcp::wire::TcpPacket::new_checked(ip.payload()).ok()?;
     (tcp.syn() && !tcp.ack()).then(|| tcp.dst_port())
 }
-
-/// The address every stack's interface owns.
-pub const STACK_ADDRESS: Ipv4Addr = catalog::AMAZON_DNS_LINK_LOCAL;

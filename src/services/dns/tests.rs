@@ -7,8 +7,13 @@ use super::*;
 use crate::model::Lab;
 use crate::template::{self, Options};
 
+/// The embedded default lab (loaded once: the property tests ask for it per case).
 pub(crate) fn default_lab() -> Lab {
-    template::load_default(&Options::default()).expect("the embedded default lab loads")
+    static LAB: std::sync::OnceLock<Lab> = std::sync::OnceLock::new();
+    LAB.get_or_init(|| {
+        template::load_default(&Options::default()).expect("the embedded default lab loads")
+    })
+    .clone()
 }
 
 pub(crate) fn query(id: u16, name: &str, qt: RecordType) -> Vec<u8> {
