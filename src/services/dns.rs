@@ -13,8 +13,11 @@
 //!    IP and the reverse `109.1.0.10.in-addr.arpa` PTR; the public names of its instances
 //!    with a public IP (`ec2-a-b-c-d.<region>.compute.amazonaws.com`, `compute-1` in
 //!    us-east-1) → the *private* IP (split horizon);
-//! 3. the lab's **public instance names**: public names of instances in other VPCs (whose
-//!    VPC has DNS hostnames on) → their public IP, as public DNS would answer;
+//! 3. the lab's **public names**, the same from every VPC as public DNS answers them:
+//!    public names of instances in other VPCs (whose VPC has DNS hostnames on) → their
+//!    public IP; each interface endpoint's own names (`vpce-…-xxxxxxxx.<service>.<region>.
+//!    vpce.amazonaws.com` → the private IPs of all its ENIs, and the zonal `…-<az>.…` name
+//!    → the ENI in that AZ);
 //! 4. the **region catalog**, for every region vpclab knows: `s3.<region>.amazonaws.com`,
 //!    `s3-<region>…`, `s3.dualstack.<region>…`, virtual-hosted bucket names under each of
 //!    those, `s3.amazonaws.com` and `s3-external-1.amazonaws.com` (us-east-1),
@@ -226,6 +229,43 @@ fn public_name_of(lab: &Lab, inst: &model::Instance) -> Option<(String, Ipv4Addr
         .then(|| (model::public_hostname(public, lab.region()), public))
 }
 
+/// Each interface endpoint's own DNS names: the regional name → every ENI's private IP,
+/// a zonal name (`vpce-…-xxxxxxxx-<az>.…`) → the ENIs in that AZ.
+fn add_endpoint_names(lab: &Lab, t: &mut NameTable) {
+    for ep in &lab.vpc_endpoints {
+        let model::EndpointKind::Interface {
+            network_interfaces,
+            dns_entries,
+            ..
+        } = &ep.kind
+        else {
+            continue;
+        };
+        let enis: Vec<(Ipv4Addr, String)> = network_interfaces
+            .iter()
+            .filter_map(|id| {
+                let eni = lab.eni(id)?;
+                let az = lab.subnet(&eni.subnet)?.availability_zone.clone();
+                Some((eni.private_ip, az))
+            })
+            .collect();
+        for (name, _zone) in dns_entries {
+            let first = name.split('.').next().unwrap_or("");
+            let zonal: Vec<Ipv4Addr> = enis
+                .iter()
+                .filter(|(_, az)| first.ends_with(&format!("-{az}")))
+                .map(|(ip, _)| *ip)
+                .collect();
+            if zonal.is_empty() {
+                let all: Vec<Ipv4Addr> = enis.iter().map(|(ip, _)| *ip).collect();
+                t.insert_a(name, &all);
+            } else {
+                t.insert_a(name, &zonal);
+            }
+        }
+    }
+}
+
 /// The regional service names of every catalog region.
 pub fn catalog_table() -> NameTable {
     let mut t = NameTable::new();
@@ -322,7 +362,7 @@ impl DnsCounters {
 #[derive(Debug, Clone)]
 pub struct Resolver {
     catalog: NameTable,
-    public_instances: NameTable,
+    lab_public: NameTable,
     vpcs: HashMap<VpcId, VpcZone>,
 }
 
@@ -331,7 +371,7 @@ impl Resolver {
     pub fn new(lab: &Lab) -> Self {
         let mut r = Resolver {
             catalog: catalog_table(),
-            public_instances: NameTable::new(),
+            lab_public: NameTable::new(),
             vpcs: HashMap::new(),
         };
         r.update(lab);
@@ -341,12 +381,13 @@ impl Resolver {
     /// Rebuilds every VPC's names from `lab`, keeping the overrides of VPCs that remain.
     pub fn update(&mut self, lab: &Lab) {
         let region = lab.region();
-        let mut public_instances = NameTable::new();
+        let mut lab_public = NameTable::new();
         for inst in &lab.instances {
             if let Some((name, public)) = public_name_of(lab, inst) {
-                public_instances.insert_a(&name, &[public]);
+                lab_public.insert_a(&name, &[public]);
             }
         }
+        add_endpoint_names(lab, &mut lab_public);
         let mut vpcs = HashMap::new();
         for vpc in &lab.vpcs {
             let mut names = NameTable::new();
@@ -383,7 +424,7 @@ impl Resolver {
             );
         }
         self.vpcs = vpcs;
-        self.public_instances = public_instances;
+        self.lab_public = lab_public;
     }
 
     /// The zone of a VPC.
@@ -402,7 +443,7 @@ impl Resolver {
         Some(View::new(vec![
             &z.overrides,
             &z.names,
-            &self.public_instances,
+            &self.lab_public,
             &self.catalog,
         ]))
     }

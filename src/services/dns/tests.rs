@@ -438,3 +438,50 @@ fn counters_follow_outcomes() {
     c.count(&r.answer(vpc, &[0], Transport::Udp));
     assert_eq!((c.messages, c.noerror, c.nxdomain, c.dropped), (3, 1, 1, 1));
 }
+
+#[test]
+fn interface_endpoint_names_resolve_to_their_enis_from_every_vpc() {
+    let lab = default_lab();
+    let r = Resolver::new(&lab);
+    let ep = lab
+        .vpc_endpoints
+        .iter()
+        .find(|e| e.service_name.ends_with(".cloudformation"))
+        .unwrap();
+    let model::EndpointKind::Interface {
+        network_interfaces,
+        dns_entries,
+        ..
+    } = &ep.kind
+    else {
+        panic!("interface endpoint")
+    };
+    let mut ips: Vec<Ipv4Addr> = network_interfaces
+        .iter()
+        .map(|e| lab.eni(e).unwrap().private_ip)
+        .collect();
+    ips.sort();
+    assert_eq!(ips.len(), 2, "one ENI per subnet, as in the seed");
+    for vpc in &lab.vpcs {
+        let mut got = a_records(&ask(&r, &vpc.id, &dns_entries[0].0, RecordType::A));
+        got.sort();
+        assert_eq!(got, ips, "regional name from {}", vpc.id);
+    }
+    for (zonal, _) in &dns_entries[1..] {
+        let eni = network_interfaces
+            .iter()
+            .map(|e| lab.eni(e).unwrap())
+            .find(|e| zonal.contains(&lab.subnet(&e.subnet).unwrap().availability_zone))
+            .unwrap();
+        let got = a_records(&ask(&r, &lab.vpcs[0].id, zonal, RecordType::A));
+        assert_eq!(got, vec![eni.private_ip], "{zonal}");
+    }
+    // Private DNS is off in the seed: the service name still gives the public address.
+    let m = ask(
+        &r,
+        &ep.vpc,
+        "cloudformation.ap-northeast-2.amazonaws.com",
+        RecordType::A,
+    );
+    assert_eq!(a_records(&m), vec![Ipv4Addr::new(52, 95, 193, 132)]);
+}
