@@ -379,6 +379,12 @@ impl Stack {
                     c.used = true;
                     c.last_activity = ctx.now;
                 }
+                if c.hop_limited && c.output.is_empty() && s.send_queue() == 0 {
+                    // The hop-limited reply is acknowledged: back to the default TTL
+                    // before anything else is written.
+                    s.set_hop_limit(None);
+                    c.hop_limited = false;
+                }
                 while s.can_recv() && c.input.len() < MAX_CONN_INPUT {
                     let room = MAX_CONN_INPUT - c.input.len();
                     let got = s.recv(|b| {
@@ -418,19 +424,9 @@ impl Stack {
                             if served.close {
                                 c.close_when_sent = true;
                             }
-                            match served.hop_limit {
-                                Some(h) => {
-                                    s.set_hop_limit(Some(h));
-                                    c.hop_limited = true;
-                                }
-                                None if c.hop_limited
-                                    && served.requests > 0
-                                    && s.send_queue() == 0 =>
-                                {
-                                    s.set_hop_limit(None);
-                                    c.hop_limited = false;
-                                }
-                                None => {}
+                            if let Some(h) = served.hop_limit {
+                                s.set_hop_limit(Some(h));
+                                c.hop_limited = true;
                             }
                         }
                         _ => {
