@@ -275,17 +275,7 @@ pub fn catalog_table() -> NameTable {
             let regional = format!("{}.{}.amazonaws.com", s.short, r.name);
             t.insert_a(&regional, &ips);
             if s.short == "s3" {
-                let mut names = vec![
-                    regional,
-                    format!("s3-{}.amazonaws.com", r.name),
-                    format!("s3.dualstack.{}.amazonaws.com", r.name),
-                ];
-                if r.name == "us-east-1" {
-                    // The global endpoint and its legacy alias live in us-east-1.
-                    names.push("s3.amazonaws.com".into());
-                    names.push("s3-external-1.amazonaws.com".into());
-                }
-                for n in &names {
+                for n in &super::s3::endpoint_names(r) {
                     t.insert_a(n, &ips);
                     t.insert_wildcard_a(n, &ips); // virtual-hosted-style bucket names
                 }

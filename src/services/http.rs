@@ -275,13 +275,32 @@ impl HttpCounters {
     }
 }
 
+/// Whether `buf` starts with a complete head that asks `Expect: 100-continue`.
+pub fn expects_continue(buf: &[u8]) -> bool {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    matches!(req.parse(buf), Ok(httparse::Status::Complete(_)))
+        && req.headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case("expect") && h.value.eq_ignore_ascii_case(b"100-continue")
+        })
+}
+
+/// Per-connection state that outlives one [`serve_stream`] call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnState {
+    /// `100 Continue` was sent for the request being received.
+    pub continue_sent: bool,
+}
+
 /// Answers every complete request at the front of `input` with `handler`, appending the
 /// responses to `output` and removing the requests from `input`. Stops at the first request
-/// after which the connection must close.
+/// after which the connection must close. A request whose head asks `Expect: 100-continue`
+/// gets `100 Continue` once, while its body is still coming.
 pub fn serve_stream(
     input: &mut Vec<u8>,
     output: &mut Vec<u8>,
     max_body: usize,
+    state: &mut ConnState,
     mut handler: impl FnMut(&Request) -> Response,
 ) -> Served {
     let mut served = Served::default();
@@ -292,9 +311,16 @@ pub fn serve_stream(
             break;
         }
         match parse(rest, max_body) {
-            Ok(None) => break,
+            Ok(None) => {
+                if !state.continue_sent && expects_continue(rest) {
+                    output.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    state.continue_sent = true;
+                }
+                break;
+            }
             Ok(Some((req, used))) => {
                 pos += used;
+                state.continue_sent = false;
                 served.requests += 1;
                 let resp = handler(&req);
                 let close = !req.keep_alive();
@@ -366,7 +392,7 @@ mod tests {
             b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nConnection: close\r\n\r\nGET /c HTTP/1.1\r\n\r\n"
                 .to_vec();
         let mut out = Vec::new();
-        let s = serve_stream(&mut input, &mut out, 0, |r| {
+        let s = serve_stream(&mut input, &mut out, 0, &mut ConnState::default(), |r| {
             Response::new(200).with_body(r.path().to_string())
         });
         assert_eq!(s.requests, 2);
@@ -381,12 +407,33 @@ mod tests {
     fn http10_closes_and_head_has_no_body() {
         let mut input = b"HEAD /a HTTP/1.0\r\n\r\n".to_vec();
         let mut out = Vec::new();
-        let s = serve_stream(&mut input, &mut out, 0, |_| {
+        let s = serve_stream(&mut input, &mut out, 0, &mut ConnState::default(), |_| {
             Response::new(200).with_body("abc")
         });
         assert!(s.close);
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("Content-Length: 3\r\n"));
         assert!(text.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn expect_continue_is_answered_once_before_the_body() {
+        let mut st = ConnState::default();
+        let mut input =
+            b"PUT /k HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n".to_vec();
+        let mut out = Vec::new();
+        let s = serve_stream(&mut input, &mut out, 10, &mut st, |_| Response::new(200));
+        assert_eq!(s.requests, 0);
+        assert_eq!(out, b"HTTP/1.1 100 Continue\r\n\r\n");
+        input.extend_from_slice(b"ab");
+        serve_stream(&mut input, &mut out, 10, &mut st, |_| Response::new(200));
+        assert_eq!(out.len(), 25, "no second 100");
+        input.extend_from_slice(b"cd");
+        let s = serve_stream(&mut input, &mut out, 10, &mut st, |r| {
+            Response::new(200).with_body(r.body.clone())
+        });
+        assert_eq!(s.requests, 1);
+        assert!(String::from_utf8(out).unwrap().ends_with("\r\n\r\nabcd"));
+        assert!(!st.continue_sent);
     }
 }

@@ -15,14 +15,15 @@
 //!   sources that are private IPs of the VPC's instances.
 //! - [`ServicePort::Region`]: through an internet gateway (source: an instance's public IP
 //!   or the emulated internet host). ICMP echo on the public service addresses of every
-//!   catalog region (S3 and DynamoDB CIDRs, interface services' addresses).
+//!   catalog region (S3 and DynamoDB CIDRs, interface services' addresses); S3 ([`s3`]) on
+//!   TCP 80 of every region's S3 CIDRs, when [`Config::s3_dir`] is set.
 //! - [`ServicePort::GatewayEndpoint`]: through a gateway endpoint, from instances of its
 //!   VPC (source: the private IP). ICMP echo on the endpoint's service CIDRs (its prefix
-//!   list in the lab's region).
+//!   list in the lab's region); S3 on TCP 80 there when the endpoint is S3's.
 //!
 //! Everything else is dropped and counted by reason ([`Counters`]); nothing here panics on
-//! any input. S3 and DynamoDB over HTTP are not served yet: TCP to the public service
-//! addresses is dropped as [`DropReason::NotServed`].
+//! any input. DynamoDB over HTTP is not served yet: TCP to its addresses is dropped as
+//! [`DropReason::NotServed`].
 //!
 //! Each port gets its own smoltcp interface ([`stack`]), created on the first packet it
 //! admits; emitted packets therefore always go back out on the port their flow came in on.
@@ -30,10 +31,12 @@
 pub mod dns;
 pub mod http;
 pub mod imds;
+pub mod s3;
 mod stack;
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 
 use ipnet::Ipv4Net;
 use smoltcp::wire::{
@@ -43,6 +46,7 @@ use smoltcp::wire::{
 use self::dns::{DnsCounters, Resolver};
 use self::http::HttpCounters;
 use self::imds::{Imds, ImdsCounters, MetadataOptions};
+use self::s3::{S3Counters, S3};
 use self::stack::{AppCtx, Kind, Stack};
 use crate::dataplane::time::Instant;
 use crate::model::{catalog, InstanceId, Lab, VpcId, VpceId};
@@ -66,6 +70,9 @@ pub enum Error {
     /// The lab's region is not in the catalog.
     #[error("region '{0}' is not in vpclab's service catalog")]
     UnknownRegion(String),
+    /// The S3 directory cannot be created.
+    #[error("S3 storage directory {path}: {reason}")]
+    S3Storage { path: String, reason: String },
 }
 
 /// Why a packet was dropped at the door.
@@ -112,6 +119,8 @@ pub struct Counters {
     pub http: HttpCounters,
     /// Instance metadata.
     pub imds: ImdsCounters,
+    /// S3.
+    pub s3: S3Counters,
 }
 
 impl Counters {
@@ -151,6 +160,10 @@ pub struct Config {
     pub random_seed: u64,
     /// Packets per second one source may send to Amazon DNS (AWS: 1024 per ENI).
     pub dns_packets_per_second: u32,
+    /// Where S3 keeps the lab's buckets; `None`: S3 is not served.
+    pub s3_dir: Option<PathBuf>,
+    /// Wall-clock milliseconds since the Unix epoch at `Instant::ZERO` (dates in S3 replies).
+    pub epoch_unix_millis: u64,
 }
 
 impl Default for Config {
@@ -159,6 +172,8 @@ impl Default for Config {
             token_secret: [0x5a; 32],
             random_seed: 0x7670_636c_6162,
             dns_packets_per_second: 1024,
+            s3_dir: None,
+            epoch_unix_millis: 1_767_225_600_000, // 2026-01-01T00:00:00Z
         }
     }
 }
@@ -240,6 +255,15 @@ struct VpcDoor {
     dns_support: bool,
 }
 
+/// What one gateway endpoint's port answers.
+#[derive(Debug, Clone)]
+struct EndpointDoor {
+    vpc: VpcId,
+    /// `s3` or `dynamodb`.
+    service: &'static str,
+    nets: Vec<Ipv4Net>,
+}
+
 /// One source's DNS packet count in the current second.
 #[derive(Debug, Clone, Copy)]
 struct Rate {
@@ -251,10 +275,12 @@ struct Rate {
 pub struct Services {
     config: Config,
     vpcs: HashMap<VpcId, VpcDoor>,
-    gateway_endpoints: HashMap<VpceId, Vec<Ipv4Net>>,
+    gateway_endpoints: HashMap<VpceId, EndpointDoor>,
     region_nets: Vec<Ipv4Net>,
+    region_s3_nets: Vec<Ipv4Net>,
     resolver: Resolver,
     imds: Imds,
+    s3: Option<S3>,
     ports: HashMap<ServicePort, Stack>,
     dns_rate: HashMap<VpcId, HashMap<Ipv4Addr, Rate>>,
     counters: Counters,
@@ -266,13 +292,22 @@ impl Services {
         if catalog::region(&lab.region).is_none() {
             return Err(Error::UnknownRegion(lab.region.clone()));
         }
+        let s3 = match &config.s3_dir {
+            Some(dir) => Some(S3::new(dir).map_err(|e| Error::S3Storage {
+                path: dir.display().to_string(),
+                reason: e.to_string(),
+            })?),
+            None => None,
+        };
         let mut s = Services {
+            s3,
             resolver: Resolver::new(lab),
             imds: Imds::new(lab, config.token_secret),
             config,
             vpcs: HashMap::new(),
             gateway_endpoints: HashMap::new(),
             region_nets: Vec::new(),
+            region_s3_nets: Vec::new(),
             ports: HashMap::new(),
             dns_rate: HashMap::new(),
             counters: Counters::default(),
@@ -309,7 +344,14 @@ impl Services {
                     return None;
                 };
                 let svc = region.gateway_service_by_prefix_list(prefix_list.as_str())?;
-                Some((e.id.clone(), svc.nets()))
+                Some((
+                    e.id.clone(),
+                    EndpointDoor {
+                        vpc: e.vpc.clone(),
+                        service: svc.short,
+                        nets: svc.nets(),
+                    },
+                ))
             })
             .collect();
         self.region_nets = catalog::REGIONS
@@ -323,6 +365,11 @@ impl Services {
                     }),
                 )
             })
+            .collect();
+        self.region_s3_nets = catalog::REGIONS
+            .iter()
+            .filter_map(|r| r.gateway_service("s3"))
+            .flat_map(|s| s.nets())
             .collect();
         let (vpcs, gwes) = (&self.vpcs, &self.gateway_endpoints);
         self.ports.retain(|p, _| match p {
@@ -347,7 +394,8 @@ impl Services {
                             ServicePort::AmazonProvided { .. } => Kind::AmazonProvided,
                             _ => Kind::PublicService,
                         };
-                        let mut stack = Stack::new(kind, now, self.config.random_seed);
+                        let with_s3 = self.s3.is_some();
+                        let mut stack = Stack::new(kind, with_s3, now, self.config.random_seed);
                         stack.push(bytes);
                         self.ports.insert(port.clone(), stack);
                     }
@@ -386,17 +434,29 @@ impl Services {
                 }
             }
             ServicePort::Region => {
-                let served = self.region_nets.iter().any(|n| n.contains(&p.dst));
-                if !(served && p.l4 == L4::EchoRequest) {
+                let served = match p.l4 {
+                    L4::EchoRequest => self.region_nets.iter().any(|n| n.contains(&p.dst)),
+                    L4::Tcp(80) => {
+                        self.s3.is_some() && self.region_s3_nets.iter().any(|n| n.contains(&p.dst))
+                    }
+                    _ => false,
+                };
+                if !served {
                     return Err(DropReason::NotServed);
                 }
             }
             ServicePort::GatewayEndpoint { vpce } => {
-                let nets = self
+                let door = self
                     .gateway_endpoints
                     .get(vpce)
                     .ok_or(DropReason::UnknownPort)?;
-                if !(nets.iter().any(|n| n.contains(&p.dst)) && p.l4 == L4::EchoRequest) {
+                let inside = door.nets.iter().any(|n| n.contains(&p.dst));
+                let served = match p.l4 {
+                    L4::EchoRequest => inside,
+                    L4::Tcp(80) => inside && door.service == "s3" && self.s3.is_some(),
+                    _ => false,
+                };
+                if !served {
                     return Err(DropReason::NotServed);
                 }
             }
@@ -437,6 +497,13 @@ impl Services {
                 ServicePort::AmazonProvided { vpc } => Some(vpc),
                 _ => None,
             };
+            let endpoint = match port {
+                ServicePort::GatewayEndpoint { vpce } => self
+                    .gateway_endpoints
+                    .get(vpce)
+                    .map(|door| (vpce, &door.vpc)),
+                _ => None,
+            };
             let mut ctx = AppCtx {
                 now,
                 vpc,
@@ -444,6 +511,12 @@ impl Services {
                 imds: &mut self.imds,
                 dns: &mut self.counters.dns,
                 http: &mut http,
+                endpoint,
+                s3: self.s3.as_mut(),
+                wall_millis: self
+                    .config
+                    .epoch_unix_millis
+                    .saturating_add(now.total_millis()),
             };
             self.counters.emitted += stack.run(&mut ctx, &mut |p| emit(port, p));
         }
@@ -461,6 +534,9 @@ impl Services {
     pub fn counters(&self) -> Counters {
         let mut c = self.counters.clone();
         c.imds = self.imds.counters.clone();
+        if let Some(s3) = &self.s3 {
+            c.s3 = s3.counters.clone();
+        }
         c
     }
 

@@ -28,10 +28,11 @@ use smoltcp::time::Instant as SmolInstant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpListenEndpoint};
 
 use super::dns::{self, DnsCounters, Resolver, Transport};
-use super::http::{self, HttpCounters};
+use super::http::{self, ConnState, HttpCounters};
 use super::imds::Imds;
+use super::s3::{self, Via, S3};
 use crate::dataplane::time::Instant;
-use crate::model::{catalog, VpcId};
+use crate::model::{catalog, VpcId, VpceId};
 
 /// The largest IP packet in either direction (the VPC's jumbo MTU).
 pub const MTU: usize = 9001;
@@ -44,9 +45,6 @@ pub const IMDS_MAX_BODY: usize = 16 * 1024;
 
 /// How many egress rounds one `run` does at most (each sends ≤ 1 packet per socket).
 const MAX_EGRESS_ROUNDS: usize = 256;
-
-/// Input buffered per connection before reading pauses (backpressure).
-const MAX_CONN_INPUT: usize = 80 * 1024;
 
 fn smol(now: Instant) -> SmolInstant {
     SmolInstant::from_millis(i64::try_from(now.total_millis()).unwrap_or(i64::MAX))
@@ -109,6 +107,39 @@ pub enum App {
     DnsTcp,
     /// Instance metadata over HTTP (port 80 of 169.254.169.254).
     Imds,
+    /// S3 over HTTP (port 80 of the S3 addresses).
+    S3,
+}
+
+/// Bytes waiting to go into a socket; sent from an offset so a large response is not
+/// shifted on every partial send.
+#[derive(Default)]
+struct OutBuf {
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl OutBuf {
+    fn pending(&self) -> &[u8] {
+        self.buf.get(self.pos..).unwrap_or(&[])
+    }
+
+    fn is_empty(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = self.pos.saturating_add(n).min(self.buf.len());
+        if self.is_empty() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.pos = 0;
+    }
 }
 
 struct Conn {
@@ -116,7 +147,8 @@ struct Conn {
     /// The socket has left `Listen` at least once.
     used: bool,
     input: Vec<u8>,
-    output: Vec<u8>,
+    output: OutBuf,
+    http: ConnState,
     close_when_sent: bool,
     hop_limited: bool,
     last_activity: Instant,
@@ -130,14 +162,23 @@ pub struct Pool {
     max_conns: usize,
     rx_size: usize,
     tx_size: usize,
+    /// Input buffered per connection before reading pauses (backpressure).
+    max_input: usize,
     conns: Vec<Conn>,
 }
 
 impl Pool {
     fn new(port: u16, app: App) -> Self {
-        let (idle_listeners, max_conns, rx_size, tx_size) = match app {
-            App::DnsTcp => (2, 32, 66 * 1024, 66 * 1024),
-            App::Imds => (4, 64, 16 * 1024, 64 * 1024),
+        let (idle_listeners, max_conns, rx_size, tx_size, max_input) = match app {
+            App::DnsTcp => (2, 32, 66 * 1024, 66 * 1024, 80 * 1024),
+            App::Imds => (4, 64, 16 * 1024, 64 * 1024, IMDS_MAX_BODY + http::MAX_HEAD),
+            App::S3 => (
+                4,
+                128,
+                256 * 1024,
+                256 * 1024,
+                s3::MAX_BODY + http::MAX_HEAD,
+            ),
         };
         Pool {
             port,
@@ -146,6 +187,7 @@ impl Pool {
             max_conns,
             rx_size,
             tx_size,
+            max_input,
             conns: Vec::new(),
         }
     }
@@ -174,7 +216,8 @@ impl Pool {
             handle,
             used: false,
             input: Vec::new(),
-            output: Vec::new(),
+            output: OutBuf::default(),
+            http: ConnState::default(),
             close_when_sent: false,
             hop_limited: false,
             last_activity: now,
@@ -205,6 +248,12 @@ pub struct AppCtx<'a> {
     pub imds: &'a mut Imds,
     pub dns: &'a mut DnsCounters,
     pub http: &'a mut HttpCounters,
+    /// The endpoint and its VPC, on a `GatewayEndpoint` port.
+    pub endpoint: Option<(&'a VpceId, &'a VpcId)>,
+    /// S3, when the lab serves it.
+    pub s3: Option<&'a mut S3>,
+    /// Wall-clock milliseconds since the Unix epoch at `now` (for dates in replies).
+    pub wall_millis: u64,
 }
 
 /// One service port's stack.
@@ -222,13 +271,13 @@ pub struct Stack {
 pub enum Kind {
     /// DNS (UDP and TCP 53) and IMDS (TCP 80).
     AmazonProvided,
-    /// ICMP echo only (S3 and DynamoDB come later).
+    /// ICMP echo, and S3 on TCP 80 when `s3` is given to [`Stack::new`].
     PublicService,
 }
 
 impl Stack {
     /// A stack running the applications of `kind`.
-    pub fn new(kind: Kind, now: Instant, random_seed: u64) -> Self {
+    pub fn new(kind: Kind, with_s3: bool, now: Instant, random_seed: u64) -> Self {
         let mut device = MemDevice::default();
         let mut config = Config::new(HardwareAddress::Ip);
         config.random_seed = random_seed;
@@ -251,6 +300,8 @@ impl Stack {
             udp_dns = Some(sockets.add(s));
             pools.push(Pool::new(53, App::DnsTcp));
             pools.push(Pool::new(80, App::Imds));
+        } else if with_s3 {
+            pools.push(Pool::new(80, App::S3));
         }
         for p in &mut pools {
             let n = p.idle_listeners;
@@ -370,6 +421,7 @@ impl Stack {
                         // A connection reset before it was established: start afresh.
                         c.input.clear();
                         c.output.clear();
+                        c.http = ConnState::default();
                         c.close_when_sent = false;
                         c.used = false;
                     }
@@ -385,8 +437,8 @@ impl Stack {
                     s.set_hop_limit(None);
                     c.hop_limited = false;
                 }
-                while s.can_recv() && c.input.len() < MAX_CONN_INPUT {
-                    let room = MAX_CONN_INPUT - c.input.len();
+                while s.can_recv() && c.input.len() < pool.max_input {
+                    let room = pool.max_input - c.input.len();
                     let got = s.recv(|b| {
                         let n = b.len().min(room);
                         (n, b.get(..n).map(|x| x.to_vec()).unwrap_or_default())
@@ -403,12 +455,15 @@ impl Stack {
                     let remote = s.remote_endpoint().map(|e| e.addr);
                     match (pool.app, ctx.vpc, remote) {
                         (App::DnsTcp, Some(vpc), _) => {
-                            for o in
-                                dns::serve_stream(ctx.resolver, vpc, &mut c.input, &mut c.output)
-                            {
+                            for o in dns::serve_stream(
+                                ctx.resolver,
+                                vpc,
+                                &mut c.input,
+                                &mut c.output.buf,
+                            ) {
                                 ctx.dns.count(&o);
                             }
-                            if c.input.len() >= MAX_CONN_INPUT {
+                            if c.input.len() >= pool.max_input {
                                 c.close_when_sent = true; // cannot happen: frames ≤ 64 KiB
                             }
                         }
@@ -416,8 +471,9 @@ impl Stack {
                             let (now, imds) = (ctx.now, &mut *ctx.imds);
                             let served = http::serve_stream(
                                 &mut c.input,
-                                &mut c.output,
+                                &mut c.output.buf,
                                 IMDS_MAX_BODY,
+                                &mut c.http,
                                 |req| imds.handle(now, vpc, src, req),
                             );
                             ctx.http.count(&served);
@@ -429,6 +485,31 @@ impl Stack {
                                 c.hop_limited = true;
                             }
                         }
+                        (App::S3, _, Some(IpAddress::Ipv4(src))) if ctx.s3.is_some() => {
+                            let via = match ctx.endpoint {
+                                Some((vpce, vpc)) => Via::Endpoint {
+                                    vpce: vpce.clone(),
+                                    vpc: vpc.clone(),
+                                    src,
+                                },
+                                None => Via::Internet { src },
+                            };
+                            let wall = ctx.wall_millis;
+                            let served = match ctx.s3.as_deref_mut() {
+                                Some(s3) => http::serve_stream(
+                                    &mut c.input,
+                                    &mut c.output.buf,
+                                    s3::MAX_BODY,
+                                    &mut c.http,
+                                    |req| s3.handle(&via, req, wall),
+                                ),
+                                None => http::Served::default(),
+                            };
+                            ctx.http.count(&served);
+                            if served.close {
+                                c.close_when_sent = true;
+                            }
+                        }
                         _ => {
                             c.input.clear();
                             c.close_when_sent = true;
@@ -436,8 +517,8 @@ impl Stack {
                     }
                 }
                 if !c.output.is_empty() && s.can_send() {
-                    if let Ok(n) = s.send_slice(&c.output) {
-                        c.output.drain(..n.min(c.output.len()));
+                    if let Ok(n) = s.send_slice(c.output.pending()) {
+                        c.output.consume(n);
                         c.last_activity = ctx.now;
                     }
                 }

@@ -566,9 +566,20 @@ fn pump(s: &mut Services, port: &ServicePort, c: &mut Client, now: &mut Instant)
             c.dev.rx.push_back(p);
         }
         if quiet {
-            break;
+            // Like an event loop: sleep until the next timer (delayed ACKs, window
+            // probes), but not into long timeouts.
+            let client_at = c
+                .iface
+                .poll_at(smol(*now), &c.sockets)
+                .map(|t| Instant::from_millis(t.total_millis().max(0) as u64));
+            let next = [client_at, s.poll_at(*now)].into_iter().flatten().min();
+            match next {
+                Some(t) if t > *now && t <= *now + Duration::from_millis(500) => *now = t,
+                _ => break,
+            }
+        } else {
+            *now = *now + Duration::from_millis(1);
         }
-        *now = *now + Duration::from_millis(1);
     }
     from_services
 }
@@ -615,11 +626,26 @@ fn http(
     now: &mut Instant,
     raw: &str,
 ) -> ((u16, Headers, String), Vec<Vec<u8>>) {
+    http_bytes(s, port, c, h, now, raw.as_bytes())
+}
+
+/// [`http`] with any bytes, sent as the socket takes them.
+fn http_bytes(
+    s: &mut Services,
+    port: &ServicePort,
+    c: &mut Client,
+    h: SocketHandle,
+    now: &mut Instant,
+    raw: &[u8],
+) -> ((u16, Headers, String), Vec<Vec<u8>>) {
     let mut pkts = pump(s, port, c, now);
     assert!(c.sock(h).may_send(), "connected: {}", c.sock(h).state());
-    c.sock(h).send_slice(raw.as_bytes()).unwrap();
+    let mut sent = 0;
     let mut buf = Vec::new();
-    for _ in 0..20 {
+    for _ in 0..2000 {
+        if sent < raw.len() {
+            sent += c.sock(h).send_slice(&raw[sent..]).unwrap();
+        }
         pkts.extend(pump(s, port, c, now));
         while c.sock(h).can_recv() {
             c.sock(h)
@@ -630,7 +656,7 @@ fn http(
                 .unwrap();
         }
         if let Some((st, hs, body)) = read_response(&mut buf) {
-            return ((st, hs, String::from_utf8(body).unwrap()), pkts);
+            return ((st, hs, String::from_utf8_lossy(&body).into_owned()), pkts);
         }
     }
     panic!("no response; got {:?}", String::from_utf8_lossy(&buf));
@@ -851,6 +877,183 @@ fn idle_connections_are_closed_and_poll_at_says_when() {
     assert_eq!(s.connections(&port, App::Imds), 0);
 }
 
+// ---------------------------------------------------------------- S3
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn s3_services(lab: &Lab, name: &str) -> (Services, TempDir) {
+    let dir = std::env::temp_dir().join(format!("vpclab-svc-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let s = Services::new(
+        lab,
+        Config {
+            s3_dir: Some(dir.clone()),
+            ..Config::default()
+        },
+    )
+    .unwrap();
+    (s, TempDir(dir))
+}
+
+#[test]
+fn s3_through_the_internet_gateway_and_the_gateway_endpoint() {
+    let lab = default_lab();
+    let (mut s, _dir) = s3_services(&lab, "paths");
+    let public = first_instance(&lab, true);
+    let private = lab
+        .instances
+        .iter()
+        .find(|i| i.public_ip.is_none() && i.vpc == public.vpc)
+        .unwrap()
+        .clone();
+    let vpce = lab
+        .vpc_endpoints
+        .iter()
+        .find(|e| matches!(e.kind, EndpointKind::Gateway { .. }))
+        .unwrap()
+        .id
+        .clone();
+    let s3_ip = Ipv4Addr::new(52, 219, 60, 10);
+    let mut now = T0;
+
+    // The public instance (its public IP after the IGW's NAT) creates a bucket and a key.
+    let mut c = Client::new(public.public_ip.unwrap());
+    let h = c.connect(s3_ip, 80);
+    let ((st, _, _), _) = http(
+        &mut s,
+        &ServicePort::Region,
+        &mut c,
+        h,
+        &mut now,
+        "PUT /lab-bucket HTTP/1.1\r\nHost: s3.ap-northeast-2.amazonaws.com\r\n\r\n",
+    );
+    assert_eq!(st, 200);
+    let ((st, hs, _), _) = http(
+        &mut s,
+        &ServicePort::Region,
+        &mut c,
+        h,
+        &mut now,
+        "PUT /hello.txt HTTP/1.1\r\nHost: lab-bucket.s3.ap-northeast-2.amazonaws.com\r\nContent-Length: 5\r\n\r\nhello",
+    );
+    assert_eq!(st, 200);
+    assert_eq!(
+        header(&hs, "etag"),
+        Some("\"5d41402abc4b2a76b9719d911017c592\"")
+    );
+
+    // The private instance reads it through the gateway endpoint.
+    let port = ServicePort::GatewayEndpoint { vpce };
+    let mut c2 = Client::new(private.private_ip);
+    let h2 = c2.connect(Ipv4Addr::new(52, 219, 56, 74), 80);
+    let ((st, _, body), pkts) = http(
+        &mut s,
+        &port,
+        &mut c2,
+        h2,
+        &mut now,
+        "GET /lab-bucket/hello.txt HTTP/1.1\r\nHost: s3.ap-northeast-2.amazonaws.com\r\n\r\n",
+    );
+    assert_eq!((st, body.as_str()), (200, "hello"));
+    assert!(pkts.iter().all(|p| parse(p).dst == private.private_ip));
+    let ((st, _, body), _) = http(
+        &mut s,
+        &port,
+        &mut c2,
+        h2,
+        &mut now,
+        "GET / HTTP/1.1\r\nHost: s3.ap-northeast-2.amazonaws.com\r\n\r\n",
+    );
+    assert_eq!(st, 200);
+    assert!(body.contains("<Name>lab-bucket</Name>"), "{body}");
+    let ((st, _, body), _) = http(
+        &mut s,
+        &port,
+        &mut c2,
+        h2,
+        &mut now,
+        "GET /lab-bucket/nope HTTP/1.1\r\nHost: s3.ap-northeast-2.amazonaws.com\r\n\r\n",
+    );
+    assert_eq!(st, 404);
+    assert!(body.contains("<Code>NoSuchKey</Code>"));
+
+    let c = s.counters();
+    assert_eq!((c.s3.via_internet, c.s3.via_endpoint), (2, 3));
+    // DynamoDB's addresses do not answer HTTP yet.
+    let before = s.counters().not_served;
+    exchange(
+        &mut s,
+        now,
+        &ServicePort::Region,
+        &[tcp_syn(
+            public.public_ip.unwrap(),
+            Ipv4Addr::new(52, 94, 6, 50),
+            1,
+            80,
+        )],
+    );
+    assert_eq!(s.counters().not_served, before + 1);
+}
+
+#[test]
+fn s3_takes_a_megabyte_with_expect_continue_and_gives_it_back() {
+    let lab = default_lab();
+    let (mut s, _dir) = s3_services(&lab, "big");
+    let inst = first_instance(&lab, true);
+    let mut c = Client::new(inst.public_ip.unwrap());
+    let mut now = T0;
+    let h = c.connect(Ipv4Addr::new(52, 219, 60, 10), 80);
+    let port = ServicePort::Region;
+    let ((st, _, _), _) = http(
+        &mut s,
+        &port,
+        &mut c,
+        h,
+        &mut now,
+        "PUT /big HTTP/1.1\r\nHost: s3.ap-northeast-2.amazonaws.com\r\n\r\n",
+    );
+    assert_eq!(st, 200);
+    let data: Vec<u8> = (0..1_048_576u32).map(|i| (i * 7 % 251) as u8).collect();
+    let head = format!(
+        "PUT /big/obj HTTP/1.1\r\nHost: s3.ap-northeast-2.amazonaws.com\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        data.len()
+    );
+    let ((st, _, _), _) = http(&mut s, &port, &mut c, h, &mut now, &head);
+    assert_eq!(st, 100, "100 Continue before the body");
+    let ((st, _, _), _) = http_bytes(&mut s, &port, &mut c, h, &mut now, &data);
+    assert_eq!(st, 200);
+    // Read the object back as raw bytes.
+    c.sock(h)
+        .send_slice(b"GET /big/obj HTTP/1.1\r\nHost: s3.ap-northeast-2.amazonaws.com\r\n\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    let mut got = None;
+    for _ in 0..2000 {
+        pump(&mut s, &port, &mut c, &mut now);
+        while c.sock(h).can_recv() {
+            c.sock(h)
+                .recv(|b| {
+                    buf.extend_from_slice(b);
+                    (b.len(), ())
+                })
+                .unwrap();
+        }
+        if let Some(r) = read_response(&mut buf) {
+            got = Some(r);
+            break;
+        }
+    }
+    let (st, _, body) = got.expect("a response");
+    assert_eq!(st, 200);
+    assert!(body == data, "the object comes back byte for byte");
+}
+
 // ---------------------------------------------------------------- no panics
 
 fn arb_port() -> impl Strategy<Value = ServicePort> {
@@ -909,7 +1112,7 @@ proptest! {
         let mut input = prefix.to_vec();
         input.extend_from_slice(&bytes);
         let mut out = Vec::new();
-        let _ = http::serve_stream(&mut input, &mut out, 1024, |req| {
+        let _ = http::serve_stream(&mut input, &mut out, 1024, &mut http::ConnState::default(), |req| {
             imds.handle(T0, &inst.vpc, inst.private_ip, req)
         });
     }
