@@ -68,8 +68,17 @@ fn addresses(m: &Message) -> Vec<Ipv4Addr> {
 fn seed2_private_instance_resolves_s3_and_the_vpc_default_hides_instance_names() {
     let lab = seed2();
     let mut s = Services::new(&lab, Config::default()).unwrap();
-    let private = lab.instances.iter().find(|i| i.public_ip.is_none()).unwrap();
-    let m = ask(&mut s, &lab, private.private_ip, "s3.ap-northeast-2.amazonaws.com");
+    let private = lab
+        .instances
+        .iter()
+        .find(|i| i.public_ip.is_none())
+        .unwrap();
+    let m = ask(
+        &mut s,
+        &lab,
+        private.private_ip,
+        "s3.ap-northeast-2.amazonaws.com",
+    );
     let want = catalog::region("ap-northeast-2")
         .unwrap()
         .gateway_service("s3")
@@ -89,7 +98,11 @@ fn seed2_private_instance_resolves_s3_and_the_vpc_default_hides_instance_names()
 fn seed2_ping_s3_through_the_gateway_endpoint() {
     let lab = seed2();
     let mut s = Services::new(&lab, Config::default()).unwrap();
-    let private = lab.instances.iter().find(|i| i.public_ip.is_none()).unwrap();
+    let private = lab
+        .instances
+        .iter()
+        .find(|i| i.public_ip.is_none())
+        .unwrap();
     let vpce = lab
         .vpc_endpoints
         .iter()
@@ -119,7 +132,10 @@ fn seed2_ping_s3_through_the_gateway_endpoint() {
         etherparse::Icmpv4Type::EchoReply(e) if e.id == 0x1234 && e.seq == 1
     ));
     let c = s.counters();
-    assert_eq!((c.received, c.admitted, c.emitted, c.dropped()), (1, 1, 1, 0));
+    assert_eq!(
+        (c.received, c.admitted, c.emitted, c.dropped()),
+        (1, 1, 1, 0)
+    );
 }
 
 #[test]
