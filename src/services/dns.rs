@@ -27,7 +27,8 @@
 //! Anything else is NXDOMAIN: a lab has no internet to recurse into. A name that exists
 //! with no record of the asked type is NOERROR with no answer (NODATA). With
 //! `EnableDnsSupport` off the resolver does not answer at all (the caller drops the query:
-//! [`Outcome::Drop`] with [`DropReason::DnsDisabled`]), as a VPC without DNS support has
+//! [`Outcome::Drop`] with [`Error::DnsDisabled`]; the services count it as
+//! `DropReason::DnsDisabled` before the query reaches here), as a VPC without DNS support has
 //! no resolver. Malformed queries get FORMERR when their header can be read, and are
 //! dropped and counted when it cannot. The choices are written down in
 //! `docs/decisions/0007-amazon-dns-and-imds.md`.

@@ -6,7 +6,7 @@
 //! packets (same framing) that [`Services::poll`] emits on the same port.
 //! [`Services::poll_at`] says when `poll` must run again for timers (TCP retransmission,
 //! idle connections) even if no packet arrives. Time is the caller's
-//! [`Instant`](crate::dataplane::time::Instant).
+//! [`Instant`].
 //!
 //! The three kinds of port, and what each serves:
 //! - [`ServicePort::AmazonProvided`]: from instances of one VPC, not subject to security
@@ -25,7 +25,7 @@
 //! any input. DynamoDB over HTTP is not served yet: TCP to its addresses is dropped as
 //! [`DropReason::NotServed`].
 //!
-//! Each port gets its own smoltcp interface ([`stack`]), created on the first packet it
+//! Each port gets its own smoltcp interface (module `stack`), created on the first packet it
 //! admits; emitted packets therefore always go back out on the port their flow came in on.
 
 pub mod dns;
