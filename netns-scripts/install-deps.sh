@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs (with apt, only what is missing) every system tool vpclab and its
-# tests use: ip, ping, curl, dig, iperf3, sshd, ssh, sshpass, tcpdump, ethtool,
-# python3, ps/pkill (procps), killall/fuser (psmisc), gcc, pkg-config, libc
-# headers. Then checks that cargo is there (it does not install Rust).
+# tests use: ip, ping, curl, dig, iperf3, sshd, ssh, ssh-keygen, sshpass, tcpdump,
+# ethtool, python3 (instances' httpd), chpasswd (instances' passwd --stdin), setsid,
+# ps/pkill (procps), killall/fuser (psmisc), gcc, pkg-config, libc headers.
+# Then checks that cargo is there (it does not install Rust).
 #
 #   netns-scripts/install-deps.sh
 #
@@ -24,6 +25,7 @@ DEPS=(
     "iperf3:iperf3"
     "/usr/sbin/sshd:openssh-server"
     "ssh:openssh-client"
+    "ssh-keygen:openssh-client"
     "sshpass:sshpass"
     "tcpdump:tcpdump"
     "ethtool:ethtool"
@@ -34,6 +36,8 @@ DEPS=(
     "killall:psmisc"
     "fuser:psmisc"
     "nsenter:util-linux"
+    "setsid:util-linux"
+    "chpasswd:passwd"
     "gcc:gcc"
     "pkg-config:pkg-config|pkgconf"
     "/usr/include/stdio.h:libc6-dev"

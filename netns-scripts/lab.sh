@@ -33,19 +33,40 @@ vl_say "vpclab describe route-tables"
 vl_say "vpclab describe instances"
 "${vpclab}" describe instances --output table
 
-# ---------------------------------------------------------------------------
-# TODO(lab up): a later issue adds here
-#   - "${vpclab}" up --detach            bring the default lab up in the background
-#   - a reachability check (e.g. ping between instances through the router)
-#   - how to use it: vpclab exec <instance> -- <cmd>, vpclab shell <instance>,
-#     and vpclab down to remove everything
-# ---------------------------------------------------------------------------
+lab="${VPCLAB_LAB:-vpclab}"
+if [[ -n $("${vpclab}" status --name "${lab}" 2>/dev/null | head -1) ]]; then
+    vl_say "lab ${lab} is already up; taking it down first"
+    "${vpclab}" down --name "${lab}"
+fi
+vl_say "vpclab up --detach --name ${lab} (the embedded default lab)"
+"${vpclab}" up --detach --name "${lab}"
 
-vl_say "done. The binary: ${vpclab}"
-vl_say "next, as root, with that binary:"
-cat <<'NEXT'
-    vpclab --help                                   every command
-    vpclab describe vpc-endpoints --output table    other resources (JSON without --output)
-    vpclab validate TEMPLATE.yaml                   check your own CloudFormation template
-    (bringing the lab up in namespaces is not wired into this script yet)
+# A short reachability check through the router, with the real ping.
+ip_of() { "${vpclab}" describe instances --output json |
+    python3 -c 'import json,sys; n=sys.argv[1]; print(next(i["PrivateIpAddress"] for r in json.load(sys.stdin)["Reservations"] for i in r["Instances"] if any(t["Key"]=="aws:cloudformation:logical-id" and t["Value"]==n for t in i.get("Tags",[]))))' "$1"; }
+check() { # from to-address what
+    if "${vpclab}" exec --name "${lab}" "$1" -- ping -c 2 -i 0.2 -W 2 "$2" >/dev/null; then
+        vl_say "ok: $1 reaches $3 ($2)"
+    else
+        vl_say "FAILED: $1 cannot reach $3 ($2)"
+        failed=1
+    fi
+}
+failed=0
+check CloudNetaPublicEC2 "$(ip_of CloudNetaPrivateEC2)" "the private instance"
+check CloudNetaPublicEC2 203.0.113.10 "the emulated internet"
+check WEB1 "$(ip_of WEB2)" "WEB2 in the other subnet"
+"${vpclab}" status --name "${lab}" | head -3
+if [[ ${failed} -ne 0 ]]; then
+    vl_say "the lab is up but a check failed; see above. Remove it with: ${vpclab} down --name ${lab}"
+    exit 1
+fi
+
+vl_say "done. The lab ${lab} is up; the router runs in the background."
+cat <<NEXT
+    ${vpclab} shell --name ${lab} CloudNetaPublicEC2            a shell inside an instance
+    ${vpclab} exec --name ${lab} CloudNetaPublicEC2 -- ping 10.0.1.x   one command inside it
+    ${vpclab} status --name ${lab}                               counters, drops by reason
+    ${vpclab} describe route-tables --output table               the route tables
+    ${vpclab} down --name ${lab}                                 remove everything
 NEXT

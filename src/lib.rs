@@ -5,14 +5,18 @@
 //! - [`template`]: CloudFormation YAML/JSON → model.
 //! - [`dataplane`]: the pure, sans-IO packet engine (checksums, GSO, LPM, conntrack).
 //! - [`services`]: the AWS side on smoltcp, sans-IO: Amazon DNS, instance metadata, the
-//!   public service addresses (ICMP echo).
+//!   public service addresses (ICMP echo, an S3 skeleton).
 //! - [`control`]: AWS-shaped views of a lab, shared by the CLI and the daemon.
+//! - [`host`]: namespaces, TAPs, instances and cleanup on the Linux host (the only `unsafe`).
 //! - [`cli`]: the command line, one module per verb.
 #![deny(unsafe_code)]
 
 pub mod cli;
 pub mod control;
 pub mod dataplane;
+#[allow(unsafe_code)]
+pub mod host;
 pub mod model;
+pub mod runtime;
 pub mod services;
 pub mod template;

@@ -3,7 +3,9 @@
 //!
 //! Exit codes: 0 success, 2 invalid input (a template, a parameter, a name), 1 internal failure.
 
+pub mod change;
 pub mod describe;
+pub mod lab;
 pub mod validate;
 
 use std::path::PathBuf;
@@ -42,6 +44,36 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Print a lab's resources as the AWS CLI's describe-* commands do (JSON), or as a table.
     Describe(describe::DescribeArgs),
+    /// Bring a lab up: one network namespace per instance, the router between them (root).
+    Up(lab::UpArgs),
+    /// Remove a lab: namespaces, TAPs, mounts, files, processes. Idempotent; works after a crash.
+    Down(lab::DownArgs),
+    /// A running lab's router: counters per port and per drop reason.
+    Status(lab::StatusArgs),
+    /// Run a command inside an instance (its network, hostname and files).
+    Exec(lab::ExecArgs),
+    /// An interactive shell inside an instance.
+    Shell(lab::ShellArgs),
+    /// Add a route to a running lab's route table (as `aws ec2 create-route`).
+    CreateRoute(change::RouteArgs),
+    /// Change a route's target (as `aws ec2 replace-route`).
+    ReplaceRoute(change::RouteArgs),
+    /// Remove a route (as `aws ec2 delete-route`).
+    DeleteRoute(change::DeleteRouteArgs),
+    /// Allow inbound traffic (as `aws ec2 authorize-security-group-ingress`).
+    AuthorizeSecurityGroupIngress(change::SgArgs),
+    /// Allow outbound traffic (as `aws ec2 authorize-security-group-egress`).
+    AuthorizeSecurityGroupEgress(change::SgArgs),
+    /// Remove an inbound rule (as `aws ec2 revoke-security-group-ingress`).
+    RevokeSecurityGroupIngress(change::SgArgs),
+    /// Remove an outbound rule (as `aws ec2 revoke-security-group-egress`).
+    RevokeSecurityGroupEgress(change::SgArgs),
+    /// Associate a subnet with a route table (as `aws ec2 associate-route-table`).
+    AssociateRouteTable(change::AssociateArgs),
+    /// Add a network ACL entry (as `aws ec2 create-network-acl-entry`).
+    CreateNetworkAclEntry(change::AclArgs),
+    /// Remove a network ACL entry (as `aws ec2 delete-network-acl-entry`).
+    DeleteNetworkAclEntry(change::AclArgs),
 }
 
 /// Where a lab comes from: a template and its parameters.
@@ -114,12 +146,28 @@ impl Source {
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let ok = |r: Result<(), Failure>| r.map(|()| 0u8);
     let r = match cli.command {
-        Command::Validate(a) => validate::run(a),
-        Command::Describe(a) => describe::run(a),
+        Command::Validate(a) => ok(validate::run(a)),
+        Command::Describe(a) => ok(describe::run(a)),
+        Command::Up(a) => ok(lab::up(a)),
+        Command::Down(a) => ok(lab::down(a)),
+        Command::Status(a) => ok(lab::status(a)),
+        Command::Exec(a) => lab::exec(a),
+        Command::Shell(a) => lab::shell(a),
+        Command::CreateRoute(a) => ok(change::route(a, false)),
+        Command::ReplaceRoute(a) => ok(change::route(a, true)),
+        Command::DeleteRoute(a) => ok(change::delete_route(a)),
+        Command::AuthorizeSecurityGroupIngress(a) => ok(change::security_group(a, false, false)),
+        Command::AuthorizeSecurityGroupEgress(a) => ok(change::security_group(a, true, false)),
+        Command::RevokeSecurityGroupIngress(a) => ok(change::security_group(a, false, true)),
+        Command::RevokeSecurityGroupEgress(a) => ok(change::security_group(a, true, true)),
+        Command::AssociateRouteTable(a) => ok(change::associate(a)),
+        Command::CreateNetworkAclEntry(a) => ok(change::acl(a, false)),
+        Command::DeleteNetworkAclEntry(a) => ok(change::acl(a, true)),
     };
     Ok(match r {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(Failure::Invalid(msg)) => {
             eprintln!("vpclab: {msg}");
             ExitCode::from(2)

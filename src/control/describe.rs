@@ -14,7 +14,10 @@ use crate::model::lookup::Kind;
 use crate::model::*;
 
 /// The resource kinds `describe` knows, named as on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum What {
     RouteTables,
     Vpcs,

@@ -6,3 +6,4 @@
 //! a running lab with the same code.
 
 pub mod describe;
+pub mod protocol;

@@ -24,8 +24,12 @@ use etherparse::Ipv4HeaderSlice;
 use thiserror::Error;
 
 /// Byte offsets inside an IPv4 header.
-mod field {
+pub mod field {
+    #![allow(missing_docs)]
     use core::ops::Range;
+    pub const VERSION_IHL: usize = 0;
+    pub const TOTAL_LEN: Range<usize> = 2..4;
+    pub const FLAGS_FRAGMENT: Range<usize> = 6..8;
     pub const TTL: usize = 8;
     pub const PROTOCOL: usize = 9;
     pub const TTL_PROTO: Range<usize> = 8..10;

@@ -2,7 +2,9 @@
 //! (and, later, NAT and NLB flow pinning, kept in the generic value `V`).
 //!
 //! Contract:
-//! - A flow is keyed by (protocol, src ip, dst ip, src port, dst port); ICMP
+//! - A flow is keyed by (zone, protocol, src ip, dst ip, src port, dst port),
+//!   the zone separating address spaces that may overlap (the router uses one
+//!   zone per VPC); ICMP
 //!   echo uses the echo identifier as both ports ([`FlowKey::icmp_echo`]).
 //!   Keys are normalised, so both directions find the same entry, and the
 //!   entry remembers which direction opened the flow ([`Direction`]).
@@ -60,6 +62,8 @@ pub struct ConntrackFull {
 /// A flow as seen on one packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FlowKey {
+    /// The address space (the router: the VPC's index); 0 by default.
+    pub zone: u32,
     /// IP protocol number.
     pub protocol: u8,
     /// Source address.
@@ -82,6 +86,7 @@ impl FlowKey {
         dst_port: u16,
     ) -> Self {
         FlowKey {
+            zone: 0,
             protocol,
             src,
             dst,
@@ -95,6 +100,12 @@ impl FlowKey {
         Self::new(proto::ICMP, src, ident, dst, ident)
     }
 
+    /// The same key in address space `zone`.
+    pub const fn in_zone(mut self, zone: u32) -> Self {
+        self.zone = zone;
+        self
+    }
+
     /// The key of the other direction.
     pub const fn reversed(&self) -> Self {
         Self::new(
@@ -104,12 +115,14 @@ impl FlowKey {
             self.src,
             self.src_port,
         )
+        .in_zone(self.zone)
     }
 }
 
 /// Both directions of a flow map to one key: lower (addr, port) first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct CanonKey {
+    zone: u32,
     lo_addr: u32,
     hi_addr: u32,
     lo_port: u16,
@@ -124,6 +137,7 @@ fn canon(k: &FlowKey) -> (CanonKey, bool) {
     let src_is_lo = s <= d;
     let (lo, hi) = if src_is_lo { (s, d) } else { (d, s) };
     let key = CanonKey {
+        zone: k.zone,
         lo_addr: lo.0,
         hi_addr: hi.0,
         lo_port: lo.1,

@@ -16,11 +16,28 @@
 //! - [`gso`]: software segmentation of GSO super-frames.
 //! - [`lpm`]: longest-prefix-match table for route lookups.
 //! - [`conntrack`]: bounded, lazily expiring connection tracking.
+//! - [`packet`]: what the rules look at in a frame.
+//! - [`secgroup`], [`nacl`], [`route`]: security groups, network ACLs and
+//!   route tables compiled for matching.
+//! - [`topology`]: the lab compiled into a [`topology::Snapshot`]: ports,
+//!   ENIs, subnets, VPCs, by index.
+//! - [`verdict`]: what happened to a frame and why; counters, flow records.
+//! - [`router`]: the virtual router, [`router::Router::process`].
+//! - [`testkit`]: frame builders and a collecting sink for tests, benches and
+//!   fuzzing.
 
 pub mod checksum;
 pub mod conntrack;
 pub mod gso;
 pub mod lpm;
+pub mod nacl;
+pub mod packet;
+pub mod route;
+pub mod router;
+pub mod secgroup;
+pub mod testkit;
+pub mod topology;
+pub mod verdict;
 
 mod hash;
 pub mod time;

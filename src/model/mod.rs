@@ -10,6 +10,7 @@
 //! Nothing here touches the host.
 
 pub mod catalog;
+pub mod change;
 pub mod cidr;
 pub mod ids;
 pub mod lookup;

@@ -40,6 +40,21 @@ fn both_directions_hit_the_same_entry() {
 }
 
 #[test]
+fn zones_keep_overlapping_address_spaces_apart() {
+    let mut ct = table(16);
+    let k = tcp_key(40000);
+    ct.insert(t(0), &k.in_zone(1), SYN, 1u32).unwrap();
+    assert!(ct.lookup(t(1), &k.in_zone(2).reversed(), SYN_ACK).is_none());
+    assert!(
+        ct.lookup(t(1), &k, SYN_ACK).is_none(),
+        "zone 0 is another VPC"
+    );
+    let back = ct.lookup(t(1), &k.in_zone(1).reversed(), SYN_ACK).unwrap();
+    assert_eq!(*back.value, 1);
+    assert_eq!(k.in_zone(1).reversed().zone, 1, "reversing keeps the zone");
+}
+
+#[test]
 fn direction_is_the_openers_even_when_it_is_the_high_end() {
     let mut ct = table(4);
     // B > A: the opener is the "hi" end of the canonical key.

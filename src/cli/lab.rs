@@ -1,0 +1,355 @@
+//! `up`, `down`, `status`, `exec`, `shell`: a lab on this machine's namespaces.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use super::{Failure, Source};
+use crate::control::describe::What;
+use crate::control::protocol::{Request, Response};
+use crate::host::{self, cleanup, instance::Instance, state::LabState};
+use crate::runtime::lab::{self as runlab, instance_name};
+
+const DEFAULT_LAB: &str = "vpclab";
+
+fn need_root(verb: &str) -> Result<(), Failure> {
+    if host::is_root() {
+        Ok(())
+    } else {
+        Err(Failure::Invalid(format!(
+            "`vpclab {verb}` creates network namespaces and needs root: run `sudo vpclab {verb} …`"
+        )))
+    }
+}
+
+/// `vpclab up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The CloudFormation template; the embedded default lab if left out.
+    pub template: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: Source,
+    /// Return once the lab is up, leaving the router running in the background.
+    #[arg(long)]
+    pub detach: bool,
+    /// (internal) Run as the detached daemon.
+    #[arg(long, hide = true)]
+    pub daemon: bool,
+}
+
+/// Runs `up`.
+pub fn up(a: UpArgs) -> Result<(), Failure> {
+    need_root("up")?;
+    let lab = a.source.load(a.template.as_ref())?;
+    let name = a.source.name.clone();
+    host::names::check_lab(&name).map_err(|e| {
+        Failure::Invalid(format!(
+            "{e} (a lab name is letters, digits and _: --name my_lab)"
+        ))
+    })?;
+    if LabState::load(&name).ok().flatten().is_some() {
+        return Err(Failure::Invalid(format!(
+            "lab '{name}' is already up: `vpclab down --name {name}` first, or pick another --name"
+        )));
+    }
+    if a.detach {
+        return detach(&a, &name);
+    }
+    let summary = summary(&lab, &name);
+    let mut progress = |line: &str| println!("{line}");
+    if !a.daemon {
+        println!("{summary}");
+        println!("Ctrl-C stops the router and removes the lab.");
+    }
+    runlab::run(lab, &name, &mut progress).map_err(|e| Failure::Invalid(e.to_string()))
+}
+
+fn detach(a: &UpArgs, name: &str) -> Result<(), Failure> {
+    let exe = std::env::current_exe().map_err(|e| Failure::Invalid(e.to_string()))?;
+    let mut args: Vec<String> = vec!["up".into()];
+    if let Some(t) = &a.template {
+        args.push(t.display().to_string());
+    }
+    args.extend([
+        "--name".into(),
+        name.into(),
+        "--region".into(),
+        a.source.region.clone(),
+    ]);
+    for (k, v) in &a.source.parameters {
+        args.extend(["--parameter".into(), format!("{k}={v}")]);
+    }
+    args.push("--daemon".into());
+    let mut child = Process::new("setsid")
+        .arg(&exe)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Failure::Invalid(format!("cannot start the router daemon (setsid): {e}")))?;
+    let out = child.stdout.take();
+    let err = child.stderr.take();
+    let echo = |r: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            if let Some(r) = r {
+                for line in BufReader::new(r).lines().map_while(Result::ok) {
+                    println!("{line}");
+                }
+            }
+        })
+    };
+    echo(out.map(|o| Box::new(o) as Box<dyn std::io::Read + Send>));
+    echo(err.map(|o| Box::new(o) as Box<dyn std::io::Read + Send>));
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(Failure::Invalid(format!(
+                "the lab did not come up (router daemon exited: {status}); nothing is left behind"
+            )));
+        }
+        if let Ok(Response::Status(_)) = runlab::request(name, &Request::Status) {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(600) {
+            let _ = child.kill();
+            return Err(Failure::Invalid(
+                "the lab did not come up within 10 minutes".into(),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let lab = a.source.load(a.template.as_ref())?;
+    println!("{}", summary(&lab, name));
+    println!(
+        "The router runs in the background (pid {}). In:  sudo vpclab shell --name {name} <instance>\n\
+         Run:  sudo vpclab exec --name {name} <instance> -- <command>   Stop:  sudo vpclab down --name {name}",
+        child.id()
+    );
+    Ok(())
+}
+
+fn summary(lab: &crate::model::Lab, name: &str) -> String {
+    let mut s = format!("lab {name} ({}):\n", lab.region);
+    for i in &lab.instances {
+        s.push_str(&format!(
+            "  {:<24} {:<15} {:<15} {}\n",
+            instance_name(i),
+            i.private_ip,
+            i.public_ip
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "-".into()),
+            i.hostname
+        ));
+    }
+    s.push_str(&format!(
+        "  {:<24} {:<15} {:<15} {}",
+        runlab::INTERNET,
+        crate::model::catalog::INTERNET_HOST,
+        "-",
+        "the emulated internet"
+    ));
+    s
+}
+
+/// `vpclab down`.
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// The lab to remove.
+    #[arg(long, default_value = DEFAULT_LAB, value_name = "LAB")]
+    pub name: String,
+    /// Every lab on this machine.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// Runs `down`: idempotent; works with or without a live daemon or a state file.
+pub fn down(a: DownArgs) -> Result<(), Failure> {
+    need_root("down")?;
+    let labs = if a.all {
+        cleanup::labs()
+    } else {
+        vec![a.name.clone()]
+    };
+    if labs.is_empty() {
+        println!("no lab is up");
+    }
+    for lab in labs {
+        host::names::check_lab(&lab).map_err(|e| Failure::Invalid(e.to_string()))?;
+        if let Ok(Response::Stopping) = runlab::request(&lab, &Request::Down) {
+            let start = Instant::now();
+            while LabState::load(&lab).ok().flatten().is_some()
+                && start.elapsed() < Duration::from_secs(60)
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        // A daemon that does not answer (killed, hung): stop it, then clean up by hand.
+        if let Ok(Some(state)) = LabState::load(&lab) {
+            let pid = state.record().pid;
+            if pid != std::process::id() && is_vpclab(pid) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        match cleanup::down(&lab) {
+            Ok(report) if report.removed.is_empty() => println!("lab {lab}: down"),
+            Ok(report) => print!("lab {lab}: down\n{report}"),
+            Err(e) => return Err(Failure::Invalid(format!("lab {lab}: {e}"))),
+        }
+    }
+    Ok(())
+}
+
+fn is_vpclab(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "vpclab")
+}
+
+/// `vpclab status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The lab.
+    #[arg(long, default_value = DEFAULT_LAB, value_name = "LAB")]
+    pub name: String,
+    /// JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `status`.
+pub fn status(a: StatusArgs) -> Result<(), Failure> {
+    match runlab::request(&a.name, &Request::Status).map_err(Failure::Invalid)? {
+        Response::Status(s) if a.json => {
+            println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+            Ok(())
+        }
+        Response::Status(s) => {
+            println!(
+                "lab {} ({}), router pid {}, up {} s: {} forwarded, {} to services, {} answered, {} tracked flows",
+                s.lab, s.region, s.pid, s.uptime_secs, s.forwarded, s.delivered, s.answered, s.tracked_flows
+            );
+            for (reason, n) in &s.drops {
+                println!("  dropped {n:>8}  {reason}");
+            }
+            for p in &s.ports {
+                println!(
+                    "  port {:<60} rx {:>8} tx {:>8} dropped {:>6}",
+                    p.name, p.rx_frames, p.tx_frames, p.dropped
+                );
+            }
+            for (i, log) in &s.user_data_failures {
+                println!("  user data of {i} failed: {log}");
+            }
+            Ok(())
+        }
+        other => Err(Failure::Invalid(format!("unexpected answer: {other:?}"))),
+    }
+}
+
+/// `vpclab exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The lab.
+    #[arg(long, default_value = DEFAULT_LAB, value_name = "LAB")]
+    pub name: String,
+    /// The instance: logical id, Name tag, i-… id, or `internet`.
+    pub instance: String,
+    /// The command and its arguments (after `--`).
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+/// Finds the instance a user named (logical id, Name tag, or i- id).
+fn open_instance(lab: &str, query: &str) -> Result<Instance, Failure> {
+    if let Ok(i) = Instance::open(lab, query) {
+        return Ok(i);
+    }
+    let described = runlab::request(
+        lab,
+        &Request::Describe {
+            what: What::Instances,
+            filter: vec![],
+        },
+    )
+    .map_err(Failure::Invalid)?;
+    let Response::Json { value } = described else {
+        return Err(Failure::Invalid(format!(
+            "lab {lab}: no instance '{query}'"
+        )));
+    };
+    let mut found = None;
+    for r in value["Reservations"].as_array().into_iter().flatten() {
+        for i in r["Instances"].as_array().into_iter().flatten() {
+            let tags = i["Tags"].as_array().cloned().unwrap_or_default();
+            let tag = |k: &str| {
+                tags.iter()
+                    .find(|t| t["Key"] == k)
+                    .and_then(|t| t["Value"].as_str())
+                    .map(str::to_string)
+            };
+            if i["InstanceId"] == query || tag("Name").as_deref() == Some(query) {
+                found = tag("aws:cloudformation:logical-id")
+                    .or_else(|| i["InstanceId"].as_str().map(str::to_string));
+            }
+        }
+    }
+    let name = found.ok_or_else(|| {
+        Failure::Invalid(format!(
+            "lab {lab} has no instance '{query}' (name one by logical id, Name tag or i- id; `vpclab describe instances --name {lab}`)"
+        ))
+    })?;
+    Instance::open(lab, &name).map_err(|e| Failure::Invalid(e.to_string()))
+}
+
+/// Runs `exec`; returns the command's exit code.
+pub fn exec(a: ExecArgs) -> Result<u8, Failure> {
+    need_root("exec")?;
+    let inst = open_instance(&a.name, &a.instance)?;
+    let (prog, args) = a
+        .command
+        .split_first()
+        .ok_or_else(|| Failure::Invalid("no command given after --".into()))?;
+    let mut cmd = inst
+        .command(prog)
+        .map_err(|e| Failure::Invalid(e.to_string()))?;
+    let status = cmd
+        .args(args)
+        .status()
+        .map_err(|e| Failure::Invalid(format!("{prog}: {e}")))?;
+    Ok(status.code().map_or(1, |c| c as u8))
+}
+
+/// `vpclab shell`.
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// The lab.
+    #[arg(long, default_value = DEFAULT_LAB, value_name = "LAB")]
+    pub name: String,
+    /// The instance: logical id, Name tag, i-… id, or `internet`.
+    pub instance: String,
+}
+
+/// Runs `shell`: an interactive bash with the AWS-like prompt.
+pub fn shell(a: ShellArgs) -> Result<u8, Failure> {
+    need_root("shell")?;
+    let inst = open_instance(&a.name, &a.instance)?;
+    let mut cmd = inst
+        .command("bash")
+        .map_err(|e| Failure::Invalid(e.to_string()))?;
+    let status = cmd
+        .args(["--norc", "-i"])
+        .env("PS1", "[\\u@\\h \\W]\\$ ")
+        .env(
+            "TERM",
+            std::env::var("TERM").unwrap_or_else(|_| "xterm".into()),
+        )
+        .status()
+        .map_err(|e| Failure::Invalid(format!("bash: {e}")))?;
+    Ok(status.code().map_or(1, |c| c as u8))
+}

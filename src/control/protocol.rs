@@ -1,0 +1,124 @@
+//! The control socket's protocol: one JSON request per line, one JSON response per line.
+//!
+//! Contract: the daemon of a running lab listens on `/run/vpclab/<lab>/control.sock` (root
+//! only); the CLI connects, writes a [`Request`] as one line of JSON, reads one
+//! [`Response`] line, and closes. Everything is plain serde data, so both sides (and a
+//! test) speak it without sharing anything else.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::describe::What;
+use crate::model::change::{Change, ChangeError};
+
+/// What the CLI asks of the daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "kebab-case")]
+pub enum Request {
+    /// Is the lab up, and how are its ports and counters?
+    Status,
+    /// `describe <what> [names]` of the running lab.
+    Describe {
+        /// What to describe.
+        what: What,
+        /// Names to keep (ids, logical ids, Name tags); empty for all.
+        filter: Vec<String>,
+    },
+    /// A live change.
+    Change(Change),
+    /// Stop the router and tear the lab down.
+    Down,
+}
+
+/// One port's counters as `status` shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortStatus {
+    /// What is behind the port (`eni-… (CloudNetaPublicEC2)`, `internet`, …).
+    pub name: String,
+    /// Frames received from it.
+    pub rx_frames: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Frames sent to it.
+    pub tx_frames: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Frames from it that were dropped.
+    pub dropped: u64,
+}
+
+/// The daemon's view of a running lab.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// The lab's name.
+    pub lab: String,
+    /// The region it emulates.
+    pub region: String,
+    /// The daemon's process id.
+    pub pid: u32,
+    /// Seconds since the router started.
+    pub uptime_secs: u64,
+    /// Frames forwarded, delivered to services, answered by the router.
+    pub forwarded: u64,
+    /// Frames delivered to emulated services.
+    pub delivered: u64,
+    /// Frames answered by the router (ARP, ping).
+    pub answered: u64,
+    /// Drops by reason (`SgIngressDenied`, …), only reasons that occurred.
+    pub drops: Vec<(String, u64)>,
+    /// Per port.
+    pub ports: Vec<PortStatus>,
+    /// Tracked flows.
+    pub tracked_flows: usize,
+    /// Instances whose user data failed, with the log path.
+    pub user_data_failures: Vec<(String, String)>,
+}
+
+/// The daemon's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "response", rename_all = "kebab-case")]
+pub enum Response {
+    /// The lab's status.
+    Status(Status),
+    /// JSON as the AWS CLI prints it (describe, or a change's result).
+    Json {
+        /// The document.
+        value: Value,
+    },
+    /// A change was refused (AWS's error code and message).
+    ChangeFailed(ChangeError),
+    /// The request could not be served.
+    Error {
+        /// Why.
+        message: String,
+    },
+    /// Down was accepted; the daemon is tearing the lab down.
+    Stopping,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_and_responses_round_trip_as_one_line() {
+        let reqs = [
+            Request::Status,
+            Request::Describe {
+                what: What::RouteTables,
+                filter: vec!["CloudNetaPrivateRT".into()],
+            },
+            Request::Down,
+        ];
+        for r in reqs {
+            let line = serde_json::to_string(&r).unwrap();
+            assert!(!line.contains('\n'));
+            assert_eq!(serde_json::from_str::<Request>(&line).unwrap(), r);
+        }
+        let resp = Response::Error {
+            message: "x".into(),
+        };
+        let line = serde_json::to_string(&resp).unwrap();
+        assert_eq!(serde_json::from_str::<Response>(&line).unwrap(), resp);
+    }
+}

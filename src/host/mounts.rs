@@ -1,0 +1,232 @@
+//! Reading `/proc/.../mountinfo` and lazy unmounts (crate-private helpers of `host`).
+//!
+//! Contract: [`mount_points`] lists the mount points of one mount namespace (`/proc/self` is
+//! the process's, `/proc/thread-self` the calling thread's), unescaped; [`entries`] gives the
+//! same lines with the mount id and per-mount options; [`mount_id_of`] says which mount a path
+//! resolves to (so a caller can tell a visible mount from one hidden under another); [`under`]
+//! keeps mount points at or below a directory (path-component-wise, so `/run/vpclab/a` does not
+//! match `/run/vpclab/ab`); [`umount_lazy`] detaches a mount and treats "not mounted" and "no
+//! such file" as success, so callers can be idempotent.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{umount2, MntFlags};
+use thiserror::Error;
+
+/// Errors of this module.
+#[derive(Debug, Error)]
+pub enum MountsError {
+    /// The mountinfo file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// umount2 failed for another reason than "not mounted".
+    #[error("umount {path}: {source}")]
+    Umount {
+        /// The mount point.
+        path: PathBuf,
+        /// Why.
+        source: Errno,
+    },
+}
+
+/// Mount points listed in `mountinfo` (`/proc/self/mountinfo` or `/proc/thread-self/mountinfo`).
+pub fn mount_points(mountinfo: &str) -> Result<Vec<PathBuf>, MountsError> {
+    Ok(entries(mountinfo)?.into_iter().map(|e| e.point).collect())
+}
+
+/// One line of a mountinfo file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountEntry {
+    /// The mount id (field 1), as [`mount_id_of`] reports it.
+    pub id: u64,
+    /// The mount point (field 5), unescaped.
+    pub point: PathBuf,
+    /// The per-mount options (field 6: `rw`/`ro`, `nosuid`, `nodev`, `noexec`, atime flags).
+    pub options: Vec<String>,
+}
+
+impl MountEntry {
+    /// Whether the mount itself is read-only (its `ro` per-mount option).
+    pub fn is_read_only(&self) -> bool {
+        self.options.iter().any(|o| o == "ro")
+    }
+
+    /// Whether the mount has the per-mount option `opt` (`nosuid`, `nodev`, …).
+    pub fn has(&self, opt: &str) -> bool {
+        self.options.iter().any(|o| o == opt)
+    }
+}
+
+/// The lines of `mountinfo`, in the kernel's order (a mount stacked on a path comes after the
+/// one it covers).
+pub fn entries(mountinfo: &str) -> Result<Vec<MountEntry>, MountsError> {
+    let text = std::fs::read_to_string(mountinfo).map_err(|source| MountsError::Read {
+        path: mountinfo.to_string(),
+        source,
+    })?;
+    Ok(parse(&text))
+}
+
+/// The entries of mountinfo text (lines too short to be mountinfo are skipped).
+fn parse(text: &str) -> Vec<MountEntry> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            Some(MountEntry {
+                id: f.first()?.parse().ok()?,
+                point: PathBuf::from(unescape(f.get(4)?)),
+                options: f.get(5)?.split(',').map(str::to_string).collect(),
+            })
+        })
+        .collect()
+}
+
+/// The id of the mount that `path` resolves to (the `mnt_id` of an `O_PATH` descriptor, which
+/// neither opens the file nor triggers an automount). A mount whose point resolves to another
+/// mount's id is hidden: something is mounted over it or over one of its parents.
+pub fn mount_id_of(path: &Path) -> io::Result<u64> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_PATH)
+        .open(path)?;
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", f.as_raw_fd()))?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| io::Error::other(format!("no mnt_id in fdinfo of {}", path.display())))
+}
+
+/// Undoes the kernel's octal escapes (`\040` space, `\011` tab, `\012` newline, `\134` `\`).
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The mount points at or below `dir`, deepest first (the order to unmount them in).
+pub fn under(points: &[PathBuf], dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = points
+        .iter()
+        .filter(|p| p.starts_with(dir))
+        .cloned()
+        .collect();
+    v.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    v.dedup();
+    v
+}
+
+/// Whether `path` is a mount point in the process's mount namespace.
+pub fn is_mount_point(path: &Path) -> Result<bool, MountsError> {
+    Ok(mount_points("/proc/self/mountinfo")?
+        .iter()
+        .any(|p| p == path))
+}
+
+/// Detaches the mount at `path` (MNT_DETACH); "not mounted" or "no such file" is success.
+/// Returns whether something was unmounted.
+pub fn umount_lazy(path: &Path) -> Result<bool, MountsError> {
+    match umount2(path, MntFlags::MNT_DETACH) {
+        Ok(()) => Ok(true),
+        Err(Errno::EINVAL) | Err(Errno::ENOENT) => Ok(false),
+        Err(source) => Err(MountsError::Umount {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Detaches every mount at or below `dir` in the process's mount namespace (deepest first,
+/// each as often as it is stacked). Returns the mount points detached.
+pub fn umount_all_under(dir: &Path) -> Result<Vec<PathBuf>, MountsError> {
+    umount_all_under_in("/proc/self/mountinfo", dir)
+}
+
+/// [`umount_all_under`] for the mount namespace whose `mountinfo` is given (use
+/// `/proc/thread-self/mountinfo` on a thread that has its own mount namespace).
+pub fn umount_all_under_in(mountinfo: &str, dir: &Path) -> Result<Vec<PathBuf>, MountsError> {
+    let mut done = Vec::new();
+    // Stacked mounts show up once per layer; a few rounds take them all.
+    for _ in 0..8 {
+        let left = under(&mount_points(mountinfo)?, dir);
+        if left.is_empty() {
+            break;
+        }
+        for p in left {
+            if umount_lazy(&p)? {
+                done.push(p);
+            }
+        }
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_unescapes() {
+        let text = "36 35 98:0 /mnt1 /mnt/a\\040b rw,noatime master:1 - ext3 /dev/root rw\n\
+                    37 35 0:5 / /run/vpclab/x/ns rw - tmpfs tmpfs rw\n";
+        let p = parse(text);
+        assert_eq!(p[0].point, PathBuf::from("/mnt/a b"));
+        assert_eq!(p[0].id, 36);
+        assert_eq!(p[0].options, ["rw", "noatime"]);
+        assert!(!p[0].is_read_only() && p[0].has("noatime"));
+        assert_eq!(p[1].point, PathBuf::from("/run/vpclab/x/ns"));
+    }
+
+    #[test]
+    fn mount_id_of_root_is_in_mountinfo() {
+        let id = mount_id_of(Path::new("/")).unwrap();
+        let all = entries("/proc/self/mountinfo").unwrap();
+        assert!(
+            all.iter().any(|e| e.id == id && e.point == Path::new("/")),
+            "{id} {all:?}"
+        );
+    }
+
+    #[test]
+    fn under_is_component_wise_and_deepest_first() {
+        let points: Vec<PathBuf> = [
+            "/run/vpclab/a",
+            "/run/vpclab/a/ns/i.mnt",
+            "/run/vpclab/ab",
+            "/",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        let u = under(&points, Path::new("/run/vpclab/a"));
+        assert_eq!(
+            u,
+            vec![
+                PathBuf::from("/run/vpclab/a/ns/i.mnt"),
+                PathBuf::from("/run/vpclab/a")
+            ]
+        );
+    }
+}

@@ -1,0 +1,600 @@
+//! Live changes to a running lab, with the AWS CLI's verbs.
+//!
+//! Contract: [`Lab::apply`] takes one [`Change`] (what `aws ec2 create-route`,
+//! `authorize-security-group-ingress`, `create-network-acl-entry`, … would send),
+//! resolves every name (id, logical id or `Name` tag), applies it to a copy of the lab,
+//! runs the same `verify_*` passes a template goes through, and only then replaces the
+//! lab. On any error the lab is unchanged and the error carries AWS's error code
+//! (`RouteAlreadyExists`, `InvalidPermission.Duplicate`, …) and a message that says what
+//! to do. The result is the JSON the AWS CLI prints for the call.
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::lookup::Kind;
+use super::*;
+
+/// A route target as the CLI's flags name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TargetRef {
+    /// `--gateway-id` (an internet gateway).
+    Gateway(String),
+    /// `--instance-id`.
+    Instance(String),
+    /// `--network-interface-id`.
+    NetworkInterface(String),
+    /// `--nat-gateway-id`.
+    NatGateway(String),
+    /// `--vpc-peering-connection-id`.
+    VpcPeering(String),
+}
+
+/// A security-group rule as `--ip-permissions` (or the shorthand flags) give it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleSpec {
+    /// `tcp`, `udp`, `icmp`, `-1`, or a number.
+    pub protocol: String,
+    /// From port (ICMP type), `-1` or absent for all.
+    pub from_port: Option<i32>,
+    /// To port (ICMP code).
+    pub to_port: Option<i32>,
+    /// `--cidr`.
+    pub cidr: Option<String>,
+    /// `--source-group`.
+    pub group: Option<String>,
+    /// A prefix list id.
+    pub prefix_list: Option<String>,
+}
+
+/// One live change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verb", rename_all = "kebab-case")]
+pub enum Change {
+    /// `create-route`.
+    CreateRoute {
+        route_table: String,
+        destination: String,
+        target: TargetRef,
+    },
+    /// `replace-route`.
+    ReplaceRoute {
+        route_table: String,
+        destination: String,
+        target: TargetRef,
+    },
+    /// `delete-route`.
+    DeleteRoute {
+        route_table: String,
+        destination: String,
+    },
+    /// `authorize-security-group-ingress|egress`.
+    Authorize {
+        group: String,
+        egress: bool,
+        rule: RuleSpec,
+    },
+    /// `revoke-security-group-ingress|egress`.
+    Revoke {
+        group: String,
+        egress: bool,
+        rule: RuleSpec,
+    },
+    /// `associate-route-table`.
+    AssociateRouteTable { route_table: String, subnet: String },
+    /// `create-network-acl-entry`.
+    CreateNetworkAclEntry {
+        acl: String,
+        rule_number: u16,
+        egress: bool,
+        allow: bool,
+        protocol: String,
+        cidr: String,
+        port_range: Option<(u16, u16)>,
+        icmp: Option<(i16, i16)>,
+    },
+    /// `delete-network-acl-entry`.
+    DeleteNetworkAclEntry {
+        acl: String,
+        rule_number: u16,
+        egress: bool,
+    },
+}
+
+impl Change {
+    /// The AWS API operation's name (for messages).
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Change::CreateRoute { .. } => "CreateRoute",
+            Change::ReplaceRoute { .. } => "ReplaceRoute",
+            Change::DeleteRoute { .. } => "DeleteRoute",
+            Change::Authorize { egress: false, .. } => "AuthorizeSecurityGroupIngress",
+            Change::Authorize { egress: true, .. } => "AuthorizeSecurityGroupEgress",
+            Change::Revoke { egress: false, .. } => "RevokeSecurityGroupIngress",
+            Change::Revoke { egress: true, .. } => "RevokeSecurityGroupEgress",
+            Change::AssociateRouteTable { .. } => "AssociateRouteTable",
+            Change::CreateNetworkAclEntry { .. } => "CreateNetworkAclEntry",
+            Change::DeleteNetworkAclEntry { .. } => "DeleteNetworkAclEntry",
+        }
+    }
+}
+
+/// Why a change was refused: AWS's error code and a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[error("An error occurred ({code}) when calling the {operation} operation: {message}")]
+pub struct ChangeError {
+    /// AWS's error code.
+    pub code: String,
+    /// The operation.
+    pub operation: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+fn origin_live(what: &str) -> Origin {
+    Origin {
+        logical_id: None,
+        resource_type: Some(format!("live {what}")),
+        line: None,
+    }
+}
+
+struct Ctx<'a> {
+    op: &'static str,
+    lab: &'a Lab,
+}
+
+impl Ctx<'_> {
+    fn err(&self, code: &str, message: impl Into<String>) -> ChangeError {
+        ChangeError {
+            code: code.to_string(),
+            operation: self.op.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn find(&self, kind: Kind, query: &str, code: &str) -> Result<String, ChangeError> {
+        self.lab
+            .find(kind, query)
+            .map_err(|e| self.err(code, e.to_string()))
+    }
+
+    fn cidr(&self, s: &str) -> Result<Ipv4Net, ChangeError> {
+        let net: Ipv4Net = s.parse().map_err(|_| {
+            self.err(
+                "InvalidParameterValue",
+                format!("'{s}' is not an IPv4 CIDR block such as 10.0.0.0/16"),
+            )
+        })?;
+        if net != net.trunc() {
+            return Err(self.err(
+                "InvalidParameterValue",
+                format!("{s} has host bits set: write {}", net.trunc()),
+            ));
+        }
+        Ok(net)
+    }
+
+    fn target(&self, t: &TargetRef) -> Result<RouteTarget, ChangeError> {
+        Ok(match t {
+            TargetRef::Gateway(g) if g.starts_with("vpce-") => {
+                return Err(self.err(
+                    "InvalidParameterValue",
+                    format!(
+                        "route targets {g}: a gateway endpoint's route is added by the endpoint itself (create-vpc-endpoint --route-table-ids, or modify-vpc-endpoint --add-route-table-ids)"
+                    ),
+                ))
+            }
+            TargetRef::Gateway(g) => RouteTarget::InternetGateway(IgwId::parse(&self.find(
+                Kind::InternetGateway,
+                g,
+                "InvalidInternetGatewayID.NotFound",
+            )?).ok_or_else(|| self.err("InvalidInternetGatewayID.Malformed", g.clone()))?),
+            TargetRef::Instance(i) => RouteTarget::Instance(
+                InstanceId::parse(&self.find(Kind::Instance, i, "InvalidInstanceID.NotFound")?)
+                    .ok_or_else(|| self.err("InvalidInstanceID.Malformed", i.clone()))?,
+            ),
+            TargetRef::NetworkInterface(e) => RouteTarget::NetworkInterface(
+                EniId::parse(&self.find(
+                    Kind::NetworkInterface,
+                    e,
+                    "InvalidNetworkInterfaceID.NotFound",
+                )?)
+                .ok_or_else(|| self.err("InvalidNetworkInterfaceID.Malformed", e.clone()))?,
+            ),
+            TargetRef::NatGateway(n) => RouteTarget::NatGateway(
+                NatGatewayId::parse(n)
+                    .ok_or_else(|| self.err("InvalidNatGatewayID.Malformed", n.clone()))?,
+            ),
+            TargetRef::VpcPeering(p) => RouteTarget::Peering(
+                PeeringId::parse(p)
+                    .ok_or_else(|| self.err("InvalidVpcPeeringConnectionID.Malformed", p.clone()))?,
+            ),
+        })
+    }
+
+    fn rule(
+        &self,
+        group: &SecurityGroup,
+        spec: &RuleSpec,
+        what: &str,
+    ) -> Result<SgRule, ChangeError> {
+        let protocol = Protocol::parse(&spec.protocol).ok_or_else(|| {
+            self.err(
+                "InvalidParameterValue",
+                format!(
+                    "protocol '{}' is not tcp, udp, icmp, icmpv6, -1 or a number 0-255",
+                    spec.protocol
+                ),
+            )
+        })?;
+        let peer = match (&spec.cidr, &spec.group, &spec.prefix_list) {
+            (Some(c), None, None) => Peer::Cidr(self.cidr(c)?),
+            (None, Some(g), None) => Peer::Group(
+                SgId::parse(&self.find(Kind::SecurityGroup, g, "InvalidGroup.NotFound")?)
+                    .ok_or_else(|| self.err("InvalidGroup.Malformed", g.clone()))?,
+            ),
+            (None, None, Some(pl)) => Peer::PrefixList(PrefixListId::from_catalog(pl)),
+            _ => {
+                return Err(self.err(
+                    "MissingParameter",
+                    "give exactly one of --cidr, --source-group or a prefix list",
+                ))
+            }
+        };
+        let (from_port, to_port) = match protocol {
+            Protocol::Tcp | Protocol::Udp => {
+                let (Some(f), Some(t)) = (spec.from_port, spec.to_port) else {
+                    return Err(self.err(
+                        "MissingParameter",
+                        "TCP and UDP rules need a port or port range (--port 22 or --port 1024-65535)",
+                    ));
+                };
+                if !(0..=65535).contains(&f) || !(0..=65535).contains(&t) || f > t {
+                    return Err(self.err(
+                        "InvalidParameterValue",
+                        format!("port range {f}-{t} is not within 0-65535, low to high"),
+                    ));
+                }
+                (Some(f), Some(t))
+            }
+            Protocol::Icmp | Protocol::Icmpv6 => (
+                Some(spec.from_port.unwrap_or(-1)),
+                Some(spec.to_port.unwrap_or(-1)),
+            ),
+            _ => (None, None),
+        };
+        Ok(SgRule {
+            id: SgRuleId::generate(&format!(
+                "{}/{what}/{}/{:?}/{:?}/{:?}",
+                group.id, spec.protocol, from_port, to_port, peer
+            )),
+            protocol,
+            from_port,
+            to_port,
+            peer,
+            description: None,
+            origin: origin_live(what),
+        })
+    }
+}
+
+fn same_rule(a: &SgRule, b: &SgRule) -> bool {
+    a.protocol == b.protocol
+        && a.from_port == b.from_port
+        && a.to_port == b.to_port
+        && a.peer == b.peer
+}
+
+fn route_dest(d: &Destination) -> String {
+    match d {
+        Destination::Cidr(c) => c.to_string(),
+        Destination::PrefixList(p) => p.to_string(),
+    }
+}
+
+impl Lab {
+    /// Applies a live change; see the module docs.
+    pub fn apply(&mut self, change: &Change) -> Result<Value, ChangeError> {
+        let mut next = self.clone();
+        let out = next.apply_unchecked(change)?;
+        let problems = verify::verify(&next);
+        if let Some(p) = problems.0.first() {
+            return Err(ChangeError {
+                code: "InvalidParameterValue".to_string(),
+                operation: change.operation().to_string(),
+                message: format!("{} ({}; fix: {})", p.message, p.rule, p.fix),
+            });
+        }
+        *self = next;
+        Ok(out)
+    }
+
+    fn apply_unchecked(&mut self, change: &Change) -> Result<Value, ChangeError> {
+        let op = change.operation();
+        let snapshot = self.clone();
+        let cx = Ctx { op, lab: &snapshot };
+        match change {
+            Change::CreateRoute {
+                route_table,
+                destination,
+                target,
+            }
+            | Change::ReplaceRoute {
+                route_table,
+                destination,
+                target,
+            } => {
+                let rt_id = cx.find(
+                    Kind::RouteTable,
+                    route_table,
+                    "InvalidRouteTableID.NotFound",
+                )?;
+                let net = cx.cidr(destination)?;
+                let target = cx.target(target)?;
+                let replace = matches!(change, Change::ReplaceRoute { .. });
+                let rt = self
+                    .route_tables
+                    .iter_mut()
+                    .find(|r| r.id.as_str() == rt_id)
+                    .ok_or_else(|| cx.err("InvalidRouteTableID.NotFound", rt_id.clone()))?;
+                let existing = rt
+                    .routes
+                    .iter_mut()
+                    .find(|r| r.destination == Destination::Cidr(net));
+                match (existing, replace) {
+                    (Some(_), false) => {
+                        return Err(cx.err(
+                            "RouteAlreadyExists",
+                            format!(
+                                "The route identified by {net} already exists in {rt_id}; use replace-route to change its target"
+                            ),
+                        ))
+                    }
+                    (Some(r), true) if r.route_origin == RouteOrigin::CreateRouteTable => {
+                        if target != RouteTarget::Local {
+                            return Err(cx.err(
+                                "InvalidParameterValue",
+                                format!("the local route {net} of {rt_id} can only be replaced with a middlebox target, which vpclab does not emulate"),
+                            ));
+                        }
+                    }
+                    (Some(r), true) => r.target = target,
+                    (None, true) => {
+                        return Err(cx.err(
+                            "InvalidRoute.NotFound",
+                            format!("no route with destination {net} in {rt_id}; use create-route"),
+                        ))
+                    }
+                    (None, false) => rt.routes.push(Route {
+                        destination: Destination::Cidr(net),
+                        target,
+                        route_origin: RouteOrigin::CreateRoute,
+                        origin: origin_live("route"),
+                    }),
+                }
+                Ok(json!({ "Return": true }))
+            }
+            Change::DeleteRoute {
+                route_table,
+                destination,
+            } => {
+                let rt_id = cx.find(
+                    Kind::RouteTable,
+                    route_table,
+                    "InvalidRouteTableID.NotFound",
+                )?;
+                let rt = self
+                    .route_tables
+                    .iter_mut()
+                    .find(|r| r.id.as_str() == rt_id)
+                    .ok_or_else(|| cx.err("InvalidRouteTableID.NotFound", rt_id.clone()))?;
+                let pos = rt
+                    .routes
+                    .iter()
+                    .position(|r| route_dest(&r.destination) == *destination)
+                    .ok_or_else(|| {
+                        cx.err(
+                            "InvalidRoute.NotFound",
+                            format!("no route with destination {destination} in {rt_id}"),
+                        )
+                    })?;
+                let route = &rt.routes[pos];
+                if route.route_origin == RouteOrigin::CreateRouteTable {
+                    return Err(cx.err(
+                        "InvalidParameterValue",
+                        format!("cannot remove the local route {destination} of {rt_id}"),
+                    ));
+                }
+                if matches!(route.target, RouteTarget::GatewayEndpoint(_)) {
+                    return Err(cx.err(
+                        "InvalidParameterValue",
+                        format!("the route to {destination} belongs to a gateway endpoint: remove the route table from the endpoint (modify-vpc-endpoint --remove-route-table-ids)"),
+                    ));
+                }
+                rt.routes.remove(pos);
+                Ok(json!({}))
+            }
+            Change::Authorize {
+                group,
+                egress,
+                rule,
+            }
+            | Change::Revoke {
+                group,
+                egress,
+                rule,
+            } => {
+                let sg_id = cx.find(Kind::SecurityGroup, group, "InvalidGroup.NotFound")?;
+                let sg = self
+                    .security_groups
+                    .iter_mut()
+                    .find(|g| g.id.as_str() == sg_id)
+                    .ok_or_else(|| cx.err("InvalidGroup.NotFound", sg_id.clone()))?;
+                let what = if *egress { "egress" } else { "ingress" };
+                let r = cx.rule(sg, rule, what)?;
+                let rules = if *egress {
+                    &mut sg.egress
+                } else {
+                    &mut sg.ingress
+                };
+                let pos = rules.iter().position(|x| same_rule(x, &r));
+                if matches!(change, Change::Authorize { .. }) {
+                    if pos.is_some() {
+                        return Err(cx.err(
+                            "InvalidPermission.Duplicate",
+                            format!("the specified rule already exists in {sg_id} ({what})"),
+                        ));
+                    }
+                    let id = r.id.clone();
+                    rules.push(r);
+                    Ok(json!({ "Return": true, "SecurityGroupRules": [{
+                        "SecurityGroupRuleId": id.as_str(), "GroupId": sg_id, "IsEgress": *egress,
+                    }]}))
+                } else {
+                    let Some(pos) = pos else {
+                        return Err(cx.err(
+                            "InvalidPermission.NotFound",
+                            format!("the specified rule does not exist in {sg_id} ({what})"),
+                        ));
+                    };
+                    rules.remove(pos);
+                    Ok(json!({ "Return": true }))
+                }
+            }
+            Change::AssociateRouteTable {
+                route_table,
+                subnet,
+            } => {
+                let rt_id = cx.find(
+                    Kind::RouteTable,
+                    route_table,
+                    "InvalidRouteTableID.NotFound",
+                )?;
+                let subnet_id = cx.find(Kind::Subnet, subnet, "InvalidSubnetID.NotFound")?;
+                let subnet_id = SubnetId::parse(&subnet_id)
+                    .ok_or_else(|| cx.err("InvalidSubnetID.Malformed", subnet_id.clone()))?;
+                if self
+                    .route_tables
+                    .iter()
+                    .any(|r| r.associations.iter().any(|a| a.subnet == subnet_id))
+                {
+                    return Err(cx.err(
+                        "Resource.AlreadyAssociated",
+                        format!("{subnet_id} is already associated with a route table; use replace-route-table-association"),
+                    ));
+                }
+                let id = RouteTableAssociationId::generate(&format!("{rt_id}/{subnet_id}/live"));
+                let rt = self
+                    .route_tables
+                    .iter_mut()
+                    .find(|r| r.id.as_str() == rt_id)
+                    .ok_or_else(|| cx.err("InvalidRouteTableID.NotFound", rt_id.clone()))?;
+                rt.associations.push(RouteTableAssociation {
+                    id: id.clone(),
+                    subnet: subnet_id,
+                    origin: origin_live("association"),
+                });
+                Ok(
+                    json!({ "AssociationId": id.as_str(), "AssociationState": { "State": "associated" } }),
+                )
+            }
+            Change::CreateNetworkAclEntry {
+                acl,
+                rule_number,
+                egress,
+                allow,
+                protocol,
+                cidr,
+                port_range,
+                icmp,
+            } => {
+                let acl_id = cx.find(Kind::NetworkAcl, acl, "InvalidNetworkAclID.NotFound")?;
+                if !(1..=32766).contains(rule_number) {
+                    return Err(cx.err(
+                        "InvalidParameterValue",
+                        format!("rule number {rule_number} is not within 1-32766"),
+                    ));
+                }
+                let protocol = Protocol::parse(protocol).ok_or_else(|| {
+                    cx.err(
+                        "InvalidParameterValue",
+                        format!("protocol '{protocol}' is not valid"),
+                    )
+                })?;
+                let cidr = cx.cidr(cidr)?;
+                let a = self
+                    .network_acls
+                    .iter_mut()
+                    .find(|a| a.id.as_str() == acl_id)
+                    .ok_or_else(|| cx.err("InvalidNetworkAclID.NotFound", acl_id.clone()))?;
+                if a.entries
+                    .iter()
+                    .any(|e| e.rule_number == *rule_number && e.egress == *egress)
+                {
+                    return Err(cx.err(
+                        "NetworkAclEntryAlreadyExists",
+                        format!("{acl_id} already has {} rule {rule_number}; use replace-network-acl-entry or another number", if *egress { "an egress" } else { "an ingress" }),
+                    ));
+                }
+                if matches!(protocol, Protocol::Tcp | Protocol::Udp) && port_range.is_none() {
+                    return Err(cx.err(
+                        "MissingParameter",
+                        "TCP and UDP entries need --port-range From=…,To=…",
+                    ));
+                }
+                a.entries.push(AclEntry {
+                    rule_number: *rule_number,
+                    egress: *egress,
+                    action: if *allow {
+                        RuleAction::Allow
+                    } else {
+                        RuleAction::Deny
+                    },
+                    protocol,
+                    cidr,
+                    port_range: *port_range,
+                    icmp: *icmp,
+                    origin: origin_live("network ACL entry"),
+                });
+                Ok(json!({}))
+            }
+            Change::DeleteNetworkAclEntry {
+                acl,
+                rule_number,
+                egress,
+            } => {
+                let acl_id = cx.find(Kind::NetworkAcl, acl, "InvalidNetworkAclID.NotFound")?;
+                if *rule_number == ACL_DEFAULT_RULE {
+                    return Err(cx.err(
+                        "InvalidParameterValue",
+                        "the final * rule (32767) cannot be deleted",
+                    ));
+                }
+                let a = self
+                    .network_acls
+                    .iter_mut()
+                    .find(|a| a.id.as_str() == acl_id)
+                    .ok_or_else(|| cx.err("InvalidNetworkAclID.NotFound", acl_id.clone()))?;
+                let pos = a
+                    .entries
+                    .iter()
+                    .position(|e| e.rule_number == *rule_number && e.egress == *egress)
+                    .ok_or_else(|| {
+                        cx.err(
+                            "InvalidNetworkAclEntry.NotFound",
+                            format!(
+                                "{acl_id} has no {} rule {rule_number}",
+                                if *egress { "egress" } else { "ingress" }
+                            ),
+                        )
+                    })?;
+                a.entries.remove(pos);
+                Ok(json!({}))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,298 @@
+//! The router's event loop: TAPs and service ports in, [`Router::process`], frames out.
+//!
+//! Contract:
+//! - One thread runs [`EventLoop::run`]. It `poll(2)`s every TAP, a wake-up pipe and a
+//!   timeout; for each readable TAP it drains up to [`BURST`] frames (non-blocking reads into
+//!   one preallocated 64 KiB buffer), hands each to the router, and writes what the router
+//!   sends: to a TAP as one `writev` (virtio-net header + frame, no copy), to a service port
+//!   into the [`ServiceSide`]. Nothing on this path allocates or logs per frame, except
+//!   packets for the emulated services (not the fast path).
+//! - Commands arrive on a channel (and a byte on the wake pipe): install a new snapshot
+//!   between two frames, report counters, stop.
+//! - A TAP whose write fails (its queue full, `EAGAIN`) loses the frame, counted in
+//!   [`LoopStats::tx_errors`], as a congested link would.
+
+use std::io::{self, IoSlice};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use crate::dataplane::router::{Router, Sink};
+use crate::dataplane::time::Instant;
+use crate::dataplane::topology::{Framing, PortId, Snapshot};
+use crate::dataplane::verdict::Counters;
+use crate::dataplane::vnet::{HdrSize, VnetHdr};
+
+/// Frames read from one TAP before looking at the others.
+pub const BURST: usize = 64;
+/// The read buffer: the largest GSO frame, its Ethernet header and the vnet header.
+pub const READ_BUF: usize = 65_535 + 14 + 12;
+/// How often the loop wakes with nothing to do (conntrack sweep, stop checks).
+pub const TICK: Duration = Duration::from_millis(100);
+/// Conntrack slots examined per tick.
+pub const EXPIRE_BUDGET: usize = 4096;
+
+/// A frame device: a TAP, in production.
+pub trait FrameIo: Send {
+    /// The fd to poll.
+    fn fd(&self) -> BorrowedFd<'_>;
+    /// Reads one frame (non-blocking: `WouldBlock` when empty).
+    fn read_frame(&self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Writes one frame from its parts (one `writev`).
+    fn write_frame(&self, parts: &[IoSlice<'_>]) -> io::Result<usize>;
+}
+
+/// The emulated AWS services behind the service ports.
+pub trait ServiceSide: Send {
+    /// A packet for a service port.
+    fn receive(&mut self, now: Instant, port: PortId, packet: &[u8]);
+    /// Lets the services run; they hand back packets to send into the router.
+    fn poll(&mut self, now: Instant, out: &mut dyn FnMut(PortId, &[u8]));
+    /// When the services next need [`ServiceSide::poll`], if sooner than a tick.
+    fn poll_delay(&self, now: Instant) -> Option<Duration>;
+    /// A new snapshot was installed (new gateway endpoints, changed lab).
+    fn install(&mut self, snap: &Arc<Snapshot>);
+}
+
+/// No services: packets for service ports are dropped (and counted by the caller).
+#[derive(Debug, Default)]
+pub struct NoServices {
+    /// Packets that arrived for a service port.
+    pub dropped: u64,
+}
+
+impl ServiceSide for NoServices {
+    fn receive(&mut self, _now: Instant, _port: PortId, _packet: &[u8]) {
+        self.dropped += 1;
+    }
+    fn poll(&mut self, _now: Instant, _out: &mut dyn FnMut(PortId, &[u8])) {}
+    fn poll_delay(&self, _now: Instant) -> Option<Duration> {
+        None
+    }
+    fn install(&mut self, _snap: &Arc<Snapshot>) {}
+}
+
+/// What the loop is asked to do.
+pub enum Command {
+    /// Swap in a new snapshot.
+    Install(Arc<Snapshot>),
+    /// Send the counters back.
+    Counters(Sender<(Counters, usize, LoopStats)>),
+    /// Return from [`EventLoop::run`].
+    Stop,
+}
+
+/// The loop's own counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoopStats {
+    /// Frames read from TAPs.
+    pub rx_frames: u64,
+    /// Writes to a TAP that failed (frame lost).
+    pub tx_errors: u64,
+    /// Reads that failed other than `WouldBlock`.
+    pub rx_errors: u64,
+    /// Packets for service ports.
+    pub to_services: u64,
+}
+
+/// The event loop; see the module docs.
+pub struct EventLoop<S: ServiceSide> {
+    router: Router,
+    /// TAPs by port id (`None` for service ports and ports without a device).
+    taps: Vec<Option<Box<dyn FrameIo>>>,
+    services: S,
+    commands: Receiver<Command>,
+    wake: OwnedFd,
+    stop: Box<dyn Fn() -> bool + Send>,
+    clock: std::time::Instant,
+    stats: LoopStats,
+}
+
+/// The sink the router writes into during one frame.
+struct Out<'a> {
+    taps: &'a [Option<Box<dyn FrameIo>>],
+    snap: &'a Snapshot,
+    to_services: &'a mut Vec<(PortId, Vec<u8>)>,
+    tx_errors: &'a mut u64,
+}
+
+impl Sink for Out<'_> {
+    fn send(&mut self, port: PortId, vnet: &VnetHdr, frame: &[u8]) {
+        match self.snap.port(port).map(|p| p.framing) {
+            Some(Framing::Tap) => {
+                let Some(Some(tap)) = self.taps.get(port.ix()) else {
+                    return;
+                };
+                let mut hdr = [0u8; 10];
+                let _ = vnet.emit(&mut hdr, HdrSize::Legacy);
+                if tap
+                    .write_frame(&[IoSlice::new(&hdr), IoSlice::new(frame)])
+                    .is_err()
+                {
+                    *self.tx_errors += 1;
+                }
+            }
+            Some(Framing::Ip) => self.to_services.push((port, frame.to_vec())),
+            None => {}
+        }
+    }
+}
+
+impl<S: ServiceSide> EventLoop<S> {
+    /// A loop over `taps` (indexed by port id). `stop()` is checked every tick (a signal
+    /// flag); `wake` is the read end of the pipe that command senders write a byte to.
+    pub fn new(
+        router: Router,
+        taps: Vec<Option<Box<dyn FrameIo>>>,
+        services: S,
+        commands: Receiver<Command>,
+        wake: OwnedFd,
+        stop: Box<dyn Fn() -> bool + Send>,
+    ) -> Self {
+        EventLoop {
+            router,
+            taps,
+            services,
+            commands,
+            wake,
+            stop,
+            clock: std::time::Instant::now(),
+            stats: LoopStats::default(),
+        }
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_millis(self.clock.elapsed().as_millis() as u64)
+    }
+
+    /// Runs until [`Command::Stop`], a closed command channel, or `stop()`.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut buf = vec![0u8; READ_BUF];
+        let mut pending: Vec<(PortId, Vec<u8>)> = Vec::new();
+        let ports: Vec<usize> = (0..self.taps.len())
+            .filter(|&i| self.taps[i].is_some())
+            .collect();
+        let mut last_tick = self.now();
+        loop {
+            let now = self.now();
+            let mut timeout = TICK;
+            if let Some(d) = self.services.poll_delay(now) {
+                timeout = timeout.min(d);
+            }
+            let ready: Vec<bool> = {
+                let mut fds: Vec<PollFd> = ports
+                    .iter()
+                    .filter_map(|&i| self.taps[i].as_ref())
+                    .map(|t| PollFd::new(t.fd(), PollFlags::POLLIN))
+                    .collect();
+                fds.push(PollFd::new(self.wake.as_fd(), PollFlags::POLLIN));
+                let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+                match poll(&mut fds, PollTimeout::from(ms)) {
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                    Err(e) => return Err(io::Error::from(e)),
+                }
+                fds.iter()
+                    .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                    .collect()
+            };
+            if ready.last().copied().unwrap_or(false) {
+                let mut byte = [0u8; 64];
+                let _ = nix::unistd::read(&self.wake, &mut byte);
+            }
+            if !self.commands()? {
+                return Ok(());
+            }
+            if (self.stop)() {
+                return Ok(());
+            }
+            let now = self.now();
+            for (k, &i) in ports.iter().enumerate() {
+                if !ready.get(k).copied().unwrap_or(false) {
+                    continue;
+                }
+                for _ in 0..BURST {
+                    let Some(Some(tap)) = self.taps.get(i) else {
+                        break;
+                    };
+                    let n = match tap.read_frame(&mut buf) {
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(_) => {
+                            self.stats.rx_errors += 1;
+                            break;
+                        }
+                    };
+                    self.stats.rx_frames += 1;
+                    let port = PortId(u32::try_from(i).unwrap_or(u32::MAX));
+                    self.process(now, port, &mut buf[..n], &mut pending);
+                }
+            }
+            self.serve(now, &mut pending);
+            if now.total_millis().saturating_sub(last_tick.total_millis()) >= 1000 {
+                self.router.expire(now, EXPIRE_BUDGET);
+                last_tick = now;
+            }
+        }
+    }
+
+    fn process(
+        &mut self,
+        now: Instant,
+        port: PortId,
+        frame: &mut [u8],
+        pending: &mut Vec<(PortId, Vec<u8>)>,
+    ) {
+        let snap = Arc::clone(self.router.snapshot());
+        let mut out = Out {
+            taps: &self.taps,
+            snap: &snap,
+            to_services: pending,
+            tx_errors: &mut self.stats.tx_errors,
+        };
+        self.router.process(now, port, frame, &mut out);
+    }
+
+    /// Hands queued packets to the services and their answers to the router, until quiet.
+    fn serve(&mut self, now: Instant, pending: &mut Vec<(PortId, Vec<u8>)>) {
+        for _round in 0..16 {
+            for (port, packet) in pending.drain(..) {
+                self.stats.to_services += 1;
+                self.services.receive(now, port, &packet);
+            }
+            let mut answers: Vec<(PortId, Vec<u8>)> = Vec::new();
+            self.services.poll(now, &mut |port, packet| {
+                answers.push((port, packet.to_vec()))
+            });
+            if answers.is_empty() {
+                return;
+            }
+            for (port, mut packet) in answers {
+                self.process(now, port, &mut packet, pending);
+            }
+        }
+    }
+
+    /// Handles queued commands; false to stop.
+    fn commands(&mut self) -> io::Result<bool> {
+        loop {
+            match self.commands.try_recv() {
+                Ok(Command::Install(snap)) => {
+                    self.services.install(&snap);
+                    self.router.install(snap);
+                }
+                Ok(Command::Counters(reply)) => {
+                    let _ = reply.send((
+                        self.router.counters().clone(),
+                        self.router.tracked_flows(),
+                        self.stats,
+                    ));
+                }
+                Ok(Command::Stop) | Err(TryRecvError::Disconnected) => return Ok(false),
+                Err(TryRecvError::Empty) => return Ok(true),
+            }
+        }
+    }
+}

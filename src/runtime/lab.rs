@@ -1,0 +1,472 @@
+//! A running lab: bring-up, the router daemon, the control socket, teardown.
+//!
+//! Contract:
+//! - [`run`] is the daemon. It claims the lab (the state file under `/run/vpclab/<lab>/` is
+//!   written before anything is created), creates the emulated internet and one instance per
+//!   EC2 instance of the lab (namespaces, private files, a TAP as `eth0`), starts each
+//!   instance's sshd and runs its user data, starts the event loop, checks that every
+//!   instance reaches its subnet router, and only then opens the control socket — so a
+//!   client that gets an answer knows the lab is ready. It returns after a stop (a signal or
+//!   a `Down` request) once everything it created is removed.
+//! - Any failure during bring-up removes what was made (`host::cleanup::down`) and is
+//!   returned; nothing half-built is left.
+//! - The control socket (`control.sock`, mode 0600) serves [`Request`]s: status and
+//!   counters, `describe` of the running lab, live changes (applied to the lab model, then a
+//!   new router snapshot is swapped in), and down.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::Ipv4Addr;
+use std::os::fd::AsFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant as StdInstant};
+
+use thiserror::Error;
+
+use super::eventloop::{Command, EventLoop, FrameIo, NoServices};
+use crate::control::describe::describe;
+use crate::control::protocol::{PortStatus, Request, Response, Status};
+use crate::dataplane::router::{Config, Router};
+use crate::dataplane::topology::{PortKind, Snapshot, INTERNET_GATEWAY_IP};
+use crate::dataplane::verdict::DropKind;
+use crate::host::instance::{Instance, InstanceSpec};
+use crate::host::link::EthConfig;
+use crate::host::state::{LabState, Resource};
+use crate::host::tap::Tap;
+use crate::host::{cleanup, names, signals};
+use crate::model::{catalog, cidr, EniOwner, Lab};
+
+/// The name of the emulated internet's namespace (`vl-<lab>-internet`).
+pub const INTERNET: &str = "internet";
+/// How long user data may run at bring-up.
+pub const USER_DATA_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Why a lab could not be run.
+#[derive(Debug, Error)]
+pub enum RuntimeError {
+    /// Something on the host failed (the message names it).
+    #[error("{0}")]
+    Host(String),
+    /// The lab is already up.
+    #[error("lab '{0}' is already up (its state file exists): run `vpclab down --name {0}` first, or pick another --name")]
+    AlreadyUp(String),
+    /// The lab's topology does not compile (a bug: the lab was verified).
+    #[error("{0}")]
+    Topology(String),
+    /// An instance cannot reach its subnet router after bring-up.
+    #[error("instance {0} cannot reach its subnet router {1}")]
+    Unreachable(String, Ipv4Addr),
+}
+
+/// The control socket of lab `lab`.
+pub fn control_socket(lab: &str) -> PathBuf {
+    names::run_dir(lab).join("control.sock")
+}
+
+/// An instance as the daemon knows it.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// The instance name (the template's logical id).
+    pub name: String,
+    /// Its private IP.
+    pub ip: Ipv4Addr,
+    /// Its subnet router.
+    pub gateway: Ipv4Addr,
+}
+
+impl FrameIo for Tap {
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.as_fd()
+    }
+    fn read_frame(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.read(buf)
+    }
+    fn write_frame(&self, parts: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+        self.write_parts(parts)
+    }
+}
+
+/// The instance name of an EC2 instance: its logical id, else its id.
+pub fn instance_name(i: &crate::model::Instance) -> String {
+    i.origin
+        .logical_id
+        .clone()
+        .unwrap_or_else(|| i.id.to_string())
+}
+
+/// Runs lab `name` from `lab` until stopped; see the module docs. `progress` gets one line
+/// per step.
+pub fn run(lab: Lab, name: &str, progress: &mut dyn FnMut(&str)) -> Result<(), RuntimeError> {
+    names::check_lab(name).map_err(|e| RuntimeError::Host(e.to_string()))?;
+    if LabState::load(name).ok().flatten().is_some() {
+        return Err(RuntimeError::AlreadyUp(name.to_string()));
+    }
+    let mut state = LabState::create(name).map_err(|e| match e {
+        crate::host::state::StateError::Exists { .. } => RuntimeError::AlreadyUp(name.to_string()),
+        e => RuntimeError::Host(e.to_string()),
+    })?;
+    signals::install().map_err(|e| RuntimeError::Host(e.to_string()))?;
+    let result = bring_up_and_serve(lab, name, &mut state, progress);
+    progress("tearing the lab down");
+    let report = cleanup::down(name);
+    match (result, report) {
+        (Err(e), _) => Err(e),
+        (Ok(()), Ok(_)) => Ok(()),
+        (Ok(()), Err(e)) => Err(RuntimeError::Host(format!("down: {e}"))),
+    }
+}
+
+fn bring_up_and_serve(
+    lab: Lab,
+    name: &str,
+    state: &mut LabState,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), RuntimeError> {
+    let started = StdInstant::now();
+    let snap = Snapshot::build(&lab, None).map_err(|e| RuntimeError::Topology(e.to_string()))?;
+    let region = lab.region();
+    let mut taps: Vec<Option<Box<dyn FrameIo>>> = (0..snap.ports.len()).map(|_| None).collect();
+    let mut members = Vec::new();
+
+    // The emulated internet.
+    progress("creating the emulated internet (203.0.113.10)");
+    let internet_spec = InstanceSpec {
+        hostname: "internet".into(),
+        domain: "example.net".into(),
+        dns: INTERNET_GATEWAY_IP,
+        private_ip: catalog::INTERNET_HOST,
+    };
+    let internet = Instance::create(state, INTERNET, &internet_spec)
+        .map_err(|e| RuntimeError::Host(format!("internet: {e}")))?;
+    let mut cfg = EthConfig::new(snap.internet_host_mac, catalog::INTERNET_HOST, 24)
+        .with_gateway(INTERNET_GATEWAY_IP);
+    cfg.mtu = 1500;
+    let tap = attach_tap(state, name, INTERNET, internet.netns(), &cfg)?;
+    if let Some(slot) = taps.get_mut(snap.internet_port.ix()) {
+        *slot = Some(Box::new(tap));
+    }
+
+    // One namespace per instance.
+    let mut user_data = Vec::new();
+    for inst in &lab.instances {
+        let iname = instance_name(inst);
+        let eni = lab
+            .eni(&inst.eni)
+            .ok_or_else(|| RuntimeError::Topology(format!("{iname}: no ENI")))?;
+        let subnet = lab
+            .subnet(&inst.subnet)
+            .ok_or_else(|| RuntimeError::Topology(format!("{iname}: no subnet")))?;
+        let vpc = lab
+            .vpc(&inst.vpc)
+            .ok_or_else(|| RuntimeError::Topology(format!("{iname}: no VPC")))?;
+        progress(&format!(
+            "instance {iname}: {} ({})",
+            inst.private_ip, inst.hostname
+        ));
+        let spec = InstanceSpec {
+            hostname: inst.hostname.clone(),
+            domain: region.private_dns_suffix.to_string(),
+            dns: cidr::dns_address(vpc.cidr),
+            private_ip: inst.private_ip,
+        };
+        let instance = Instance::create(state, &iname, &spec)
+            .map_err(|e| RuntimeError::Host(format!("instance {iname}: {e}")))?;
+        let gateway = cidr::router_address(subnet.cidr);
+        let cfg = EthConfig::new(eni.mac.0, inst.private_ip, subnet.cidr.prefix_len())
+            .with_gateway(gateway);
+        let tap = attach_tap(state, name, &iname, instance.netns(), &cfg)?;
+        let port = snap
+            .port_of(&PortKind::Eni(eni.id.clone()))
+            .ok_or_else(|| RuntimeError::Topology(format!("{iname}: no port")))?;
+        if let Some(slot) = taps.get_mut(port.ix()) {
+            *slot = Some(Box::new(tap));
+        }
+        members.push(Member {
+            name: iname.clone(),
+            ip: inst.private_ip,
+            gateway,
+        });
+        user_data.push((instance, inst.user_data.clone()));
+    }
+
+    // The router.
+    let snap = Arc::new(snap);
+    let router = Router::new(Arc::clone(&snap), Config::default());
+    let (tx, rx) = mpsc::channel();
+    let (wake_r, wake_w) = nix::unistd::pipe().map_err(|e| RuntimeError::Host(e.to_string()))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_loop = Arc::clone(&stop);
+    let event_loop = EventLoop::new(
+        router,
+        taps,
+        NoServices::default(),
+        rx,
+        wake_r,
+        Box::new(move || stop_loop.load(Ordering::SeqCst) || signals::stop_requested()),
+    );
+    let loop_thread = std::thread::Builder::new()
+        .name("vpclab-router".into())
+        .spawn(move || event_loop.run())
+        .map_err(|e| RuntimeError::Host(e.to_string()))?;
+    let wake = Arc::new(Mutex::new(wake_w));
+    let send = {
+        let tx = tx.clone();
+        let wake = Arc::clone(&wake);
+        move |c: Command| {
+            let _ = tx.send(c);
+            if let Ok(w) = wake.lock() {
+                let _ = nix::unistd::write(&*w, &[1]);
+            }
+        }
+    };
+
+    // Boot: sshd, then user data (which may restart it), as on EC2.
+    let mut failures = Vec::new();
+    for (instance, script) in &user_data {
+        if let Err(e) = instance.start_sshd() {
+            progress(&format!(
+                "instance {}: sshd did not start: {e}",
+                instance.name()
+            ));
+        }
+        if let Some(script) = script {
+            progress(&format!("instance {}: running user data", instance.name()));
+            match instance.run_user_data(script.as_bytes(), USER_DATA_TIMEOUT) {
+                Ok(r) if r.ok() => {}
+                Ok(r) => {
+                    progress(&format!(
+                        "instance {}: user data {:?}; see {}",
+                        instance.name(),
+                        r.outcome,
+                        r.log.display()
+                    ));
+                    failures.push((instance.name().to_string(), r.log.display().to_string()));
+                }
+                Err(e) => failures.push((instance.name().to_string(), e.to_string())),
+            }
+        }
+    }
+
+    // Every instance reaches its router before anyone is told the lab is up.
+    for m in &members {
+        let inst = Instance::open(name, &m.name)
+            .map_err(|e| RuntimeError::Host(format!("instance {}: {e}", m.name)))?;
+        let ok = inst
+            .output("ping", ["-c", "1", "-W", "2", &m.gateway.to_string()])
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if !ok {
+            send(Command::Stop);
+            let _ = loop_thread.join();
+            return Err(RuntimeError::Unreachable(m.name.clone(), m.gateway));
+        }
+    }
+    progress(&format!(
+        "lab {name} is up: {} instances in {:.1} s",
+        members.len(),
+        started.elapsed().as_secs_f64()
+    ));
+
+    // The control socket, served until stop.
+    let sock = control_socket(name);
+    let _ = std::fs::remove_file(&sock);
+    let listener = UnixListener::bind(&sock)
+        .map_err(|e| RuntimeError::Host(format!("{}: {e}", sock.display())))?;
+    let _ = std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600));
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| RuntimeError::Host(e.to_string()))?;
+    let mut daemon = Daemon {
+        lab,
+        name: name.to_string(),
+        snap,
+        send: Box::new(send),
+        started,
+        failures,
+        stop: Arc::clone(&stop),
+    };
+    while !stop.load(Ordering::SeqCst) && !signals::stop_requested() && !loop_thread.is_finished() {
+        match listener.accept() {
+            Ok((conn, _)) => daemon.serve(conn),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    (daemon.send)(Command::Stop);
+    let _ = std::fs::remove_file(&sock);
+    match loop_thread.join() {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(RuntimeError::Host(format!("event loop: {e}"))),
+        Err(_) => Err(RuntimeError::Host("event loop panicked".into())),
+    }
+}
+
+/// Creates a TAP, records it, and makes it `eth0` of `netns`.
+fn attach_tap(
+    state: &mut LabState,
+    lab: &str,
+    instance: &str,
+    netns: &str,
+    cfg: &EthConfig,
+) -> Result<Tap, RuntimeError> {
+    let ifname = names::tap(lab, instance);
+    state
+        .record_resource(Resource::Tap {
+            ifname: ifname.clone(),
+        })
+        .map_err(|e| RuntimeError::Host(e.to_string()))?;
+    let tap = Tap::create(&ifname).map_err(|e| RuntimeError::Host(format!("{instance}: {e}")))?;
+    crate::host::link::attach(tap.ifname(), netns, cfg)
+        .map_err(|e| RuntimeError::Host(format!("{instance}: {e}")))?;
+    tap.set_nonblocking(true)
+        .map_err(|e| RuntimeError::Host(format!("{instance}: {e}")))?;
+    Ok(tap)
+}
+
+struct Daemon {
+    lab: Lab,
+    name: String,
+    snap: Arc<Snapshot>,
+    send: Box<dyn Fn(Command)>,
+    started: StdInstant,
+    failures: Vec<(String, String)>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Daemon {
+    fn serve(&mut self, conn: UnixStream) {
+        let _ = conn.set_nonblocking(false);
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut line = String::new();
+        let mut reader = BufReader::new(&conn);
+        if reader.read_line(&mut line).is_err() {
+            return;
+        }
+        let response = match serde_json::from_str::<Request>(&line) {
+            Ok(req) => self.handle(req),
+            Err(e) => Response::Error {
+                message: format!("bad request: {e}"),
+            },
+        };
+        if let Ok(mut text) = serde_json::to_string(&response) {
+            text.push('\n');
+            let mut w = &conn;
+            let _ = w.write_all(text.as_bytes());
+        }
+    }
+
+    fn handle(&mut self, req: Request) -> Response {
+        match req {
+            Request::Status => self.status(),
+            Request::Describe { what, filter } => Response::Json {
+                value: describe(&self.lab, what, &filter),
+            },
+            Request::Change(change) => match self.lab.apply(&change) {
+                Ok(value) => match Snapshot::build(&self.lab, Some(&self.snap)) {
+                    Ok(snap) => {
+                        self.snap = Arc::new(snap);
+                        (self.send)(Command::Install(Arc::clone(&self.snap)));
+                        Response::Json { value }
+                    }
+                    Err(e) => Response::Error {
+                        message: e.to_string(),
+                    },
+                },
+                Err(e) => Response::ChangeFailed(e),
+            },
+            Request::Down => {
+                self.stop.store(true, Ordering::SeqCst);
+                Response::Stopping
+            }
+        }
+    }
+
+    fn status(&self) -> Response {
+        let (tx, rx) = mpsc::channel();
+        (self.send)(Command::Counters(tx));
+        let Ok((counters, tracked, _stats)) = rx.recv_timeout(Duration::from_secs(2)) else {
+            return Response::Error {
+                message: "the router did not answer".into(),
+            };
+        };
+        let ports = self
+            .snap
+            .ports
+            .iter()
+            .zip(counters.ports.iter())
+            .map(|(p, c)| PortStatus {
+                name: port_name(&self.lab, &p.kind),
+                rx_frames: c.rx_frames,
+                rx_bytes: c.rx_bytes,
+                tx_frames: c.tx_frames,
+                tx_bytes: c.tx_bytes,
+                dropped: c.dropped,
+            })
+            .collect();
+        Response::Status(Status {
+            lab: self.name.clone(),
+            region: self.lab.region.clone(),
+            pid: std::process::id(),
+            uptime_secs: self.started.elapsed().as_secs(),
+            forwarded: counters.forwarded,
+            delivered: counters.delivered,
+            answered: counters.answered,
+            drops: DropKind::ALL
+                .iter()
+                .map(|k| (k.name().to_string(), counters.dropped(*k)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            ports,
+            tracked_flows: tracked,
+            user_data_failures: self.failures.clone(),
+        })
+    }
+}
+
+fn port_name(lab: &Lab, kind: &PortKind) -> String {
+    match kind {
+        PortKind::Eni(e) => {
+            let owner = lab.eni(e).map(|eni| match &eni.owner {
+                EniOwner::Instance(i) => lab
+                    .instance(i)
+                    .map(instance_name)
+                    .unwrap_or_else(|| i.to_string()),
+                EniOwner::InterfaceEndpoint(v) => v.to_string(),
+                EniOwner::LoadBalancer(a) => a.clone(),
+            });
+            format!("{e} ({})", owner.unwrap_or_default())
+        }
+        PortKind::Internet => "internet".into(),
+        PortKind::Region => "region services".into(),
+        PortKind::GatewayEndpoint(v) => format!("{v} (gateway endpoint)"),
+        PortKind::AmazonProvided(v) => format!("{v} (Amazon DNS, metadata)"),
+    }
+}
+
+/// Sends one request to lab `lab`'s daemon and reads the answer.
+pub fn request(lab: &str, req: &Request) -> Result<Response, String> {
+    let sock = control_socket(lab);
+    let conn = UnixStream::connect(&sock).map_err(|e| {
+        format!(
+            "lab '{lab}' is not running (no answer on {}: {e}); bring it up with `sudo vpclab up --name {lab}`",
+            sock.display()
+        )
+    })?;
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut text = serde_json::to_string(req).map_err(|e| e.to_string())?;
+    text.push('\n');
+    (&conn)
+        .write_all(text.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    BufReader::new(&conn)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    serde_json::from_str(&line).map_err(|e| format!("bad answer from the daemon: {e}"))
+}

@@ -1,0 +1,348 @@
+//! Root tests: labs brought up on real namespaces with `vpclab up --detach`, probed with the
+//! real `ping`, `ssh` and Python sockets from inside the instances, and always torn down (a
+//! Drop guard runs `vpclab down`). Run them through `netns-scripts/test.sh`.
+
+mod common;
+
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+const SEED2: &str = "templates/seed2-gateway-endpoint.yaml";
+const ROUTER_LAB: &str = "tests/fixtures/router-lab.yaml";
+
+fn require_root() {
+    assert!(
+        vpclab::host::is_root(),
+        "these tests create network namespaces: run them as root through netns-scripts/test.sh"
+    );
+}
+
+/// A lab that is brought down when dropped, whatever happened.
+struct Lab {
+    name: String,
+}
+
+impl Lab {
+    fn up(template: &str) -> Lab {
+        require_root();
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "l{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        let lab = Lab { name };
+        let (code, out, err) = common::vpclab(&["up", template, "--name", &lab.name, "--detach"]);
+        assert_eq!(code, 0, "up failed:\n{out}\n{err}");
+        lab
+    }
+
+    /// Runs a command in an instance; (exit code, stdout+stderr).
+    fn exec(&self, instance: &str, cmd: &[&str]) -> (i32, String) {
+        let mut args = vec!["exec", "--name", &self.name, instance, "--"];
+        args.extend_from_slice(cmd);
+        let (code, out, err) = common::vpclab(&args);
+        (code, format!("{out}{err}"))
+    }
+
+    fn ok(&self, instance: &str, cmd: &[&str]) -> String {
+        let (code, out) = self.exec(instance, cmd);
+        assert_eq!(code, 0, "{instance}: {cmd:?} failed:\n{out}");
+        out
+    }
+
+    fn fails(&self, instance: &str, cmd: &[&str]) {
+        let (code, out) = self.exec(instance, cmd);
+        assert_ne!(code, 0, "{instance}: {cmd:?} should fail:\n{out}");
+    }
+
+    fn vpclab(&self, args: &[&str]) -> (i32, String) {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--name", &self.name]);
+        let (code, out, err) = common::vpclab(&all);
+        (code, format!("{out}{err}"))
+    }
+
+    fn ping_ok(&self, from: &str, to: &str) {
+        self.ok(from, &["ping", "-c", "2", "-i", "0.2", "-W", "2", to]);
+    }
+
+    fn ping_fails(&self, from: &str, to: &str) {
+        self.fails(from, &["ping", "-c", "2", "-i", "0.2", "-W", "1", to]);
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = common::vpclab(&["down", "--name", &self.name]);
+        let left = vpclab::host::cleanup::leftovers(&self.name).unwrap_or_default();
+        if !std::thread::panicking() {
+            assert!(left.is_empty(), "lab {} left {left:?}", self.name);
+        }
+    }
+}
+
+fn private_ip(template: &str, logical: &str) -> String {
+    let lab = common::load_file(template);
+    lab.instances
+        .iter()
+        .find(|i| i.origin.logical_id.as_deref() == Some(logical))
+        .map(|i| i.private_ip.to_string())
+        .unwrap()
+}
+
+fn public_ip(template: &str, logical: &str) -> String {
+    let lab = common::load_file(template);
+    lab.instances
+        .iter()
+        .find(|i| i.origin.logical_id.as_deref() == Some(logical))
+        .and_then(|i| i.public_ip)
+        .map(|p| p.to_string())
+        .unwrap()
+}
+
+fn sha256(path: &str) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Accepts one TCP connection on `port` and prints the peer's address.
+const ACCEPT_ONE: &str = "import socket,sys\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',int(sys.argv[1])));s.listen();s.settimeout(15)\nc,a=s.accept();print(a[0])";
+/// Connects to `host:port` within 3 s; exit 0 if it connected.
+const CONNECT: &str =
+    "import socket,sys\nsocket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=3)";
+
+#[test]
+fn seed2_lab_pings_sshes_and_reaches_the_internet_as_aws_does() {
+    let shadow = sha256("/etc/shadow");
+    let sshd = sha256("/etc/ssh/sshd_config");
+    let lab = Lab::up(SEED2);
+    let public = "CloudNetaPublicEC2";
+    let private = private_ip(SEED2, "CloudNetaPrivateEC2");
+    let public_private = private_ip(SEED2, public);
+
+    // Ping both ways, by logical id and by Name tag.
+    lab.ping_ok(public, &private);
+    lab.ping_ok("CloudNeta-Private-EC2", &public_private);
+    assert_eq!(
+        lab.ok(public, &["hostname"]).trim(),
+        format!("ip-{}", public_private.replace('.', "-"))
+    );
+
+    // ssh root@private with the seed's password, from the public instance.
+    let out = lab.ok(
+        public,
+        &[
+            "sshpass",
+            "-p",
+            "qwe123",
+            "ssh",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ConnectTimeout=5",
+            &format!("root@{private}"),
+            "hostname",
+        ],
+    );
+    assert!(
+        out.contains(&format!("ip-{}", private.replace('.', "-"))),
+        "{out}"
+    );
+    // The user data changed the instance's files, never the host's.
+    assert_eq!(sha256("/etc/shadow"), shadow, "host /etc/shadow changed");
+    assert_eq!(
+        sha256("/etc/ssh/sshd_config"),
+        sshd,
+        "host sshd_config changed"
+    );
+
+    // The internet sees the public IP; the private instance has no way out.
+    let server = std::thread::spawn({
+        let name = lab.name.clone();
+        move || {
+            common::vpclab(&[
+                "exec", "--name", &name, "internet", "--", "python3", "-c", ACCEPT_ONE, "9000",
+            ])
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    lab.ok(public, &["python3", "-c", CONNECT, "203.0.113.10", "9000"]);
+    let (code, seen, err) = server.join().unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        seen.trim(),
+        public_ip(SEED2, public),
+        "the internet sees the public IP"
+    );
+    lab.ping_fails("CloudNetaPrivateEC2", "203.0.113.10");
+    // And from the internet, the public instance answers on its public IP.
+    lab.ping_ok("internet", &public_ip(SEED2, public));
+}
+
+#[test]
+fn security_groups_acls_and_routes_act_on_a_running_lab() {
+    let lab = Lab::up(SEED2);
+    let public = "CloudNetaPublicEC2";
+    let private = "CloudNetaPrivateEC2";
+    let private_ip = private_ip(SEED2, private);
+
+    // A server on 80 (allowed) and 8080 (not in the group).
+    for port in ["80", "8080"] {
+        let name = lab.name.clone();
+        std::thread::spawn(move || {
+            common::vpclab(&[
+                "exec", "--name", &name, private, "--", "python3", "-c", ACCEPT_ONE, port,
+            ])
+        });
+    }
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    lab.ok(public, &["python3", "-c", CONNECT, &private_ip, "80"]);
+    lab.fails(public, &["python3", "-c", CONNECT, &private_ip, "8080"]);
+
+    // Opening 8080 takes effect at once.
+    let (code, out) = lab.vpclab(&[
+        "authorize-security-group-ingress",
+        "--group-id",
+        "CloudNetaSecurityGroup",
+        "--protocol",
+        "tcp",
+        "--port",
+        "8080",
+        "--cidr",
+        "10.0.0.0/16",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    lab.ok(public, &["python3", "-c", CONNECT, &private_ip, "8080"]);
+
+    // A network ACL deny entry blocks what the group allows (ICMP here).
+    let acl = common::load_file(SEED2).vpcs[0]
+        .default_network_acl
+        .to_string();
+    lab.ping_ok(public, &private_ip);
+    let (code, out) = lab.vpclab(&[
+        "create-network-acl-entry",
+        "--network-acl-id",
+        &acl,
+        "--rule-number",
+        "50",
+        "--ingress",
+        "--rule-action",
+        "deny",
+        "--protocol",
+        "icmp",
+        "--cidr-block",
+        "0.0.0.0/0",
+        "--icmp-type-code",
+        "Type=-1,Code=-1",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    lab.ping_fails(public, &private_ip);
+    let (code, out) = lab.vpclab(&[
+        "delete-network-acl-entry",
+        "--network-acl-id",
+        &acl,
+        "--rule-number",
+        "50",
+        "--ingress",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    lab.ping_ok(public, &private_ip);
+
+    // delete-route / create-route change reachability immediately.
+    lab.ping_ok(public, "203.0.113.10");
+    let (code, out) = lab.vpclab(&[
+        "delete-route",
+        "--route-table-id",
+        "CloudNetaPublicRT",
+        "--destination-cidr-block",
+        "0.0.0.0/0",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    lab.ping_fails(public, "203.0.113.10");
+    let (code, out) = lab.vpclab(&[
+        "create-route",
+        "--route-table-id",
+        "CloudNetaPublicRT",
+        "--destination-cidr-block",
+        "0.0.0.0/0",
+        "--gateway-id",
+        "CloudNetaIGW",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    lab.ping_ok(public, "203.0.113.10");
+    // AWS's errors come back as AWS words them.
+    let (code, out) = lab.vpclab(&[
+        "create-route",
+        "--route-table-id",
+        "CloudNetaPublicRT",
+        "--destination-cidr-block",
+        "0.0.0.0/0",
+        "--gateway-id",
+        "CloudNetaIGW",
+    ]);
+    assert_eq!(code, 2);
+    assert!(out.contains("RouteAlreadyExists"), "{out}");
+
+    // status shows per-reason drops.
+    let (code, out) = lab.vpclab(&["status"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("NaclInDenied") && out.contains("NoRoute"),
+        "{out}"
+    );
+}
+
+#[test]
+fn two_labs_with_the_same_cidrs_run_side_by_side_and_a_second_topology_routes() {
+    let a = Lab::up(SEED2);
+    let b = Lab::up(SEED2);
+    let private = private_ip(SEED2, "CloudNetaPrivateEC2");
+    a.ping_ok("CloudNetaPublicEC2", &private);
+    b.ping_ok("CloudNetaPublicEC2", &private);
+    drop(a);
+    b.ping_ok("CloudNetaPublicEC2", &private);
+
+    let c = Lab::up(ROUTER_LAB);
+    c.ping_ok("ClientA", &private_ip(ROUTER_LAB, "ServerB"));
+    c.ping_ok("ClientA", &private_ip(ROUTER_LAB, "NoPublicA"));
+}
+
+#[test]
+fn down_after_kill_9_leaves_nothing_and_invalid_templates_create_nothing() {
+    let lab = Lab::up(SEED2);
+    let state = vpclab::host::state::LabState::load(&lab.name)
+        .unwrap()
+        .unwrap();
+    let pid = state.record().pid;
+    Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (code, out) = lab.vpclab(&["down"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(vpclab::host::cleanup::leftovers(&lab.name)
+        .unwrap()
+        .is_empty());
+    assert!(!std::path::Path::new(&format!("/run/vpclab/{}", lab.name)).exists());
+    let (code, _) = lab.vpclab(&["down"]);
+    assert_eq!(code, 0, "down is idempotent");
+
+    let name = format!("bad{}", std::process::id());
+    let (code, _, err) = common::vpclab(&[
+        "up",
+        "tests/fixtures/seed2-as-published.yaml",
+        "--name",
+        &name,
+        "--detach",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("line 11"), "{err}");
+    assert!(vpclab::host::cleanup::leftovers(&name).unwrap().is_empty());
+    assert!(vpclab::host::state::LabState::load(&name)
+        .unwrap()
+        .is_none());
+}
