@@ -31,7 +31,7 @@
 //! `DropReason::DnsDisabled` before the query reaches here), as a VPC without DNS support has
 //! no resolver. Malformed queries get FORMERR when their header can be read, and are
 //! dropped and counted when it cannot. The choices are written down in
-//! `docs/decisions/0007-amazon-dns-and-imds.md`.
+//! `docs/decisions/0008-amazon-dns-and-imds.md`.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;

@@ -22,7 +22,7 @@
 //! - Other methods: 405.
 //!
 //! Choices where AWS does not document the behaviour are in
-//! `docs/decisions/0007-amazon-dns-and-imds.md`.
+//! `docs/decisions/0008-amazon-dns-and-imds.md`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
