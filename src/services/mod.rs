@@ -284,6 +284,10 @@ pub struct Services {
     ports: HashMap<ServicePort, Stack>,
     dns_rate: HashMap<VpcId, HashMap<Ipv4Addr, Rate>>,
     counters: Counters,
+    /// Packets were admitted since the last `poll`.
+    pending: bool,
+    /// The stacks' earliest timer, as of the last `poll`.
+    deadline: Option<Instant>,
 }
 
 impl Services {
@@ -311,6 +315,8 @@ impl Services {
             ports: HashMap::new(),
             dns_rate: HashMap::new(),
             counters: Counters::default(),
+            pending: false,
+            deadline: None,
         };
         s.update(lab);
         Ok(s)
@@ -401,6 +407,7 @@ impl Services {
                     }
                 }
                 self.counters.admitted += 1;
+                self.pending = true;
             }
             Err(r) => self.counters.drop(r),
         }
@@ -522,6 +529,19 @@ impl Services {
         }
         self.counters.http.requests += http.requests;
         self.counters.http.bad_requests += http.bad_requests;
+        self.pending = false;
+        self.deadline = self.ports.values_mut().filter_map(|s| s.poll_at(now)).min();
+    }
+
+    /// [`Services::poll_at`] for a caller that holds `&self` (smoltcp needs `&mut` to
+    /// compute it): `now` when packets were admitted since the last `poll`, else the
+    /// earliest timer as of the last `poll`.
+    pub fn next_wake(&self, now: Instant) -> Option<Instant> {
+        if self.pending {
+            Some(now)
+        } else {
+            self.deadline
+        }
     }
 
     /// When [`Services::poll`] must next run even without new packets (`None`: not until a

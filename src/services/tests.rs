@@ -860,6 +860,7 @@ fn idle_connections_are_closed_and_poll_at_says_when() {
     let lab = default_lab();
     let mut s = services(&lab);
     assert_eq!(s.poll_at(T0), None, "nothing to do before any packet");
+    assert_eq!(s.next_wake(T0), None);
     let inst = first_instance(&lab, false);
     let port = ServicePort::AmazonProvided {
         vpc: inst.vpc.clone(),
@@ -871,6 +872,18 @@ fn idle_connections_are_closed_and_poll_at_says_when() {
     assert_eq!(s.connections(&port, App::Imds), 1);
     let at = s.poll_at(now).expect("a live connection has a deadline");
     assert!(at <= now + IDLE_TIMEOUT);
+    assert_eq!(s.next_wake(now), Some(at), "the cached wake-up agrees");
+    s.receive(
+        now,
+        &port,
+        &tcp_syn(inst.private_ip, catalog::IMDS_ADDRESS, 999, 80),
+    );
+    assert_eq!(
+        s.next_wake(now),
+        Some(now),
+        "an admitted packet wants a poll now"
+    );
+    s.poll(now, |_, _| {});
     let later = now + IDLE_TIMEOUT + Duration::from_secs(1);
     s.poll(later, |_, _| {});
     s.poll(later, |_, _| {});
