@@ -4,6 +4,8 @@
 //! - [`model`]: the VPC model (typed ids, CIDRs, resources, the region service catalog).
 //! - [`template`]: CloudFormation YAML/JSON → model.
 //! - [`dataplane`]: the pure, sans-IO packet engine (checksums, GSO, LPM, conntrack).
+//! - [`services`]: the AWS side on smoltcp, sans-IO: Amazon DNS, instance metadata, the
+//!   public service addresses (ICMP echo, an S3 skeleton).
 //! - [`control`]: AWS-shaped views of a lab, shared by the CLI and the daemon.
 //! - [`host`]: namespaces, TAPs, instances and cleanup on the Linux host (the only `unsafe`).
 //! - [`cli`]: the command line, one module per verb.
@@ -16,4 +18,5 @@ pub mod dataplane;
 pub mod host;
 pub mod model;
 pub mod runtime;
+pub mod services;
 pub mod template;

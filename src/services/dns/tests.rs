@@ -1,0 +1,487 @@
+use std::net::Ipv4Addr;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
+
+use super::*;
+use crate::model::Lab;
+use crate::template::{self, Options};
+
+/// The embedded default lab (loaded once: the property tests ask for it per case).
+pub(crate) fn default_lab() -> Lab {
+    static LAB: std::sync::OnceLock<Lab> = std::sync::OnceLock::new();
+    LAB.get_or_init(|| {
+        template::load_default(&Options::default()).expect("the embedded default lab loads")
+    })
+    .clone()
+}
+
+pub(crate) fn query(id: u16, name: &str, qt: RecordType) -> Vec<u8> {
+    let mut m = Message::new();
+    m.set_id(id)
+        .set_message_type(MessageType::Query)
+        .set_op_code(OpCode::Query)
+        .set_recursion_desired(true)
+        .add_query(Query::query(Name::from_ascii(name).unwrap(), qt));
+    m.to_vec().unwrap()
+}
+
+fn reply(o: Outcome) -> Message {
+    match o {
+        Outcome::Reply { bytes, .. } => Message::from_vec(&bytes).unwrap(),
+        Outcome::Drop(e) => panic!("dropped: {e}"),
+    }
+}
+
+fn a_records(m: &Message) -> Vec<Ipv4Addr> {
+    m.answers()
+        .iter()
+        .filter_map(|r| match r.data() {
+            RData::A(a) => Some(a.0),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ask(r: &Resolver, vpc: &VpcId, name: &str, qt: RecordType) -> Message {
+    let m = reply(r.answer(vpc, &query(7, name, qt), Transport::Udp));
+    assert_eq!(m.id(), 7);
+    assert_eq!(m.message_type(), MessageType::Response);
+    assert!(m.recursion_available());
+    m
+}
+
+fn vpc_named<'a>(lab: &'a Lab, cidr: &str) -> &'a model::Vpc {
+    lab.vpcs
+        .iter()
+        .find(|v| v.cidr.to_string() == cidr)
+        .unwrap_or_else(|| panic!("no VPC {cidr}"))
+}
+
+#[test]
+fn private_names_resolve_to_the_eni_address_case_insensitively() {
+    let lab = default_lab();
+    let r = Resolver::new(&lab);
+    let vpc = vpc_named(&lab, "10.0.0.0/16");
+    let inst = lab.instances.iter().find(|i| i.vpc == vpc.id).unwrap();
+    let name = format!(
+        "{}.ap-northeast-2.compute.internal",
+        model::ip_hostname(inst.private_ip)
+    );
+    let m = ask(&r, &vpc.id, &name, RecordType::A);
+    assert_eq!(m.response_code(), ResponseCode::NoError);
+    assert_eq!(a_records(&m), vec![inst.private_ip]);
+    // DNS 0x20: the question and the answer keep the asker's case.
+    let mixed: String = name
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if i % 2 == 0 {
+                c.to_ascii_uppercase()
+            } else {
+                c
+            }
+        })
+        .collect();
+    let m = ask(&r, &vpc.id, &format!("{mixed}."), RecordType::A);
+    assert_eq!(a_records(&m), vec![inst.private_ip]);
+    assert_eq!(m.answers()[0].name().to_ascii(), format!("{mixed}."));
+    assert_eq!(m.queries()[0].name().to_ascii(), format!("{mixed}."));
+}
+
+#[test]
+fn reverse_lookups_give_the_private_name() {
+    let lab = default_lab();
+    let r = Resolver::new(&lab);
+    let vpc = vpc_named(&lab, "10.0.0.0/16");
+    let inst = lab.instances.iter().find(|i| i.vpc == vpc.id).unwrap();
+    let m = ask(&r, &vpc.id, &reverse_name(inst.private_ip), RecordType::PTR);
+    assert_eq!(m.response_code(), ResponseCode::NoError);
+    let ptr: Vec<String> = m
+        .answers()
+        .iter()
+        .filter_map(|r| match r.data() {
+            RData::PTR(p) => Some(p.0.to_ascii()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ptr,
+        vec![format!(
+            "{}.ap-northeast-2.compute.internal.",
+            model::ip_hostname(inst.private_ip)
+        )]
+    );
+    let m = ask(&r, &vpc.id, "1.2.3.4.in-addr.arpa", RecordType::PTR);
+    assert_eq!(m.response_code(), ResponseCode::NXDomain);
+}
+
+#[test]
+fn public_names_are_split_horizon() {
+    let lab = default_lab();
+    let r = Resolver::new(&lab);
+    let inst = lab
+        .instances
+        .iter()
+        .find(|i| i.public_ip.is_some() && !i.public_dns_name.is_empty())
+        .expect("the default lab has a public instance");
+    let other = lab.vpcs.iter().find(|v| v.id != inst.vpc).unwrap();
+    let inside = ask(&r, &inst.vpc, &inst.public_dns_name, RecordType::A);
+    assert_eq!(a_records(&inside), vec![inst.private_ip]);
+    let outside = ask(&r, &other.id, &inst.public_dns_name, RecordType::A);
+    assert_eq!(a_records(&outside), vec![inst.public_ip.unwrap()]);
+    // The other VPC does not see this VPC's private names.
+    let private = ask(&r, &other.id, &inst.private_dns_name, RecordType::A);
+    assert_eq!(private.response_code(), ResponseCode::NXDomain);
+}
+
+#[test]
+fn regional_service_names_of_every_region_resolve_to_the_catalog() {
+    let lab = default_lab();
+    let r = Resolver::new(&lab);
+    let vpc = &lab.vpcs[0].id;
+    for region in catalog::REGIONS {
+        let s3 = region.gateway_service("s3").unwrap().ips();
+        let ddb = region.gateway_service("dynamodb").unwrap().ips();
+        for name in [
+            format!("s3.{}.amazonaws.com", region.name),
+            format!("S3.{}.AmazonAWS.com.", region.name),
+            format!("s3-{}.amazonaws.com", region.name),
+            format!("s3.dualstack.{}.amazonaws.com", region.name),
+            format!("my-bucket.s3.{}.amazonaws.com", region.name),
+            format!("a.b.dotted.bucket.s3.{}.amazonaws.com", region.name),
+        ] {
+            let m = ask(&r, vpc, &name, RecordType::A);
+            assert_eq!(m.response_code(), ResponseCode::NoError, "{name}");
+            assert_eq!(a_records(&m), s3, "{name}");
+        }
+        let m = ask(
+            &r,
+            vpc,
+            &format!("dynamodb.{}.amazonaws.com", region.name),
+            RecordType::A,
+        );
+        assert_eq!(a_records(&m), ddb);
+        for s in region.interface_services {
+            let m = ask(
+                &r,
+                vpc,
+                &format!("{}.{}.amazonaws.com", s.short, region.name),
+                RecordType::A,
+            );
+            assert_eq!(a_records(&m), s.ips(), "{}", s.short);
+        }
+    }
+    let use1 = catalog::region("us-east-1")
+        .unwrap()
+        .gateway_service("s3")
+        .unwrap()
+        .ips();
+    for name in [
+        "s3.amazonaws.com",
+        "bucket.s3.amazonaws.com",
+        "s3-external-1.amazonaws.com",
+    ] {
+        assert_eq!(
+            a_records(&ask(&r, vpc, name, RecordType::A)),
+            use1,
+            "{name}"
+        );
+    }
+    // The seed's address for CloudFormation.
+    let m = ask(
+        &r,
+        vpc,
+        "cloudformation.ap-northeast-2.amazonaws.com",
+        RecordType::A,
+    );
+    assert_eq!(a_records(&m), vec![Ipv4Addr::new(52, 95, 193, 132)]);
+}
+
+#[test]
+fn unknown_names_are_nxdomain_and_known_names_without_the_type_are_nodata() {
+    let lab = default_lab();
+    let r = Resolver::new(&lab);
+    let vpc = &lab.vpcs[0].id;
+    for name in [
+        "www.example.com",
+        "amazonaws.com",
+        "s3.mars-central-1.amazonaws.com",
+        "dynamodb.amazonaws.com",
+        "bucket.dynamodb.ap-northeast-2.amazonaws.com",
+        "ip-10-9-9-9.ap-northeast-2.compute.internal",
+    ] {
+        let m = ask(&r, vpc, name, RecordType::A);
+        assert_eq!(m.response_code(), ResponseCode::NXDomain, "{name}");
+        assert!(m.answers().is_empty());
+    }
+    let m = ask(&r, vpc, "s3.ap-northeast-2.amazonaws.com", RecordType::AAAA);
+    assert_eq!(m.response_code(), ResponseCode::NoError);
+    assert!(m.answers().is_empty());
+    let m = ask(&r, vpc, "s3.ap-northeast-2.amazonaws.com", RecordType::MX);
+    assert_eq!(m.response_code(), ResponseCode::NoError);
+    assert!(m.answers().is_empty());
+    let m = ask(&r, vpc, "s3.ap-northeast-2.amazonaws.com", RecordType::ANY);
+    assert_eq!(a_records(&m).len(), 2);
+}
+
+#[test]
+fn dns_hostnames_off_hides_instance_names_but_not_services() {
+    let mut lab = default_lab();
+    lab.vpcs[0].enable_dns_hostnames = false;
+    let r = Resolver::new(&lab);
+    let vpc = lab.vpcs[0].id.clone();
+    let inst = lab.instances.iter().find(|i| i.vpc == vpc).unwrap();
+    let name = format!(
+        "{}.ap-northeast-2.compute.internal",
+        model::ip_hostname(inst.private_ip)
+    );
+    assert_eq!(
+        ask(&r, &vpc, &name, RecordType::A).response_code(),
+        ResponseCode::NXDomain
+    );
+    assert_eq!(
+        ask(&r, &vpc, &reverse_name(inst.private_ip), RecordType::PTR).response_code(),
+        ResponseCode::NXDomain
+    );
+    if let Some(ip) = inst.public_ip {
+        let public = model::public_hostname(ip, lab.region());
+        assert_eq!(
+            ask(&r, &vpc, &public, RecordType::A).response_code(),
+            ResponseCode::NXDomain
+        );
+    }
+    let m = ask(&r, &vpc, "s3.ap-northeast-2.amazonaws.com", RecordType::A);
+    assert_eq!(a_records(&m).len(), 2);
+}
+
+#[test]
+fn dns_support_off_means_no_answer() {
+    let mut lab = default_lab();
+    lab.vpcs[0].enable_dns_support = false;
+    let r = Resolver::new(&lab);
+    let vpc = lab.vpcs[0].id.clone();
+    let o = r.answer(
+        &vpc,
+        &query(1, "s3.ap-northeast-2.amazonaws.com", RecordType::A),
+        Transport::Udp,
+    );
+    assert_eq!(o, Outcome::Drop(Error::DnsDisabled(vpc)));
+}
+
+#[test]
+fn malformed_queries_get_formerr_or_are_dropped() {
+    let lab = default_lab();
+    let r = Resolver::new(&lab);
+    let vpc = &lab.vpcs[0].id;
+    // Too short for a header.
+    assert!(matches!(
+        r.answer(vpc, &[1, 2, 3], Transport::Udp),
+        Outcome::Drop(Error::Unreadable(_))
+    ));
+    // A header that claims a question that is not there.
+    let mut q = query(0x1234, "s3.ap-northeast-2.amazonaws.com", RecordType::A);
+    q.truncate(12 + 5);
+    let m = reply(r.answer(vpc, &q, Transport::Udp));
+    assert_eq!(m.id(), 0x1234);
+    assert_eq!(m.response_code(), ResponseCode::FormErr);
+    // A response is never answered.
+    let mut resp = query(9, "s3.ap-northeast-2.amazonaws.com", RecordType::A);
+    resp[2] |= 0x80;
+    assert_eq!(
+        r.answer(vpc, &resp, Transport::Udp),
+        Outcome::Drop(Error::NotAQuery)
+    );
+    // Two questions: FORMERR. No question: FORMERR.
+    let mut two = Message::new();
+    two.set_id(3)
+        .add_query(Query::query(
+            Name::from_ascii("a.com").unwrap(),
+            RecordType::A,
+        ))
+        .add_query(Query::query(
+            Name::from_ascii("b.com").unwrap(),
+            RecordType::A,
+        ));
+    let m = reply(r.answer(vpc, &two.to_vec().unwrap(), Transport::Udp));
+    assert_eq!(m.response_code(), ResponseCode::FormErr);
+    let mut none = Message::new();
+    none.set_id(4);
+    let m = reply(r.answer(vpc, &none.to_vec().unwrap(), Transport::Udp));
+    assert_eq!(m.response_code(), ResponseCode::FormErr);
+    // Another opcode: NOTIMP.
+    let mut upd = Message::new();
+    upd.set_id(5).set_op_code(OpCode::Update);
+    let m = reply(r.answer(vpc, &upd.to_vec().unwrap(), Transport::Udp));
+    assert_eq!(m.response_code(), ResponseCode::NotImp);
+    // Another class: REFUSED.
+    let mut ch = Message::new();
+    let mut cq = Query::query(Name::from_ascii("version.bind").unwrap(), RecordType::TXT);
+    cq.set_query_class(DNSClass::CH);
+    ch.set_id(6).add_query(cq);
+    let m = reply(r.answer(vpc, &ch.to_vec().unwrap(), Transport::Udp));
+    assert_eq!(m.response_code(), ResponseCode::Refused);
+}
+
+#[test]
+fn edns_is_echoed_and_big_udp_answers_are_truncated_but_not_over_tcp() {
+    let lab = default_lab();
+    let mut r = Resolver::new(&lab);
+    let vpc = lab.vpcs[0].id.clone();
+    let many: Vec<Ipv4Addr> = (1..=60).map(|i| Ipv4Addr::new(10, 0, 9, i)).collect();
+    r.overrides_mut(&vpc)
+        .unwrap()
+        .insert_a("big.example", &many);
+
+    let classic = query(1, "big.example", RecordType::A);
+    match r.answer(&vpc, &classic, Transport::Udp) {
+        Outcome::Reply {
+            bytes, truncated, ..
+        } => {
+            assert!(truncated);
+            assert!(bytes.len() <= CLASSIC_UDP_PAYLOAD);
+            let m = Message::from_vec(&bytes).unwrap();
+            assert!(m.truncated());
+            assert!(m.answers().is_empty());
+        }
+        o => panic!("{o:?}"),
+    }
+    let m = reply(r.answer(&vpc, &classic, Transport::Tcp));
+    assert!(!m.truncated());
+    assert_eq!(a_records(&m).len(), 60);
+
+    let mut with_edns = Message::from_vec(&classic).unwrap();
+    let mut e = Edns::new();
+    e.set_max_payload(4096);
+    with_edns.set_edns(e);
+    let m = reply(r.answer(&vpc, &with_edns.to_vec().unwrap(), Transport::Udp));
+    // About 1 KB: over 512, within the 1232 bytes EDNS allows.
+    assert!(!m.truncated());
+    assert_eq!(a_records(&m).len(), 60);
+    assert_eq!(m.extensions().as_ref().unwrap().max_payload(), EDNS_PAYLOAD);
+}
+
+#[test]
+fn overrides_come_first_and_survive_a_model_update() {
+    let lab = default_lab();
+    let mut r = Resolver::new(&lab);
+    let vpc = lab.vpcs[0].id.clone();
+    let name = "cloudformation.ap-northeast-2.amazonaws.com";
+    let ep = Ipv4Addr::new(10, 0, 0, 200);
+    r.overrides_mut(&vpc).unwrap().insert_a(name, &[ep]);
+    r.overrides_mut(&vpc)
+        .unwrap()
+        .insert_wildcard_a("s3.ap-northeast-2.amazonaws.com", &[ep]);
+    r.update(&lab);
+    assert_eq!(r.lookup(&vpc, name).unwrap().a, vec![ep]);
+    assert_eq!(
+        r.lookup(&vpc, "bkt.s3.ap-northeast-2.amazonaws.com")
+            .unwrap()
+            .a,
+        vec![ep]
+    );
+    // The exact name is not covered by the wildcard: the catalog answers it.
+    assert_eq!(
+        r.lookup(&vpc, "s3.ap-northeast-2.amazonaws.com")
+            .unwrap()
+            .a
+            .len(),
+        2
+    );
+    // Other VPCs are not affected.
+    let other = &lab.vpcs[1].id;
+    assert_eq!(
+        r.lookup(other, name).unwrap().a,
+        vec![Ipv4Addr::new(52, 95, 193, 132)]
+    );
+}
+
+#[test]
+fn tcp_stream_answers_complete_messages_and_keeps_the_rest() {
+    let lab = default_lab();
+    let r = Resolver::new(&lab);
+    let vpc = &lab.vpcs[0].id;
+    let q = query(11, "s3.ap-northeast-2.amazonaws.com", RecordType::A);
+    let mut input = Vec::new();
+    for _ in 0..2 {
+        input.extend_from_slice(&(q.len() as u16).to_be_bytes());
+        input.extend_from_slice(&q);
+    }
+    input.extend_from_slice(&(q.len() as u16).to_be_bytes());
+    input.extend_from_slice(&q[..5]);
+    let mut out = Vec::new();
+    let outcomes = serve_stream(&r, vpc, &mut input, &mut out);
+    assert_eq!(outcomes.len(), 2);
+    assert_eq!(input.len(), 2 + 5);
+    let len = u16::from_be_bytes([out[0], out[1]]) as usize;
+    let m = Message::from_vec(&out[2..2 + len]).unwrap();
+    assert_eq!(a_records(&m).len(), 2);
+    assert_eq!(out.len(), 2 * (2 + len));
+}
+
+#[test]
+fn counters_follow_outcomes() {
+    let lab = default_lab();
+    let r = Resolver::new(&lab);
+    let vpc = &lab.vpcs[0].id;
+    let mut c = DnsCounters::default();
+    c.count(&r.answer(
+        vpc,
+        &query(1, "s3.ap-northeast-2.amazonaws.com", RecordType::A),
+        Transport::Udp,
+    ));
+    c.count(&r.answer(
+        vpc,
+        &query(1, "nope.example", RecordType::A),
+        Transport::Udp,
+    ));
+    c.count(&r.answer(vpc, &[0], Transport::Udp));
+    assert_eq!((c.messages, c.noerror, c.nxdomain, c.dropped), (3, 1, 1, 1));
+}
+
+#[test]
+fn interface_endpoint_names_resolve_to_their_enis_from_every_vpc() {
+    let lab = default_lab();
+    let r = Resolver::new(&lab);
+    let ep = lab
+        .vpc_endpoints
+        .iter()
+        .find(|e| e.service_name.ends_with(".cloudformation"))
+        .unwrap();
+    let model::EndpointKind::Interface {
+        network_interfaces,
+        dns_entries,
+        ..
+    } = &ep.kind
+    else {
+        panic!("interface endpoint")
+    };
+    let mut ips: Vec<Ipv4Addr> = network_interfaces
+        .iter()
+        .map(|e| lab.eni(e).unwrap().private_ip)
+        .collect();
+    ips.sort();
+    assert_eq!(ips.len(), 2, "one ENI per subnet, as in the seed");
+    for vpc in &lab.vpcs {
+        let mut got = a_records(&ask(&r, &vpc.id, &dns_entries[0].0, RecordType::A));
+        got.sort();
+        assert_eq!(got, ips, "regional name from {}", vpc.id);
+    }
+    for (zonal, _) in &dns_entries[1..] {
+        let eni = network_interfaces
+            .iter()
+            .map(|e| lab.eni(e).unwrap())
+            .find(|e| zonal.contains(&lab.subnet(&e.subnet).unwrap().availability_zone))
+            .unwrap();
+        let got = a_records(&ask(&r, &lab.vpcs[0].id, zonal, RecordType::A));
+        assert_eq!(got, vec![eni.private_ip], "{zonal}");
+    }
+    // Private DNS is off in the seed: the service name still gives the public address.
+    let m = ask(
+        &r,
+        &ep.vpc,
+        "cloudformation.ap-northeast-2.amazonaws.com",
+        RecordType::A,
+    );
+    assert_eq!(a_records(&m), vec![Ipv4Addr::new(52, 95, 193, 132)]);
+}
