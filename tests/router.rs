@@ -727,6 +727,30 @@ fn arp_is_answered_for_the_subnet_router_and_enis_of_the_subnet_only() {
 }
 
 #[test]
+fn arp_for_amazon_dns_is_answered_in_the_subnet_that_holds_base_plus_two() {
+    // Seed 2: the public subnet 10.0.0.0/24 holds the VPC's DNS address 10.0.0.2, so its
+    // instances resolve it by ARP; the private subnet 10.0.1.0/24 goes through .1.
+    let mut h = seed2();
+    let public = h.host("CloudNetaPublicEC2");
+    let private = h.host("CloudNetaPrivateEC2");
+    let dns = Ipv4Addr::new(10, 0, 0, 2);
+    let (v, sent) = h.send(
+        public.port,
+        &testkit::arp_request(public.mac, public.ip, dns),
+    );
+    assert_eq!(v, Verdict::Answered);
+    let reply = &only(&sent, public.port).frame;
+    assert_eq!(&reply[14 + 8..14 + 14], &h.router_mac());
+    assert_eq!(&reply[14 + 14..14 + 18], &dns.octets());
+    let (v, sent) = h.send(
+        private.port,
+        &testkit::arp_request(private.mac, private.ip, dns),
+    );
+    assert_eq!(v, Verdict::Dropped(Drop::ArpIgnored), "not on-link there");
+    assert!(sent.is_empty());
+}
+
+#[test]
 fn the_subnet_router_answers_ping_and_nothing_else() {
     let mut h = lab();
     let client = h.host("ClientA");

@@ -365,7 +365,10 @@ impl<'a, S: Sink> Pass<'a, S> {
         let answer = match snap.role(port) {
             Role::Eni(e) => snap.eni(e).and_then(|me| {
                 let subnet = snap.subnet(me.subnet)?;
-                if tpa == subnet.router_ip {
+                // The subnet router, and Amazon DNS at base+2 when the subnet holds it
+                // (a /24 at the VPC's base: the instance sees it on-link).
+                let vpc = snap.vpc(me.vpc)?;
+                if tpa == subnet.router_ip || (tpa == vpc.dns && subnet.cidr.contains(&tpa)) {
                     return Some(snap.router_mac);
                 }
                 let other = snap.eni(snap.eni_by_ip(me.vpc, tpa)?)?;

@@ -25,6 +25,7 @@ use crate::dataplane::time::Instant;
 use crate::dataplane::topology::{Framing, PortId, Snapshot};
 use crate::dataplane::verdict::Counters;
 use crate::dataplane::vnet::{HdrSize, VnetHdr};
+use crate::model::Lab;
 
 /// Frames read from one TAP before looking at the others.
 pub const BURST: usize = 64;
@@ -53,8 +54,8 @@ pub trait ServiceSide: Send {
     fn poll(&mut self, now: Instant, out: &mut dyn FnMut(PortId, &[u8]));
     /// When the services next need [`ServiceSide::poll`], if sooner than a tick.
     fn poll_delay(&self, now: Instant) -> Option<Duration>;
-    /// A new snapshot was installed (new gateway endpoints, changed lab).
-    fn install(&mut self, snap: &Arc<Snapshot>);
+    /// A new snapshot of `lab` was installed (new gateway endpoints, changed lab).
+    fn install(&mut self, snap: &Arc<Snapshot>, lab: &Lab);
 }
 
 /// No services: packets for service ports are dropped (and counted by the caller).
@@ -72,13 +73,13 @@ impl ServiceSide for NoServices {
     fn poll_delay(&self, _now: Instant) -> Option<Duration> {
         None
     }
-    fn install(&mut self, _snap: &Arc<Snapshot>) {}
+    fn install(&mut self, _snap: &Arc<Snapshot>, _lab: &Lab) {}
 }
 
 /// What the loop is asked to do.
 pub enum Command {
-    /// Swap in a new snapshot.
-    Install(Arc<Snapshot>),
+    /// Swap in a new snapshot, compiled from this lab.
+    Install(Arc<Snapshot>, Arc<Lab>),
     /// Send the counters back.
     Counters(Sender<(Counters, usize, LoopStats)>),
     /// Return from [`EventLoop::run`].
@@ -282,8 +283,8 @@ impl<S: ServiceSide> EventLoop<S> {
     fn commands(&mut self) -> io::Result<bool> {
         loop {
             match self.commands.try_recv() {
-                Ok(Command::Install(snap)) => {
-                    self.services.install(&snap);
+                Ok(Command::Install(snap, lab)) => {
+                    self.services.install(&snap, &lab);
                     self.router.install(Arc::clone(&snap));
                     self.snap = snap;
                 }

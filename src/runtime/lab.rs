@@ -27,7 +27,8 @@ use std::time::{Duration, Instant as StdInstant};
 
 use thiserror::Error;
 
-use super::eventloop::{Command, EventLoop, FrameIo, NoServices};
+use super::eventloop::{Command, EventLoop, FrameIo};
+use super::services::LabServices;
 use crate::control::describe::describe;
 use crate::control::protocol::{PortStatus, Request, Response, Status};
 use crate::dataplane::router::{Config, Router};
@@ -196,6 +197,7 @@ fn bring_up_and_serve(
     // The router.
     let snap = Arc::new(snap);
     let router = Router::new(Arc::clone(&snap), Config::default());
+    let services = services_for(&lab, name, Arc::clone(&snap))?;
     let (tx, rx) = mpsc::channel();
     let (wake_r, wake_w) = nix::unistd::pipe().map_err(|e| RuntimeError::Host(e.to_string()))?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -203,7 +205,7 @@ fn bring_up_and_serve(
     let event_loop = EventLoop::new(
         router,
         taps,
-        NoServices::default(),
+        services,
         rx,
         wake_r,
         Box::new(move || stop_loop.load(Ordering::SeqCst) || signals::stop_requested()),
@@ -329,6 +331,35 @@ fn attach_tap(
     Ok(tap)
 }
 
+/// The lab's AWS services: S3 keeps its buckets in the lab's data directory, IMDSv2
+/// tokens are signed with a fresh secret, S3's dates are wall-clock.
+fn services_for(lab: &Lab, name: &str, snap: Arc<Snapshot>) -> Result<LabServices, RuntimeError> {
+    let mut secret = [0u8; 32];
+    let mut seed = [0u8; 8];
+    {
+        use std::io::Read;
+        let mut f = std::fs::File::open("/dev/urandom")
+            .map_err(|e| RuntimeError::Host(format!("/dev/urandom: {e}")))?;
+        f.read_exact(&mut secret)
+            .and_then(|()| f.read_exact(&mut seed))
+            .map_err(|e| RuntimeError::Host(format!("/dev/urandom: {e}")))?;
+    }
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let config = crate::services::Config {
+        token_secret: secret,
+        random_seed: u64::from_le_bytes(seed),
+        s3_dir: Some(names::data_dir(name).join("s3")),
+        epoch_unix_millis: epoch,
+        ..crate::services::Config::default()
+    };
+    let services = crate::services::Services::new(lab, config)
+        .map_err(|e| RuntimeError::Host(format!("services: {e}")))?;
+    Ok(LabServices::new(services, snap))
+}
+
 struct Daemon {
     lab: Lab,
     name: String,
@@ -371,7 +402,10 @@ impl Daemon {
                 Ok(value) => match Snapshot::build(&self.lab, Some(&self.snap)) {
                     Ok(snap) => {
                         self.snap = Arc::new(snap);
-                        (self.send)(Command::Install(Arc::clone(&self.snap)));
+                        (self.send)(Command::Install(
+                            Arc::clone(&self.snap),
+                            Arc::new(self.lab.clone()),
+                        ));
                         Response::Json { value }
                     }
                     Err(e) => Response::Error {

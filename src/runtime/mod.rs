@@ -7,3 +7,4 @@
 
 pub mod eventloop;
 pub mod lab;
+pub mod services;
