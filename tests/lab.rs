@@ -180,6 +180,30 @@ fn seed2_lab_pings_sshes_and_reaches_the_internet_as_aws_does() {
     lab.ping_fails("CloudNetaPrivateEC2", "203.0.113.10");
     // And from the internet, the public instance answers on its public IP.
     lab.ping_ok("internet", &public_ip(SEED2, public));
+    // The template's KeyName is a lab key pair: its .pem logs in as root from outside.
+    let pem = format!("/var/lib/vpclab/{}/vpclab-key.pem", lab.name);
+    let out = lab.ok(
+        "internet",
+        &[
+            "ssh",
+            "-i",
+            &pem,
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ConnectTimeout=5",
+            &format!("root@{}", public_ip(SEED2, public)),
+            "hostname",
+        ],
+    );
+    assert!(
+        out.contains(&format!("ip-{}", public_private.replace('.', "-"))),
+        "{out}"
+    );
 }
 
 #[test]
@@ -262,6 +286,16 @@ fn security_groups_acls_and_routes_act_on_a_running_lab() {
     ]);
     assert_eq!(code, 0, "{out}");
     lab.ping_fails(public, "203.0.113.10");
+    // describe --name reads the running lab, live changes included.
+    let routes = |lab: &Lab| {
+        let (code, out) = lab.vpclab(&["describe", "route-tables", "CloudNetaPublicRT"]);
+        assert_eq!(code, 0, "{out}");
+        out
+    };
+    assert!(
+        !routes(&lab).contains("\"0.0.0.0/0\""),
+        "route still described"
+    );
     let (code, out) = lab.vpclab(&[
         "create-route",
         "--route-table-id",
@@ -273,6 +307,10 @@ fn security_groups_acls_and_routes_act_on_a_running_lab() {
     ]);
     assert_eq!(code, 0, "{out}");
     lab.ping_ok(public, "203.0.113.10");
+    assert!(
+        routes(&lab).contains("\"0.0.0.0/0\""),
+        "new route not described"
+    );
     // AWS's errors come back as AWS words them.
     let (code, out) = lab.vpclab(&[
         "create-route",

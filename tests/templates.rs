@@ -346,3 +346,42 @@ fn unknown_region_and_unknown_parameter_are_errors() {
     ]);
     assert_eq!(code, 0, "{out}");
 }
+
+#[test]
+fn instance_metadata_options_are_read_with_ec2_defaults() {
+    let text =
+        std::fs::read_to_string(root().join("templates/seed2-gateway-endpoint.yaml")).unwrap();
+    let lab = vpclab::template::load(&text, &Default::default()).unwrap();
+    let d = lab.instances[0].metadata_options;
+    assert!(!d.http_tokens_required && d.http_endpoint_enabled);
+    assert_eq!(d.http_put_response_hop_limit, 1);
+
+    let with = |opts: &str| {
+        text.replacen(
+            "      InstanceType: t2.micro\n",
+            &format!("      InstanceType: t2.micro\n      MetadataOptions: {opts}\n"),
+            1,
+        )
+    };
+    let lab = vpclab::template::load(
+        &with("{HttpTokens: required, HttpPutResponseHopLimit: 2}"),
+        &Default::default(),
+    )
+    .unwrap();
+    let o = lab.instances[0].metadata_options;
+    assert!(o.http_tokens_required);
+    assert_eq!(o.http_put_response_hop_limit, 2);
+
+    let problems = vpclab::template::load(&with("{HttpTokens: always}"), &Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        problems.contains("HttpTokens") && problems.contains("required"),
+        "{problems}"
+    );
+    let problems =
+        vpclab::template::load(&with("{HttpPutResponseHopLimit: 65}"), &Default::default())
+            .unwrap_err()
+            .to_string();
+    assert!(problems.contains("1 to 64"), "{problems}");
+}

@@ -19,7 +19,8 @@ pub struct DescribeArgs {
     /// Only these resources: ids, template logical ids or Name tags (an ambiguous Name is an
     /// error that lists the candidates).
     pub names: Vec<String>,
-    /// The CloudFormation template (YAML or JSON); the embedded default lab if left out.
+    /// The CloudFormation template (YAML or JSON). Left out: the running lab `--name`, live
+    /// changes included, or else the embedded default lab.
     #[arg(long, short = 't', value_name = "TEMPLATE")]
     pub template: Option<PathBuf>,
     #[command(flatten)]
@@ -31,7 +32,14 @@ pub struct DescribeArgs {
 
 /// Runs `describe`.
 pub fn run(a: DescribeArgs) -> Result<(), Failure> {
-    let lab = a.source.load(a.template.as_ref())?;
+    // A running lab of that name, unless a template is given: what is live now.
+    let lab = match &a.template {
+        Some(_) => a.source.load(a.template.as_ref())?,
+        None => match a.source.running()? {
+            Some(lab) => lab,
+            None => a.source.load(None)?,
+        },
+    };
     let mut ids = vec![];
     for n in &a.names {
         match a.what.kind() {

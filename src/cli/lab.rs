@@ -64,7 +64,8 @@ pub fn up(a: UpArgs) -> Result<(), Failure> {
         println!("{summary}");
         println!("Ctrl-C stops the router and removes the lab.");
     }
-    runlab::run(lab, &name, &mut progress).map_err(|e| Failure::Invalid(e.to_string()))
+    let recipe = a.source.recipe(a.template.as_ref())?;
+    runlab::run(lab, &name, recipe, &mut progress).map_err(|e| Failure::Invalid(e.to_string()))
 }
 
 fn detach(a: &UpArgs, name: &str) -> Result<(), Failure> {
@@ -152,6 +153,19 @@ fn summary(lab: &crate::model::Lab, name: &str) -> String {
         "-",
         "the emulated internet"
     ));
+    let mut keys: Vec<&str> = lab
+        .instances
+        .iter()
+        .filter_map(|i| i.key_name.as_deref())
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for k in keys {
+        s.push_str(&format!(
+            "\n  key pair {k}: {} (ssh -i it as root)",
+            crate::host::keys::key_file(name, k).display()
+        ));
+    }
     s
 }
 

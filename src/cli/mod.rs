@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::control::protocol::{Recipe, Request, Response};
 use crate::model::{Lab, Problems};
 use crate::template::{self, Options};
 
@@ -121,6 +122,64 @@ pub enum Failure {
 
 impl Source {
     /// Loads the lab from `template` (or the embedded default lab).
+    /// What the daemon needs to rebuild this lab later: the template's text and options.
+    pub fn recipe(&self, template: Option<&PathBuf>) -> Result<Recipe, Failure> {
+        let (text, file) = match template {
+            Some(p) => (
+                std::fs::read_to_string(p).map_err(|e| {
+                    Failure::Invalid(format!("cannot read template {}: {e}", p.display()))
+                })?,
+                p.display().to_string(),
+            ),
+            None => (
+                template::DEFAULT_TEMPLATE.to_string(),
+                "(embedded default lab)".to_string(),
+            ),
+        };
+        Ok(Recipe {
+            template: text,
+            file,
+            region: self.region.clone(),
+            parameters: self.parameters.clone(),
+            changes: Vec::new(),
+        })
+    }
+
+    /// The model of the running lab `self.name`, rebuilt from its daemon's recipe; `None`
+    /// when no such lab runs.
+    pub fn running(&self) -> Result<Option<Lab>, Failure> {
+        if !crate::runtime::lab::control_socket(&self.name).exists() {
+            return Ok(None);
+        }
+        let recipe = match crate::runtime::lab::request(&self.name, &Request::Recipe) {
+            Ok(Response::Recipe(r)) => r,
+            Ok(other) => {
+                return Err(Failure::Invalid(format!(
+                    "lab {}: unexpected answer {other:?}",
+                    self.name
+                )))
+            }
+            Err(e) => return Err(Failure::Invalid(format!("lab {}: {e}", self.name))),
+        };
+        let opts = Options {
+            region: recipe.region.clone(),
+            stack_name: self.name.clone(),
+            parameters: recipe.parameters.clone(),
+        };
+        let mut lab =
+            template::load(&recipe.template, &opts).map_err(|problems| Failure::Problems {
+                file: recipe.file.clone(),
+                problems,
+                json: false,
+            })?;
+        for c in &recipe.changes {
+            lab.apply(c).map_err(|e| {
+                Failure::Invalid(format!("lab {}: replaying {c:?}: {e}", self.name))
+            })?;
+        }
+        Ok(Some(lab))
+    }
+
     pub fn load(&self, template: Option<&PathBuf>) -> Result<Lab, Failure> {
         let opts = Options {
             region: self.region.clone(),

@@ -26,8 +26,27 @@ pub enum Request {
     },
     /// A live change.
     Change(Change),
+    /// How to rebuild the running lab's model: its template and the changes since.
+    Recipe,
     /// Stop the router and tear the lab down.
     Down,
+}
+
+/// A running lab's model, as something the CLI can rebuild: load `template` with
+/// `region`, the lab's name and `parameters`, then apply `changes` in order. The model is
+/// deterministic, so the rebuilt lab has the daemon's ids and addresses.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recipe {
+    /// The template's text, as it was read at `up`.
+    pub template: String,
+    /// Where it was read from (`(embedded default lab)` for the default).
+    pub file: String,
+    /// The region.
+    pub region: String,
+    /// Template parameters, as Key=Value pairs.
+    pub parameters: Vec<(String, String)>,
+    /// The live changes applied since, oldest first.
+    pub changes: Vec<Change>,
 }
 
 /// One port's counters as `status` shows them.
@@ -92,6 +111,8 @@ pub enum Response {
         /// Why.
         message: String,
     },
+    /// The running lab's recipe.
+    Recipe(Recipe),
     /// Down was accepted; the daemon is tearing the lab down.
     Stopping,
 }
@@ -108,6 +129,7 @@ mod tests {
                 what: What::RouteTables,
                 filter: vec!["CloudNetaPrivateRT".into()],
             },
+            Request::Recipe,
             Request::Down,
         ];
         for r in reqs {

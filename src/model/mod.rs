@@ -360,8 +360,31 @@ pub struct Instance {
     pub key_name: Option<String>,
     /// Decoded user data (a script), if any.
     pub user_data: Option<String>,
+    /// How the instance metadata service answers it (`MetadataOptions`).
+    pub metadata_options: MetadataOptions,
     pub tags: Tags,
     pub origin: Origin,
+}
+
+/// An instance's `MetadataOptions`, with EC2's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MetadataOptions {
+    /// `HttpTokens: required`: IMDSv2 only; a request without a token gets 401.
+    pub http_tokens_required: bool,
+    /// `HttpPutResponseHopLimit` (1–64): the TTL of the token's reply.
+    pub http_put_response_hop_limit: u8,
+    /// `HttpEndpoint: enabled`: IMDS answers at all.
+    pub http_endpoint_enabled: bool,
+}
+
+impl Default for MetadataOptions {
+    fn default() -> Self {
+        MetadataOptions {
+            http_tokens_required: false,
+            http_put_response_hop_limit: 1,
+            http_endpoint_enabled: true,
+        }
+    }
 }
 
 /// An Elastic IP address.

@@ -30,7 +30,7 @@ use thiserror::Error;
 use super::eventloop::{Command, EventLoop, FrameIo};
 use super::services::LabServices;
 use crate::control::describe::describe;
-use crate::control::protocol::{PortStatus, Request, Response, Status};
+use crate::control::protocol::{PortStatus, Recipe, Request, Response, Status};
 use crate::dataplane::router::{Config, Router};
 use crate::dataplane::topology::{PortKind, Snapshot, INTERNET_GATEWAY_IP};
 use crate::dataplane::verdict::DropKind;
@@ -38,11 +38,13 @@ use crate::host::instance::{Instance, InstanceSpec};
 use crate::host::link::EthConfig;
 use crate::host::state::{LabState, Resource};
 use crate::host::tap::Tap;
-use crate::host::{cleanup, names, signals};
+use crate::host::{cleanup, keys, names, signals};
 use crate::model::{catalog, cidr, EniOwner, Lab};
 
 /// The name of the emulated internet's namespace (`vl-<lab>-internet`).
 pub const INTERNET: &str = "internet";
+/// Instances made at once at bring-up.
+pub const CREATE_THREADS: usize = 4;
 /// How long user data may run at bring-up.
 pub const USER_DATA_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -101,7 +103,12 @@ pub fn instance_name(i: &crate::model::Instance) -> String {
 
 /// Runs lab `name` from `lab` until stopped; see the module docs. `progress` gets one line
 /// per step.
-pub fn run(lab: Lab, name: &str, progress: &mut dyn FnMut(&str)) -> Result<(), RuntimeError> {
+pub fn run(
+    lab: Lab,
+    name: &str,
+    recipe: Recipe,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), RuntimeError> {
     names::check_lab(name).map_err(|e| RuntimeError::Host(e.to_string()))?;
     if LabState::load(name).ok().flatten().is_some() {
         return Err(RuntimeError::AlreadyUp(name.to_string()));
@@ -111,7 +118,7 @@ pub fn run(lab: Lab, name: &str, progress: &mut dyn FnMut(&str)) -> Result<(), R
         e => RuntimeError::Host(e.to_string()),
     })?;
     signals::install().map_err(|e| RuntimeError::Host(e.to_string()))?;
-    let result = bring_up_and_serve(lab, name, &mut state, progress);
+    let result = bring_up_and_serve(lab, name, recipe, &mut state, progress);
     progress("tearing the lab down");
     let report = cleanup::down(name);
     match (result, report) {
@@ -124,6 +131,7 @@ pub fn run(lab: Lab, name: &str, progress: &mut dyn FnMut(&str)) -> Result<(), R
 fn bring_up_and_serve(
     lab: Lab,
     name: &str,
+    recipe: Recipe,
     state: &mut LabState,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), RuntimeError> {
@@ -151,31 +159,43 @@ fn bring_up_and_serve(
         *slot = Some(Box::new(tap));
     }
 
-    // One namespace per instance.
-    let mut user_data = Vec::new();
+    // One namespace per instance, made a few at a time (host keys and namespaces are slow).
+    let mut specs = Vec::new();
     for inst in &lab.instances {
         let iname = instance_name(inst);
+        let vpc = lab
+            .vpc(&inst.vpc)
+            .ok_or_else(|| RuntimeError::Topology(format!("{iname}: no VPC")))?;
+        specs.push((
+            iname,
+            InstanceSpec {
+                hostname: inst.hostname.clone(),
+                domain: region.private_dns_suffix.to_string(),
+                dns: cidr::dns_address(vpc.cidr),
+                private_ip: inst.private_ip,
+            },
+        ));
+    }
+    progress(&format!("creating {} instances", specs.len()));
+    let batch: Vec<(&str, &InstanceSpec)> = specs.iter().map(|(n, s)| (n.as_str(), s)).collect();
+    let made = Instance::create_many(state, &batch, CREATE_THREADS);
+    let mut instances = Vec::new();
+    for ((iname, _), r) in specs.iter().zip(made) {
+        instances.push(r.map_err(|e| RuntimeError::Host(format!("instance {iname}: {e}")))?);
+    }
+    let mut user_data = Vec::new();
+    for (inst, instance) in lab.instances.iter().zip(instances) {
+        let iname = instance.name().to_string();
         let eni = lab
             .eni(&inst.eni)
             .ok_or_else(|| RuntimeError::Topology(format!("{iname}: no ENI")))?;
         let subnet = lab
             .subnet(&inst.subnet)
             .ok_or_else(|| RuntimeError::Topology(format!("{iname}: no subnet")))?;
-        let vpc = lab
-            .vpc(&inst.vpc)
-            .ok_or_else(|| RuntimeError::Topology(format!("{iname}: no VPC")))?;
         progress(&format!(
             "instance {iname}: {} ({})",
             inst.private_ip, inst.hostname
         ));
-        let spec = InstanceSpec {
-            hostname: inst.hostname.clone(),
-            domain: region.private_dns_suffix.to_string(),
-            dns: cidr::dns_address(vpc.cidr),
-            private_ip: inst.private_ip,
-        };
-        let instance = Instance::create(state, &iname, &spec)
-            .map_err(|e| RuntimeError::Host(format!("instance {iname}: {e}")))?;
         let gateway = cidr::router_address(subnet.cidr);
         let cfg = EthConfig::new(eni.mac.0, inst.private_ip, subnet.cidr.prefix_len())
             .with_gateway(gateway);
@@ -185,6 +205,13 @@ fn bring_up_and_serve(
             .ok_or_else(|| RuntimeError::Topology(format!("{iname}: no port")))?;
         if let Some(slot) = taps.get_mut(port.ix()) {
             *slot = Some(Box::new(tap));
+        }
+        if let Some(key_name) = &inst.key_name {
+            let pair = keys::ensure(state, key_name)
+                .map_err(|e| RuntimeError::Host(format!("instance {iname}: key pair: {e}")))?;
+            instance
+                .authorize_key(&pair.public_key)
+                .map_err(|e| RuntimeError::Host(format!("instance {iname}: key pair: {e}")))?;
         }
         members.push(Member {
             name: iname.clone(),
@@ -284,6 +311,7 @@ fn bring_up_and_serve(
         .map_err(|e| RuntimeError::Host(e.to_string()))?;
     let mut daemon = Daemon {
         lab,
+        recipe,
         name: name.to_string(),
         snap,
         send: Box::new(send),
@@ -362,6 +390,7 @@ fn services_for(lab: &Lab, name: &str, snap: Arc<Snapshot>) -> Result<LabService
 
 struct Daemon {
     lab: Lab,
+    recipe: Recipe,
     name: String,
     snap: Arc<Snapshot>,
     send: Box<dyn Fn(Command)>,
@@ -398,9 +427,11 @@ impl Daemon {
             Request::Describe { what, filter } => Response::Json {
                 value: describe(&self.lab, what, &filter),
             },
+            Request::Recipe => Response::Recipe(self.recipe.clone()),
             Request::Change(change) => match self.lab.apply(&change) {
                 Ok(value) => match Snapshot::build(&self.lab, Some(&self.snap)) {
                     Ok(snap) => {
+                        self.recipe.changes.push(change);
                         self.snap = Arc::new(snap);
                         (self.send)(Command::Install(
                             Arc::clone(&self.snap),

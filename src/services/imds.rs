@@ -83,13 +83,18 @@ pub enum Error {
     NotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("the instance's metadata endpoint is disabled (HttpEndpoint: disabled)")]
+    Disabled,
 }
 
 impl Error {
     /// The status code of the refusal.
     pub fn status(&self) -> u16 {
         match self {
-            Error::UnknownSource { .. } | Error::Forwarded | Error::VersionedToken => 403,
+            Error::UnknownSource { .. }
+            | Error::Forwarded
+            | Error::VersionedToken
+            | Error::Disabled => 403,
             Error::Unauthorized => 401,
             Error::BadTtl => 400,
             Error::NotFound => 404,
@@ -114,13 +119,26 @@ pub struct MetadataOptions {
     pub http_tokens: HttpTokens,
     /// `HttpPutResponseHopLimit`, 1..=64.
     pub put_response_hop_limit: u8,
+    /// `HttpEndpoint: enabled`; disabled, every request gets 403.
+    pub endpoint_enabled: bool,
 }
 
 impl Default for MetadataOptions {
     fn default() -> Self {
+        MetadataOptions::from(&crate::model::MetadataOptions::default())
+    }
+}
+
+impl From<&crate::model::MetadataOptions> for MetadataOptions {
+    fn from(m: &crate::model::MetadataOptions) -> Self {
         MetadataOptions {
-            http_tokens: HttpTokens::Optional,
-            put_response_hop_limit: 1,
+            http_tokens: if m.http_tokens_required {
+                HttpTokens::Required
+            } else {
+                HttpTokens::Optional
+            },
+            put_response_hop_limit: m.http_put_response_hop_limit.clamp(1, 64),
+            endpoint_enabled: m.http_endpoint_enabled,
         }
     }
 }
@@ -400,7 +418,7 @@ impl Imds {
         imds
     }
 
-    /// Rebuilds every instance's metadata from `lab` (options and live tokens of instances
+    /// Rebuilds every instance's metadata and options from `lab` (live tokens of instances
     /// that remain are kept).
     pub fn update(&mut self, lab: &Lab) {
         self.instances = build(lab)
@@ -416,8 +434,13 @@ impl Imds {
                     .insert(eni.private_ip, id.clone());
             }
         }
+        // The model's MetadataOptions (template or a live change) are the options.
+        self.options = lab
+            .instances
+            .iter()
+            .map(|i| (i.id.clone(), MetadataOptions::from(&i.metadata_options)))
+            .collect();
         let live = &self.instances;
-        self.options.retain(|id, _| live.contains_key(id));
         self.tokens.retain(|_, t| live.contains_key(&t.instance));
     }
 
@@ -455,6 +478,7 @@ impl Imds {
                 vpc: vpc.clone(),
                 ip: src,
             }),
+            Some(id) if !self.options(&id).endpoint_enabled => Err(Error::Disabled),
             Some(id) => self.route(now, &id, req),
         };
         match result {

@@ -324,7 +324,7 @@ impl Services {
 
     /// Takes a changed lab (a live `create-vpc-endpoint`, …): names, metadata and served
     /// addresses follow; ports whose VPC or endpoint is gone are closed with their
-    /// connections. DNS overrides, metadata options and live tokens are kept.
+    /// connections. DNS overrides and live tokens are kept; metadata options are the model's.
     pub fn update(&mut self, lab: &Lab) {
         self.resolver.update(lab);
         self.imds.update(lab);

@@ -737,6 +737,7 @@ fn imds_requires_tokens_when_the_instance_says_so() {
         MetadataOptions {
             http_tokens: HttpTokens::Required,
             put_response_hop_limit: 1,
+            endpoint_enabled: true,
         },
     );
     let port = ServicePort::AmazonProvided {

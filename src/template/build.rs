@@ -1474,6 +1474,57 @@ impl<'a> Builder<'a> {
         Ok(Built::new(id.to_string()).att("AssociationId", id.to_string(), p.origin.line))
     }
 
+    /// `MetadataOptions` of an instance: HttpTokens, HttpPutResponseHopLimit, HttpEndpoint.
+    fn metadata_options(&mut self, p: &Props) -> R<MetadataOptions> {
+        let mut o = MetadataOptions::default();
+        let Some(node) = p.get("MetadataOptions") else {
+            return Ok(o);
+        };
+        let m = Props {
+            node: node.clone(),
+            origin: p.origin.at(node.line),
+        };
+        let choice = |b: &mut Self, k: &str, on: &str, off: &str| -> R<Option<bool>> {
+            match b.opt_str(&m, k)? {
+                None => Ok(None),
+                Some(v) if v == on => Ok(Some(true)),
+                Some(v) if v == off => Ok(Some(false)),
+                Some(v) => {
+                    b.report(
+                        "BadPropertyValue",
+                        m.at(k),
+                        format!("MetadataOptions {k} is '{v}'"),
+                        &format!("{k} is '{on}' or '{off}'"),
+                        &format!("write {k}: {on} or {k}: {off}"),
+                    );
+                    Err(Failed)
+                }
+            }
+        };
+        if let Some(required) = choice(self, "HttpTokens", "required", "optional")? {
+            o.http_tokens_required = required;
+        }
+        if let Some(enabled) = choice(self, "HttpEndpoint", "enabled", "disabled")? {
+            o.http_endpoint_enabled = enabled;
+        }
+        if let Some(h) = self.opt_int(&m, "HttpPutResponseHopLimit")? {
+            match u8::try_from(h) {
+                Ok(h @ 1..=64) => o.http_put_response_hop_limit = h,
+                _ => {
+                    self.report(
+                        "BadPropertyValue",
+                        m.at("HttpPutResponseHopLimit"),
+                        format!("MetadataOptions HttpPutResponseHopLimit is {h}"),
+                        "the hop limit of IMDSv2 token replies is 1 to 64",
+                        "write a number from 1 to 64 (1 is EC2's default)",
+                    );
+                    return Err(Failed);
+                }
+            }
+        }
+        Ok(o)
+    }
+
     fn instance(&mut self, p: &Props, logical: &str) -> R<Built> {
         let instance_type = self
             .opt_str(p, "InstanceType")?
@@ -1633,6 +1684,7 @@ impl<'a> Builder<'a> {
             );
             return Err(Failed);
         }
+        let metadata_options = self.metadata_options(p)?;
         let id = InstanceId::generate(logical);
         let eni_id = EniId::generate(&format!("{logical}/eth0"));
         let hostname = ip_hostname(private_ip);
@@ -1673,6 +1725,7 @@ impl<'a> Builder<'a> {
             instance_type,
             key_name,
             user_data,
+            metadata_options,
             tags,
             origin: p.origin.clone(),
         });

@@ -282,6 +282,7 @@ fn required_tokens_refuse_imdsv1() {
         MetadataOptions {
             http_tokens: HttpTokens::Required,
             put_response_hop_limit: 2,
+            endpoint_enabled: true,
         },
     );
     let r = f
@@ -298,10 +299,16 @@ fn required_tokens_refuse_imdsv1() {
     );
     assert_eq!(r.status, 200);
     assert_eq!(f.imds.counters.unauthorized, 1);
-    // Options survive a model update.
-    let lab = f.lab.clone();
+    // The model's MetadataOptions are the truth: an update takes them.
+    let mut lab = f.lab.clone();
+    f.imds.update(&lab);
+    assert_eq!(f.imds.options(&f.id).http_tokens, HttpTokens::Optional);
+    let inst = lab.instances.iter_mut().find(|i| i.id == f.id).unwrap();
+    inst.metadata_options.http_tokens_required = true;
+    inst.metadata_options.http_put_response_hop_limit = 3;
     f.imds.update(&lab);
     assert_eq!(f.imds.options(&f.id).http_tokens, HttpTokens::Required);
+    assert_eq!(f.imds.options(&f.id).put_response_hop_limit, 3);
 }
 
 #[test]
@@ -349,4 +356,20 @@ fn unknown_sources_are_refused() {
         .clone();
     let found = f.imds.instance_at(&other_vpc, f.ip).cloned();
     assert_ne!(found.as_ref(), Some(&f.id));
+}
+
+#[test]
+fn a_disabled_endpoint_refuses_everything_with_403() {
+    let mut f = fixture();
+    f.imds.set_options(
+        &f.id,
+        MetadataOptions {
+            endpoint_enabled: false,
+            ..MetadataOptions::default()
+        },
+    );
+    let r = f
+        .imds
+        .handle(T0, &f.vpc, f.ip, &get("/latest/meta-data/", None));
+    assert_eq!(r.status, 403);
 }
