@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Measures vpclab on real namespaces, each figure beside a baseline run on the same
+# machine at the same time:
+#
+#   netns-scripts/bench.sh lab [N]   up/down times of the seed-2 lab and of a generated
+#                                    N-instance lab (default 100), idle ping RTT between
+#                                    instances against a veth pair between two namespaces
+#   netns-scripts/bench.sh micro     the criterion benches (cargo bench)
+#
+# Release build. Re-runs itself through sudo when not root. Nothing is left behind: the
+# labs are taken down and the baseline namespaces removed on every exit path.
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+vl_prepare "$@"
+what="${1:-lab}"
+count="${2:-100}"
+
+if [[ ${what} == micro ]]; then
+    vl_say "cargo bench (criterion; compare each bench with its baseline row)"
+    cargo bench "${VL_LOCKED[@]}"
+    exit 0
+fi
+[[ ${what} == lab ]] || vl_die "usage: bench.sh lab [N] | bench.sh micro"
+
+vl_say "cargo build --release"
+cargo build --release "${VL_LOCKED[@]}"
+target_dir="$(cargo metadata --format-version 1 --no-deps "${VL_LOCKED[@]}" 2>/dev/null |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+vpclab="${target_dir}/release/vpclab"
+
+work="$(mktemp -d /tmp/vpclab-bench.XXXXXX)"
+labs=()
+cleanup() {
+    local l
+    for l in "${labs[@]}"; do "${vpclab}" down --name "${l}" >/dev/null 2>&1 || true; done
+    ip netns del vlbench_a 2>/dev/null || true
+    ip netns del vlbench_b 2>/dev/null || true
+    rm -rf "${work}"
+}
+trap cleanup EXIT
+
+# A lab of N instances: one VPC, four /24 subnets, one group that allows the VPC.
+python3 - "${count}" >"${work}/many.yaml" <<'EOF'
+import sys
+n = int(sys.argv[1])
+print("AWSTemplateFormatVersion: '2010-09-09'\nResources:")
+print("  Vpc: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}")
+print("  Sg: {Type: AWS::EC2::SecurityGroup, Properties: {GroupDescription: bench, VpcId: !Ref Vpc,"
+      " SecurityGroupIngress: [{IpProtocol: '-1', CidrIp: 10.0.0.0/16}]}}")
+for s in range(4):
+    print(f"  Sn{s}: {{Type: AWS::EC2::Subnet, Properties: {{VpcId: !Ref Vpc, CidrBlock: 10.0.{s}.0/24}}}}")
+for i in range(n):
+    print(f"  I{i}: {{Type: AWS::EC2::Instance, Properties: {{InstanceType: t3.micro, ImageId: ami-1,"
+          f" SubnetId: !Ref Sn{i % 4}, SecurityGroupIds: [!Ref Sg]}}}}")
+EOF
+"${vpclab}" validate "${work}/many.yaml" >/dev/null
+
+seconds() { python3 -c 'import sys,time; print(f"{time.time():.3f}")'; }
+timed() { # name template -> "up down" seconds
+    local name="$1" template="$2" t0 t1 t2
+    t0="$(seconds)"
+    "${vpclab}" up "${template}" --name "${name}" --detach >"${work}/${name}.up" 2>&1
+    labs+=("${name}")
+    t1="$(seconds)"
+    "${vpclab}" down --name "${name}" >/dev/null
+    t2="$(seconds)"
+    python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.2f} {float(sys.argv[3])-float(sys.argv[2]):.2f}')" "${t0}" "${t1}" "${t2}"
+}
+
+vl_say "up/down: seed-2 lab (2 instances + the internet), 3 runs"
+for r in 1 2 3; do echo "  seed2 run ${r}: up/down s = $(timed "vlbench_s${r}" templates/seed2-gateway-endpoint.yaml)"; done
+vl_say "up/down: ${count}-instance lab, 1 run"
+echo "  ${count} instances: up/down s = $(timed vlbench_many "${work}/many.yaml")"
+
+# Idle RTT: instance to instance through the router, against a veth pair.
+vl_say "idle ping RTT, 500 pings at 10 ms"
+"${vpclab}" up templates/seed2-gateway-endpoint.yaml --name vlbench_rtt --detach >/dev/null
+labs+=(vlbench_rtt)
+private="$("${vpclab}" describe instances CloudNetaPrivateEC2 --name vlbench_rtt |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["Reservations"][0]["Instances"][0]["PrivateIpAddress"])')"
+ip netns add vlbench_a
+ip netns add vlbench_b
+ip link add vlbench0 netns vlbench_a type veth peer name vlbench1 netns vlbench_b
+ip -n vlbench_a addr add 192.0.2.1/24 dev vlbench0
+ip -n vlbench_b addr add 192.0.2.2/24 dev vlbench1
+ip -n vlbench_a link set vlbench0 up
+ip -n vlbench_b link set vlbench1 up
+rtt() { grep -o 'rtt.*' | cut -d= -f2 | cut -d/ -f1-3; }
+echo "  veth baseline  min/avg/max ms: $(ip netns exec vlbench_a ping -q -c 500 -i 0.01 192.0.2.2 | rtt)"
+echo "  vpclab router  min/avg/max ms: $("${vpclab}" exec --name vlbench_rtt CloudNetaPublicEC2 -- ping -q -c 500 -i 0.01 "${private}" | rtt)"
+echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
