@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs (with apt, only what is missing) every system tool vpclab and its
 # tests use: ip, ping, curl, dig, iperf3, sshd, ssh, ssh-keygen, sshpass, tcpdump,
-# ethtool, python3 (instances' httpd), chpasswd (instances' passwd --stdin), setsid,
-# ps/pkill (procps), killall/fuser (psmisc), gcc, pkg-config, libc headers.
+# ethtool, python3 (instances' httpd), aws (the AWS CLI, for the emulated S3 and
+# DynamoDB), chpasswd (instances' passwd --stdin), setsid, ps/pkill (procps), killall/fuser (psmisc), gcc, pkg-config, libc headers.
 # Then checks that cargo is there (it does not install Rust).
 #
 #   netns-scripts/install-deps.sh
@@ -30,6 +30,7 @@ DEPS=(
     "tcpdump:tcpdump"
     "ethtool:ethtool"
     "python3:python3"
+    "aws:awscli"
     "ps:procps"
     "pkill:procps"
     "sysctl:procps"
