@@ -2,7 +2,8 @@
 # Installs (with apt, only what is missing) every system tool vpclab and its
 # tests use: ip, ping, curl, dig, iperf3, sshd, ssh, ssh-keygen, sshpass, tcpdump,
 # ethtool, python3 (instances' httpd), aws (the AWS CLI, for the emulated S3 and
-# DynamoDB), chpasswd (instances' passwd --stdin), setsid, ps/pkill (procps), killall/fuser (psmisc), gcc, pkg-config, libc headers.
+# DynamoDB), chpasswd (instances' passwd --stdin), setsid, ps/pkill (procps),
+# killall/fuser (psmisc), gcc, pkg-config, libc headers.
 # Then checks that cargo is there (it does not install Rust).
 #
 #   netns-scripts/install-deps.sh
