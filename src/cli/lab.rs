@@ -59,7 +59,12 @@ pub fn up(a: UpArgs) -> Result<(), Failure> {
         return detach(&a, &name);
     }
     let summary = summary(&lab, &name);
-    let mut progress = |line: &str| println!("{line}");
+    // A detached daemon's stdout is a pipe to the `up` that started it, closed once the lab
+    // is up: its later lines (teardown) are dropped, never a panic that skips the teardown.
+    let mut progress = |line: &str| {
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), "{line}");
+    };
     if !a.daemon {
         println!("{summary}");
         println!("Ctrl-C stops the router and removes the lab.");

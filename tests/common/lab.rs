@@ -69,10 +69,17 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        let _ = common::vpclab(&["down", "--name", &self.name]);
+        let (_, out, _) = common::vpclab(&["down", "--name", &self.name]);
         let left = vpclab::host::cleanup::leftovers(&self.name).unwrap_or_default();
         if !std::thread::panicking() {
             assert!(left.is_empty(), "lab {} left {left:?}", self.name);
+            // A running daemon tears its own lab down; `down` removing things itself means
+            // the daemon died or hung on the way.
+            assert!(
+                !out.contains("removed"),
+                "lab {}: the daemon did not tear its lab down itself:\n{out}",
+                self.name
+            );
         }
     }
 }
