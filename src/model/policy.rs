@@ -709,12 +709,14 @@ impl Policy {
             None => false,
             Some(Value::String(v)) if v == "2012-10-17" => true,
             Some(Value::String(v)) if v == "2008-10-17" => false,
-            Some(Value::String(v)) => return Err(PolicyError::at(
-                "",
-                format!(
+            Some(Value::String(v)) => {
+                return Err(PolicyError::at(
+                    "",
+                    format!(
                     "Version '{v}' is not valid: use \"2012-10-17\" (or the older \"2008-10-17\")"
                 ),
-            )),
+                ))
+            }
             Some(other) => {
                 return Err(PolicyError::at(
                     "",
