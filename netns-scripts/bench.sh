@@ -91,4 +91,17 @@ ip -n vlbench_b link set vlbench1 up
 rtt() { grep -o 'rtt.*' | cut -d= -f2 | cut -d/ -f1-3; }
 echo "  veth baseline  min/avg/max ms: $(ip netns exec vlbench_a ping -q -c 500 -i 0.01 192.0.2.2 | rtt)"
 echo "  vpclab router  min/avg/max ms: $("${vpclab}" exec --name vlbench_rtt CloudNetaPublicEC2 -- ping -q -c 500 -i 0.01 "${private}" | rtt)"
+
+# Amazon DNS from one instance: dnsperf for 10 s against base+2 (AWS allows 1024 packets/s
+# per ENI; vpclab enforces the same, so the figure to expect is that limit).
+if ! command -v dnsperf >/dev/null 2>&1; then
+    vl_say "installing dnsperf (bench only)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dnsperf >/dev/null
+fi
+vl_say "Amazon DNS queries/s from one instance (dnsperf, 10 s)"
+printf '%s A\n' s3.ap-northeast-2.amazonaws.com "ip-${private//./-}.ap-northeast-2.compute.internal" \
+    dynamodb.ap-northeast-2.amazonaws.com nonexistent.example.com |
+    "${vpclab}" exec --name vlbench_rtt CloudNetaPublicEC2 -- sh -c 'cat > /tmp/queries'
+"${vpclab}" exec --name vlbench_rtt CloudNetaPublicEC2 -- \
+    dnsperf -s 10.0.0.2 -d /tmp/queries -l 10 -q 100 | grep -E 'Queries (sent|completed|lost)|Queries per second|Average Latency'
 echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -243,6 +243,100 @@ fn security_groups_acls_and_routes_act_on_a_running_lab() {
     );
 }
 
+/// The seed's steps on a running lab: no S3 from the private subnet without the endpoint,
+/// then `create-vpc-endpoint` adds the `pl-` route and S3 answers at once; the policy and the
+/// route tables change with `modify-vpc-endpoint`; AWS's errors come back as AWS words them.
+#[test]
+fn a_gateway_endpoint_created_live_takes_effect_at_once() {
+    let lab = Lab::up(SEED2);
+    let private = "CloudNetaPrivateEC2";
+    let s3 = "52.219.60.10";
+    lab.ping_ok(private, s3);
+
+    let (code, out) = lab.vpclab(&["delete-vpc-endpoints", "--vpc-endpoint-ids", "Endpoint"]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v, serde_json::json!({"Unsuccessful": []}));
+    lab.ping_fails(private, s3);
+
+    let (code, out) = lab.vpclab(&[
+        "create-vpc-endpoint",
+        "--vpc-id",
+        "CloudNetaVPC",
+        "--service-name",
+        "com.amazonaws.ap-northeast-2.s3",
+        "--route-table-ids",
+        "CloudNetaPrivateRT",
+        "--policy-document",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}]}"#,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let vpce = v["VpcEndpoint"]["VpcEndpointId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    lab.ping_ok(private, s3);
+    let body = lab.ok(
+        private,
+        &[
+            "curl",
+            "-s",
+            "-m",
+            "5",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("http://{s3}/"),
+        ],
+    );
+    assert_eq!(body.trim(), "200");
+
+    let (code, out) = lab.vpclab(&[
+        "describe-route-tables",
+        "--route-table-ids",
+        "CloudNetaPrivateRT",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["RouteTables"][0]["Routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["DestinationPrefixListId"] == "pl-78a54011" && r["GatewayId"] == vpce.as_str()));
+
+    let (code, out) = lab.vpclab(&[
+        "modify-vpc-endpoint",
+        "--vpc-endpoint-id",
+        &vpce,
+        "--remove-route-table-ids",
+        "CloudNetaPrivateRT",
+        "--reset-policy",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    lab.ping_fails(private, s3);
+
+    let (code, out) = lab.vpclab(&[
+        "create-vpc-endpoint",
+        "--vpc-id",
+        "CloudNetaVPC",
+        "--service-name",
+        "com.amazonaws.ap-northeast-2.s3",
+        "--policy-document",
+        r#"{"Statement":[{"Effect":"Maybe","Principal":"*","Action":"*","Resource":"*"}]}"#,
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        out.contains("InvalidPolicyDocument") && out.contains("Statement 1: Effect"),
+        "{out}"
+    );
+    let (code, out) = lab.vpclab(&["describe-vpc-endpoints", "--vpc-endpoint-ids", &vpce]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["VpcEndpoints"][0]["RouteTableIds"], serde_json::json!([]));
+}
+
 #[test]
 fn two_labs_with_the_same_cidrs_run_side_by_side_and_a_second_topology_routes() {
     let a = Lab::up(SEED2);

@@ -274,6 +274,71 @@ fn seed2_private_reaches_s3_only_through_the_endpoint_route() {
         .contains(rt_id.as_str()));
 }
 
+/// The seed's "first without the endpoint, then add it" steps, as live changes: the model's
+/// `delete-vpc-endpoints` / `create-vpc-endpoint`, a rebuilt snapshot, and the services
+/// following the new lab (the daemon's path).
+#[test]
+fn seed2_an_endpoint_created_live_routes_to_s3_and_the_service_answers() {
+    use vpclab::model::change::Change;
+    use vpclab::runtime::eventloop::ServiceSide;
+    use vpclab::runtime::services::LabServices;
+
+    let mut h = seed2();
+    let private = h.host("CloudNetaPrivateEC2");
+    let s3: Ipv4Addr = h.lab.region().gateway_service("s3").unwrap().ips()[0];
+    let old = h.lab.vpc_endpoints[0].id.to_string();
+    h.lab
+        .apply(&Change::DeleteVpcEndpoints { ids: vec![old] })
+        .unwrap();
+    h.apply();
+    let mut services = LabServices::new(
+        vpclab::services::Services::new(&h.lab, vpclab::services::Config::default()).unwrap(),
+        Arc::new(Snapshot::build(&h.lab, Some(h.snap())).unwrap()),
+    );
+    let (v, _) = h.send(private.port, &testkit::ping(&h.from(&private, s3), 7, 1));
+    assert!(
+        matches!(v, Verdict::Dropped(Drop::NoRoute(_))),
+        "without the endpoint: {v:?}"
+    );
+
+    let out = h
+        .lab
+        .apply(&Change::CreateVpcEndpoint {
+            vpc: "CloudNetaVPC".into(),
+            service_name: "com.amazonaws.ap-northeast-2.s3".into(),
+            route_tables: vec!["CloudNetaPrivateRT".into()],
+            policy: None,
+            kind: Default::default(),
+        })
+        .unwrap();
+    let vpce = model::VpceId::parse(out["VpcEndpoint"]["VpcEndpointId"].as_str().unwrap()).unwrap();
+    // The daemon's path: a snapshot built on the previous one, installed in both halves.
+    let snap = Arc::new(Snapshot::build(&h.lab, Some(h.snap())).unwrap());
+    h.router.install(Arc::clone(&snap));
+    services.install(&snap, &h.lab);
+    let port = snap.port_of(&PortKind::GatewayEndpoint(vpce)).unwrap();
+    let (v, sent) = h.send(private.port, &testkit::ping(&h.from(&private, s3), 7, 2));
+    assert_eq!(
+        v,
+        Verdict::Delivered(port),
+        "with the live endpoint's route"
+    );
+    let packet = only(&sent, port).frame.clone();
+
+    services.receive(h.now, port, &packet);
+    let mut replies = vec![];
+    services.poll(h.now, &mut |p, bytes| replies.push((p, bytes.to_vec())));
+    assert_eq!(
+        replies.len(),
+        1,
+        "the S3 service answers behind the new endpoint"
+    );
+    assert_eq!(replies[0].0, port);
+    let (v, sent) = h.send_ip(port, &replies[0].1);
+    assert_eq!(v, Verdict::Forwarded(private.port));
+    assert_eq!(&only(&sent, private.port).frame[0..6], &private.mac);
+}
+
 #[test]
 fn seed2_public_reaches_s3_through_the_internet_gateway_without_the_endpoint() {
     let mut h = seed2();

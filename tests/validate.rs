@@ -94,6 +94,7 @@ const CASES: &[Case] = &[
     Case { name: "unsupported_resource_type", full: false, add: "  Bad:\n    Type: AWS::EC2::TransitGateway\n", code: "UnsupportedResourceType", at: "AWS::EC2::TransitGateway", logical: Some("Bad"), rule: "emulates VPC networking" },
     Case { name: "missing_required_property", full: false, add: "  Bad:\n    Type: AWS::EC2::Subnet\n    Properties: {VpcId: !Ref VpcA}\n", code: "MissingProperty", at: "  Bad:", logical: Some("Bad"), rule: "CidrBlock" },
     Case { name: "unknown_property", full: false, add: "  Bad:\n    Type: AWS::EC2::Subnet\n    Properties:\n      VpcId: !Ref VpcA\n      CidrBlock: 10.0.9.0/24\n      CidrBLock: 10.0.9.0/24\n", code: "UnknownProperty", at: "CidrBLock", logical: Some("Bad"), rule: "accepts" },
+    Case { name: "gateway_endpoint_bad_policy", full: false, add: "  Bad:\n    Type: AWS::EC2::VPCEndpoint\n    Properties:\n      VpcId: !Ref VpcA\n      ServiceName: !Sub com.amazonaws.${AWS::Region}.s3\n      RouteTableIds: [!Ref RtA]\n      PolicyDocument:\n        Version: 2012-10-17\n        Statement:\n          - {Effect: Allow, Principal: '*', Action: 's3:GetObject', Resource: '*'}\n          - {Effect: Permit, Principal: '*', Action: '*', Resource: '*'}\n", code: "BadPolicy", at: "PolicyDocument:", logical: Some("Bad"), rule: "IAM policy document" },
     Case { name: "gateway_endpoint_route_by_hand", full: false, add: "  Bad:\n    Type: AWS::EC2::Route\n    Properties: {RouteTableId: !Ref RtA, DestinationPrefixListId: pl-78a54011, VpcEndpointId: vpce-0123456789abcdef0}\n", code: "EndpointRouteByHand", at: "VpcEndpointId", logical: Some("Bad"), rule: "added by the endpoint itself" },
 ];
 
@@ -200,6 +201,7 @@ classes!(
     missing_required_property,
     unknown_property,
     gateway_endpoint_route_by_hand,
+    gateway_endpoint_bad_policy,
 );
 
 #[test]
@@ -246,4 +248,19 @@ fn a_missing_file_is_invalid_input_not_a_crash() {
     let (code, _, err) = vpclab(&["validate", "no/such/template.yaml"]);
     assert_eq!(code, 2);
     assert!(err.contains("no/such/template.yaml"), "{err}");
+}
+
+#[test]
+fn a_bad_endpoint_policy_names_the_statement_and_the_problem() {
+    let c = CASES
+        .iter()
+        .find(|c| c.name == "gateway_endpoint_bad_policy")
+        .expect("the case");
+    let problems = load(&text_of(c)).expect_err("refused");
+    let p = problems.0.iter().find(|p| p.code == "BadPolicy").unwrap();
+    assert!(
+        p.message
+            .contains("Statement 2: Effect must be \"Allow\" or \"Deny\""),
+        "{p}"
+    );
 }

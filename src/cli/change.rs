@@ -1,10 +1,14 @@
 //! Live changes on a running lab, with the AWS CLI's verbs and flags.
 
+use std::io::Write;
+
 use clap::Args;
+use serde_json::Value;
 
 use super::Failure;
+use crate::control::describe::What;
 use crate::control::protocol::{Request, Response};
-use crate::model::change::{Change, RuleSpec, TargetRef};
+use crate::model::change::{Change, EndpointType, RuleSpec, TargetRef};
 use crate::runtime::lab as runlab;
 
 /// Route target flags (one of them).
@@ -208,10 +212,17 @@ fn pair(s: &str, a: &str, b: &str) -> Option<(i32, i32)> {
 }
 
 fn send(lab: &str, change: Change) -> Result<(), Failure> {
-    match runlab::request(lab, &Request::Change(change)).map_err(Failure::Invalid)? {
+    ask(lab, &Request::Change(change))
+}
+
+/// Sends a request to the lab's daemon and prints the JSON answer (nothing for `{}`).
+fn ask(lab: &str, request: &Request) -> Result<(), Failure> {
+    match runlab::request(lab, request).map_err(Failure::Invalid)? {
         Response::Json { value } => {
             if value.as_object().is_some_and(|o| !o.is_empty()) {
-                println!(
+                // A closed pipe (`| head`) is not an error of the change, which is done.
+                let _ = writeln!(
+                    std::io::stdout().lock(),
                     "{}",
                     serde_json::to_string_pretty(&value).unwrap_or_default()
                 );
@@ -339,4 +350,352 @@ pub fn acl(a: AclArgs, delete: bool) -> Result<(), Failure> {
             icmp,
         },
     )
+}
+
+fn endpoint_type(s: &str) -> Result<EndpointType, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "gateway" => Ok(EndpointType::Gateway),
+        "interface" => Ok(EndpointType::Interface),
+        "gatewayloadbalancer" => Ok(EndpointType::GatewayLoadBalancer),
+        _ => Err(format!(
+            "'{s}' is not an endpoint type: Gateway, Interface or GatewayLoadBalancer"
+        )),
+    }
+}
+
+/// `--policy-document`: `file://p.json` (or `fileb://`) reads the file, anything else is the
+/// JSON text itself. The text travels as a string, as the API carries it, so that the lab
+/// answers bad JSON with AWS's error.
+fn policy_document(arg: &Option<String>) -> Result<Option<Value>, Failure> {
+    let Some(arg) = arg else {
+        return Ok(None);
+    };
+    let text = match arg
+        .strip_prefix("file://")
+        .or_else(|| arg.strip_prefix("fileb://"))
+    {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            Failure::Invalid(format!("--policy-document {arg}: cannot read {path}: {e}"))
+        })?,
+        None => arg.clone(),
+    };
+    Ok(Some(Value::String(text)))
+}
+
+/// `create-vpc-endpoint`.
+#[derive(Debug, Args)]
+pub struct CreateEndpointArgs {
+    /// The running lab.
+    #[arg(long, default_value = "vpclab", value_name = "LAB")]
+    pub name: String,
+    /// The VPC: vpc- id, logical id or Name tag.
+    #[arg(long)]
+    pub vpc_id: String,
+    /// `com.amazonaws.<region>.s3` or `com.amazonaws.<region>.dynamodb`.
+    #[arg(long)]
+    pub service_name: String,
+    /// The route tables that get the `pl-…` → `vpce-…` route.
+    #[arg(long, num_args = 1.., value_name = "RTB")]
+    pub route_table_ids: Vec<String>,
+    /// Gateway (the default; the only type created live).
+    #[arg(long, default_value = "Gateway", value_parser = endpoint_type)]
+    pub vpc_endpoint_type: EndpointType,
+    /// The endpoint policy: `file://policy.json` or the JSON text (default: full access).
+    #[arg(long, value_name = "POLICY")]
+    pub policy_document: Option<String>,
+}
+
+impl CreateEndpointArgs {
+    /// The change these flags ask for.
+    pub fn change(&self) -> Result<Change, Failure> {
+        Ok(Change::CreateVpcEndpoint {
+            vpc: self.vpc_id.clone(),
+            service_name: self.service_name.clone(),
+            route_tables: self.route_table_ids.clone(),
+            policy: policy_document(&self.policy_document)?,
+            kind: self.vpc_endpoint_type,
+        })
+    }
+}
+
+/// `modify-vpc-endpoint`.
+#[derive(Debug, Args)]
+pub struct ModifyEndpointArgs {
+    /// The running lab.
+    #[arg(long, default_value = "vpclab", value_name = "LAB")]
+    pub name: String,
+    /// The endpoint: vpce- id, logical id or Name tag.
+    #[arg(long)]
+    pub vpc_endpoint_id: String,
+    /// Route tables to add the endpoint's route to.
+    #[arg(long, num_args = 1.., value_name = "RTB")]
+    pub add_route_table_ids: Vec<String>,
+    /// Route tables to take the endpoint's route from.
+    #[arg(long, num_args = 1.., value_name = "RTB")]
+    pub remove_route_table_ids: Vec<String>,
+    /// A new policy: `file://policy.json` or the JSON text.
+    #[arg(long, value_name = "POLICY", conflicts_with = "reset_policy")]
+    pub policy_document: Option<String>,
+    /// Back to the default full-access policy.
+    #[arg(long)]
+    pub reset_policy: bool,
+}
+
+impl ModifyEndpointArgs {
+    /// The change these flags ask for.
+    pub fn change(&self) -> Result<Change, Failure> {
+        Ok(Change::ModifyVpcEndpoint {
+            vpce: self.vpc_endpoint_id.clone(),
+            add_route_tables: self.add_route_table_ids.clone(),
+            remove_route_tables: self.remove_route_table_ids.clone(),
+            policy: policy_document(&self.policy_document)?,
+            reset_policy: self.reset_policy,
+        })
+    }
+}
+
+/// `delete-vpc-endpoints`.
+#[derive(Debug, Args)]
+pub struct DeleteEndpointsArgs {
+    /// The running lab.
+    #[arg(long, default_value = "vpclab", value_name = "LAB")]
+    pub name: String,
+    /// The endpoints: vpce- ids, logical ids or Name tags.
+    #[arg(long, num_args = 1.., required = true, value_name = "VPCE")]
+    pub vpc_endpoint_ids: Vec<String>,
+}
+
+/// `describe-vpc-endpoints` of a running lab.
+#[derive(Debug, Args)]
+pub struct DescribeEndpointsArgs {
+    /// The running lab.
+    #[arg(long, default_value = "vpclab", value_name = "LAB")]
+    pub name: String,
+    /// Only these endpoints (ids, logical ids or Name tags).
+    #[arg(long, num_args = 1.., value_name = "VPCE")]
+    pub vpc_endpoint_ids: Vec<String>,
+}
+
+/// `describe-route-tables` of a running lab.
+#[derive(Debug, Args)]
+pub struct DescribeRouteTablesArgs {
+    /// The running lab.
+    #[arg(long, default_value = "vpclab", value_name = "LAB")]
+    pub name: String,
+    /// Only these route tables (ids, logical ids or Name tags).
+    #[arg(long, num_args = 1.., value_name = "RTB")]
+    pub route_table_ids: Vec<String>,
+}
+
+/// `describe-prefix-lists` of a running lab.
+#[derive(Debug, Args)]
+pub struct DescribePrefixListsArgs {
+    /// The running lab.
+    #[arg(long, default_value = "vpclab", value_name = "LAB")]
+    pub name: String,
+    /// Only these prefix lists.
+    #[arg(long, num_args = 1.., value_name = "PL")]
+    pub prefix_list_ids: Vec<String>,
+}
+
+/// Runs `create-vpc-endpoint`.
+pub fn create_endpoint(a: CreateEndpointArgs) -> Result<(), Failure> {
+    send(&a.name, a.change()?)
+}
+
+/// Runs `modify-vpc-endpoint`.
+pub fn modify_endpoint(a: ModifyEndpointArgs) -> Result<(), Failure> {
+    send(&a.name, a.change()?)
+}
+
+/// Runs `delete-vpc-endpoints`.
+pub fn delete_endpoints(a: DeleteEndpointsArgs) -> Result<(), Failure> {
+    send(
+        &a.name,
+        Change::DeleteVpcEndpoints {
+            ids: a.vpc_endpoint_ids,
+        },
+    )
+}
+
+/// Runs `describe-vpc-endpoints` against the running lab.
+pub fn describe_endpoints(a: DescribeEndpointsArgs) -> Result<(), Failure> {
+    ask(
+        &a.name,
+        &Request::Describe {
+            what: What::VpcEndpoints,
+            filter: a.vpc_endpoint_ids,
+        },
+    )
+}
+
+/// Runs `describe-route-tables` against the running lab.
+pub fn describe_route_tables(a: DescribeRouteTablesArgs) -> Result<(), Failure> {
+    ask(
+        &a.name,
+        &Request::Describe {
+            what: What::RouteTables,
+            filter: a.route_table_ids,
+        },
+    )
+}
+
+/// Runs `describe-prefix-lists` against the running lab.
+pub fn describe_prefix_lists(a: DescribePrefixListsArgs) -> Result<(), Failure> {
+    ask(
+        &a.name,
+        &Request::Describe {
+            what: What::PrefixLists,
+            filter: a.prefix_list_ids,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use serde_json::json;
+
+    use super::super::{Cli, Command};
+    use super::*;
+
+    fn parse(args: &[&str]) -> Command {
+        let mut all = vec!["vpclab"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .command
+    }
+
+    #[test]
+    fn create_vpc_endpoint_takes_the_aws_cli_flags() {
+        let Command::CreateVpcEndpoint(a) = parse(&[
+            "create-vpc-endpoint",
+            "--name",
+            "polh1",
+            "--vpc-id",
+            "CloudNetaVPC",
+            "--service-name",
+            "com.amazonaws.ap-northeast-2.s3",
+            "--route-table-ids",
+            "rtb-1",
+            "CloudNetaPrivateRT",
+            "--policy-document",
+            r#"{"Statement":[]}"#,
+        ]) else {
+            panic!("create-vpc-endpoint")
+        };
+        assert_eq!(a.name, "polh1");
+        assert_eq!(
+            a.change().unwrap(),
+            Change::CreateVpcEndpoint {
+                vpc: "CloudNetaVPC".into(),
+                service_name: "com.amazonaws.ap-northeast-2.s3".into(),
+                route_tables: vec!["rtb-1".into(), "CloudNetaPrivateRT".into()],
+                policy: Some(json!(r#"{"Statement":[]}"#)),
+                kind: EndpointType::Gateway,
+            }
+        );
+        let Command::CreateVpcEndpoint(a) = parse(&[
+            "create-vpc-endpoint",
+            "--vpc-id",
+            "v",
+            "--service-name",
+            "s",
+            "--vpc-endpoint-type",
+            "Interface",
+        ]) else {
+            panic!("create-vpc-endpoint")
+        };
+        assert_eq!(a.vpc_endpoint_type, EndpointType::Interface);
+        assert_eq!(a.name, "vpclab");
+        assert!(Cli::try_parse_from([
+            "vpclab",
+            "create-vpc-endpoint",
+            "--vpc-id",
+            "v",
+            "--service-name",
+            "s",
+            "--vpc-endpoint-type",
+            "Bridge",
+        ])
+        .is_err());
+    }
+
+    #[test]
+    fn policy_documents_are_read_from_file_urls() {
+        let dir = std::env::temp_dir().join(format!("vpclab-policy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("p.json");
+        std::fs::write(&path, "{\"Statement\": 1}").unwrap();
+        let arg = format!("file://{}", path.display());
+        let got = policy_document(&Some(arg));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(got.unwrap(), Some(json!("{\"Statement\": 1}")));
+        let Err(Failure::Invalid(msg)) =
+            policy_document(&Some("file:///nonexistent/vpclab/p.json".into()))
+        else {
+            panic!("a missing file is refused")
+        };
+        assert!(msg.contains("cannot read"), "{msg}");
+    }
+
+    #[test]
+    fn modify_and_delete_take_the_aws_cli_flags() {
+        let Command::ModifyVpcEndpoint(a) = parse(&[
+            "modify-vpc-endpoint",
+            "--vpc-endpoint-id",
+            "vpce-1",
+            "--add-route-table-ids",
+            "a",
+            "b",
+            "--remove-route-table-ids",
+            "c",
+            "--reset-policy",
+        ]) else {
+            panic!("modify-vpc-endpoint")
+        };
+        assert_eq!(
+            a.change().unwrap(),
+            Change::ModifyVpcEndpoint {
+                vpce: "vpce-1".into(),
+                add_route_tables: vec!["a".into(), "b".into()],
+                remove_route_tables: vec!["c".into()],
+                policy: None,
+                reset_policy: true,
+            }
+        );
+        assert!(Cli::try_parse_from([
+            "vpclab",
+            "modify-vpc-endpoint",
+            "--vpc-endpoint-id",
+            "vpce-1",
+            "--reset-policy",
+            "--policy-document",
+            "{}",
+        ])
+        .is_err());
+        let Command::DeleteVpcEndpoints(a) = parse(&[
+            "delete-vpc-endpoints",
+            "--vpc-endpoint-ids",
+            "vpce-1",
+            "vpce-2",
+        ]) else {
+            panic!("delete-vpc-endpoints")
+        };
+        assert_eq!(a.vpc_endpoint_ids, vec!["vpce-1", "vpce-2"]);
+        assert!(Cli::try_parse_from(["vpclab", "delete-vpc-endpoints"]).is_err());
+        let Command::DescribeVpcEndpoints(a) =
+            parse(&["describe-vpc-endpoints", "--name", "polh1"])
+        else {
+            panic!("describe-vpc-endpoints")
+        };
+        assert!(a.vpc_endpoint_ids.is_empty());
+        let Command::DescribePrefixLists(a) =
+            parse(&["describe-prefix-lists", "--prefix-list-ids", "pl-78a54011"])
+        else {
+            panic!("describe-prefix-lists")
+        };
+        assert_eq!(a.prefix_list_ids, vec!["pl-78a54011"]);
+    }
 }

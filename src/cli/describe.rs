@@ -6,7 +6,7 @@ use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 
 use super::{Failure, Output, Source};
-use crate::control::describe::{describe, What};
+use crate::control::describe::{describe, resolve, What};
 use crate::model::lookup::Kind;
 use crate::model::*;
 
@@ -40,30 +40,7 @@ pub fn run(a: DescribeArgs) -> Result<(), Failure> {
             None => a.source.load(None)?,
         },
     };
-    let mut ids = vec![];
-    for n in &a.names {
-        match a.what.kind() {
-            Some(kind) => ids.push(
-                lab.find(kind, n)
-                    .map_err(|e| Failure::Invalid(e.to_string()))?,
-            ),
-            None => {
-                if lab.region().gateway_service_by_prefix_list(n).is_none() {
-                    return Err(Failure::Invalid(format!(
-                        "no prefix list {n} in {}; known: {}",
-                        lab.region,
-                        lab.region()
-                            .gateway_services
-                            .iter()
-                            .map(|s| s.prefix_list_id)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )));
-                }
-                ids.push(n.clone());
-            }
-        }
-    }
+    let ids = resolve(&lab, a.what, &a.names).map_err(Failure::Invalid)?;
     match a.output {
         Output::Json => println!(
             "{}",

@@ -75,6 +75,19 @@ pub enum Command {
     CreateNetworkAclEntry(change::AclArgs),
     /// Remove a network ACL entry (as `aws ec2 delete-network-acl-entry`).
     DeleteNetworkAclEntry(change::AclArgs),
+    /// Add a gateway endpoint for S3 or DynamoDB and its routes (as `aws ec2 create-vpc-endpoint`).
+    CreateVpcEndpoint(change::CreateEndpointArgs),
+    /// Add or remove an endpoint's route tables, or change its policy (as `aws ec2
+    /// modify-vpc-endpoint`).
+    ModifyVpcEndpoint(change::ModifyEndpointArgs),
+    /// Remove endpoints and their routes (as `aws ec2 delete-vpc-endpoints`).
+    DeleteVpcEndpoints(change::DeleteEndpointsArgs),
+    /// A running lab's VPC endpoints (as `aws ec2 describe-vpc-endpoints`).
+    DescribeVpcEndpoints(change::DescribeEndpointsArgs),
+    /// A running lab's route tables (as `aws ec2 describe-route-tables`).
+    DescribeRouteTables(change::DescribeRouteTablesArgs),
+    /// A running lab's AWS-managed prefix lists (as `aws ec2 describe-prefix-lists`).
+    DescribePrefixLists(change::DescribePrefixListsArgs),
 }
 
 /// Where a lab comes from: a template and its parameters.
@@ -224,6 +237,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::AssociateRouteTable(a) => ok(change::associate(a)),
         Command::CreateNetworkAclEntry(a) => ok(change::acl(a, false)),
         Command::DeleteNetworkAclEntry(a) => ok(change::acl(a, true)),
+        Command::CreateVpcEndpoint(a) => ok(change::create_endpoint(a)),
+        Command::ModifyVpcEndpoint(a) => ok(change::modify_endpoint(a)),
+        Command::DeleteVpcEndpoints(a) => ok(change::delete_endpoints(a)),
+        Command::DescribeVpcEndpoints(a) => ok(change::describe_endpoints(a)),
+        Command::DescribeRouteTables(a) => ok(change::describe_route_tables(a)),
+        Command::DescribePrefixLists(a) => ok(change::describe_prefix_lists(a)),
     };
     Ok(match r {
         Ok(code) => ExitCode::from(code),

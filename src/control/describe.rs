@@ -83,12 +83,28 @@ fn group_pairs(lab: &Lab, ids: &[SgId]) -> Value {
 }
 
 /// The default endpoint policy, as the API returns it.
-pub fn default_policy(gateway: bool) -> Value {
-    if gateway {
-        json!({"Version": "2008-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]})
-    } else {
-        json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]})
-    }
+pub use crate::model::change::default_policy;
+
+/// The ids that `names` (ids, logical ids, Name tags; prefix lists by id) give for `what`,
+/// or why one of them names nothing (or several things).
+pub fn resolve(lab: &Lab, what: What, names: &[String]) -> Result<Vec<String>, String> {
+    names
+        .iter()
+        .map(|n| match what.kind() {
+            Some(kind) => lab.find(kind, n).map_err(|e| e.to_string()),
+            None if lab.region().gateway_service_by_prefix_list(n).is_some() => Ok(n.clone()),
+            None => Err(format!(
+                "no prefix list {n} in {}; known: {}",
+                lab.region,
+                lab.region()
+                    .gateway_services
+                    .iter()
+                    .map(|s| s.prefix_list_id)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        })
+        .collect()
 }
 
 /// The AWS CLI's JSON for `what`, limited to the ids in `filter` (empty: all).
@@ -492,60 +508,7 @@ fn reservation(lab: &Lab, i: &Instance) -> Value {
 }
 
 fn vpc_endpoint(lab: &Lab, e: &VpcEndpoint) -> Value {
-    let gateway = matches!(e.kind, EndpointKind::Gateway { .. });
-    let policy = e.policy.clone().unwrap_or_else(|| default_policy(gateway));
-    let mut m = Map::new();
-    m.insert("VpcEndpointId".into(), json!(e.id));
-    m.insert(
-        "VpcEndpointType".into(),
-        json!(if gateway { "Gateway" } else { "Interface" }),
-    );
-    m.insert("VpcId".into(), json!(e.vpc));
-    m.insert("ServiceName".into(), json!(e.service_name));
-    m.insert("State".into(), json!(e.state));
-    m.insert("PolicyDocument".into(), json!(policy.to_string()));
-    match &e.kind {
-        EndpointKind::Gateway { route_tables, .. } => {
-            m.insert("RouteTableIds".into(), json!(route_tables));
-            m.insert("SubnetIds".into(), json!([]));
-            m.insert("Groups".into(), json!([]));
-            m.insert("PrivateDnsEnabled".into(), json!(false));
-            m.insert("RequesterManaged".into(), json!(false));
-            m.insert("NetworkInterfaceIds".into(), json!([]));
-            m.insert("DnsEntries".into(), json!([]));
-        }
-        EndpointKind::Interface {
-            subnets,
-            network_interfaces,
-            security_groups,
-            private_dns_enabled,
-            dns_entries,
-        } => {
-            m.insert("RouteTableIds".into(), json!([]));
-            m.insert("SubnetIds".into(), json!(subnets));
-            m.insert("Groups".into(), group_pairs(lab, security_groups));
-            m.insert("IpAddressType".into(), json!("ipv4"));
-            m.insert("PrivateDnsEnabled".into(), json!(private_dns_enabled));
-            m.insert("RequesterManaged".into(), json!(false));
-            m.insert("NetworkInterfaceIds".into(), json!(network_interfaces));
-            m.insert(
-                "DnsEntries".into(),
-                Value::Array(
-                    dns_entries
-                        .iter()
-                        .map(|(n, z)| json!({"DnsName": n, "HostedZoneId": z}))
-                        .collect(),
-                ),
-            );
-        }
-    }
-    m.insert(
-        "CreationTimestamp".into(),
-        json!("2026-01-01T00:00:00.000Z"),
-    );
-    m.insert("Tags".into(), tags(&e.tags));
-    m.insert("OwnerId".into(), json!(lab.account_id));
-    Value::Object(m)
+    crate::model::change::vpc_endpoint_json(lab, e)
 }
 
 fn endpoint_services(lab: &Lab, filter: &[String]) -> Value {

@@ -7,6 +7,10 @@
 //! lab. On any error the lab is unchanged and the error carries AWS's error code
 //! (`RouteAlreadyExists`, `InvalidPermission.Duplicate`, …) and a message that says what
 //! to do. The result is the JSON the AWS CLI prints for the call.
+//!
+//! Gateway endpoints (`create-vpc-endpoint`, `modify-vpc-endpoint`, `delete-vpc-endpoints`)
+//! live in [`endpoint`]: their routes come and go with the endpoint, as in AWS, and their
+//! policies are checked by [`crate::model::policy::Policy::parse`].
 
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
@@ -14,6 +18,10 @@ use serde_json::{json, Value};
 
 use super::lookup::Kind;
 use super::*;
+
+pub mod endpoint;
+
+pub use self::endpoint::{default_policy, vpc_endpoint_json};
 
 /// A route target as the CLI's flags name it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +107,57 @@ pub enum Change {
         rule_number: u16,
         egress: bool,
     },
+    /// `create-vpc-endpoint`.
+    CreateVpcEndpoint {
+        /// `--vpc-id`: id, logical id or Name tag.
+        vpc: String,
+        /// `--service-name`: `com.amazonaws.<region>.s3|dynamodb`.
+        service_name: String,
+        /// `--route-table-ids`.
+        #[serde(default)]
+        route_tables: Vec<String>,
+        /// `--policy-document`: the document, or its JSON text as a string (as the API
+        /// carries it); `None` for the default full-access policy.
+        #[serde(default)]
+        policy: Option<Value>,
+        /// `--vpc-endpoint-type`.
+        #[serde(default)]
+        kind: EndpointType,
+    },
+    /// `modify-vpc-endpoint`.
+    ModifyVpcEndpoint {
+        /// `--vpc-endpoint-id`.
+        vpce: String,
+        /// `--add-route-table-ids`.
+        #[serde(default)]
+        add_route_tables: Vec<String>,
+        /// `--remove-route-table-ids`.
+        #[serde(default)]
+        remove_route_tables: Vec<String>,
+        /// `--policy-document` (a document or its JSON text).
+        #[serde(default)]
+        policy: Option<Value>,
+        /// `--reset-policy`: back to the default full-access policy.
+        #[serde(default)]
+        reset_policy: bool,
+    },
+    /// `delete-vpc-endpoints`.
+    DeleteVpcEndpoints {
+        /// `--vpc-endpoint-ids`.
+        ids: Vec<String>,
+    },
+}
+
+/// `--vpc-endpoint-type`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EndpointType {
+    /// S3 and DynamoDB: routes in route tables (the API's default).
+    #[default]
+    Gateway,
+    /// PrivateLink: network interfaces in subnets.
+    Interface,
+    /// Gateway Load Balancer endpoints.
+    GatewayLoadBalancer,
 }
 
 impl Change {
@@ -115,6 +174,9 @@ impl Change {
             Change::AssociateRouteTable { .. } => "AssociateRouteTable",
             Change::CreateNetworkAclEntry { .. } => "CreateNetworkAclEntry",
             Change::DeleteNetworkAclEntry { .. } => "DeleteNetworkAclEntry",
+            Change::CreateVpcEndpoint { .. } => "CreateVpcEndpoint",
+            Change::ModifyVpcEndpoint { .. } => "ModifyVpcEndpoint",
+            Change::DeleteVpcEndpoints { .. } => "DeleteVpcEndpoints",
         }
     }
 }
@@ -590,6 +652,29 @@ impl Lab {
                 a.entries.remove(pos);
                 Ok(json!({}))
             }
+            Change::CreateVpcEndpoint {
+                vpc,
+                service_name,
+                route_tables,
+                policy,
+                kind,
+            } => endpoint::create(self, &cx, vpc, service_name, route_tables, policy, *kind),
+            Change::ModifyVpcEndpoint {
+                vpce,
+                add_route_tables,
+                remove_route_tables,
+                policy,
+                reset_policy,
+            } => endpoint::modify(
+                self,
+                &cx,
+                vpce,
+                add_route_tables,
+                remove_route_tables,
+                policy,
+                *reset_policy,
+            ),
+            Change::DeleteVpcEndpoints { ids } => Ok(endpoint::delete(self, &cx, ids)),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod change;
 pub mod cidr;
 pub mod ids;
 pub mod lookup;
+pub mod policy;
 pub mod problem;
 pub mod verify;
 

@@ -482,10 +482,25 @@ fn eni_owner_name(lab: &Lab, eni: &NetworkInterface) -> String {
 }
 
 /// Endpoint rules: same region, one VPC, one subnet per AZ, DNS attributes for private DNS,
-/// one route per service per route table.
+/// one route per service per route table, a policy that [`Policy::parse`] accepts.
+///
+/// [`Policy::parse`]: super::policy::Policy::parse
 pub fn verify_endpoints(lab: &Lab, p: &mut Problems) {
     let mut per_table: HashMap<(&RouteTableId, &str), &VpcEndpoint> = HashMap::new();
     for e in &lab.vpc_endpoints {
+        if let Some(Err(err)) = e.policy.as_ref().map(super::policy::Policy::parse) {
+            p.push(Problem::new(
+                "BadPolicy",
+                e.origin.clone(),
+                format!(
+                    "the policy of endpoint {} is not valid: {}",
+                    e.origin.name(),
+                    err.reason()
+                ),
+                "an endpoint policy is an IAM policy document: Version, and Statements each with Effect, Principal, Action and Resource",
+                "fix the statement named, or remove the policy for the default full-access one",
+            ));
+        }
         match &e.kind {
             EndpointKind::Gateway { route_tables, .. } => {
                 for rt_id in route_tables {

@@ -29,7 +29,7 @@ use thiserror::Error;
 
 use super::eventloop::{Command, EventLoop, FrameIo};
 use super::services::LabServices;
-use crate::control::describe::describe;
+use crate::control::describe::{describe, resolve};
 use crate::control::protocol::{PortStatus, Recipe, Request, Response, Status};
 use crate::dataplane::router::{Config, Router};
 use crate::dataplane::topology::{PortKind, Snapshot, INTERNET_GATEWAY_IP};
@@ -424,8 +424,11 @@ impl Daemon {
     fn handle(&mut self, req: Request) -> Response {
         match req {
             Request::Status => self.status(),
-            Request::Describe { what, filter } => Response::Json {
-                value: describe(&self.lab, what, &filter),
+            Request::Describe { what, filter } => match resolve(&self.lab, what, &filter) {
+                Ok(ids) => Response::Json {
+                    value: describe(&self.lab, what, &ids),
+                },
+                Err(message) => Response::Error { message },
             },
             Request::Recipe => Response::Recipe(self.recipe.clone()),
             Request::Change(change) => match self.lab.apply(&change) {

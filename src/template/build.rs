@@ -1859,8 +1859,8 @@ impl<'a> Builder<'a> {
                     },
                     None => n.to_json(),
                 };
-                if v.get("Statement").is_none() {
-                    self.report("BadPolicy", p.at("PolicyDocument"), "PolicyDocument has no Statement".into(), "an IAM policy document has a Statement list", "add Statement: [{Effect: Allow, Principal: '*', Action: '*', Resource: '*'}]");
+                if let Err(e) = crate::model::policy::Policy::parse(&v) {
+                    self.report("BadPolicy", p.at("PolicyDocument"), format!("PolicyDocument is not a valid endpoint policy: {}", e.reason()), "an endpoint policy is an IAM policy document: Version, and Statements each with Effect, Principal, Action and Resource (AWS answers InvalidPolicyDocument)", "fix the statement named, e.g. Statement: [{Effect: Allow, Principal: '*', Action: 's3:GetObject', Resource: 'arn:aws:s3:::my-bucket/*'}]");
                     return Err(Failed);
                 }
                 Some(v)

@@ -1,0 +1,394 @@
+//! `create-vpc-endpoint`, `modify-vpc-endpoint`, `delete-vpc-endpoints`: gateway endpoints on
+//! a running lab, and the JSON the AWS CLI prints for an endpoint.
+//!
+//! Contract: a gateway endpoint is created for S3 or DynamoDB of the lab's own region only;
+//! it adds to each of its route tables the route `pl-…` (the service's prefix list) → `vpce-…`,
+//! exactly as a template's `AWS::EC2::VPCEndpoint` does, and removing a route table (or the
+//! endpoint) removes that route. A route table is in the endpoint's VPC and holds at most
+//! one route per service. A policy document is checked by [`Policy::parse`]. Interface
+//! endpoints come from templates; `delete-vpc-endpoints` removes them too (with their network
+//! interfaces). Ids of live endpoints are deterministic: the region, VPC, service and the
+//! number of endpoints the lab had.
+
+use serde_json::{json, Map, Value};
+
+use super::{origin_live, ChangeError, Ctx, EndpointType};
+use crate::model::catalog::{parse_service_name, GatewayService, ServiceName};
+use crate::model::lookup::Kind;
+use crate::model::policy::Policy;
+use crate::model::*;
+
+/// The default endpoint policy, as the API returns it.
+pub fn default_policy(gateway: bool) -> Value {
+    if gateway {
+        json!({"Version": "2008-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]})
+    } else {
+        json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]})
+    }
+}
+
+fn group_pairs(lab: &Lab, ids: &[SgId]) -> Value {
+    Value::Array(
+        ids.iter()
+            .map(|g| json!({"GroupName": lab.security_group(g).map(|s| s.group_name.clone()).unwrap_or_default(), "GroupId": g}))
+            .collect(),
+    )
+}
+
+/// One endpoint as `describe-vpc-endpoints` and `create-vpc-endpoint` print it.
+pub fn vpc_endpoint_json(lab: &Lab, e: &VpcEndpoint) -> Value {
+    let gateway = matches!(e.kind, EndpointKind::Gateway { .. });
+    let policy = e.policy.clone().unwrap_or_else(|| default_policy(gateway));
+    let mut m = Map::new();
+    m.insert("VpcEndpointId".into(), json!(e.id));
+    m.insert(
+        "VpcEndpointType".into(),
+        json!(if gateway { "Gateway" } else { "Interface" }),
+    );
+    m.insert("VpcId".into(), json!(e.vpc));
+    m.insert("ServiceName".into(), json!(e.service_name));
+    m.insert("State".into(), json!(e.state));
+    m.insert("PolicyDocument".into(), json!(policy.to_string()));
+    match &e.kind {
+        EndpointKind::Gateway { route_tables, .. } => {
+            m.insert("RouteTableIds".into(), json!(route_tables));
+            m.insert("SubnetIds".into(), json!([]));
+            m.insert("Groups".into(), json!([]));
+            m.insert("PrivateDnsEnabled".into(), json!(false));
+            m.insert("RequesterManaged".into(), json!(false));
+            m.insert("NetworkInterfaceIds".into(), json!([]));
+            m.insert("DnsEntries".into(), json!([]));
+        }
+        EndpointKind::Interface {
+            subnets,
+            network_interfaces,
+            security_groups,
+            private_dns_enabled,
+            dns_entries,
+        } => {
+            m.insert("RouteTableIds".into(), json!([]));
+            m.insert("SubnetIds".into(), json!(subnets));
+            m.insert("Groups".into(), group_pairs(lab, security_groups));
+            m.insert("IpAddressType".into(), json!("ipv4"));
+            m.insert("PrivateDnsEnabled".into(), json!(private_dns_enabled));
+            m.insert("RequesterManaged".into(), json!(false));
+            m.insert("NetworkInterfaceIds".into(), json!(network_interfaces));
+            m.insert(
+                "DnsEntries".into(),
+                Value::Array(
+                    dns_entries
+                        .iter()
+                        .map(|(n, z)| json!({"DnsName": n, "HostedZoneId": z}))
+                        .collect(),
+                ),
+            );
+        }
+    }
+    m.insert(
+        "CreationTimestamp".into(),
+        json!("2026-01-01T00:00:00.000Z"),
+    );
+    m.insert("Tags".into(), json!(e.tags));
+    m.insert("OwnerId".into(), json!(lab.account_id));
+    Value::Object(m)
+}
+
+/// A policy document (or its JSON text), checked; the document to keep.
+fn policy_doc(cx: &Ctx, v: &Value) -> Result<Value, ChangeError> {
+    let parsed = match v {
+        Value::String(text) => Policy::parse_str(text),
+        doc => Policy::parse(doc),
+    };
+    parsed.map(|p| p.document().clone()).map_err(|e| {
+        cx.err(
+            "InvalidPolicyDocument",
+            format!("The Policy Document is not valid: {}", e.reason()),
+        )
+    })
+}
+
+fn vpc_id(cx: &Ctx, query: &str) -> Result<VpcId, ChangeError> {
+    let id = cx.find(Kind::Vpc, query, "InvalidVpcId.NotFound")?;
+    VpcId::parse(&id).ok_or_else(|| cx.err("InvalidVpcId.Malformed", id))
+}
+
+fn route_table_ids(cx: &Ctx, queries: &[String]) -> Result<Vec<RouteTableId>, ChangeError> {
+    let mut out: Vec<RouteTableId> = vec![];
+    for q in queries {
+        let id = cx.find(Kind::RouteTable, q, "InvalidRouteTableId.NotFound")?;
+        let id =
+            RouteTableId::parse(&id).ok_or_else(|| cx.err("InvalidRouteTableId.Malformed", id))?;
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// The gateway service a `--service-name` names, in the lab's region.
+fn gateway_service(cx: &Ctx, name: &str) -> Result<&'static GatewayService, ChangeError> {
+    let region = cx.lab.region();
+    let missing = |why: String| {
+        cx.err(
+            "InvalidServiceName",
+            format!("The Vpc Endpoint Service '{name}' does not exist: {why}"),
+        )
+    };
+    let gateway_names = || {
+        region
+            .gateway_services
+            .iter()
+            .map(|s| region.prefix_list_name(s.short))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    let not_gateway = || {
+        cx.err(
+            "InvalidParameter",
+            format!("Endpoint type (Gateway) does not match available service types ([Interface]): {name} has no gateway endpoint; gateway endpoints exist only for S3 and DynamoDB ({})", gateway_names()),
+        )
+    };
+    match parse_service_name(name) {
+        Some(ServiceName::Aws { region: r, short }) if r != region.name => Err(missing(format!(
+            "VPC endpoints are same-region only and this lab is in {}; use com.amazonaws.{}.{short}",
+            region.name, region.name
+        ))),
+        Some(ServiceName::Aws { short, .. }) => match region.gateway_service(short) {
+            Some(svc) => Ok(svc),
+            None if region.interface_service(short).is_some() => Err(not_gateway()),
+            None => Err(missing(format!(
+                "vpclab knows no service '{short}' in {}; gateway endpoints are for {}",
+                region.name,
+                gateway_names()
+            ))),
+        },
+        Some(ServiceName::EndpointService { service_id, .. })
+            if cx
+                .lab
+                .endpoint_services
+                .iter()
+                .any(|s| s.id.as_str() == service_id && s.service_name == name) =>
+        {
+            Err(not_gateway())
+        }
+        _ => Err(missing(format!(
+            "service names are com.amazonaws.<region>.<service>; gateway endpoints are for {}",
+            gateway_names()
+        ))),
+    }
+}
+
+/// Adds the endpoint's route to route table `rt`.
+fn attach(
+    lab: &mut Lab,
+    cx: &Ctx,
+    vpce: &VpceId,
+    vpc: &VpcId,
+    pl: &PrefixListId,
+    rt: &RouteTableId,
+) -> Result<(), ChangeError> {
+    let table = lab
+        .route_tables
+        .iter_mut()
+        .find(|t| &t.id == rt)
+        .ok_or_else(|| cx.err("InvalidRouteTableId.NotFound", rt.to_string()))?;
+    if &table.vpc != vpc {
+        return Err(cx.err(
+            "InvalidParameter",
+            format!(
+                "route table {} is in {} but the endpoint is in {}: a gateway endpoint adds routes only to route tables of its own VPC; create another endpoint in that VPC",
+                cx.lab.label(Kind::RouteTable, rt.as_str()),
+                cx.lab.label(Kind::Vpc, table.vpc.as_str()),
+                cx.lab.label(Kind::Vpc, vpc.as_str())
+            ),
+        ));
+    }
+    let dest = Destination::PrefixList(pl.clone());
+    if let Some(r) = table.routes.iter().find(|r| r.destination == dest) {
+        let through = match &r.target {
+            RouteTarget::GatewayEndpoint(e) => format!(" (through {e})"),
+            _ => String::new(),
+        };
+        return Err(cx.err(
+            "RouteAlreadyExists",
+            format!(
+                "route table {rt} already has a route with destination-prefix-list-id {pl}{through}: a route table holds one route per gateway-endpoint service"
+            ),
+        ));
+    }
+    table.routes.push(Route {
+        destination: dest,
+        target: RouteTarget::GatewayEndpoint(vpce.clone()),
+        route_origin: RouteOrigin::CreateRoute,
+        origin: origin_live("VPC endpoint route"),
+    });
+    Ok(())
+}
+
+/// Removes the endpoint's routes from route table `rt`.
+fn detach(lab: &mut Lab, vpce: &VpceId, rt: &RouteTableId) {
+    let target = RouteTarget::GatewayEndpoint(vpce.clone());
+    if let Some(t) = lab.route_tables.iter_mut().find(|t| &t.id == rt) {
+        t.routes.retain(|r| r.target != target);
+    }
+}
+
+/// `create-vpc-endpoint`.
+pub(super) fn create(
+    lab: &mut Lab,
+    cx: &Ctx,
+    vpc: &str,
+    service_name: &str,
+    route_tables: &[String],
+    policy: &Option<Value>,
+    kind: EndpointType,
+) -> Result<Value, ChangeError> {
+    if kind != EndpointType::Gateway {
+        return Err(cx.err(
+            "UnsupportedOperation",
+            format!("vpclab creates gateway endpoints live; a {kind:?} endpoint comes from a template (AWS::EC2::VPCEndpoint with VpcEndpointType: {kind:?})"),
+        ));
+    }
+    let vpc = vpc_id(cx, vpc)?;
+    let svc = gateway_service(cx, service_name)?;
+    let rts = route_table_ids(cx, route_tables)?;
+    let policy = policy.as_ref().map(|p| policy_doc(cx, p)).transpose()?;
+    let mut n = lab.vpc_endpoints.len();
+    let id = loop {
+        let id = VpceId::generate(&format!("{}/live/{vpc}/{service_name}/{n}", lab.region));
+        if lab.vpc_endpoint(&id).is_none() {
+            break id;
+        }
+        n += 1;
+    };
+    let pl = PrefixListId::from_catalog(svc.prefix_list_id);
+    for rt in &rts {
+        attach(lab, cx, &id, &vpc, &pl, rt)?;
+    }
+    lab.vpc_endpoints.push(VpcEndpoint {
+        id: id.clone(),
+        vpc,
+        service_name: service_name.to_string(),
+        kind: EndpointKind::Gateway {
+            route_tables: rts,
+            prefix_list: pl,
+        },
+        policy,
+        state: "available".into(),
+        tags: Tags::default(),
+        origin: origin_live("VPC endpoint"),
+    });
+    let e = lab.vpc_endpoint(&id).map(|e| vpc_endpoint_json(lab, e));
+    Ok(json!({ "VpcEndpoint": e }))
+}
+
+/// `modify-vpc-endpoint`.
+pub(super) fn modify(
+    lab: &mut Lab,
+    cx: &Ctx,
+    vpce: &str,
+    add: &[String],
+    remove: &[String],
+    policy: &Option<Value>,
+    reset_policy: bool,
+) -> Result<Value, ChangeError> {
+    let id = cx.find(Kind::VpcEndpoint, vpce, "InvalidVpcEndpointId.NotFound")?;
+    let pos = lab
+        .vpc_endpoints
+        .iter()
+        .position(|e| e.id.as_str() == id)
+        .ok_or_else(|| cx.err("InvalidVpcEndpointId.NotFound", id.clone()))?;
+    if policy.is_some() && reset_policy {
+        return Err(cx.err(
+            "InvalidParameterCombination",
+            "give either --policy-document or --reset-policy, not both",
+        ));
+    }
+    let policy = policy.as_ref().map(|p| policy_doc(cx, p)).transpose()?;
+    let e = lab.vpc_endpoints[pos].clone();
+    let (mut tables, pl) = match &e.kind {
+        EndpointKind::Gateway {
+            route_tables,
+            prefix_list,
+        } => (route_tables.clone(), prefix_list.clone()),
+        EndpointKind::Interface { .. } if add.is_empty() && remove.is_empty() => {
+            (vec![], PrefixListId::from_catalog(""))
+        }
+        EndpointKind::Interface { .. } => {
+            return Err(cx.err(
+                "InvalidParameter",
+                "Route table IDs are only supported for Gateway type VPC Endpoint.",
+            ))
+        }
+    };
+    let add = route_table_ids(cx, add)?;
+    let remove = route_table_ids(cx, remove)?;
+    if let Some(both) = add.iter().find(|rt| remove.contains(rt)) {
+        return Err(cx.err(
+            "InvalidParameter",
+            format!("route table {both} is both added and removed"),
+        ));
+    }
+    for rt in &remove {
+        if !tables.contains(rt) {
+            return Err(cx.err(
+                "InvalidParameter",
+                format!(
+                    "route table {} is not associated with {}; its route tables are: {}",
+                    cx.lab.label(Kind::RouteTable, rt.as_str()),
+                    e.id,
+                    tables
+                        .iter()
+                        .map(|t| t.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        detach(lab, &e.id, rt);
+        tables.retain(|t| t != rt);
+    }
+    for rt in &add {
+        attach(lab, cx, &e.id, &e.vpc, &pl, rt)?;
+        tables.push(rt.clone());
+    }
+    let ep = &mut lab.vpc_endpoints[pos];
+    if let EndpointKind::Gateway { route_tables, .. } = &mut ep.kind {
+        *route_tables = tables;
+    }
+    if reset_policy {
+        ep.policy = None;
+    } else if policy.is_some() {
+        ep.policy = policy;
+    }
+    Ok(json!({ "Return": true }))
+}
+
+/// `delete-vpc-endpoints`: what it cannot delete is listed, as the API does, not an error.
+pub(super) fn delete(lab: &mut Lab, _cx: &Ctx, ids: &[String]) -> Value {
+    let mut unsuccessful = vec![];
+    for q in ids {
+        let found = lab
+            .find(Kind::VpcEndpoint, q)
+            .ok()
+            .and_then(|id| lab.vpc_endpoints.iter().position(|e| e.id.as_str() == id));
+        let Some(pos) = found else {
+            unsuccessful.push(json!({
+                "Error": {
+                    "Code": "InvalidVpcEndpoint.NotFound",
+                    "Message": format!("The VpcEndpoint Id '{q}' does not exist"),
+                },
+                "ResourceId": q,
+            }));
+            continue;
+        };
+        let e = lab.vpc_endpoints.remove(pos);
+        let target = RouteTarget::GatewayEndpoint(e.id.clone());
+        for t in &mut lab.route_tables {
+            t.routes.retain(|r| r.target != target);
+        }
+        let owner = EniOwner::InterfaceEndpoint(e.id.clone());
+        lab.network_interfaces.retain(|n| n.owner != owner);
+    }
+    json!({ "Unsuccessful": unsuccessful })
+}
