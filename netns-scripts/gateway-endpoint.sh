@@ -67,7 +67,7 @@ step "2. create-vpc-endpoint for com.amazonaws.${region}.s3 on both route tables
 vpce="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["VpcEndpoint"]["VpcEndpointId"])' "${work}/endpoint.json")"
 "${vpclab}" describe route-tables --name "${lab}" --output table
 for rt in CloudNetaPublicRT CloudNetaPrivateRT; do
-    "${vpclab}" describe route-tables "${rt}" --name "${lab}" | grep -q "\"GatewayId\": \"${vpce}\"" ||
+    "${vpclab}" describe route-tables "${rt}" --name "${lab}" | grep "\"GatewayId\": \"${vpce}\"" >/dev/null ||
         fail "${rt} has no route to ${vpce}"
 done
 "${vpclab}" describe prefix-lists --name "${lab}"
@@ -88,8 +88,10 @@ run CloudNetaPrivateEC2 curl -sf -X PUT --data-binary "hello through ${vpce}" \
 got="$(run CloudNetaPrivateEC2 curl -sf "http://${bucket}.${s3}/hello.txt")" || fail "GetObject"
 [[ ${got} == "hello through ${vpce}" ]] || fail "GetObject returned '${got}'"
 echo "    ${got}"
+# The host's aws, by its full path: an instance's PATH is the standard one.
+aws_bin="$(command -v aws)" || fail "the aws CLI is not installed (netns-scripts/install-deps.sh installs it)"
 awsc=(env AWS_ACCESS_KEY_ID=lab AWS_SECRET_ACCESS_KEY=lab AWS_DEFAULT_REGION="${region}"
-    aws --endpoint-url "http://${s3}")
+    "${aws_bin}" --endpoint-url "http://${s3}")
 show "aws s3 cp /etc/hostname s3://${bucket}/hostname; aws s3 ls s3://${bucket}"
 run CloudNetaPrivateEC2 "${awsc[@]}" s3 cp /etc/hostname "s3://${bucket}/hostname" || fail "aws s3 cp"
 run CloudNetaPrivateEC2 "${awsc[@]}" s3 ls "s3://${bucket}" | tee "${work}/ls.txt"

@@ -6,6 +6,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = vpclab::cli::Cli::parse();
+    if !cli.runs_a_daemon() {
+        // `vpclab describe … | head`: end quietly when the reader goes away.
+        let _ = vpclab::host::signals::die_on_broken_pipe();
+    }
     match vpclab::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -37,6 +37,14 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// `up` runs (or starts) the router daemon, which must outlive a closed stdout to tear
+    /// its lab down.
+    pub fn runs_a_daemon(&self) -> bool {
+        matches!(self.command, Command::Up(_))
+    }
+}
+
 /// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {

@@ -44,3 +44,19 @@ pub fn install() -> Result<(), SignalError> {
 pub fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
+
+/// Makes a write to a closed pipe end the process quietly (SIGPIPE's default action), as
+/// Unix tools do: `vpclab describe … | head` stops without a panic message. Not for the
+/// daemon, whose stdout may be a pipe its parent has closed: it keeps Rust's default
+/// (ignored; writes fail with EPIPE, which it ignores).
+pub fn die_on_broken_pipe() -> Result<(), SignalError> {
+    let action = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    // SAFETY: restoring the default disposition installs no handler code; nothing in the CLI
+    // relies on SIGPIPE being ignored.
+    unsafe { sigaction(Signal::SIGPIPE, &action) }
+        .map(|_| ())
+        .map_err(|source| SignalError {
+            signal: Signal::SIGPIPE,
+            source,
+        })
+}
