@@ -300,6 +300,9 @@ enum Sk {
 
 type Key = (KeyVal, Sk);
 
+/// One write of a BatchWriteItem: a put (with the item) or a delete.
+type Write = (Key, Option<Item>);
+
 /// One table.
 #[derive(Debug, Clone)]
 struct Table {
@@ -1284,10 +1287,10 @@ impl DynamoDb {
         let id = Sha256::digest(format!("{name}/{now}").as_bytes());
         let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
         let table_id = format!(
-            "{}-{}-{}-{}-{}",
+            "{}-{}-4{}-{}-{}",
             hex.get(0..8).unwrap_or(""),
             hex.get(8..12).unwrap_or(""),
-            hex.get(12..16).unwrap_or(""),
+            hex.get(13..16).unwrap_or(""),
             hex.get(16..20).unwrap_or(""),
             hex.get(20..32).unwrap_or("")
         );
@@ -1678,7 +1681,7 @@ impl DynamoDb {
             ]));
         }
         // Validate everything before changing anything.
-        let mut plan: Vec<(String, Vec<(Key, Option<Item>)>)> = Vec::new();
+        let mut plan: Vec<(String, Vec<Write>)> = Vec::new();
         for (tname, list) in req {
             let tname = validate_table_name(tname, "requestItems")?;
             let Json::Array(list) = list else {
