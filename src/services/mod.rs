@@ -29,6 +29,7 @@
 //! admits; emitted packets therefore always go back out on the port their flow came in on.
 
 pub mod dns;
+pub mod dynamodb;
 pub mod http;
 pub mod imds;
 pub mod s3;
