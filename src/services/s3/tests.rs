@@ -1139,3 +1139,39 @@ fn a_large_put_and_get_stream_through_bounded_memory() {
     assert!(got[body_at..] == data[..]);
     assert!(peak <= 64 * 1024, "peak {peak}");
 }
+
+mod no_panics {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const SESSION: &[u8] = b"PUT /fz HTTP/1.1\r\nHost: s3.ap-northeast-2.amazonaws.com\r\n\r\nPUT /fz/k HTTP/1.1\r\nHost: fz.s3.ap-northeast-2.amazonaws.com\r\nTransfer-Encoding: chunked\r\nx-amz-content-sha256: STREAMING-AWS4-HMAC-SHA256-PAYLOAD\r\n\r\n1c\r\n3;chunk-signature=00\r\nabc\r\n0;chunk-signature=00\r\n\r\n\r\n0\r\n\r\nGET /fz/k HTTP/1.1\r\nRange: bytes=-2\r\n\r\nPOST /fz/m?uploads HTTP/1.1\r\n\r\nGET /fz?list-type=2&delimiter=/&max-keys=1&start-after=a HTTP/1.1\r\n\r\nPOST /fz?delete HTTP/1.1\r\nContent-Length: 45\r\n\r\n<Delete><Object><Key>k</Key></Object></Delete>DELETE /fz HTTP/1.1\r\n\r\n";
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn mutated_sessions_never_panic(
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6),
+            cut in any::<usize>(),
+            step in 1usize..200,
+        ) {
+            let d = temp("prop");
+            let mut s3 = s3_in(&d);
+            let mut raw = SESSION.to_vec();
+            for (i, b) in flips {
+                let n = raw.len();
+                raw[i % n] = b;
+            }
+            raw.truncate(cut % (raw.len() + 1));
+            let (out, _) = conn_with(&mut s3, &raw, step, &AllowAll);
+            prop_assert!(out.is_empty() || out.starts_with(b"HTTP/1.1 "));
+        }
+
+        #[test]
+        fn random_bytes_never_panic(raw in proptest::collection::vec(any::<u8>(), 0..600), step in 1usize..64) {
+            let d = temp("propraw");
+            let mut s3 = s3_in(&d);
+            let _ = conn_with(&mut s3, &raw, step, &AllowAll);
+        }
+    }
+}
