@@ -4,8 +4,19 @@
 //! Contract: [`Stack::push`] queues one admitted IPv4 packet (already checked by the
 //! caller: well formed, not a fragment, for an address and port this stack serves);
 //! [`Stack::run`] feeds the queue to smoltcp, runs the applications (DNS over UDP and TCP,
-//! IMDS over HTTP) on whatever the sockets received, and hands every packet smoltcp sends
-//! to `emit`. ICMP echo requests are answered by smoltcp itself.
+//! IMDS and S3 over HTTP) on whatever the sockets received, and hands every packet smoltcp
+//! sends to `emit`. ICMP echo requests are answered by smoltcp itself.
+//!
+//! The device's MTU is the path's ([`Kind::mtu`]): 9001 for Amazon-provided services,
+//! 1500 through an internet gateway, 8500 through a gateway endpoint. smoltcp announces
+//! MSS = MTU − 40 and never sends larger segments or echo replies, which is the MSS clamp
+//! AWS endpoints apply; a larger echo request gets no answer.
+//!
+//! S3 connections move bytes straight between the socket buffers and the connection's
+//! [`StreamConn`]: request bodies are read out of the receive buffer into S3's files,
+//! response bodies are read from files into the send buffer's free space. A connection
+//! therefore holds its two fixed TCP buffers ([`S3_RX_BUFFER`], [`S3_TX_BUFFER`]) and a
+//! few KiB of heads, whatever the object size.
 //!
 //! The interface owns one address (169.254.169.253/32) and a default route through it, with
 //! `any_ip` on: smoltcp then accepts packets to *any* destination, and every socket is

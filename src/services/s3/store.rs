@@ -176,6 +176,14 @@ impl Store {
                     if let Some(m) = fs::read(&p)
                         .ok()
                         .and_then(|b| serde_json::from_slice::<ObjectMeta>(&b).ok())
+                        .filter(|m| {
+                            // Data files are plain names in the bucket directory.
+                            m.segments.iter().all(|s| {
+                                !s.file.is_empty()
+                                    && !s.file.starts_with('.')
+                                    && !s.file.contains('/')
+                            })
+                        })
                     {
                         objects.insert(m.key.clone(), m);
                     }
