@@ -1,6 +1,6 @@
 //! S3 over HTTP/1.1 on port 80 of the S3 addresses.
 //!
-//! Contract: [`S3::handler`] gives the [`Handler`](super::http::conn::Handler) that serves
+//! Contract: [`S3::handler`] gives the [`Handler`] that serves
 //! one connection's requests ([`super::http::conn::StreamConn`] drives it), for requests
 //! that arrived by `via` (through an internet gateway from a public address, or through a
 //! gateway endpoint from a private address). Nothing panics; every failure is an S3 XML

@@ -6,7 +6,7 @@
 //! input (no copy, no buffering beyond a few bytes of state), consumes nothing past the end
 //! of the body (the next request's bytes stay with the caller), and says when the body is
 //! complete ([`BodyDecoder::is_done`]). The result never depends on how the input was split.
-//! Malformed framing is an [`Error`](super::Error); nothing panics.
+//! Malformed framing is an [`Error`]; nothing panics.
 //!
 //! Both chunked formats share one grammar ([`ChunkedDecoder`]): `hex-size[;ext]\r\n data
 //! \r\n`, …, `0[;ext]\r\n`, trailer lines, `\r\n`. aws-chunked puts the chunk signature in
