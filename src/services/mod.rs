@@ -533,8 +533,8 @@ impl Services {
         }
         self.counters.http.requests += http.requests;
         self.counters.http.bad_requests += http.bad_requests;
-        self.counters.http.peak_conn_buffered =
-            (self.counters.http.peak_conn_buffered).max(http.peak_conn_buffered);
+        let peak = &mut self.counters.http.peak_conn_buffered;
+        *peak = (*peak).max(http.peak_conn_buffered);
         self.pending = false;
         self.deadline = self.ports.values_mut().filter_map(|s| s.poll_at(now)).min();
     }

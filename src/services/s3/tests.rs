@@ -262,6 +262,31 @@ fn create_put_get_list_round_trip() {
 }
 
 #[test]
+fn whole_requests_can_be_handled_without_a_connection() {
+    let d = temp("whole");
+    let mut s3 = s3_in(&d);
+    let r = |raw: &[u8]| http::parse(raw, 1 << 20).unwrap().unwrap().0;
+    let resp = s3.handle(&VIA, &r(b"PUT /whole HTTP/1.1\r\n\r\n"), NOW, &AllowAll);
+    assert_eq!(resp.status, 200);
+    let resp = s3.handle(
+        &VIA,
+        &r(b"PUT /whole/k HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi"),
+        NOW,
+        &AllowAll,
+    );
+    assert_eq!(
+        resp.header("ETag"),
+        Some("\"49f68a5c8493ec2c0bf489821c21fc3b\"")
+    );
+    let resp = s3.handle(&VIA, &r(b"GET /whole/k HTTP/1.1\r\n\r\n"), NOW, &AllowAll);
+    let file = resp.file.expect("a file body");
+    assert_eq!(file.len(), 2);
+    let (path, offset, len) = &file.ranges[0];
+    assert_eq!((*offset, *len), (0, 2));
+    assert_eq!(fs::read(path).unwrap(), b"hi");
+}
+
+#[test]
 fn errors_are_s3_xml() {
     let d = temp("errors");
     let mut s3 = s3_in(&d);
