@@ -1,17 +1,24 @@
-//! HTTP/1.1, server side, for the emulated services (IMDS now; S3 and DynamoDB later).
+//! HTTP/1.1, server side, for the emulated services.
 //!
-//! Contract: [`parse`] reads one request from the front of a connection's input buffer
-//! (head with `httparse`, body by `Content-Length`), and says *incomplete* until the whole
-//! request is there. It never panics: a request it cannot take is an [`Error`] that maps to
-//! a status code ([`Error::status`]); the connection answers it and closes. [`serve_stream`]
-//! drives one connection: it answers every complete request in the input (pipelining),
-//! appends the serialized responses to the output, and says whether to close afterwards
-//! (`Connection: close`, HTTP/1.0 without keep-alive, or an error).
+//! Contract: [`parse_head`] reads one request head from the front of a connection's input
+//! (with `httparse`) and says how its body is framed ([`Framing`]: none, `Content-Length`,
+//! or `Transfer-Encoding: chunked`). It never panics: a request it cannot take is an
+//! [`Error`] that maps to a status code ([`Error::status`]); the connection answers it and
+//! closes.
 //!
-//! Bodies are buffered whole here, up to a per-service limit; streaming bodies (S3's large
-//! objects) are a later addition. Chunked request bodies are refused with 411.
+//! Two ways to serve a connection:
+//! - [`serve_stream`] (IMDS): whole requests, bodies buffered up to a small per-service
+//!   limit, chunked bodies refused with 411. [`parse`] reads one such request.
+//! - [`conn::StreamConn`] (S3): bodies are decoded as they arrive ([`body`]: chunked and
+//!   `aws-chunked`) and handed to the service piece by piece; response bodies can be file
+//!   ranges ([`FileBody`]) read as the socket has room. Memory per connection stays bounded
+//!   whatever the sizes of bodies.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
+
+pub mod body;
+pub mod conn;
 
 /// The longest request head (request line and headers) accepted.
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -28,32 +35,63 @@ pub enum Error {
     /// The head is longer than [`MAX_HEAD`] or has more than [`MAX_HEADERS`] headers.
     #[error("request head too large")]
     HeadTooLarge,
-    /// `Content-Length` is not a number, or is given twice with different values.
+    /// `Content-Length` is not a number, is given twice with different values, or comes
+    /// with `Transfer-Encoding`.
     #[error("bad Content-Length")]
     BadLength,
     /// The body is longer than the service accepts.
     #[error("request body of {0} bytes is over the limit of {1}")]
     BodyTooLarge(u64, usize),
-    /// `Transfer-Encoding` on a request (chunked bodies are not taken).
+    /// `Transfer-Encoding` on a request to a service that takes only `Content-Length`.
     #[error("Transfer-Encoding on a request is not supported")]
     TransferEncoding,
+    /// A transfer coding other than `chunked`.
+    #[error("transfer coding '{0}' is not implemented")]
+    UnknownCoding(String),
+    /// A chunked or aws-chunked body that does not follow its grammar.
+    #[error("malformed chunked body: {0}")]
+    BadChunk(&'static str),
+    /// A body that ended before its framing said it would.
+    #[error("the request body ended early")]
+    IncompleteBody,
 }
 
 impl Error {
     /// The status code that answers this error.
     pub fn status(&self) -> u16 {
         match self {
-            Error::Malformed(_) | Error::BadLength => 400,
+            Error::Malformed(_) | Error::BadLength | Error::BadChunk(_) | Error::IncompleteBody => {
+                400
+            }
             Error::HeadTooLarge => 431,
             Error::BodyTooLarge(..) => 413,
             Error::TransferEncoding => 411,
+            Error::UnknownCoding(_) => 501,
         }
     }
 }
 
-/// One parsed request.
+/// How a request body is delimited on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body (no `Content-Length`, no `Transfer-Encoding`).
+    None,
+    /// `Content-Length: n`.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
+impl Framing {
+    /// Whether body bytes follow the head.
+    pub fn has_body(self) -> bool {
+        !matches!(self, Framing::None | Framing::Length(0))
+    }
+}
+
+/// One request head.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
+pub struct Head {
     /// `GET`, `PUT`, … (as sent).
     pub method: String,
     /// The request target (path and query), as sent.
@@ -62,11 +100,11 @@ pub struct Request {
     pub minor_version: u8,
     /// Headers in order, names as sent.
     pub headers: Vec<(String, Vec<u8>)>,
-    /// The body.
-    pub body: Vec<u8>,
+    /// How the body is delimited.
+    pub framing: Framing,
 }
 
-impl Request {
+impl Head {
     /// The first value of header `name` (case-insensitive), if it is valid UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -87,6 +125,11 @@ impl Request {
         self.target.split('?').next().unwrap_or("")
     }
 
+    /// The query part of the target (after `?`; empty when none).
+    pub fn query(&self) -> &str {
+        self.target.split_once('?').map_or("", |(_, q)| q)
+    }
+
     /// Whether the connection stays open after this request.
     pub fn keep_alive(&self) -> bool {
         let tokens = |v: &str, t: &str| v.split(',').any(|x| x.trim().eq_ignore_ascii_case(t));
@@ -96,11 +139,51 @@ impl Request {
             _ => self.minor_version >= 1,
         }
     }
+
+    /// Whether the client waits for `100 Continue` before sending the body.
+    pub fn expects_continue(&self) -> bool {
+        self.minor_version >= 1
+            && self
+                .header("expect")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"))
+    }
+
+    /// Whether the body carries AWS's `aws-chunked` content coding (signed chunks):
+    /// `Content-Encoding` lists it, or `x-amz-content-sha256` is a `STREAMING-…` value.
+    pub fn aws_chunked(&self) -> bool {
+        self.header("content-encoding").is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("aws-chunked"))
+        }) || self
+            .header("x-amz-content-sha256")
+            .is_some_and(|v| v.trim().starts_with("STREAMING-"))
+    }
+
+    /// Whether this is a HEAD request (the response carries no body).
+    pub fn is_head(&self) -> bool {
+        self.method.eq_ignore_ascii_case("HEAD")
+    }
 }
 
-/// Reads one request from the front of `buf`: `Ok(None)` = not complete yet;
-/// `Ok(Some((request, consumed)))`.
-pub fn parse(buf: &[u8], max_body: usize) -> Result<Option<(Request, usize)>, Error> {
+/// One request with its whole body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The head (method, target, headers).
+    pub head: Head,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl std::ops::Deref for Request {
+    type Target = Head;
+    fn deref(&self) -> &Head {
+        &self.head
+    }
+}
+
+/// Reads one request head from the front of `buf`: `Ok(None)` = not complete yet;
+/// `Ok(Some((head, head length)))`.
+pub fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, Error> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     let head_len = match req.parse(buf) {
@@ -123,15 +206,25 @@ pub fn parse(buf: &[u8], max_body: usize) -> Result<Option<(Request, usize)>, Er
         return Err(Error::Malformed("incomplete request line".into()));
     };
     let mut content_length: Option<u64> = None;
+    let mut chunked = false;
     let mut out_headers = Vec::with_capacity(req.headers.len());
     for h in req.headers.iter() {
         if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(Error::TransferEncoding);
+            let v = String::from_utf8_lossy(h.value);
+            for coding in v.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+                if chunked || !coding.eq_ignore_ascii_case("chunked") {
+                    // Only `chunked`, once, is understood.
+                    return Err(Error::UnknownCoding(coding.chars().take(64).collect()));
+                }
+                chunked = true;
+            }
         }
         if h.name.eq_ignore_ascii_case("content-length") {
             let v = std::str::from_utf8(h.value)
                 .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok())
+                .map(str::trim)
+                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|s| s.parse::<u64>().ok())
                 .ok_or(Error::BadLength)?;
             if content_length.is_some_and(|c| c != v) {
                 return Err(Error::BadLength);
@@ -140,7 +233,37 @@ pub fn parse(buf: &[u8], max_body: usize) -> Result<Option<(Request, usize)>, Er
         }
         out_headers.push((h.name.to_string(), h.value.to_vec()));
     }
-    let body_len = content_length.unwrap_or(0);
+    let framing = match (chunked, content_length) {
+        // Both: a request-smuggling shape; refuse it (RFC 9112 §6.1 allows either).
+        (true, Some(_)) => return Err(Error::BadLength),
+        (true, None) => Framing::Chunked,
+        (false, Some(n)) => Framing::Length(n),
+        (false, None) => Framing::None,
+    };
+    Ok(Some((
+        Head {
+            method: method.to_string(),
+            target: target.to_string(),
+            minor_version,
+            headers: out_headers,
+            framing,
+        },
+        head_len,
+    )))
+}
+
+/// Reads one whole request from the front of `buf`: `Ok(None)` = not complete yet;
+/// `Ok(Some((request, consumed)))`. Bodies longer than `max_body` and chunked bodies are
+/// refused.
+pub fn parse(buf: &[u8], max_body: usize) -> Result<Option<(Request, usize)>, Error> {
+    let Some((head, head_len)) = parse_head(buf)? else {
+        return Ok(None);
+    };
+    let body_len = match head.framing {
+        Framing::None => 0,
+        Framing::Length(n) => n,
+        Framing::Chunked => return Err(Error::TransferEncoding),
+    };
     let body_len_usize = usize::try_from(body_len)
         .ok()
         .filter(|n| *n <= max_body)
@@ -150,14 +273,33 @@ pub fn parse(buf: &[u8], max_body: usize) -> Result<Option<(Request, usize)>, Er
     };
     Ok(Some((
         Request {
-            method: method.to_string(),
-            target: target.to_string(),
-            minor_version,
-            headers: out_headers,
+            head,
             body: body.to_vec(),
         },
         head_len + body_len_usize,
     )))
+}
+
+/// A response body that is a sequence of file ranges, read as the connection has room
+/// (see [`conn::StreamConn`]). Files are opened when their turn comes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileBody {
+    /// `(file, offset, length)`, sent in order.
+    pub ranges: Vec<(PathBuf, u64, u64)>,
+}
+
+impl FileBody {
+    /// The body's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.ranges
+            .iter()
+            .fold(0u64, |a, (_, _, n)| a.saturating_add(*n))
+    }
+
+    /// Whether the body is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// One response.
@@ -166,9 +308,14 @@ pub struct Response {
     pub status: u16,
     /// Headers other than `Content-Length` and `Connection` (added when written).
     pub headers: Vec<(String, String)>,
+    /// The body, when it is in memory.
     pub body: Vec<u8>,
+    /// The body, when it is read from files (then `body` is ignored).
+    pub file: Option<FileBody>,
     /// The IP hop limit (TTL) the packets of this response should carry, if not the default.
     pub hop_limit: Option<u8>,
+    /// Close the connection after this response, whatever the request asked.
+    pub close: bool,
 }
 
 impl Response {
@@ -178,7 +325,9 @@ impl Response {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            file: None,
             hop_limit: None,
+            close: false,
         }
     }
 
@@ -194,6 +343,12 @@ impl Response {
         self
     }
 
+    /// Sets a body read from files.
+    pub fn with_file(mut self, file: FileBody) -> Self {
+        self.file = Some(file);
+        self
+    }
+
     /// The value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -202,7 +357,16 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Appends the serialized response to `out`; `head_only` for HEAD requests.
+    /// The `Content-Length` this response announces.
+    pub fn content_length(&self) -> u64 {
+        match &self.file {
+            Some(f) => f.len(),
+            None => self.body.len() as u64,
+        }
+    }
+
+    /// Appends the serialized response to `out`; `head_only` for HEAD requests. A file body
+    /// is not written: only its length is announced.
     pub fn write(&self, head_only: bool, close: bool, out: &mut Vec<u8>) {
         let mut head = String::with_capacity(128);
         let _ = write!(head, "HTTP/1.1 {} {}\r\n", self.status, reason(self.status));
@@ -211,14 +375,17 @@ impl Response {
             let v: String = v.chars().filter(|c| *c != '\r' && *c != '\n').collect();
             let _ = write!(head, "{n}: {v}\r\n");
         }
-        let _ = write!(head, "Content-Length: {}\r\n", self.body.len());
+        // 1xx, 204 and 304 carry no body and no length (RFC 9110 §8.6).
+        if !matches!(self.status, 100..=199 | 204 | 304) {
+            let _ = write!(head, "Content-Length: {}\r\n", self.content_length());
+        }
         head.push_str(if close {
             "Connection: close\r\n\r\n"
         } else {
             "Connection: keep-alive\r\n\r\n"
         });
         out.extend_from_slice(head.as_bytes());
-        if !head_only {
+        if !head_only && self.file.is_none() {
             out.extend_from_slice(&self.body);
         }
     }
@@ -265,6 +432,9 @@ pub struct Served {
 pub struct HttpCounters {
     pub requests: u64,
     pub bad_requests: u64,
+    /// The most bytes one streaming connection held in memory at once (heads, small
+    /// bodies, response heads; not the TCP buffers, which are fixed).
+    pub peak_conn_buffered: usize,
 }
 
 impl HttpCounters {

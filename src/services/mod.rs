@@ -399,7 +399,8 @@ impl Services {
                     None => {
                         let kind = match port {
                             ServicePort::AmazonProvided { .. } => Kind::AmazonProvided,
-                            _ => Kind::PublicService,
+                            ServicePort::Region => Kind::Region,
+                            ServicePort::GatewayEndpoint { .. } => Kind::Endpoint,
                         };
                         let with_s3 = self.s3.is_some();
                         let mut stack = Stack::new(kind, with_s3, now, self.config.random_seed);
@@ -521,6 +522,9 @@ impl Services {
                 http: &mut http,
                 endpoint,
                 s3: self.s3.as_mut(),
+                // Where the endpoint policy (`endpoint` above: Via::Endpoint{vpce}) and the
+                // bucket policy (handed to the authorizer) will be evaluated.
+                authorize: &s3::AllowAll,
                 wall_millis: self
                     .config
                     .epoch_unix_millis
@@ -530,6 +534,8 @@ impl Services {
         }
         self.counters.http.requests += http.requests;
         self.counters.http.bad_requests += http.bad_requests;
+        let peak = &mut self.counters.http.peak_conn_buffered;
+        *peak = (*peak).max(http.peak_conn_buffered);
         self.pending = false;
         self.deadline = self.ports.values_mut().filter_map(|s| s.poll_at(now)).min();
     }

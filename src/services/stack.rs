@@ -4,8 +4,19 @@
 //! Contract: [`Stack::push`] queues one admitted IPv4 packet (already checked by the
 //! caller: well formed, not a fragment, for an address and port this stack serves);
 //! [`Stack::run`] feeds the queue to smoltcp, runs the applications (DNS over UDP and TCP,
-//! IMDS over HTTP) on whatever the sockets received, and hands every packet smoltcp sends
-//! to `emit`. ICMP echo requests are answered by smoltcp itself.
+//! IMDS and S3 over HTTP) on whatever the sockets received, and hands every packet smoltcp
+//! sends to `emit`. ICMP echo requests are answered by smoltcp itself.
+//!
+//! The device's MTU is the path's ([`Kind::mtu`]): 9001 for Amazon-provided services,
+//! 1500 through an internet gateway, 8500 through a gateway endpoint. smoltcp announces
+//! MSS = MTU − 40 and never sends larger segments or echo replies, which is the MSS clamp
+//! AWS endpoints apply; a larger echo request gets no answer.
+//!
+//! S3 connections move bytes straight between the socket buffers and the connection's
+//! [`StreamConn`]: request bodies are read out of the receive buffer into S3's files,
+//! response bodies are read from files into the send buffer's free space. A connection
+//! therefore holds its two fixed TCP buffers ([`S3_RX_BUFFER`], [`S3_TX_BUFFER`]) and a
+//! few KiB of heads, whatever the object size.
 //!
 //! The interface owns one address (169.254.169.253/32) and a default route through it, with
 //! `any_ip` on: smoltcp then accepts packets to *any* destination, and every socket is
@@ -28,6 +39,7 @@ use smoltcp::time::Instant as SmolInstant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpListenEndpoint};
 
 use super::dns::{self, DnsCounters, Resolver, Transport};
+use super::http::conn::StreamConn;
 use super::http::{self, ConnState, HttpCounters};
 use super::imds::Imds;
 use super::s3::{self, Via, S3};
@@ -36,6 +48,12 @@ use crate::model::{catalog, VpcId, VpceId};
 
 /// The largest IP packet in either direction (the VPC's jumbo MTU).
 pub const MTU: usize = 9001;
+
+/// The MTU of a path through a VPC endpoint (AWS: 8500; endpoints clamp the MSS to it).
+pub const ENDPOINT_MTU: usize = 8500;
+
+/// The MTU of a path through an internet gateway.
+pub const INTERNET_MTU: usize = 1500;
 
 /// Connections with no traffic for this long are aborted.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -46,6 +64,12 @@ pub const IMDS_MAX_BODY: usize = 16 * 1024;
 /// How many egress rounds one `run` does at most (each sends ≤ 1 packet per socket).
 const MAX_EGRESS_ROUNDS: usize = 256;
 
+/// S3 sockets' receive buffer: the window a PUT can fill before S3 reads.
+pub const S3_RX_BUFFER: usize = 256 * 1024;
+
+/// S3 sockets' send buffer: the bytes of a GET in flight.
+pub const S3_TX_BUFFER: usize = 256 * 1024;
+
 fn smol(now: Instant) -> SmolInstant {
     SmolInstant::from_millis(i64::try_from(now.total_millis()).unwrap_or(i64::MAX))
 }
@@ -55,10 +79,21 @@ fn ours(t: SmolInstant) -> Instant {
 }
 
 /// An in-memory `Medium::Ip` device: raw IPv4 packets in, raw IPv4 packets out.
-#[derive(Default)]
 pub struct MemDevice {
     pub(crate) rx: VecDeque<Vec<u8>>,
     pub(crate) tx: Vec<Vec<u8>>,
+    /// The MTU smoltcp is told (it sets the MSS it announces and the segments it sends).
+    pub(crate) mtu: usize,
+}
+
+impl Default for MemDevice {
+    fn default() -> Self {
+        MemDevice {
+            rx: VecDeque::new(),
+            tx: Vec::new(),
+            mtu: MTU,
+        }
+    }
 }
 
 pub struct RxTok(Vec<u8>);
@@ -95,7 +130,7 @@ impl Device for MemDevice {
     fn capabilities(&self) -> DeviceCapabilities {
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ip;
-        caps.max_transmission_unit = MTU;
+        caps.max_transmission_unit = self.mtu;
         caps
     }
 }
@@ -152,6 +187,8 @@ struct Conn {
     close_when_sent: bool,
     hop_limited: bool,
     last_activity: Instant,
+    /// S3's connection state (bodies stream through it).
+    stream: StreamConn<s3::Incoming>,
 }
 
 /// The sockets of one TCP service.
@@ -172,13 +209,8 @@ impl Pool {
         let (idle_listeners, max_conns, rx_size, tx_size, max_input) = match app {
             App::DnsTcp => (2, 32, 66 * 1024, 66 * 1024, 80 * 1024),
             App::Imds => (4, 64, 16 * 1024, 64 * 1024, IMDS_MAX_BODY + http::MAX_HEAD),
-            App::S3 => (
-                4,
-                128,
-                256 * 1024,
-                256 * 1024,
-                s3::MAX_BODY + http::MAX_HEAD,
-            ),
+            // S3 reads and writes through `StreamConn`, not `input`.
+            App::S3 => (4, 128, S3_RX_BUFFER, S3_TX_BUFFER, 0),
         };
         Pool {
             port,
@@ -211,6 +243,10 @@ impl Pool {
             return false;
         }
         s.set_timeout(Some(smoltcp::time::Duration::from_secs(60)));
+        if self.app == App::S3 {
+            // Responses are written whole; do not hold a short tail for an ACK.
+            s.set_nagle_enabled(false);
+        }
         let handle = sockets.add(s);
         self.conns.push(Conn {
             handle,
@@ -221,6 +257,7 @@ impl Pool {
             close_when_sent: false,
             hop_limited: false,
             last_activity: now,
+            stream: StreamConn::new(),
         });
         true
     }
@@ -252,6 +289,8 @@ pub struct AppCtx<'a> {
     pub endpoint: Option<(&'a VpceId, &'a VpcId)>,
     /// S3, when the lab serves it.
     pub s3: Option<&'a mut S3>,
+    /// Asked before S3 serves a request (endpoint and bucket policies).
+    pub authorize: &'a dyn s3::Authorize,
     /// Wall-clock milliseconds since the Unix epoch at `now` (for dates in replies).
     pub wall_millis: u64,
 }
@@ -266,19 +305,36 @@ pub struct Stack {
     scratch: Vec<u8>,
 }
 
-/// Which applications a stack runs.
+/// Which applications a stack runs, and on which path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// DNS (UDP and TCP 53) and IMDS (TCP 80).
     AmazonProvided,
-    /// ICMP echo, and S3 on TCP 80 when `s3` is given to [`Stack::new`].
-    PublicService,
+    /// ICMP echo, and S3 on TCP 80 when `s3` is given to [`Stack::new`], reached through
+    /// an internet gateway ([`INTERNET_MTU`]).
+    Region,
+    /// The same through a gateway endpoint ([`ENDPOINT_MTU`]).
+    Endpoint,
+}
+
+impl Kind {
+    /// The MTU of the path: smoltcp announces MSS = MTU − 40 and sends no larger segment.
+    pub fn mtu(self) -> usize {
+        match self {
+            Kind::AmazonProvided => MTU,
+            Kind::Region => INTERNET_MTU,
+            Kind::Endpoint => ENDPOINT_MTU,
+        }
+    }
 }
 
 impl Stack {
     /// A stack running the applications of `kind`.
     pub fn new(kind: Kind, with_s3: bool, now: Instant, random_seed: u64) -> Self {
-        let mut device = MemDevice::default();
+        let mut device = MemDevice {
+            mtu: kind.mtu(),
+            ..MemDevice::default()
+        };
         let mut config = Config::new(HardwareAddress::Ip);
         config.random_seed = random_seed;
         let mut iface = Interface::new(config, &mut device, smol(now));
@@ -370,7 +426,8 @@ impl Stack {
     fn has_unsent_output(&self) -> bool {
         self.pools.iter().any(|p| {
             p.conns.iter().any(|c| {
-                !c.output.is_empty() && self.sockets.get::<tcp::Socket>(c.handle).can_send()
+                (!c.output.is_empty() || c.stream.has_output())
+                    && self.sockets.get::<tcp::Socket>(c.handle).can_send()
             })
         })
     }
@@ -424,6 +481,7 @@ impl Stack {
                         c.http = ConnState::default();
                         c.close_when_sent = false;
                         c.used = false;
+                        c.stream = StreamConn::new();
                     }
                     continue;
                 }
@@ -436,6 +494,20 @@ impl Stack {
                     // before anything else is written.
                     s.set_hop_limit(None);
                     c.hop_limited = false;
+                }
+                if pool.app == App::S3 {
+                    serve_s3(c, s, ctx);
+                    if c.stream.should_close() {
+                        c.close_when_sent = true;
+                    }
+                    let peer_done = !s.may_recv() && s.state() == tcp::State::CloseWait;
+                    if !c.stream.has_output() && (c.close_when_sent || peer_done) {
+                        s.close();
+                    }
+                    if ctx.now.saturating_duration_since(c.last_activity) >= IDLE_TIMEOUT {
+                        s.abort();
+                    }
+                    continue;
                 }
                 while s.can_recv() && c.input.len() < pool.max_input {
                     let room = pool.max_input - c.input.len();
@@ -485,31 +557,6 @@ impl Stack {
                                 c.hop_limited = true;
                             }
                         }
-                        (App::S3, _, Some(IpAddress::Ipv4(src))) if ctx.s3.is_some() => {
-                            let via = match ctx.endpoint {
-                                Some((vpce, vpc)) => Via::Endpoint {
-                                    vpce: vpce.clone(),
-                                    vpc: vpc.clone(),
-                                    src,
-                                },
-                                None => Via::Internet { src },
-                            };
-                            let wall = ctx.wall_millis;
-                            let served = match ctx.s3.as_deref_mut() {
-                                Some(s3) => http::serve_stream(
-                                    &mut c.input,
-                                    &mut c.output.buf,
-                                    s3::MAX_BODY,
-                                    &mut c.http,
-                                    |req| s3.handle(&via, req, wall),
-                                ),
-                                None => http::Served::default(),
-                            };
-                            ctx.http.count(&served);
-                            if served.close {
-                                c.close_when_sent = true;
-                            }
-                        }
                         _ => {
                             c.input.clear();
                             c.close_when_sent = true;
@@ -549,6 +596,64 @@ impl Stack {
             pool.ensure_listening(&mut self.sockets, n, now);
         }
     }
+}
+
+/// Moves bytes between an S3 connection's socket and its [`StreamConn`] until neither
+/// side can progress: response bytes into the send buffer as it has room (file bodies are
+/// read straight into it), request bytes out of the receive buffer while S3 wants them.
+fn serve_s3(c: &mut Conn, s: &mut tcp::Socket<'static>, ctx: &mut AppCtx<'_>) {
+    let via = match (s.remote_endpoint().map(|e| e.addr), ctx.endpoint) {
+        (Some(IpAddress::Ipv4(src)), Some((vpce, vpc))) => Via::Endpoint {
+            vpce: vpce.clone(),
+            vpc: vpc.clone(),
+            src,
+        },
+        (Some(IpAddress::Ipv4(src)), None) => Via::Internet { src },
+        _ => return,
+    };
+    let Some(s3) = ctx.s3.as_deref_mut() else {
+        c.close_when_sent = true;
+        return;
+    };
+    let mut h = s3.handler(&via, ctx.wall_millis, ctx.authorize);
+    let (requests, bad) = (c.stream.requests, c.stream.bad_requests);
+    let mut any = false;
+    loop {
+        let mut progressed = false;
+        while c.stream.has_output() && s.can_send() {
+            let stream = &mut c.stream;
+            let n = s
+                .send(|buf| {
+                    let n = stream.fill(buf);
+                    (n, n)
+                })
+                .unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            progressed = true;
+        }
+        if c.stream.wants_input() && s.can_recv() {
+            let stream = &mut c.stream;
+            let n = s
+                .recv(|buf| {
+                    let n = stream.feed(buf, &mut h);
+                    (n, n)
+                })
+                .unwrap_or(0);
+            progressed |= n > 0;
+        }
+        if !progressed {
+            break;
+        }
+        any = true;
+    }
+    if any {
+        c.last_activity = ctx.now;
+    }
+    ctx.http.requests += c.stream.requests - requests;
+    ctx.http.bad_requests += c.stream.bad_requests - bad;
+    ctx.http.peak_conn_buffered = ctx.http.peak_conn_buffered.max(c.stream.buffered());
 }
 
 /// The destination port of a TCP SYN (without ACK), for the listener pool.
