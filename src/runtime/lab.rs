@@ -380,6 +380,7 @@ fn services_for(lab: &Lab, name: &str, snap: Arc<Snapshot>) -> Result<LabService
         token_secret: secret,
         random_seed: u64::from_le_bytes(seed),
         s3_dir: Some(names::data_dir(name).join("s3")),
+        dynamodb_dir: Some(names::data_dir(name).join("dynamodb")),
         epoch_unix_millis: epoch,
         ..crate::services::Config::default()
     };

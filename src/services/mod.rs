@@ -22,12 +22,15 @@
 //!   list in the lab's region); S3 on TCP 80 there when the endpoint is S3's.
 //!
 //! Everything else is dropped and counted by reason ([`Counters`]); nothing here panics on
-//! any input. DynamoDB over HTTP is not served yet: TCP to its addresses is dropped as
-//! [`DropReason::NotServed`].
+//! any input. DynamoDB ([`dynamodb`]) answers on TCP 80 of every region's DynamoDB CIDRs
+//! through the internet gateway, and of its own through a DynamoDB gateway endpoint. S3 and
+//! DynamoDB ask [`authz`] about every request: the gateway endpoint's policy on the endpoint
+//! path, and the bucket's policy.
 //!
 //! Each port gets its own smoltcp interface (module `stack`), created on the first packet it
 //! admits; emitted packets therefore always go back out on the port their flow came in on.
 
+pub mod authz;
 pub mod dns;
 pub mod dynamodb;
 pub mod http;
@@ -44,7 +47,9 @@ use smoltcp::wire::{
     Icmpv4Message, Icmpv4Packet, IpAddress, IpProtocol, Ipv4Packet, TcpPacket, UdpPacket,
 };
 
+use self::authz::Policies;
 use self::dns::{DnsCounters, Resolver};
+use self::dynamodb::{DynamoCounters, DynamoDb};
 use self::http::HttpCounters;
 use self::imds::{Imds, ImdsCounters, MetadataOptions};
 use self::s3::{S3Counters, S3};
@@ -122,6 +127,8 @@ pub struct Counters {
     pub imds: ImdsCounters,
     /// S3.
     pub s3: S3Counters,
+    /// DynamoDB.
+    pub dynamodb: DynamoCounters,
 }
 
 impl Counters {
@@ -163,6 +170,8 @@ pub struct Config {
     pub dns_packets_per_second: u32,
     /// Where S3 keeps the lab's buckets; `None`: S3 is not served.
     pub s3_dir: Option<PathBuf>,
+    /// Where DynamoDB keeps the lab's tables; `None`: in memory only.
+    pub dynamodb_dir: Option<PathBuf>,
     /// Wall-clock milliseconds since the Unix epoch at `Instant::ZERO` (dates in S3 replies).
     pub epoch_unix_millis: u64,
 }
@@ -174,6 +183,7 @@ impl Default for Config {
             random_seed: 0x7670_636c_6162,
             dns_packets_per_second: 1024,
             s3_dir: None,
+            dynamodb_dir: None,
             epoch_unix_millis: 1_767_225_600_000, // 2026-01-01T00:00:00Z
         }
     }
@@ -282,6 +292,10 @@ pub struct Services {
     resolver: Resolver,
     imds: Imds,
     s3: Option<S3>,
+    dynamodb: DynamoDb,
+    /// Gateway endpoint policies (S3 and DynamoDB ask them per request).
+    policies: Policies,
+    region_dynamodb_nets: Vec<Ipv4Net>,
     ports: HashMap<ServicePort, Stack>,
     dns_rate: HashMap<VpcId, HashMap<Ipv4Addr, Rate>>,
     counters: Counters,
@@ -304,8 +318,21 @@ impl Services {
             })?),
             None => None,
         };
+        let dynamodb = DynamoDb::new(&lab.region, config.dynamodb_dir.as_deref()).map_err(|e| {
+            Error::S3Storage {
+                path: config
+                    .dynamodb_dir
+                    .as_ref()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default(),
+                reason: e.to_string(),
+            }
+        })?;
         let mut s = Services {
             s3,
+            dynamodb,
+            policies: Policies::default(),
+            region_dynamodb_nets: Vec::new(),
             resolver: Resolver::new(lab),
             imds: Imds::new(lab, config.token_secret),
             config,
@@ -378,6 +405,12 @@ impl Services {
             .filter_map(|r| r.gateway_service("s3"))
             .flat_map(|s| s.nets())
             .collect();
+        self.region_dynamodb_nets = catalog::REGIONS
+            .iter()
+            .filter_map(|r| r.gateway_service("dynamodb"))
+            .flat_map(|s| s.nets())
+            .collect();
+        self.policies.update(lab);
         let (vpcs, gwes) = (&self.vpcs, &self.gateway_endpoints);
         self.ports.retain(|p, _| match p {
             ServicePort::AmazonProvided { vpc } => vpcs.contains_key(vpc),
@@ -402,8 +435,8 @@ impl Services {
                             ServicePort::Region => Kind::Region,
                             ServicePort::GatewayEndpoint { .. } => Kind::Endpoint,
                         };
-                        let with_s3 = self.s3.is_some();
-                        let mut stack = Stack::new(kind, with_s3, now, self.config.random_seed);
+                        // Port 80 serves S3 (when it has storage) and DynamoDB (always).
+                        let mut stack = Stack::new(kind, true, now, self.config.random_seed);
                         stack.push(bytes);
                         self.ports.insert(port.clone(), stack);
                     }
@@ -446,7 +479,9 @@ impl Services {
                 let served = match p.l4 {
                     L4::EchoRequest => self.region_nets.iter().any(|n| n.contains(&p.dst)),
                     L4::Tcp(80) => {
-                        self.s3.is_some() && self.region_s3_nets.iter().any(|n| n.contains(&p.dst))
+                        (self.s3.is_some()
+                            && self.region_s3_nets.iter().any(|n| n.contains(&p.dst)))
+                            || self.region_dynamodb_nets.iter().any(|n| n.contains(&p.dst))
                     }
                     _ => false,
                 };
@@ -462,7 +497,14 @@ impl Services {
                 let inside = door.nets.iter().any(|n| n.contains(&p.dst));
                 let served = match p.l4 {
                     L4::EchoRequest => inside,
-                    L4::Tcp(80) => inside && door.service == "s3" && self.s3.is_some(),
+                    L4::Tcp(80) => {
+                        inside
+                            && match door.service {
+                                "s3" => self.s3.is_some(),
+                                "dynamodb" => true,
+                                _ => false,
+                            }
+                    }
                     _ => false,
                 };
                 if !served {
@@ -522,9 +564,9 @@ impl Services {
                 http: &mut http,
                 endpoint,
                 s3: self.s3.as_mut(),
-                // Where the endpoint policy (`endpoint` above: Via::Endpoint{vpce}) and the
-                // bucket policy (handed to the authorizer) will be evaluated.
-                authorize: &s3::AllowAll,
+                dynamodb: &mut self.dynamodb,
+                dynamodb_nets: &self.region_dynamodb_nets,
+                policies: &self.policies,
                 wall_millis: self
                     .config
                     .epoch_unix_millis
@@ -564,6 +606,7 @@ impl Services {
         if let Some(s3) = &self.s3 {
             c.s3 = s3.counters.clone();
         }
+        c.dynamodb = self.dynamodb.counters.clone();
         c
     }
 

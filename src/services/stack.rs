@@ -42,6 +42,10 @@ use super::dns::{self, DnsCounters, Resolver, Transport};
 use super::http::conn::StreamConn;
 use super::http::{self, ConnState, HttpCounters};
 use super::imds::Imds;
+use ipnet::Ipv4Net;
+
+use super::authz::Policies;
+use super::dynamodb::{self, DynamoDb};
 use super::s3::{self, Via, S3};
 use crate::dataplane::time::Instant;
 use crate::model::{catalog, VpcId, VpceId};
@@ -289,8 +293,12 @@ pub struct AppCtx<'a> {
     pub endpoint: Option<(&'a VpceId, &'a VpcId)>,
     /// S3, when the lab serves it.
     pub s3: Option<&'a mut S3>,
-    /// Asked before S3 serves a request (endpoint and bucket policies).
-    pub authorize: &'a dyn s3::Authorize,
+    /// DynamoDB (port 80 of its addresses).
+    pub dynamodb: &'a mut DynamoDb,
+    /// Every region's DynamoDB CIDRs: a port-80 connection to one of them is DynamoDB's.
+    pub dynamodb_nets: &'a [Ipv4Net],
+    /// Asked before S3 or DynamoDB serves a request (endpoint and bucket policies).
+    pub policies: &'a Policies,
     /// Wall-clock milliseconds since the Unix epoch at `now` (for dates in replies).
     pub wall_millis: u64,
 }
@@ -495,7 +503,10 @@ impl Stack {
                     s.set_hop_limit(None);
                     c.hop_limited = false;
                 }
-                if pool.app == App::S3 {
+                let dynamodb = pool.app == App::S3
+                    && matches!(s.local_endpoint().map(|e| e.addr),
+                        Some(IpAddress::Ipv4(a)) if ctx.dynamodb_nets.iter().any(|n| n.contains(&a)));
+                if pool.app == App::S3 && !dynamodb {
                     serve_s3(c, s, ctx);
                     if c.stream.should_close() {
                         c.close_when_sent = true;
@@ -509,8 +520,13 @@ impl Stack {
                     }
                     continue;
                 }
-                while s.can_recv() && c.input.len() < pool.max_input {
-                    let room = pool.max_input - c.input.len();
+                let max_input = if dynamodb {
+                    dynamodb::MAX_BODY + http::MAX_HEAD
+                } else {
+                    pool.max_input
+                };
+                while s.can_recv() && c.input.len() < max_input {
+                    let room = max_input - c.input.len();
                     let got = s.recv(|b| {
                         let n = b.len().min(room);
                         (n, b.get(..n).map(|x| x.to_vec()).unwrap_or_default())
@@ -535,7 +551,7 @@ impl Stack {
                             ) {
                                 ctx.dns.count(&o);
                             }
-                            if c.input.len() >= pool.max_input {
+                            if c.input.len() >= max_input {
                                 c.close_when_sent = true; // cannot happen: frames ≤ 64 KiB
                             }
                         }
@@ -555,6 +571,33 @@ impl Stack {
                             if let Some(h) = served.hop_limit {
                                 s.set_hop_limit(Some(h));
                                 c.hop_limited = true;
+                            }
+                        }
+                        (App::S3, _, Some(IpAddress::Ipv4(src))) if dynamodb => {
+                            let via = match ctx.endpoint {
+                                Some((vpce, vpc)) => Via::Endpoint {
+                                    vpce: vpce.clone(),
+                                    vpc: vpc.clone(),
+                                    src,
+                                },
+                                None => Via::Internet { src },
+                            };
+                            let (wall, policies, ddb) =
+                                (ctx.wall_millis, ctx.policies, &mut *ctx.dynamodb);
+                            let served = http::serve_stream(
+                                &mut c.input,
+                                &mut c.output.buf,
+                                dynamodb::MAX_BODY,
+                                &mut c.http,
+                                |req| {
+                                    ddb.handle_with(&via, req, wall, &|a| {
+                                        policies.authorize_dynamodb(a)
+                                    })
+                                },
+                            );
+                            ctx.http.count(&served);
+                            if served.close {
+                                c.close_when_sent = true;
                             }
                         }
                         _ => {
@@ -615,7 +658,7 @@ fn serve_s3(c: &mut Conn, s: &mut tcp::Socket<'static>, ctx: &mut AppCtx<'_>) {
         c.close_when_sent = true;
         return;
     };
-    let mut h = s3.handler(&via, ctx.wall_millis, ctx.authorize);
+    let mut h = s3.handler(&via, ctx.wall_millis, ctx.policies);
     let (requests, bad) = (c.stream.requests, c.stream.bad_requests);
     let mut any = false;
     loop {

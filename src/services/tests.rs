@@ -1006,20 +1006,25 @@ fn s3_through_the_internet_gateway_and_the_gateway_endpoint() {
 
     let c = s.counters();
     assert_eq!((c.s3.via_internet, c.s3.via_endpoint), (2, 3));
-    // DynamoDB's addresses do not answer HTTP yet.
-    let before = s.counters().not_served;
-    exchange(
+    // DynamoDB's addresses answer its JSON API on the same port 80, through the IGW.
+    let mut c3 = Client::new(public.public_ip.unwrap());
+    let h3 = c3.connect(Ipv4Addr::new(52, 94, 6, 50), 80);
+    let body = r#"{"TableName":"lab-table","KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST"}"#;
+    let ((st, _, answer), _) = http(
         &mut s,
-        now,
         &ServicePort::Region,
-        &[tcp_syn(
-            public.public_ip.unwrap(),
-            Ipv4Addr::new(52, 94, 6, 50),
-            1,
-            80,
-        )],
+        &mut c3,
+        h3,
+        &mut now,
+        &format!(
+            "POST / HTTP/1.1\r\nHost: dynamodb.ap-northeast-2.amazonaws.com\r\nX-Amz-Target: DynamoDB_20120810.CreateTable\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
     );
-    assert_eq!(s.counters().not_served, before + 1);
+    assert_eq!(st, 200, "{answer}");
+    assert!(answer.contains("\"TableStatus\":\"ACTIVE\""), "{answer}");
+    let c = s.counters();
+    assert_eq!((c.dynamodb.requests, c.s3.via_internet), (1, 2));
 }
 
 #[test]
