@@ -279,3 +279,323 @@ fn instance_metadata_v1_and_v2_and_the_regional_services_through_the_endpoint() 
     );
     assert_eq!(code, "404");
 }
+
+const SEED2: &str = "templates/seed2-gateway-endpoint.yaml";
+
+/// The host's `aws`, by full path (an instance's PATH is the standard one).
+fn aws_cli() -> String {
+    let out = std::process::Command::new("sh")
+        .args(["-c", "command -v aws"])
+        .output()
+        .unwrap();
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        !path.is_empty(),
+        "the aws CLI is missing: netns-scripts/install-deps.sh installs it"
+    );
+    path
+}
+
+/// `aws --endpoint-url http://<service>.ap-northeast-2.amazonaws.com <args>` in `instance`.
+fn aws(lab: &Lab, instance: &str, service: &str, args: &[&str]) -> (i32, String) {
+    let cli = aws_cli();
+    let url = format!("http://{service}.ap-northeast-2.amazonaws.com");
+    let mut cmd = vec![
+        "env",
+        "AWS_ACCESS_KEY_ID=lab",
+        "AWS_SECRET_ACCESS_KEY=lab",
+        "AWS_DEFAULT_REGION=ap-northeast-2",
+        // One attempt: a lab answers at once or not at all.
+        "AWS_RETRY_MODE=standard",
+        "AWS_MAX_ATTEMPTS=1",
+        &cli,
+        "--endpoint-url",
+        &url,
+    ];
+    cmd.extend_from_slice(args);
+    lab.exec(instance, &cmd)
+}
+
+fn http_code(lab: &Lab, instance: &str, curl: &[&str]) -> String {
+    let mut cmd = vec![
+        "curl",
+        "-s",
+        "-m",
+        "10",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+    ];
+    cmd.extend_from_slice(curl);
+    lab.ok(instance, &cmd)
+}
+
+#[test]
+fn the_seed_walkthrough_s3_through_a_live_endpoint_with_a_policy_and_100_mib() {
+    let lab = Lab::up_with(SEED2, &["--parameter", "S3Endpoint=no"]);
+    let private = "CloudNetaPrivateEC2";
+    let s3 = "s3.ap-northeast-2.amazonaws.com";
+
+    // Before the endpoint: loss from the private subnet; the public one goes by the IGW.
+    lab.ping_fails(private, s3);
+    lab.ping_ok("CloudNetaPublicEC2", s3);
+
+    let (code, out) = lab.vpclab(&[
+        "create-vpc-endpoint",
+        "--vpc-id",
+        "CloudNetaVPC",
+        "--service-name",
+        "com.amazonaws.ap-northeast-2.s3",
+        "--route-table-ids",
+        "CloudNetaPublicRT",
+        "CloudNetaPrivateRT",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let vpce = serde_json::from_str::<serde_json::Value>(&out).unwrap()["VpcEndpoint"]
+        ["VpcEndpointId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, out) = lab.vpclab(&["describe", "route-tables", "CloudNetaPrivateRT"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("\"GatewayId\": \"{vpce}\"")), "{out}");
+    // After: replies, from the private instance reached by ssh as in the seed.
+    let private_ip = private_ip(SEED2, private);
+    lab.ok(
+        "CloudNetaPublicEC2",
+        &[
+            "sshpass",
+            "-p",
+            "qwe123",
+            "ssh",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ConnectTimeout=5",
+            &format!("root@{private_ip}"),
+            "ping",
+            "-c",
+            "2",
+            "-W",
+            "2",
+            s3,
+        ],
+    );
+
+    // 100 MiB up and down through the endpoint: the same SHA-256.
+    lab.ok(
+        private,
+        &[
+            "curl",
+            "-sf",
+            "-m",
+            "10",
+            "-X",
+            "PUT",
+            &format!("http://{s3}/walk"),
+        ],
+    );
+    lab.ok(
+        private,
+        &[
+            "dd",
+            "if=/dev/urandom",
+            "of=/tmp/big",
+            "bs=1M",
+            "count=100",
+            "status=none",
+        ],
+    );
+    lab.ok(
+        private,
+        &[
+            "curl",
+            "-sf",
+            "-m",
+            "120",
+            "-T",
+            "/tmp/big",
+            &format!("http://{s3}/walk/big"),
+        ],
+    );
+    lab.ok(
+        private,
+        &[
+            "curl",
+            "-sf",
+            "-m",
+            "120",
+            "-o",
+            "/tmp/back",
+            &format!("http://{s3}/walk/big"),
+        ],
+    );
+    let sums = lab.ok(private, &["sha256sum", "/tmp/big", "/tmp/back"]);
+    let sums: Vec<&str> = sums.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(sums.len(), 2);
+    assert_eq!(sums[0], sums[1], "the object came back different");
+
+    // The aws CLI lists and copies.
+    let (code, out) = aws(
+        &lab,
+        private,
+        "s3",
+        &["s3", "cp", "/etc/hostname", "s3://walk/host"],
+    );
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = aws(&lab, private, "s3", &["s3", "ls", "s3://walk"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("host") && out.contains("104857600"), "{out}");
+
+    // An endpoint policy that denies PutObject: 403 for PUT, 200 for GET; reset: 200.
+    let deny = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"},{"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::walk/*"}]}"#;
+    let (code, out) = lab.vpclab(&[
+        "modify-vpc-endpoint",
+        "--vpc-endpoint-id",
+        &vpce,
+        "--policy-document",
+        deny,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let put = ["-X", "PUT", "--data-binary", "x"];
+    let url = format!("http://{s3}/walk/x");
+    let mut args = put.to_vec();
+    args.push(&url);
+    assert_eq!(http_code(&lab, private, &args), "403");
+    assert_eq!(
+        http_code(&lab, private, &[&format!("http://{s3}/walk/host")]),
+        "200"
+    );
+    // The public instance's table has the same endpoint: the policy holds there too.
+    assert_eq!(http_code(&lab, "CloudNetaPublicEC2", &args), "403");
+    let (code, out) = lab.vpclab(&[
+        "modify-vpc-endpoint",
+        "--vpc-endpoint-id",
+        &vpce,
+        "--reset-policy",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(http_code(&lab, private, &args), "200");
+}
+
+#[test]
+fn dynamodb_through_its_endpoint_only_where_the_route_table_has_it_and_imds_tokens_required() {
+    let lab = Lab::up_with(SEED2, &["--parameter", "S3Endpoint=no"]);
+    let private = "CloudNetaPrivateEC2";
+    let public = "CloudNetaPublicEC2";
+    // The public subnet loses its way out, so only an endpoint could reach DynamoDB.
+    let (code, out) = lab.vpclab(&[
+        "delete-route",
+        "--route-table-id",
+        "CloudNetaPublicRT",
+        "--destination-cidr-block",
+        "0.0.0.0/0",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = lab.vpclab(&[
+        "create-vpc-endpoint",
+        "--vpc-id",
+        "CloudNetaVPC",
+        "--service-name",
+        "com.amazonaws.ap-northeast-2.dynamodb",
+        "--route-table-ids",
+        "CloudNetaPrivateRT",
+    ]);
+    assert_eq!(code, 0, "{out}");
+
+    let (code, out) = aws(
+        &lab,
+        private,
+        "dynamodb",
+        &[
+            "dynamodb",
+            "create-table",
+            "--table-name",
+            "Students",
+            "--attribute-definitions",
+            "AttributeName=id,AttributeType=S",
+            "--key-schema",
+            "AttributeName=id,KeyType=HASH",
+            "--billing-mode",
+            "PAY_PER_REQUEST",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = aws(
+        &lab,
+        private,
+        "dynamodb",
+        &[
+            "dynamodb",
+            "put-item",
+            "--table-name",
+            "Students",
+            "--item",
+            r#"{"id":{"S":"s1"},"name":{"S":"Kim"}}"#,
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = aws(
+        &lab,
+        private,
+        "dynamodb",
+        &[
+            "dynamodb",
+            "get-item",
+            "--table-name",
+            "Students",
+            "--key",
+            r#"{"id":{"S":"s1"}}"#,
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("\"Kim\""), "{out}");
+    // The public subnet's table has no DynamoDB endpoint (and no IGW route now).
+    let (code, out) = aws(
+        &lab,
+        public,
+        "dynamodb",
+        &[
+            "--cli-connect-timeout",
+            "3",
+            "--cli-read-timeout",
+            "3",
+            "dynamodb",
+            "list-tables",
+        ],
+    );
+    assert_ne!(code, 0, "{out}");
+
+    // IMDSv2 required, live: no token is 401; the token flow still works.
+    let md = "http://169.254.169.254/latest/meta-data/instance-id";
+    assert_eq!(http_code(&lab, private, &[md]), "200");
+    let (code, out) = lab.vpclab(&[
+        "modify-instance-metadata-options",
+        "--instance-id",
+        private,
+        "--http-tokens",
+        "required",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("\"HttpTokens\": \"required\""), "{out}");
+    assert_eq!(http_code(&lab, private, &[md]), "401");
+    let token = lab.ok(
+        private,
+        &[
+            "curl",
+            "-s",
+            "-m",
+            "3",
+            "-X",
+            "PUT",
+            "-H",
+            "X-aws-ec2-metadata-token-ttl-seconds: 30",
+            "http://169.254.169.254/latest/api/token",
+        ],
+    );
+    let header = format!("X-aws-ec2-metadata-token: {token}");
+    assert_eq!(http_code(&lab, private, &["-H", &header, md]), "200");
+}

@@ -258,6 +258,39 @@ pub fn route(a: RouteArgs, replace: bool) -> Result<(), Failure> {
     send(&a.name, change)
 }
 
+/// `modify-instance-metadata-options`.
+#[derive(Debug, Args)]
+pub struct MetadataOptionsArgs {
+    /// The running lab.
+    #[arg(long, default_value = "vpclab", value_name = "LAB")]
+    pub name: String,
+    /// The instance: i- id, logical id or Name tag.
+    #[arg(long)]
+    pub instance_id: String,
+    /// required (IMDSv2 only) or optional.
+    #[arg(long)]
+    pub http_tokens: Option<String>,
+    /// The TTL of IMDSv2 token replies, 1–64.
+    #[arg(long)]
+    pub http_put_response_hop_limit: Option<i64>,
+    /// enabled or disabled.
+    #[arg(long)]
+    pub http_endpoint: Option<String>,
+}
+
+/// Runs `modify-instance-metadata-options`.
+pub fn metadata_options(a: MetadataOptionsArgs) -> Result<(), Failure> {
+    send(
+        &a.name,
+        Change::ModifyInstanceMetadataOptions {
+            instance: a.instance_id,
+            http_tokens: a.http_tokens,
+            hop_limit: a.http_put_response_hop_limit,
+            http_endpoint: a.http_endpoint,
+        },
+    )
+}
+
 /// Runs `delete-route`.
 pub fn delete_route(a: DeleteRouteArgs) -> Result<(), Failure> {
     send(

@@ -69,6 +69,8 @@ pub enum Command {
     ReplaceRoute(change::RouteArgs),
     /// Remove a route (as `aws ec2 delete-route`).
     DeleteRoute(change::DeleteRouteArgs),
+    /// Change how IMDS answers an instance (as `aws ec2 modify-instance-metadata-options`).
+    ModifyInstanceMetadataOptions(change::MetadataOptionsArgs),
     /// Allow inbound traffic (as `aws ec2 authorize-security-group-ingress`).
     AuthorizeSecurityGroupIngress(change::SgArgs),
     /// Allow outbound traffic (as `aws ec2 authorize-security-group-egress`).
@@ -238,6 +240,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CreateRoute(a) => ok(change::route(a, false)),
         Command::ReplaceRoute(a) => ok(change::route(a, true)),
         Command::DeleteRoute(a) => ok(change::delete_route(a)),
+        Command::ModifyInstanceMetadataOptions(a) => ok(change::metadata_options(a)),
         Command::AuthorizeSecurityGroupIngress(a) => ok(change::security_group(a, false, false)),
         Command::AuthorizeSecurityGroupEgress(a) => ok(change::security_group(a, true, false)),
         Command::RevokeSecurityGroupIngress(a) => ok(change::security_group(a, false, true)),

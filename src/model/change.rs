@@ -146,6 +146,20 @@ pub enum Change {
         /// `--vpc-endpoint-ids`.
         ids: Vec<String>,
     },
+    /// `modify-instance-metadata-options`.
+    ModifyInstanceMetadataOptions {
+        /// `--instance-id`: i- id, logical id or Name tag.
+        instance: String,
+        /// `--http-tokens`: `required` or `optional`.
+        #[serde(default)]
+        http_tokens: Option<String>,
+        /// `--http-put-response-hop-limit`: 1–64.
+        #[serde(default)]
+        hop_limit: Option<i64>,
+        /// `--http-endpoint`: `enabled` or `disabled`.
+        #[serde(default)]
+        http_endpoint: Option<String>,
+    },
 }
 
 /// `--vpc-endpoint-type`.
@@ -177,6 +191,7 @@ impl Change {
             Change::CreateVpcEndpoint { .. } => "CreateVpcEndpoint",
             Change::ModifyVpcEndpoint { .. } => "ModifyVpcEndpoint",
             Change::DeleteVpcEndpoints { .. } => "DeleteVpcEndpoints",
+            Change::ModifyInstanceMetadataOptions { .. } => "ModifyInstanceMetadataOptions",
         }
     }
 }
@@ -675,6 +690,64 @@ impl Lab {
                 *reset_policy,
             ),
             Change::DeleteVpcEndpoints { ids } => Ok(endpoint::delete(self, &cx, ids)),
+            Change::ModifyInstanceMetadataOptions {
+                instance,
+                http_tokens,
+                hop_limit,
+                http_endpoint,
+            } => {
+                let id = cx.find(Kind::Instance, instance, "InvalidInstanceID.NotFound")?;
+                let choice =
+                    |v: &Option<String>, flag: &str, on: &str, off: &str| match v.as_deref() {
+                        None => Ok(None),
+                        Some(x) if x == on => Ok(Some(true)),
+                        Some(x) if x == off => Ok(Some(false)),
+                        Some(x) => Err(cx.err(
+                            "InvalidParameterValue",
+                            format!("{flag} is '{x}'; it takes {on} or {off}"),
+                        )),
+                    };
+                let tokens = choice(http_tokens, "--http-tokens", "required", "optional")?;
+                let endpoint = choice(http_endpoint, "--http-endpoint", "enabled", "disabled")?;
+                let hops = match hop_limit {
+                    None => None,
+                    Some(h @ 1..=64) => Some(*h as u8),
+                    Some(h) => {
+                        return Err(cx.err(
+                            "InvalidParameterValue",
+                            format!(
+                                "--http-put-response-hop-limit is {h}; it takes 1 to 64 \
+                                 (1, EC2's default, keeps tokens on the instance)"
+                            ),
+                        ))
+                    }
+                };
+                let inst = self
+                    .instances
+                    .iter_mut()
+                    .find(|i| i.id.as_str() == id)
+                    .ok_or_else(|| cx.err("InvalidInstanceID.NotFound", id.clone()))?;
+                let o = &mut inst.metadata_options;
+                if let Some(t) = tokens {
+                    o.http_tokens_required = t;
+                }
+                if let Some(e) = endpoint {
+                    o.http_endpoint_enabled = e;
+                }
+                if let Some(h) = hops {
+                    o.http_put_response_hop_limit = h;
+                }
+                let on_off = |b: bool, on: &str, off: &str| if b { on } else { off }.to_string();
+                Ok(serde_json::json!({
+                    "InstanceId": id,
+                    "InstanceMetadataOptions": {
+                        "State": "pending",
+                        "HttpTokens": on_off(o.http_tokens_required, "required", "optional"),
+                        "HttpPutResponseHopLimit": o.http_put_response_hop_limit,
+                        "HttpEndpoint": on_off(o.http_endpoint_enabled, "enabled", "disabled"),
+                    }
+                }))
+            }
         }
     }
 }

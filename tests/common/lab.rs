@@ -19,6 +19,11 @@ pub struct Lab {
 
 impl Lab {
     pub fn up(template: &str) -> Lab {
+        Lab::up_with(template, &[])
+    }
+
+    /// [`Lab::up`] with more arguments for `up` (`--parameter K=V`, …).
+    pub fn up_with(template: &str, extra: &[&str]) -> Lab {
         require_root();
         static N: AtomicU32 = AtomicU32::new(0);
         let name = format!(
@@ -27,7 +32,9 @@ impl Lab {
             N.fetch_add(1, Ordering::SeqCst)
         );
         let lab = Lab { name };
-        let (code, out, err) = common::vpclab(&["up", template, "--name", &lab.name, "--detach"]);
+        let mut args = vec!["up", template, "--name", &lab.name, "--detach"];
+        args.extend_from_slice(extra);
+        let (code, out, err) = common::vpclab(&args);
         assert_eq!(code, 0, "up failed:\n{out}\n{err}");
         lab
     }

@@ -686,3 +686,50 @@ fn endpoint_changes_travel_as_json() {
         }
     );
 }
+
+#[test]
+fn modify_instance_metadata_options_sets_the_model_and_checks_values() {
+    let mut lab = seed2();
+    let out = lab
+        .apply(&Change::ModifyInstanceMetadataOptions {
+            instance: "CloudNetaPrivateEC2".into(),
+            http_tokens: Some("required".into()),
+            hop_limit: Some(2),
+            http_endpoint: None,
+        })
+        .unwrap();
+    assert_eq!(out["InstanceMetadataOptions"]["HttpTokens"], "required");
+    assert_eq!(out["InstanceMetadataOptions"]["HttpPutResponseHopLimit"], 2);
+    assert_eq!(out["InstanceMetadataOptions"]["HttpEndpoint"], "enabled");
+    let o = lab.instances[1].metadata_options;
+    assert!(o.http_tokens_required);
+    assert_eq!(o.http_put_response_hop_limit, 2);
+
+    let e = lab
+        .apply(&Change::ModifyInstanceMetadataOptions {
+            instance: "CloudNetaPrivateEC2".into(),
+            http_tokens: Some("always".into()),
+            hop_limit: None,
+            http_endpoint: None,
+        })
+        .unwrap_err();
+    assert_eq!(e.code, "InvalidParameterValue");
+    let e = lab
+        .apply(&Change::ModifyInstanceMetadataOptions {
+            instance: "CloudNetaPrivateEC2".into(),
+            http_tokens: None,
+            hop_limit: Some(65),
+            http_endpoint: None,
+        })
+        .unwrap_err();
+    assert!(e.message.contains("1 to 64"), "{e}");
+    let e = lab
+        .apply(&Change::ModifyInstanceMetadataOptions {
+            instance: "i-0nope".into(),
+            http_tokens: None,
+            hop_limit: None,
+            http_endpoint: Some("disabled".into()),
+        })
+        .unwrap_err();
+    assert_eq!(e.code, "InvalidInstanceID.NotFound");
+}
