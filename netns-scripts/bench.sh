@@ -104,4 +104,30 @@ printf '%s A\n' s3.ap-northeast-2.amazonaws.com "ip-${private//./-}.ap-northeast
     "${vpclab}" exec --name vlbench_rtt CloudNetaPublicEC2 -- sh -c 'cat > /tmp/queries'
 "${vpclab}" exec --name vlbench_rtt CloudNetaPublicEC2 -- \
     dnsperf -s 10.0.0.2 -d /tmp/queries -l 10 -q 100 | grep -E 'Queries (sent|completed|lost)|Queries per second|Average Latency'
+
+# S3 GET of 1 GiB: through the gateway endpoint (private instance) and through the IGW
+# (public instance, to us-east-1's S3, which no endpoint of this lab covers); the baseline is
+# curl reading the same bytes from a file in the instance (no network).
+vl_say "S3 GET of 1 GiB (curl, bytes/s)"
+s3="s3.ap-northeast-2.amazonaws.com"
+"${vpclab}" exec --name vlbench_rtt CloudNetaPrivateEC2 -- sh -c \
+    "dd if=/dev/zero of=/tmp/g1 bs=1M count=1024 status=none &&
+     curl -sf -X PUT http://${s3}/bench >/dev/null && curl -sf -T /tmp/g1 http://${s3}/bench/g1 >/dev/null" ||
+    vl_die "could not put the 1 GiB object"
+"${vpclab}" exec --name vlbench_rtt CloudNetaPublicEC2 -- sh -c \
+    "dd if=/dev/zero of=/tmp/g1 bs=1M count=1024 status=none &&
+     curl -sf -X PUT http://s3.us-east-1.amazonaws.com/bench >/dev/null &&
+     curl -sf -T /tmp/g1 http://s3.us-east-1.amazonaws.com/bench/g1 >/dev/null" ||
+    vl_die "could not put the 1 GiB object through the IGW"
+speed() { # instance url
+    "${vpclab}" exec --name vlbench_rtt "$1" -- curl -sf -o /dev/null -w '%{speed_download}' "$2"
+}
+gbit() { python3 -c "import sys; print(f'{float(sys.argv[1])*8/1e9:.2f} Gbit/s')" "$1"; }
+for run in 1 2 3; do
+    echo "  run ${run}: baseline file:// $(gbit "$(speed CloudNetaPrivateEC2 file:///tmp/g1)")," \
+        "endpoint $(gbit "$(speed CloudNetaPrivateEC2 "http://${s3}/bench/g1")")," \
+        "IGW $(gbit "$(speed CloudNetaPublicEC2 http://s3.us-east-1.amazonaws.com/bench/g1)")"
+done
+router_pid="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' /run/vpclab/vlbench_rtt/state.json 2>/dev/null || true)"
+[[ -n ${router_pid} ]] && echo "  router peak RSS: $(grep VmHWM "/proc/${router_pid}/status" | tr -s ' ')"
 echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
