@@ -74,6 +74,21 @@ if [[ $((passed + failed)) -eq 0 ]]; then
     [[ ${status} -ne 0 ]] || status=1
 fi
 
+# The seeds' gateway-endpoint walkthrough, as a user runs it (only for a full run).
+if [[ $# -eq 0 ]]; then
+    vl_say "netns-scripts/gateway-endpoint.sh (the walkthrough, end to end)"
+    if VPCLAB_LAB="vltest_gwe$$" bash netns-scripts/gateway-endpoint.sh >"${log}.walk" 2>&1; then
+        vl_say "walkthrough: ok"
+        passed=$((passed + 1))
+    else
+        vl_say "walkthrough: FAILED; its output:"
+        vl_indent <"${log}.walk"
+        failed=$((failed + 1))
+        [[ ${status} -ne 0 ]] || status=1
+    fi
+    rm -f "${log}.walk"
+fi
+
 after="$(vl_leftovers)"
 leaked="$(comm -13 <(printf '%s\n' "${before}") <(printf '%s\n' "${after}") | sed '/^$/d')"
 if [[ -n ${leaked} ]]; then
