@@ -98,12 +98,16 @@ if ! command -v dnsperf >/dev/null 2>&1; then
     vl_say "installing dnsperf (bench only)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dnsperf >/dev/null
 fi
-vl_say "Amazon DNS queries/s from one instance (dnsperf, 10 s)"
+vl_say "Amazon DNS queries/s from one instance (dnsperf, 10 s at 1000 and at 2000 queries/s)"
 printf '%s A\n' s3.ap-northeast-2.amazonaws.com "ip-${private//./-}.ap-northeast-2.compute.internal" \
     dynamodb.ap-northeast-2.amazonaws.com nonexistent.example.com |
     "${vpclab}" exec --name vlbench_rtt CloudNetaPublicEC2 -- sh -c 'cat > /tmp/queries'
-"${vpclab}" exec --name vlbench_rtt CloudNetaPublicEC2 -- \
-    dnsperf -s 10.0.0.2 -d /tmp/queries -l 10 -q 100 | grep -E 'Queries (sent|completed|lost)|Queries per second|Average Latency'
+for rate in 1000 2000; do
+    echo "  offered ${rate}/s:"
+    "${vpclab}" exec --name vlbench_rtt CloudNetaPublicEC2 -- \
+        dnsperf -s 10.0.0.2 -d /tmp/queries -l 10 -q 200 -Q "${rate}" -t 1 |
+        grep -E 'Queries (completed|lost)|Queries per second|Average Latency' | sed 's/^ */    /'
+done
 
 # S3 GET of 1 GiB: through the gateway endpoint (private instance) and through the IGW
 # (public instance, to us-east-1's S3, which no endpoint of this lab covers); the baseline is
@@ -116,8 +120,8 @@ s3="s3.ap-northeast-2.amazonaws.com"
     vl_die "could not put the 1 GiB object"
 "${vpclab}" exec --name vlbench_rtt CloudNetaPublicEC2 -- sh -c \
     "dd if=/dev/zero of=/tmp/g1 bs=1M count=1024 status=none &&
-     curl -sf -X PUT http://s3.us-east-1.amazonaws.com/bench >/dev/null &&
-     curl -sf -T /tmp/g1 http://s3.us-east-1.amazonaws.com/bench/g1 >/dev/null" ||
+     curl -sf -X PUT http://s3.us-east-1.amazonaws.com/bench-igw >/dev/null &&
+     curl -sf -T /tmp/g1 http://s3.us-east-1.amazonaws.com/bench-igw/g1 >/dev/null" ||
     vl_die "could not put the 1 GiB object through the IGW"
 speed() { # instance url
     "${vpclab}" exec --name vlbench_rtt "$1" -- curl -sf -o /dev/null -w '%{speed_download}' "$2"
@@ -126,7 +130,7 @@ gbit() { python3 -c "import sys; print(f'{float(sys.argv[1])*8/1e9:.2f} Gbit/s')
 for run in 1 2 3; do
     echo "  run ${run}: baseline file:// $(gbit "$(speed CloudNetaPrivateEC2 file:///tmp/g1)")," \
         "endpoint $(gbit "$(speed CloudNetaPrivateEC2 "http://${s3}/bench/g1")")," \
-        "IGW $(gbit "$(speed CloudNetaPublicEC2 http://s3.us-east-1.amazonaws.com/bench/g1)")"
+        "IGW $(gbit "$(speed CloudNetaPublicEC2 http://s3.us-east-1.amazonaws.com/bench-igw/g1)")"
 done
 router_pid="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' /run/vpclab/vlbench_rtt/state.json 2>/dev/null || true)"
 [[ -n ${router_pid} ]] && echo "  router peak RSS: $(grep VmHWM "/proc/${router_pid}/status" | tr -s ' ')"
