@@ -39,6 +39,7 @@ DEPS=(
     "fuser:psmisc"
     "nsenter:util-linux"
     "setsid:util-linux"
+    "script:bsdutils"
     "chpasswd:passwd"
     "gcc:gcc"
     "pkg-config:pkg-config|pkgconf"

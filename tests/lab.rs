@@ -90,6 +90,34 @@ fn seed2_lab_pings_sshes_and_reaches_the_internet_as_aws_does() {
     lab.ping_fails("CloudNetaPrivateEC2", "203.0.113.10");
     // And from the internet, the public instance answers on its public IP.
     lab.ping_ok("internet", &public_ip(SEED2, public));
+    // `vpclab shell` is a login shell with EC2's prompt (on a pseudo-terminal, by `script`).
+    let mut shell = Command::new("script")
+        .args([
+            "-qc",
+            &format!(
+                "{} shell --name {} CloudNeta-Private-EC2",
+                env!("CARGO_BIN_EXE_vpclab"),
+                lab.name
+            ),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = shell.stdin.take().unwrap();
+        stdin.write_all(b"hostname\nexit\n").unwrap();
+    }
+    let out = shell.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let host = format!("ip-{}", private.replace('.', "-"));
+    assert!(
+        text.contains(&format!("[root@{host} ~]#")) && text.contains(&host),
+        "{text}"
+    );
+
     // The template's KeyName is a lab key pair: its .pem logs in as root from outside.
     let pem = format!("/var/lib/vpclab/{}/vpclab-key.pem", lab.name);
     let out = lab.ok(
