@@ -341,22 +341,7 @@ fn the_seed_walkthrough_s3_through_a_live_endpoint_with_a_policy_and_100_mib() {
     lab.ping_fails(private, s3);
     lab.ping_ok("CloudNetaPublicEC2", s3);
 
-    let (code, out) = lab.vpclab(&[
-        "create-vpc-endpoint",
-        "--vpc-id",
-        "CloudNetaVPC",
-        "--service-name",
-        "com.amazonaws.ap-northeast-2.s3",
-        "--route-table-ids",
-        "CloudNetaPublicRT",
-        "CloudNetaPrivateRT",
-    ]);
-    assert_eq!(code, 0, "{out}");
-    let vpce = serde_json::from_str::<serde_json::Value>(&out).unwrap()["VpcEndpoint"]
-        ["VpcEndpointId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let vpce = lab.create_gateway_endpoint("s3", &["CloudNetaPublicRT", "CloudNetaPrivateRT"]);
     let (code, out) = lab.vpclab(&["describe", "route-tables", "CloudNetaPrivateRT"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(&format!("\"GatewayId\": \"{vpce}\"")), "{out}");
@@ -495,63 +480,40 @@ fn dynamodb_through_its_endpoint_only_where_the_route_table_has_it_and_imds_toke
         "0.0.0.0/0",
     ]);
     assert_eq!(code, 0, "{out}");
-    let (code, out) = lab.vpclab(&[
-        "create-vpc-endpoint",
-        "--vpc-id",
-        "CloudNetaVPC",
-        "--service-name",
-        "com.amazonaws.ap-northeast-2.dynamodb",
-        "--route-table-ids",
-        "CloudNetaPrivateRT",
-    ]);
-    assert_eq!(code, 0, "{out}");
+    lab.create_gateway_endpoint("dynamodb", &["CloudNetaPrivateRT"]);
 
-    let (code, out) = aws(
-        &lab,
-        private,
-        "dynamodb",
-        &[
-            "dynamodb",
-            "create-table",
-            "--table-name",
-            "Students",
-            "--attribute-definitions",
-            "AttributeName=id,AttributeType=S",
-            "--key-schema",
-            "AttributeName=id,KeyType=HASH",
-            "--billing-mode",
-            "PAY_PER_REQUEST",
-        ],
-    );
-    assert_eq!(code, 0, "{out}");
-    let (code, out) = aws(
-        &lab,
-        private,
-        "dynamodb",
-        &[
-            "dynamodb",
-            "put-item",
-            "--table-name",
-            "Students",
-            "--item",
-            r#"{"id":{"S":"s1"},"name":{"S":"Kim"}}"#,
-        ],
-    );
-    assert_eq!(code, 0, "{out}");
-    let (code, out) = aws(
-        &lab,
-        private,
-        "dynamodb",
-        &[
-            "dynamodb",
-            "get-item",
-            "--table-name",
-            "Students",
-            "--key",
-            r#"{"id":{"S":"s1"}}"#,
-        ],
-    );
-    assert_eq!(code, 0, "{out}");
+    let ddb = |args: &[&str]| {
+        let mut all = vec!["dynamodb"];
+        all.extend_from_slice(args);
+        let (code, out) = aws(&lab, private, "dynamodb", &all);
+        assert_eq!(code, 0, "aws dynamodb {args:?}: {out}");
+        out
+    };
+    ddb(&[
+        "create-table",
+        "--table-name",
+        "Students",
+        "--attribute-definitions",
+        "AttributeName=id,AttributeType=S",
+        "--key-schema",
+        "AttributeName=id,KeyType=HASH",
+        "--billing-mode",
+        "PAY_PER_REQUEST",
+    ]);
+    ddb(&[
+        "put-item",
+        "--table-name",
+        "Students",
+        "--item",
+        r#"{"id":{"S":"s1"},"name":{"S":"Kim"}}"#,
+    ]);
+    let out = ddb(&[
+        "get-item",
+        "--table-name",
+        "Students",
+        "--key",
+        r#"{"id":{"S":"s1"}}"#,
+    ]);
     assert!(out.contains("\"Kim\""), "{out}");
     // The public subnet's table has no DynamoDB endpoint (and no IGW route now).
     let (code, out) = aws(

@@ -710,6 +710,57 @@ fn projection(p: &Params0<'_>, params: &mut Params) -> Result<Option<Vec<Path>>,
     }
 }
 
+/// What PutItem and DeleteItem both read: the table, the item (or key), ReturnValues,
+/// ReturnValuesOnConditionCheckFailure, ReturnConsumedCapacity and the condition.
+struct WriteRequest<'a> {
+    table: String,
+    item: Item,
+    rv: &'a str,
+    on_fail: bool,
+    cap: Option<bool>,
+    cond: Option<Cond>,
+}
+
+fn write_request<'a>(
+    p: &Params0<'a>,
+    field: &str,
+    null_name: &str,
+) -> Result<WriteRequest<'a>, Error> {
+    let table = table_name(p, "tableName", "TableName")?;
+    p.no_legacy(&["Expected", "ConditionalOperator"])?;
+    let item = p.item(field)?.ok_or_else(|| not_null(null_name))?;
+    let rv = return_values(p, &["NONE", "ALL_OLD"])?;
+    let on_fail = return_on_failure(p)?;
+    let cap = consumed_asked(p)?;
+    let (mut params, had_n, had_v) = expression_params(p)?;
+    let cond = parse_cond(p, "ConditionExpression", Kind::Condition, &mut params)?;
+    check_params(&params, (had_n, had_v), cond.is_some())?;
+    Ok(WriteRequest {
+        table,
+        item,
+        rv,
+        on_fail,
+        cap,
+        cond,
+    })
+}
+
+/// The answer of a PutItem or DeleteItem: the old item when ALL_OLD asked for it, the
+/// consumed capacity when asked.
+fn write_answer(table: &str, old: Option<&Item>, rv: &str, cap: Option<bool>, size: usize) -> Json {
+    let mut out = Map::new();
+    if let (Some(old), "ALL_OLD") = (old, rv) {
+        out.insert("Attributes".into(), item_to_json(old));
+    }
+    if let Some(ix) = cap {
+        out.insert(
+            "ConsumedCapacity".into(),
+            capacity_json(table, write_units(size), ix),
+        );
+    }
+    Json::Object(out)
+}
+
 fn parse_cond(
     p: &Params0<'_>,
     key: &str,
@@ -1372,34 +1423,15 @@ impl DynamoDb {
     // ---- items ----
 
     fn put_item(&mut self, p: &Params0<'_>) -> Result<Json, Error> {
-        let name = table_name(p, "tableName", "TableName")?;
-        p.no_legacy(&["Expected", "ConditionalOperator"])?;
-        let item = p.item("Item")?.ok_or_else(|| not_null("item"))?;
-        let rv = return_values(p, &["NONE", "ALL_OLD"])?;
-        let on_fail = return_on_failure(p)?;
-        let cap = consumed_asked(p)?;
-        let (mut params, had_n, had_v) = expression_params(p)?;
-        let cond = parse_cond(p, "ConditionExpression", Kind::Condition, &mut params)?;
-        check_params(&params, (had_n, had_v), cond.is_some())?;
-        let t = self.table_mut(&name)?;
-        let key = t.key_of_item(&item)?;
-        check_item_size(&item)?;
-        let old = t.items.get(&key);
-        check_condition(cond.as_ref(), old, on_fail)?;
-        let size = item_size(&item);
-        let old = t.items.insert(key, item);
-        self.persist(&name)?;
-        let mut out = Map::new();
-        if let (Some(old), "ALL_OLD") = (&old, rv) {
-            out.insert("Attributes".into(), item_to_json(old));
-        }
-        if let Some(ix) = cap {
-            out.insert(
-                "ConsumedCapacity".into(),
-                capacity_json(&name, write_units(size), ix),
-            );
-        }
-        Ok(Json::Object(out))
+        let w = write_request(p, "Item", "item")?;
+        let t = self.table_mut(&w.table)?;
+        let key = t.key_of_item(&w.item)?;
+        check_item_size(&w.item)?;
+        check_condition(w.cond.as_ref(), t.items.get(&key), w.on_fail)?;
+        let size = item_size(&w.item);
+        let old = t.items.insert(key, w.item);
+        self.persist(&w.table)?;
+        Ok(write_answer(&w.table, old.as_ref(), w.rv, w.cap, size))
     }
 
     fn get_item(&self, p: &Params0<'_>) -> Result<Json, Error> {
@@ -1433,34 +1465,16 @@ impl DynamoDb {
     }
 
     fn delete_item(&mut self, p: &Params0<'_>) -> Result<Json, Error> {
-        let name = table_name(p, "tableName", "TableName")?;
-        p.no_legacy(&["Expected", "ConditionalOperator"])?;
-        let key = p.item("Key")?.ok_or_else(|| not_null("key"))?;
-        let rv = return_values(p, &["NONE", "ALL_OLD"])?;
-        let on_fail = return_on_failure(p)?;
-        let cap = consumed_asked(p)?;
-        let (mut params, had_n, had_v) = expression_params(p)?;
-        let cond = parse_cond(p, "ConditionExpression", Kind::Condition, &mut params)?;
-        check_params(&params, (had_n, had_v), cond.is_some())?;
-        let t = self.table_mut(&name)?;
-        let key = t.key_from_request(&key)?;
-        check_condition(cond.as_ref(), t.items.get(&key), on_fail)?;
+        let w = write_request(p, "Key", "key")?;
+        let t = self.table_mut(&w.table)?;
+        let key = t.key_from_request(&w.item)?;
+        check_condition(w.cond.as_ref(), t.items.get(&key), w.on_fail)?;
         let old = t.items.remove(&key);
         if old.is_some() {
-            self.persist(&name)?;
+            self.persist(&w.table)?;
         }
-        let mut out = Map::new();
-        if let (Some(old), "ALL_OLD") = (&old, rv) {
-            out.insert("Attributes".into(), item_to_json(old));
-        }
-        if let Some(ix) = cap {
-            let size = old.as_ref().map_or(0, item_size);
-            out.insert(
-                "ConsumedCapacity".into(),
-                capacity_json(&name, write_units(size), ix),
-            );
-        }
-        Ok(Json::Object(out))
+        let size = old.as_ref().map_or(0, item_size);
+        Ok(write_answer(&w.table, old.as_ref(), w.rv, w.cap, size))
     }
 
     fn update_item(&mut self, p: &Params0<'_>) -> Result<Json, Error> {

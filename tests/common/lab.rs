@@ -65,6 +65,28 @@ impl Lab {
         (code, format!("{out}{err}"))
     }
 
+    /// `create-vpc-endpoint` for `com.amazonaws.ap-northeast-2.<service>` in the seed's VPC
+    /// on `route_tables`; the new `vpce-…` id.
+    pub fn create_gateway_endpoint(&self, service: &str, route_tables: &[&str]) -> String {
+        let name = format!("com.amazonaws.ap-northeast-2.{service}");
+        let mut args = vec![
+            "create-vpc-endpoint",
+            "--vpc-id",
+            "CloudNetaVPC",
+            "--service-name",
+            &name,
+            "--route-table-ids",
+        ];
+        args.extend_from_slice(route_tables);
+        let (code, out) = self.vpclab(&args);
+        assert_eq!(code, 0, "{out}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["VpcEndpoint"]["VpcEndpointId"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     pub fn ping_ok(&self, from: &str, to: &str) {
         self.ok(from, &["ping", "-c", "2", "-i", "0.2", "-W", "2", to]);
     }
