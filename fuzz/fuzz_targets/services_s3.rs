@@ -13,7 +13,12 @@ use vpclab::services::s3::{AllowAll, Incoming, Via, S3};
 fuzz_target!(|data: &[u8]| {
     static S3_: OnceLock<Mutex<S3>> = OnceLock::new();
     let s3 = S3_.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("vpclab-fuzz-s3-{}", std::process::id()));
+        // Under the fuzz crate's (ignored) target directory, not /tmp: libFuzzer exits
+        // without running destructors, so the store outlives the run.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join(format!("s3-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         Mutex::new(S3::new(&dir).expect("S3 directory"))
     });
     let mut s3 = s3.lock().unwrap_or_else(|e| e.into_inner());
