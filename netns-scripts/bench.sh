@@ -92,6 +92,20 @@ rtt() { grep -o 'rtt.*' | cut -d= -f2 | cut -d/ -f1-3; }
 echo "  veth baseline  min/avg/max ms: $(ip netns exec vlbench_a ping -q -c 500 -i 0.01 192.0.2.2 | rtt)"
 echo "  vpclab router  min/avg/max ms: $("${vpclab}" exec --name vlbench_rtt CloudNetaPublicEC2 -- ping -q -c 500 -i 0.01 "${private}" | rtt)"
 
+# TCP throughput instance to instance through the router (iperf3 on port 80, which the
+# seed's group allows), against the same over the veth pair. 3 runs of 5 s each.
+vl_say "TCP throughput, iperf3 -t 5, 3 runs"
+for run in 1 2 3; do
+    ip netns exec vlbench_b iperf3 -s -D -1 -p 5201 >/dev/null
+    "${vpclab}" exec --name vlbench_rtt CloudNetaPrivateEC2 -- iperf3 -s -D -1 -p 80 >/dev/null
+    sleep 0.3
+    base="$(ip netns exec vlbench_a iperf3 -c 192.0.2.2 -p 5201 -t 5 -J |
+        python3 -c 'import json,sys; d=json.load(sys.stdin)["end"]["sum_received"]; print("%.2f" % (d["bits_per_second"]/1e9))')"
+    lab="$("${vpclab}" exec --name vlbench_rtt CloudNetaPublicEC2 -- iperf3 -c "${private}" -p 80 -t 5 -J |
+        python3 -c 'import json,sys; d=json.load(sys.stdin)["end"]["sum_received"]; print("%.2f" % (d["bits_per_second"]/1e9))')"
+    echo "  run ${run}: veth ${base} Gbit/s, vpclab router ${lab} Gbit/s"
+done
+
 # Amazon DNS from one instance: dnsperf for 10 s against base+2 (AWS allows 1024 packets/s
 # per ENI; vpclab enforces the same, so the figure to expect is that limit).
 if ! command -v dnsperf >/dev/null 2>&1; then
