@@ -464,6 +464,14 @@ fn the_seed_walkthrough_s3_through_a_live_endpoint_with_a_policy_and_100_mib() {
     ]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(http_code(&lab, private, &args), "200");
+    // status says what S3 saw: two PUTs refused by the policy, all through the endpoint.
+    let (code, out) = lab.vpclab(&["status"]);
+    assert_eq!(code, 0, "{out}");
+    let s3_line = out.lines().find(|l| l.contains("S3: ")).unwrap_or_default();
+    assert!(
+        s3_line.contains("2 denied by a policy") && s3_line.contains(", 0 through the internet"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -262,6 +262,9 @@ pub fn status(a: StatusArgs) -> Result<(), Failure> {
                     p.name, p.rx_frames, p.tx_frames, p.dropped
                 );
             }
+            for line in &s.services {
+                println!("  {line}");
+            }
             for (i, log) in &s.user_data_failures {
                 println!("  user data of {i} failed: {log}");
             }

@@ -91,6 +91,9 @@ pub struct Status {
     pub tracked_flows: usize,
     /// Instances whose user data failed, with the log path.
     pub user_data_failures: Vec<(String, String)>,
+    /// What the AWS services did, a line per service that saw traffic.
+    #[serde(default)]
+    pub services: Vec<String>,
 }
 
 /// The daemon's answer.

@@ -56,6 +56,10 @@ pub trait ServiceSide: Send {
     fn poll_delay(&self, now: Instant) -> Option<Duration>;
     /// A new snapshot of `lab` was installed (new gateway endpoints, changed lab).
     fn install(&mut self, snap: &Arc<Snapshot>, lab: &Lab);
+    /// What the services did, a line each (for `status`).
+    fn summary(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// No services: packets for service ports are dropped (and counted by the caller).
@@ -76,12 +80,25 @@ impl ServiceSide for NoServices {
     fn install(&mut self, _snap: &Arc<Snapshot>, _lab: &Lab) {}
 }
 
+/// What [`Command::Counters`] sends back.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The router's counters.
+    pub counters: Counters,
+    /// Tracked flows.
+    pub tracked: usize,
+    /// The loop's own counts.
+    pub stats: LoopStats,
+    /// [`ServiceSide::summary`].
+    pub services: Vec<String>,
+}
+
 /// What the loop is asked to do.
 pub enum Command {
     /// Swap in a new snapshot, compiled from this lab.
     Install(Arc<Snapshot>, Arc<Lab>),
     /// Send the counters back.
-    Counters(Sender<(Counters, usize, LoopStats)>),
+    Counters(Sender<Report>),
     /// Return from [`EventLoop::run`].
     Stop,
 }
@@ -289,11 +306,12 @@ impl<S: ServiceSide> EventLoop<S> {
                     self.snap = snap;
                 }
                 Ok(Command::Counters(reply)) => {
-                    let _ = reply.send((
-                        self.router.counters().clone(),
-                        self.router.tracked_flows(),
-                        self.stats,
-                    ));
+                    let _ = reply.send(Report {
+                        counters: self.router.counters().clone(),
+                        tracked: self.router.tracked_flows(),
+                        stats: self.stats,
+                        services: self.services.summary(),
+                    });
                 }
                 Ok(Command::Stop) | Err(TryRecvError::Disconnected) => return Ok(false),
                 Err(TryRecvError::Empty) => return Ok(true),

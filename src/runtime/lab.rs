@@ -459,7 +459,7 @@ impl Daemon {
     fn status(&self) -> Response {
         let (tx, rx) = mpsc::channel();
         (self.send)(Command::Counters(tx));
-        let Ok((counters, tracked, _stats)) = rx.recv_timeout(Duration::from_secs(2)) else {
+        let Ok(report) = rx.recv_timeout(Duration::from_secs(2)) else {
             return Response::Error {
                 message: "the router did not answer".into(),
             };
@@ -468,7 +468,7 @@ impl Daemon {
             .snap
             .ports
             .iter()
-            .zip(counters.ports.iter())
+            .zip(report.counters.ports.iter())
             .map(|(p, c)| PortStatus {
                 name: port_name(&self.lab, &p.kind),
                 rx_frames: c.rx_frames,
@@ -483,16 +483,17 @@ impl Daemon {
             region: self.lab.region.clone(),
             pid: std::process::id(),
             uptime_secs: self.started.elapsed().as_secs(),
-            forwarded: counters.forwarded,
-            delivered: counters.delivered,
-            answered: counters.answered,
+            forwarded: report.counters.forwarded,
+            delivered: report.counters.delivered,
+            answered: report.counters.answered,
             drops: DropKind::ALL
                 .iter()
-                .map(|k| (k.name().to_string(), counters.dropped(*k)))
+                .map(|k| (k.name().to_string(), report.counters.dropped(*k)))
                 .filter(|(_, n)| *n > 0)
                 .collect(),
             ports,
-            tracked_flows: tracked,
+            tracked_flows: report.tracked,
+            services: report.services,
             user_data_failures: self.failures.clone(),
         })
     }

@@ -92,4 +92,8 @@ impl ServiceSide for LabServices {
         self.services.update(lab);
         self.snap = Arc::clone(snap);
     }
+
+    fn summary(&self) -> Vec<String> {
+        self.services.counters().summary()
+    }
 }

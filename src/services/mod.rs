@@ -132,6 +132,63 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// One line per service that saw traffic, for `vpclab status`: what was asked, by which
+    /// path, and what was refused.
+    pub fn summary(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let d = &self.dns;
+        if d.messages > 0 || self.dns_throttled > 0 || self.dns_disabled > 0 {
+            out.push(format!(
+                "Amazon DNS: {} queries ({} NOERROR, {} NXDOMAIN, {} FORMERR, {} other), \
+                 {} throttled (1024/s per source), {} with DNS support off",
+                d.messages,
+                d.noerror,
+                d.nxdomain,
+                d.formerr,
+                d.notimp + d.refused,
+                self.dns_throttled,
+                self.dns_disabled
+            ));
+        }
+        let m = &self.imds;
+        if m.requests > 0 || self.imds_unknown_source > 0 {
+            out.push(format!(
+                "instance metadata: {} requests ({} tokens issued, {} without a valid token, \
+                 {} not found, {} refused)",
+                m.requests, m.tokens_issued, m.unauthorized, m.not_found, m.refused
+            ));
+        }
+        let s = &self.s3;
+        if s.requests > 0 {
+            out.push(format!(
+                "S3: {} requests ({} through a gateway endpoint, {} through the internet \
+                 gateway), {} errors, {} denied by a policy; {} bytes in, {} out",
+                s.requests,
+                s.via_endpoint,
+                s.via_internet,
+                s.errors,
+                s.denied,
+                s.bytes_in,
+                s.bytes_out
+            ));
+        }
+        let y = &self.dynamodb;
+        if y.requests > 0 {
+            out.push(format!(
+                "DynamoDB: {} requests ({} through a gateway endpoint, {} through the internet \
+                 gateway), {} errors, {} denied by a policy",
+                y.requests, y.via_endpoint, y.via_internet, y.errors, y.denied
+            ));
+        }
+        if self.not_served > 0 {
+            out.push(format!(
+                "not served: {} packets to a service address and port nothing answers",
+                self.not_served
+            ));
+        }
+        out
+    }
+
     /// Counts one drop.
     pub fn drop(&mut self, r: DropReason) {
         *match r {

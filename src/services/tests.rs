@@ -1185,3 +1185,21 @@ proptest! {
         s.poll(T0, |_, _| {});
     }
 }
+
+#[test]
+fn the_status_summary_names_each_service_that_saw_traffic() {
+    let mut c = Counters::default();
+    assert!(c.summary().is_empty(), "quiet services say nothing");
+    c.dns.messages = 3;
+    c.dns.noerror = 2;
+    c.dns.nxdomain = 1;
+    c.s3.requests = 4;
+    c.s3.via_endpoint = 3;
+    c.s3.via_internet = 1;
+    c.s3.denied = 1;
+    let lines = c.summary();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("Amazon DNS: 3 queries (2 NOERROR, 1 NXDOMAIN"));
+    assert!(lines[1].contains("3 through a gateway endpoint, 1 through the internet gateway"));
+    assert!(lines[1].contains("1 denied by a policy"));
+}
