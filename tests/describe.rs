@@ -421,3 +421,22 @@ fn help_is_complete() {
         assert!(out.contains(opt), "describe --help lacks {opt}:\n{out}");
     }
 }
+
+#[test]
+fn describe_name_without_a_template_asks_for_a_running_lab() {
+    let name = format!("nosuch{}", std::process::id());
+    let (code, _, err) = vpclab(&["describe", "vpcs", "--name", &name]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&name) && err.contains("-t TEMPLATE"), "{err}");
+    // With a template, --name is the stack name, as before.
+    let (code, out, err) = vpclab(&[
+        "describe",
+        "vpcs",
+        "-t",
+        "templates/seed2-gateway-endpoint.yaml",
+        "--name",
+        &name,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&name), "the stack name is in the tags:\n{out}");
+}

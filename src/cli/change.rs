@@ -64,7 +64,7 @@ impl Target {
 #[derive(Debug, Args)]
 pub struct RouteArgs {
     /// The running lab.
-    #[arg(long, default_value = "vpclab", value_name = "LAB")]
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
     pub name: String,
     /// The route table: rtb- id, logical id or Name tag.
     #[arg(long)]
@@ -80,7 +80,7 @@ pub struct RouteArgs {
 #[derive(Debug, Args)]
 pub struct DeleteRouteArgs {
     /// The running lab.
-    #[arg(long, default_value = "vpclab", value_name = "LAB")]
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
     pub name: String,
     /// The route table.
     #[arg(long)]
@@ -94,7 +94,7 @@ pub struct DeleteRouteArgs {
 #[derive(Debug, Args)]
 pub struct SgArgs {
     /// The running lab.
-    #[arg(long, default_value = "vpclab", value_name = "LAB")]
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
     pub name: String,
     /// The group: sg- id, logical id, group name or Name tag.
     #[arg(long)]
@@ -152,7 +152,7 @@ impl SgArgs {
 #[derive(Debug, Args)]
 pub struct AssociateArgs {
     /// The running lab.
-    #[arg(long, default_value = "vpclab", value_name = "LAB")]
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
     pub name: String,
     /// The route table.
     #[arg(long)]
@@ -166,7 +166,7 @@ pub struct AssociateArgs {
 #[derive(Debug, Args)]
 pub struct AclArgs {
     /// The running lab.
-    #[arg(long, default_value = "vpclab", value_name = "LAB")]
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
     pub name: String,
     /// The network ACL: acl- id, logical id or Name tag.
     #[arg(long)]
@@ -262,7 +262,7 @@ pub fn route(a: RouteArgs, replace: bool) -> Result<(), Failure> {
 #[derive(Debug, Args)]
 pub struct MetadataOptionsArgs {
     /// The running lab.
-    #[arg(long, default_value = "vpclab", value_name = "LAB")]
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
     pub name: String,
     /// The instance: i- id, logical id or Name tag.
     #[arg(long)]
@@ -419,7 +419,7 @@ fn policy_document(arg: &Option<String>) -> Result<Option<Value>, Failure> {
 #[derive(Debug, Args)]
 pub struct CreateEndpointArgs {
     /// The running lab.
-    #[arg(long, default_value = "vpclab", value_name = "LAB")]
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
     pub name: String,
     /// The VPC: vpc- id, logical id or Name tag.
     #[arg(long)]
@@ -455,7 +455,7 @@ impl CreateEndpointArgs {
 #[derive(Debug, Args)]
 pub struct ModifyEndpointArgs {
     /// The running lab.
-    #[arg(long, default_value = "vpclab", value_name = "LAB")]
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
     pub name: String,
     /// The endpoint: vpce- id, logical id or Name tag.
     #[arg(long)]
@@ -491,7 +491,7 @@ impl ModifyEndpointArgs {
 #[derive(Debug, Args)]
 pub struct DeleteEndpointsArgs {
     /// The running lab.
-    #[arg(long, default_value = "vpclab", value_name = "LAB")]
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
     pub name: String,
     /// The endpoints: vpce- ids, logical ids or Name tags.
     #[arg(long, num_args = 1.., required = true, value_name = "VPCE")]
@@ -502,7 +502,7 @@ pub struct DeleteEndpointsArgs {
 #[derive(Debug, Args)]
 pub struct DescribeEndpointsArgs {
     /// The running lab.
-    #[arg(long, default_value = "vpclab", value_name = "LAB")]
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
     pub name: String,
     /// Only these endpoints (ids, logical ids or Name tags).
     #[arg(long, num_args = 1.., value_name = "VPCE")]
@@ -513,7 +513,7 @@ pub struct DescribeEndpointsArgs {
 #[derive(Debug, Args)]
 pub struct DescribeRouteTablesArgs {
     /// The running lab.
-    #[arg(long, default_value = "vpclab", value_name = "LAB")]
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
     pub name: String,
     /// Only these route tables (ids, logical ids or Name tags).
     #[arg(long, num_args = 1.., value_name = "RTB")]
@@ -524,7 +524,7 @@ pub struct DescribeRouteTablesArgs {
 #[derive(Debug, Args)]
 pub struct DescribePrefixListsArgs {
     /// The running lab.
-    #[arg(long, default_value = "vpclab", value_name = "LAB")]
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
     pub name: String,
     /// Only these prefix lists.
     #[arg(long, num_args = 1.., value_name = "PL")]

@@ -37,6 +37,15 @@ pub fn run(a: DescribeArgs) -> Result<(), Failure> {
         Some(_) => a.source.load(a.template.as_ref())?,
         None => match a.source.running()? {
             Some(lab) => lab,
+            // `--name X` alone asks for a running lab; say so rather than describe the
+            // default lab under X's name.
+            None if a.source.name != super::DEFAULT_LAB => {
+                return Err(Failure::Invalid(format!(
+                    "no lab named {0} is running: bring it up with `sudo vpclab up TEMPLATE --name {0}`, \
+                     or describe a template with -t TEMPLATE --name {0}",
+                    a.source.name
+                )))
+            }
             None => a.source.load(None)?,
         },
     };

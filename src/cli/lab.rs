@@ -13,7 +13,7 @@ use crate::control::protocol::{Request, Response};
 use crate::host::{self, cleanup, instance::Instance, state::LabState};
 use crate::runtime::lab::{self as runlab, instance_name};
 
-const DEFAULT_LAB: &str = "vpclab";
+use super::DEFAULT_LAB;
 
 fn need_root(verb: &str) -> Result<(), Failure> {
     if host::is_root() {

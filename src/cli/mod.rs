@@ -14,6 +14,9 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::control::protocol::{Recipe, Request, Response};
+
+/// The lab (and stack) name when `--name` is not given.
+pub const DEFAULT_LAB: &str = "vpclab";
 use crate::model::{Lab, Problems};
 use crate::template::{self, Options};
 
@@ -110,7 +113,7 @@ pub struct Source {
     #[arg(long = "parameter", value_name = "KEY=VALUE", value_parser = parse_parameter)]
     pub parameters: Vec<(String, String)>,
     /// The lab's name (the CloudFormation stack name).
-    #[arg(long = "name", default_value = "vpclab", value_name = "LAB")]
+    #[arg(long = "name", default_value = DEFAULT_LAB, value_name = "LAB")]
     pub name: String,
 }
 
@@ -171,8 +174,22 @@ impl Source {
     /// The model of the running lab `self.name`, rebuilt from its daemon's recipe; `None`
     /// when no such lab runs.
     pub fn running(&self) -> Result<Option<Lab>, Failure> {
-        if !crate::runtime::lab::control_socket(&self.name).exists() {
-            return Ok(None);
+        let sock = crate::runtime::lab::control_socket(&self.name);
+        match std::fs::metadata(&sock) {
+            Ok(_) => {}
+            // Without root, the default name means the embedded default lab, as it always
+            // did; a name the user gave means a lab only root can see.
+            Err(e)
+                if e.kind() == std::io::ErrorKind::PermissionDenied && self.name != DEFAULT_LAB =>
+            {
+                return Err(Failure::Invalid(format!(
+                    "cannot look for a running lab {}: {} is root's; use sudo, or describe a \
+                     template with -t TEMPLATE",
+                    self.name,
+                    sock.display()
+                )))
+            }
+            Err(_) => return Ok(None),
         }
         let recipe = match crate::runtime::lab::request(&self.name, &Request::Recipe) {
             Ok(Response::Recipe(r)) => r,
