@@ -278,6 +278,12 @@ impl<S: ServiceSide> EventLoop<S> {
 
     /// Hands queued packets to the services and their answers to the router, until quiet.
     fn serve(&mut self, now: Instant, pending: &mut Vec<(PortId, Vec<u8>)>) {
+        // Nothing for the services and no timer of theirs due: leave them be (most wakes
+        // are frames between instances).
+        let due = self.services.poll_delay(now).is_some_and(|d| d.is_zero());
+        if pending.is_empty() && !due {
+            return;
+        }
         for _round in 0..16 {
             for (port, packet) in pending.drain(..) {
                 self.stats.to_services += 1;
