@@ -163,6 +163,18 @@ fn security_groups_acls_and_routes_act_on_a_running_lab() {
     std::thread::sleep(std::time::Duration::from_millis(700));
     lab.ok(public, &["python3", "-c", CONNECT, &private_ip, "80"]);
     lab.fails(public, &["python3", "-c", CONNECT, &private_ip, "8080"]);
+    // The flow log shows the refused SYN, as VPC Flow Logs would, and says why.
+    let (code, out) = lab.vpclab(&["flow-logs", "--rejected"]);
+    assert_eq!(code, 0, "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.contains(&format!(" {private_ip} ")) && l.contains(" 8080 6 1 "))
+        .unwrap_or_else(|| panic!("no REJECT record for port 8080:\n{out}"));
+    assert!(line.contains("REJECT OK # no inbound rule of"), "{line}");
+    assert!(
+        !out.contains(" 80 6 1 "),
+        "the allowed connection is not a rejection:\n{out}"
+    );
 
     // Opening 8080 takes effect at once.
     let (code, out) = lab.vpclab(&[

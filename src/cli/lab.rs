@@ -274,6 +274,38 @@ pub fn status(a: StatusArgs) -> Result<(), Failure> {
     }
 }
 
+/// `vpclab flow-logs`.
+#[derive(Debug, Args)]
+pub struct FlowLogsArgs {
+    /// The running lab.
+    #[arg(long, default_value = DEFAULT_LAB, value_name = "LAB")]
+    pub name: String,
+    /// Only rejected packets.
+    #[arg(long)]
+    pub rejected: bool,
+}
+
+/// Runs `flow-logs`: the router's recent flow records, as VPC Flow Logs print them.
+pub fn flow_logs(a: FlowLogsArgs) -> Result<(), Failure> {
+    let req = Request::FlowLogs {
+        rejected: a.rejected,
+    };
+    match runlab::request(&a.name, &req).map_err(Failure::Invalid)? {
+        Response::Lines { lines } => {
+            println!(
+                "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets \
+                 bytes start end action log-status"
+            );
+            for l in lines {
+                println!("{l}");
+            }
+            Ok(())
+        }
+        Response::Error { message } => Err(Failure::Invalid(message)),
+        other => Err(Failure::Invalid(format!("unexpected answer: {other:?}"))),
+    }
+}
+
 /// `vpclab exec`.
 #[derive(Debug, Args)]
 pub struct ExecArgs {

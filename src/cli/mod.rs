@@ -64,6 +64,8 @@ pub enum Command {
     Status(lab::StatusArgs),
     /// Run a command inside an instance (its network, hostname and files).
     Exec(lab::ExecArgs),
+    /// The router's recent flow records, as VPC Flow Logs print them (a REJECT says why).
+    FlowLogs(lab::FlowLogsArgs),
     /// An interactive shell inside an instance.
     Shell(lab::ShellArgs),
     /// Add a route to a running lab's route table (as `aws ec2 create-route`).
@@ -257,6 +259,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CreateRoute(a) => ok(change::route(a, false)),
         Command::ReplaceRoute(a) => ok(change::route(a, true)),
         Command::DeleteRoute(a) => ok(change::delete_route(a)),
+        Command::FlowLogs(a) => ok(lab::flow_logs(a)),
         Command::ModifyInstanceMetadataOptions(a) => ok(change::metadata_options(a)),
         Command::AuthorizeSecurityGroupIngress(a) => ok(change::security_group(a, false, false)),
         Command::AuthorizeSecurityGroupEgress(a) => ok(change::security_group(a, true, false)),

@@ -28,6 +28,12 @@ pub enum Request {
     Change(Change),
     /// How to rebuild the running lab's model: its template and the changes since.
     Recipe,
+    /// The router's recent flow records, as VPC Flow Logs print them.
+    FlowLogs {
+        /// Only rejected packets.
+        #[serde(default)]
+        rejected: bool,
+    },
     /// Stop the router and tear the lab down.
     Down,
 }
@@ -116,6 +122,11 @@ pub enum Response {
     },
     /// The running lab's recipe.
     Recipe(Recipe),
+    /// Lines of text (flow log records).
+    Lines {
+        /// The lines, oldest first.
+        lines: Vec<String>,
+    },
     /// Down was accepted; the daemon is tearing the lab down.
     Stopping,
 }
@@ -133,6 +144,7 @@ mod tests {
                 filter: vec!["CloudNetaPrivateRT".into()],
             },
             Request::Recipe,
+            Request::FlowLogs { rejected: true },
             Request::Down,
         ];
         for r in reqs {

@@ -23,7 +23,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use crate::dataplane::router::{Router, Sink};
 use crate::dataplane::time::Instant;
 use crate::dataplane::topology::{Framing, PortId, Snapshot};
-use crate::dataplane::verdict::Counters;
+use crate::dataplane::verdict::{Counters, FlowRecord};
 use crate::dataplane::vnet::{HdrSize, VnetHdr};
 use crate::model::Lab;
 
@@ -99,6 +99,8 @@ pub enum Command {
     Install(Arc<Snapshot>, Arc<Lab>),
     /// Send the counters back.
     Counters(Sender<Report>),
+    /// Send the flow records back, oldest first.
+    FlowLog(Sender<Vec<FlowRecord>>),
     /// Return from [`EventLoop::run`].
     Stop,
 }
@@ -318,6 +320,9 @@ impl<S: ServiceSide> EventLoop<S> {
                         stats: self.stats,
                         services: self.services.summary(),
                     });
+                }
+                Ok(Command::FlowLog(reply)) => {
+                    let _ = reply.send(self.router.flow_log().records().copied().collect());
                 }
                 Ok(Command::Stop) | Err(TryRecvError::Disconnected) => return Ok(false),
                 Err(TryRecvError::Empty) => return Ok(true),

@@ -33,7 +33,7 @@ use crate::control::describe::{describe, resolve};
 use crate::control::protocol::{PortStatus, Recipe, Request, Response, Status};
 use crate::dataplane::router::{Config, Router};
 use crate::dataplane::topology::{PortKind, Snapshot, INTERNET_GATEWAY_IP};
-use crate::dataplane::verdict::DropKind;
+use crate::dataplane::verdict::{DropKind, FlowAction};
 use crate::host::instance::{Instance, InstanceSpec};
 use crate::host::link::EthConfig;
 use crate::host::state::{LabState, Resource};
@@ -229,6 +229,9 @@ fn bring_up_and_serve(
     let (wake_r, wake_w) = nix::unistd::pipe().map_err(|e| RuntimeError::Host(e.to_string()))?;
     let stop = Arc::new(AtomicBool::new(false));
     let stop_loop = Arc::clone(&stop);
+    let loop_epoch_secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let event_loop = EventLoop::new(
         router,
         taps,
@@ -311,6 +314,7 @@ fn bring_up_and_serve(
         .map_err(|e| RuntimeError::Host(e.to_string()))?;
     let mut daemon = Daemon {
         lab,
+        loop_epoch_secs,
         recipe,
         name: name.to_string(),
         snap,
@@ -389,8 +393,13 @@ fn services_for(lab: &Lab, name: &str, snap: Arc<Snapshot>) -> Result<LabService
     Ok(LabServices::new(services, snap))
 }
 
+/// The account of every lab resource (as the model's ARNs and owner ids say).
+const ACCOUNT: &str = "123456789012";
+
 struct Daemon {
     lab: Lab,
+    /// Wall-clock seconds at the event loop's time zero (flow log timestamps).
+    loop_epoch_secs: u64,
     recipe: Recipe,
     name: String,
     snap: Arc<Snapshot>,
@@ -432,6 +441,7 @@ impl Daemon {
                 Err(message) => Response::Error { message },
             },
             Request::Recipe => Response::Recipe(self.recipe.clone()),
+            Request::FlowLogs { rejected } => self.flow_logs(rejected),
             Request::Change(change) => match self.lab.apply(&change) {
                 Ok(value) => match Snapshot::build(&self.lab, Some(&self.snap)) {
                     Ok(snap) => {
@@ -454,6 +464,45 @@ impl Daemon {
                 Response::Stopping
             }
         }
+    }
+
+    /// The router's flow records in VPC Flow Logs' default format (version 2), one packet
+    /// each, with the reason of a REJECT after a `#`.
+    fn flow_logs(&self, rejected_only: bool) -> Response {
+        let (tx, rx) = mpsc::channel();
+        (self.send)(Command::FlowLog(tx));
+        let Ok(records) = rx.recv_timeout(Duration::from_secs(2)) else {
+            return Response::Error {
+                message: "the router did not answer".into(),
+            };
+        };
+        let lines = records
+            .iter()
+            .filter(|r| !rejected_only || matches!(r.action, FlowAction::Reject(_)))
+            .map(|r| {
+                let eni = r
+                    .eni
+                    .and_then(|e| self.snap.eni(e))
+                    .map_or_else(|| "-".to_string(), |e| e.id.to_string());
+                let secs = self.loop_epoch_secs + r.at.total_millis() / 1000;
+                let k = &r.key;
+                // Flow logs give ICMP no ports.
+                let (sport, dport) = if k.protocol == 1 {
+                    (0, 0)
+                } else {
+                    (k.src_port, k.dst_port)
+                };
+                let (action, why) = match &r.action {
+                    FlowAction::Accept => ("ACCEPT", String::new()),
+                    FlowAction::Reject(d) => ("REJECT", format!(" # {}", self.snap.explain(d))),
+                };
+                format!(
+                    "2 {ACCOUNT} {eni} {} {} {} {} {} 1 {} {secs} {secs} {action} OK{why}",
+                    k.src, k.dst, sport, dport, k.protocol, r.bytes
+                )
+            })
+            .collect();
+        Response::Lines { lines }
     }
 
     fn status(&self) -> Response {
