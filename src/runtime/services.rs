@@ -21,7 +21,8 @@ use crate::services::{ServicePort, Services};
 pub struct LabServices {
     services: Services,
     snap: Arc<Snapshot>,
-    /// Packets that arrived on a port that is not a service port.
+    /// Packets that arrived on a port that is not a service port, or that the services
+    /// emitted on a port the snapshot no longer has.
     pub misdirected: u64,
 }
 
@@ -33,11 +34,6 @@ impl LabServices {
             snap,
             misdirected: 0,
         }
-    }
-
-    /// The services (counters, resolver).
-    pub fn services(&self) -> &Services {
-        &self.services
     }
 }
 
@@ -94,6 +90,13 @@ impl ServiceSide for LabServices {
     }
 
     fn summary(&self) -> Vec<String> {
-        self.services.counters().summary()
+        let mut lines = self.services.counters().summary();
+        if self.misdirected > 0 {
+            lines.push(format!(
+                "{} packets between the router and the services had no port (a bug: please report)",
+                self.misdirected
+            ));
+        }
+        lines
     }
 }
