@@ -131,6 +131,11 @@ pub struct Counters {
     pub dynamodb: DynamoCounters,
 }
 
+/// `1 request`, `2 requests`.
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 impl Counters {
     /// One line per service that saw traffic, for `vpclab status`: what was asked, by which
     /// path, and what was refused.
@@ -139,9 +144,9 @@ impl Counters {
         let d = &self.dns;
         if d.messages > 0 || self.dns_throttled > 0 || self.dns_disabled > 0 {
             out.push(format!(
-                "Amazon DNS: {} queries ({} NOERROR, {} NXDOMAIN, {} FORMERR, {} other), \
+                "Amazon DNS: {} ({} NOERROR, {} NXDOMAIN, {} FORMERR, {} other), \
                  {} throttled (1024/s per source), {} with DNS support off",
-                d.messages,
+                count(d.messages, "query", "queries"),
                 d.noerror,
                 d.nxdomain,
                 d.formerr,
@@ -153,17 +158,21 @@ impl Counters {
         let m = &self.imds;
         if m.requests > 0 || self.imds_unknown_source > 0 {
             out.push(format!(
-                "instance metadata: {} requests ({} tokens issued, {} without a valid token, \
+                "instance metadata: {} ({} tokens issued, {} without a valid token, \
                  {} not found, {} refused)",
-                m.requests, m.tokens_issued, m.unauthorized, m.not_found, m.refused
+                count(m.requests, "request", "requests"),
+                m.tokens_issued,
+                m.unauthorized,
+                m.not_found,
+                m.refused
             ));
         }
         let s = &self.s3;
         if s.requests > 0 {
             out.push(format!(
-                "S3: {} requests ({} through a gateway endpoint, {} through the internet \
+                "S3: {} ({} through a gateway endpoint, {} through the internet \
                  gateway), {} errors, {} denied by a policy; {} bytes in, {} out",
-                s.requests,
+                count(s.requests, "request", "requests"),
                 s.via_endpoint,
                 s.via_internet,
                 s.errors,
@@ -175,15 +184,19 @@ impl Counters {
         let y = &self.dynamodb;
         if y.requests > 0 {
             out.push(format!(
-                "DynamoDB: {} requests ({} through a gateway endpoint, {} through the internet \
+                "DynamoDB: {} ({} through a gateway endpoint, {} through the internet \
                  gateway), {} errors, {} denied by a policy",
-                y.requests, y.via_endpoint, y.via_internet, y.errors, y.denied
+                count(y.requests, "request", "requests"),
+                y.via_endpoint,
+                y.via_internet,
+                y.errors,
+                y.denied
             ));
         }
         if self.not_served > 0 {
             out.push(format!(
-                "not served: {} packets to a service address and port nothing answers",
-                self.not_served
+                "not served: {} to a service address and port nothing answers",
+                count(self.not_served, "packet", "packets")
             ));
         }
         out
