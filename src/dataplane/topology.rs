@@ -3,7 +3,7 @@
 //! Contract:
 //! - [`Snapshot::build`] turns a resolved [`Lab`] into flat tables indexed by
 //!   small integers ([`VpcIx`], [`SubnetIx`], [`EniIx`], …): ENIs by private
-//!   and public address, route tables as [`route::Table`]s, security groups
+//!   and public address, route tables as [`route::Table`](super::route::Table)s, security groups
 //!   and network ACLs compiled for matching. The packet path reads nothing
 //!   else, and allocates nothing.
 //! - A snapshot is immutable. A change to the lab (a route, a rule, an

@@ -1,6 +1,6 @@
 //! The `verify_*` passes: AWS's rules checked over a resolved [`Lab`], every problem reported.
 //!
-//! Contract: [`verify`] runs every pass and returns all problems, each located at the
+//! Contract: [`verify()`] runs every pass and returns all problems, each located at the
 //! resource (and, where known, the line) that breaks the rule, with the rule and the fix.
 //! Passes only read the lab; they never stop at the first problem. Problems that can only be
 //! seen in the template (syntax, unknown references, cycles) are the template layer's.
