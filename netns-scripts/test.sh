@@ -43,6 +43,15 @@ if ! "${build_cmd[@]}"; then
     exit 1
 fi
 
+# The fuzz targets use the library's internals: check they still compile (stable, no
+# sanitizer; running them is `cargo fuzz run`, see fuzz/Cargo.toml).
+fuzz_cmd=(cargo check --manifest-path fuzz/Cargo.toml --bins "${VL_LOCKED[@]}")
+vl_say "${fuzz_cmd[*]}"
+if ! "${fuzz_cmd[@]}"; then
+    vl_say "the fuzz targets do not compile"
+    exit 1
+fi
+
 log="$(mktemp /tmp/vpclab-test.XXXXXX)"
 trap 'rm -f "${log}"' EXIT
 

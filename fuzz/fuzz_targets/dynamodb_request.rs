@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use vpclab::services::dynamodb::{DynamoDb, Via, MAX_BODY};
-use vpclab::services::http::{serve_stream, ConnState, Request, Response};
+use vpclab::services::http::{serve_stream, ConnState, Framing, Head, Request, Response};
 
 const NOW: u64 = 1_767_225_600_000;
 
@@ -40,16 +40,19 @@ fuzz_target!(|data: &[u8]| {
             None => (chunk, &[][..]),
         };
         let req = Request {
-            method: "POST".into(),
-            target: "/".into(),
-            minor_version: 1,
-            headers: vec![
-                (
-                    "X-Amz-Target".into(),
-                    [b"DynamoDB_20120810.".as_slice(), op].concat(),
-                ),
-                ("Content-Type".into(), b"application/x-amz-json-1.0".to_vec()),
-            ],
+            head: Head {
+                method: "POST".into(),
+                target: "/".into(),
+                minor_version: 1,
+                headers: vec![
+                    (
+                        "X-Amz-Target".into(),
+                        [b"DynamoDB_20120810.".as_slice(), op].concat(),
+                    ),
+                    ("Content-Type".into(), b"application/x-amz-json-1.0".to_vec()),
+                ],
+                framing: Framing::Length(body.len() as u64),
+            },
             body: body.to_vec(),
         };
         checked(db.handle(&via, &req, NOW));
