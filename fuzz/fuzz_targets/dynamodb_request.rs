@@ -22,7 +22,7 @@ fn checked(r: Response) -> Response {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut db = DynamoDb::new("ap-northeast-2", None).expect("in-memory DynamoDB");
+    let mut db = DynamoDb::new("ap-northeast-2");
     let via = Via::Internet {
         src: std::net::Ipv4Addr::new(15, 164, 0, 1),
     };

@@ -384,9 +384,6 @@ fn services_for(lab: &Lab, name: &str, snap: Arc<Snapshot>) -> Result<LabService
         token_secret: secret,
         random_seed: u64::from_le_bytes(seed),
         s3_dir: Some(names::data_dir(name).join("s3")),
-        // In memory: a lab's data goes with `down`, so writing each table back to disk on
-        // every item write (in the router's loop) would cost and keep nothing.
-        dynamodb_dir: None,
         epoch_unix_millis: epoch,
         ..crate::services::Config::default()
     };

@@ -28,18 +28,14 @@
 //! endpoint-policy deny. The default allows everything.
 //!
 //! State: tables and items live in memory, a `BTreeMap` per table ordered by partition
-//! key then sort key (numbers numerically, strings and binary bytewise). Given a directory
-//! at construction, each table is also written to `<dir>/<sha256(name)>.json` after every
-//! change (whole table, atomically renamed) and read back by [`DynamoDb::new`]. Limits:
-//! request bodies [`MAX_BODY`] (else 413), items [`MAX_ITEM_SIZE`], [`MAX_TABLES`] tables.
+//! key then sort key (numbers numerically, strings and binary bytewise); they go with the
+//! lab. Limits: request bodies [`MAX_BODY`] (else 413), items [`MAX_ITEM_SIZE`], [`MAX_TABLES`] tables.
 
 mod expr;
 mod value;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
 use std::ops::Bound;
-use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value as Json};
@@ -319,22 +315,6 @@ struct Table {
     items: BTreeMap<Key, Item>,
 }
 
-/// A table as written to disk.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct TableFile {
-    name: String,
-    hash: KeyDef,
-    range: Option<KeyDef>,
-    attr_defs: Vec<KeyDef>,
-    pay_per_request: bool,
-    rcu: u64,
-    wcu: u64,
-    created_millis: u64,
-    deletion_protection: bool,
-    table_id: String,
-    items: Vec<Json>,
-}
-
 impl Table {
     fn arn(&self, region: &str) -> String {
         table_arn(region, &self.name)
@@ -469,46 +449,6 @@ impl Table {
             }
         }
         d
-    }
-
-    fn to_file(&self) -> TableFile {
-        TableFile {
-            name: self.name.clone(),
-            hash: self.hash.clone(),
-            range: self.range.clone(),
-            attr_defs: self.attr_defs.clone(),
-            pay_per_request: self.pay_per_request,
-            rcu: self.rcu,
-            wcu: self.wcu,
-            created_millis: self.created_millis,
-            deletion_protection: self.deletion_protection,
-            table_id: self.table_id.clone(),
-            items: self.items.values().map(item_to_json).collect(),
-        }
-    }
-
-    fn from_file(f: TableFile) -> Table {
-        let mut t = Table {
-            name: f.name,
-            hash: f.hash,
-            range: f.range,
-            attr_defs: f.attr_defs,
-            pay_per_request: f.pay_per_request,
-            rcu: f.rcu,
-            wcu: f.wcu,
-            created_millis: f.created_millis,
-            deletion_protection: f.deletion_protection,
-            table_id: f.table_id,
-            items: BTreeMap::new(),
-        };
-        for j in &f.items {
-            if let Ok(item) = item_from_json(j) {
-                if let Ok(k) = t.key_of_item(&item) {
-                    t.items.insert(k, item);
-                }
-            }
-        }
-        t
     }
 }
 
@@ -927,7 +867,6 @@ enum SkCond {
 pub struct DynamoDb {
     region: String,
     tables: BTreeMap<String, Table>,
-    dir: Option<PathBuf>,
     next_request: u64,
     authorizer: Option<Authorizer>,
     pub counters: DynamoCounters,
@@ -938,44 +877,21 @@ impl std::fmt::Debug for DynamoDb {
         f.debug_struct("DynamoDb")
             .field("region", &self.region)
             .field("tables", &self.tables.keys().collect::<Vec<_>>())
-            .field("dir", &self.dir)
             .field("counters", &self.counters)
             .finish()
     }
 }
 
 impl DynamoDb {
-    /// DynamoDB of `region` (for ARNs), in memory only, or also kept under `dir` (created if
-    /// missing; tables found there are loaded, unreadable files skipped).
-    pub fn new(region: &str, dir: Option<&FsPath>) -> Result<Self, std::io::Error> {
-        let mut tables = BTreeMap::new();
-        if let Some(d) = dir {
-            fs::create_dir_all(d)?;
-            for e in fs::read_dir(d)?.flatten() {
-                let path = e.path();
-                if path.extension().and_then(|x| x.to_str()) != Some("json") {
-                    continue;
-                }
-                let Some(f) = fs::read(&path)
-                    .ok()
-                    .and_then(|b| serde_json::from_slice::<TableFile>(&b).ok())
-                else {
-                    continue;
-                };
-                if validate_table_name(&f.name, "tableName").is_ok() {
-                    let t = Table::from_file(f);
-                    tables.insert(t.name.clone(), t);
-                }
-            }
-        }
-        Ok(DynamoDb {
+    /// DynamoDB of `region` (for ARNs), in memory: a lab's tables go with the lab.
+    pub fn new(region: &str) -> Self {
+        DynamoDb {
             region: region.to_string(),
-            tables,
-            dir: dir.map(FsPath::to_path_buf),
+            tables: BTreeMap::new(),
             next_request: 0,
             authorizer: None,
             counters: DynamoCounters::default(),
-        })
+        }
     }
 
     /// Sets the authorizer consulted by [`DynamoDb::handle`] (endpoint policies).
@@ -1145,33 +1061,6 @@ impl DynamoDb {
         self.tables
             .get_mut(name)
             .ok_or_else(|| Error::ResourceNotFound("Requested resource not found".into()))
-    }
-
-    fn table_file(&self, name: &str) -> Option<PathBuf> {
-        let h = Sha256::digest(name.as_bytes());
-        let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
-        self.dir.as_ref().map(|d| d.join(format!("{hex}.json")))
-    }
-
-    /// Writes a table to disk (if kept there), or removes its file when it is gone.
-    fn persist(&self, name: &str) -> Result<(), Error> {
-        let Some(path) = self.table_file(name) else {
-            return Ok(());
-        };
-        let internal = |e: std::io::Error| Error::Internal(format!("storage: {e}"));
-        match self.tables.get(name) {
-            Some(t) => {
-                let bytes = serde_json::to_vec(&t.to_file())
-                    .map_err(|e| Error::Internal(format!("storage: {e}")))?;
-                let tmp = path.with_extension("tmp");
-                fs::write(&tmp, bytes).map_err(internal)?;
-                fs::rename(&tmp, &path).map_err(internal)
-            }
-            None => match fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(internal(e)),
-                _ => Ok(()),
-            },
-        }
     }
 
     // ---- tables ----
@@ -1360,7 +1249,6 @@ impl DynamoDb {
         };
         let desc = t.describe(&self.region, "ACTIVE");
         self.tables.insert(name.clone(), t);
-        self.persist(&name)?;
         Ok(json!({ "TableDescription": desc }))
     }
 
@@ -1416,7 +1304,6 @@ impl DynamoDb {
         }
         let desc = t.describe(&self.region, "DELETING");
         self.tables.remove(&name);
-        self.persist(&name)?;
         Ok(json!({ "TableDescription": desc }))
     }
 
@@ -1430,7 +1317,6 @@ impl DynamoDb {
         check_condition(w.cond.as_ref(), t.items.get(&key), w.on_fail)?;
         let size = item_size(&w.item);
         let old = t.items.insert(key, w.item);
-        self.persist(&w.table)?;
         Ok(write_answer(&w.table, old.as_ref(), w.rv, w.cap, size))
     }
 
@@ -1470,9 +1356,6 @@ impl DynamoDb {
         let key = t.key_from_request(&w.item)?;
         check_condition(w.cond.as_ref(), t.items.get(&key), w.on_fail)?;
         let old = t.items.remove(&key);
-        if old.is_some() {
-            self.persist(&w.table)?;
-        }
         let size = old.as_ref().map_or(0, item_size);
         Ok(write_answer(&w.table, old.as_ref(), w.rv, w.cap, size))
     }
@@ -1514,7 +1397,6 @@ impl DynamoDb {
         check_item_size(&new)?;
         let size = item_size(&new);
         t.items.insert(key, new.clone());
-        self.persist(&name)?;
         let updated: Vec<Path> = update
             .as_ref()
             .map(|u| u.paths().into_iter().cloned().collect())
@@ -1756,7 +1638,6 @@ impl DynamoDb {
             if let Some(ix) = cap {
                 consumed.push(capacity_json(&tname, units, ix));
             }
-            self.persist(&tname)?;
         }
         let mut out = json!({ "UnprocessedItems": {} });
         if cap.is_some() {

@@ -240,8 +240,6 @@ pub struct Config {
     pub dns_packets_per_second: u32,
     /// Where S3 keeps the lab's buckets; `None`: S3 is not served.
     pub s3_dir: Option<PathBuf>,
-    /// Where DynamoDB keeps the lab's tables; `None`: in memory only.
-    pub dynamodb_dir: Option<PathBuf>,
     /// Wall-clock milliseconds since the Unix epoch at `Instant::ZERO` (dates in S3 replies).
     pub epoch_unix_millis: u64,
 }
@@ -253,7 +251,6 @@ impl Default for Config {
             random_seed: 0x7670_636c_6162,
             dns_packets_per_second: 1024,
             s3_dir: None,
-            dynamodb_dir: None,
             epoch_unix_millis: 1_767_225_600_000, // 2026-01-01T00:00:00Z
         }
     }
@@ -388,16 +385,7 @@ impl Services {
             })?),
             None => None,
         };
-        let dynamodb = DynamoDb::new(&lab.region, config.dynamodb_dir.as_deref()).map_err(|e| {
-            Error::S3Storage {
-                path: config
-                    .dynamodb_dir
-                    .as_ref()
-                    .map(|d| d.display().to_string())
-                    .unwrap_or_default(),
-                reason: e.to_string(),
-            }
-        })?;
+        let dynamodb = DynamoDb::new(&lab.region);
         let mut s = Services {
             s3,
             dynamodb,

@@ -93,7 +93,7 @@ const MUSIC: &str = r#"{"AttributeDefinitions": [{"AttributeName": "Artist", "At
 const SCORES: &str = r#"{"AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "n", "AttributeType": "N"}], "TableName": "Scores", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "n", "KeyType": "RANGE"}], "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}}"#;
 
 fn db() -> DynamoDb {
-    DynamoDb::new("ap-northeast-2", None).unwrap()
+    DynamoDb::new("ap-northeast-2")
 }
 
 fn music() -> DynamoDb {
@@ -951,37 +951,6 @@ fn the_authorizer_decides_and_a_deny_reads_like_an_endpoint_policy_deny() {
         ]
     );
     assert_eq!((d.counters.denied, d.counters.via_endpoint), (1, 2));
-}
-
-#[test]
-fn tables_persist_in_the_directory() {
-    let dir = std::env::temp_dir().join(format!("vpclab-ddb-{}-persist", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    struct Cleanup(PathBuf);
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-    let _c = Cleanup(dir.clone());
-    {
-        let mut d = DynamoDb::new("ap-northeast-2", Some(&dir)).unwrap();
-        ok(&mut d, "CreateTable", MUSIC);
-        ok(&mut d, "CreateTable", SCORES);
-        ok(&mut d, "PutItem", PUT);
-        ok(&mut d, "DeleteTable", r#"{"TableName": "Scores"}"#);
-    }
-    assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
-    let mut d = DynamoDb::new("ap-northeast-2", Some(&dir)).unwrap();
-    assert_eq!(d.table_names(), ["Music"]);
-    let j = ok(
-        &mut d,
-        "GetItem",
-        &format!(r#"{{"TableName": "Music", {KEY}}}"#),
-    );
-    assert_eq!(j["Item"]["Year"], json!({"N": "2015"}));
-    let j = ok(&mut d, "DescribeTable", r#"{"TableName": "Music"}"#);
-    assert_eq!(j["Table"]["ItemCount"], 1);
 }
 
 // ---- properties ----
