@@ -123,6 +123,6 @@ code="$(run CloudNetaPrivateEC2 curl -s -o /dev/null -w '%{http_code}' -X PUT --
 echo "    --reset-policy: PUT → ${code}"
 
 step "6. down"
-"${vpclab}" status --name "${lab}" | head -3
+"${vpclab}" status --name "${lab}" | sed -n '1,3p' # reads it all: no SIGPIPE under pipefail
 "${vpclab}" down --name "${lab}"
 vl_say "the gateway-endpoint walkthrough ran as in the write-up"

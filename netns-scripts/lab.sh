@@ -34,7 +34,7 @@ vl_say "vpclab describe instances"
 "${vpclab}" describe instances --output table
 
 lab="${VPCLAB_LAB:-vpclab}"
-if [[ -n $("${vpclab}" status --name "${lab}" 2>/dev/null | head -1) ]]; then
+if [[ -n $("${vpclab}" status --name "${lab}" 2>/dev/null | sed -n '1p') ]]; then
     vl_say "lab ${lab} is already up; taking it down first"
     "${vpclab}" down --name "${lab}"
 fi
@@ -56,7 +56,7 @@ failed=0
 check CloudNetaPublicEC2 "$(ip_of CloudNetaPrivateEC2)" "the private instance"
 check CloudNetaPublicEC2 203.0.113.10 "the emulated internet"
 check WEB1 "$(ip_of WEB2)" "WEB2 in the other subnet"
-"${vpclab}" status --name "${lab}" | head -3
+"${vpclab}" status --name "${lab}" | sed -n '1,3p' # reads it all: no SIGPIPE under pipefail
 if [[ ${failed} -ne 0 ]]; then
     vl_say "the lab is up but a check failed; see above. Remove it with: ${vpclab} down --name ${lab}"
     exit 1
