@@ -31,6 +31,7 @@ pub mod conntrack;
 pub mod gso;
 pub mod lpm;
 pub mod nacl;
+pub mod nlb;
 pub mod packet;
 pub mod route;
 pub mod router;
