@@ -628,7 +628,7 @@ fn target_group(lab: &Lab, t: &TargetGroup) -> Value {
         .filter(|l| l.target_group.as_deref() == Some(t.arn.as_str()))
         .map(|l| l.load_balancer.as_str())
         .collect();
-    json!({
+    let mut v = json!({
         "TargetGroupArn": t.arn,
         "TargetGroupName": t.name,
         "Protocol": t.protocol,
@@ -636,13 +636,19 @@ fn target_group(lab: &Lab, t: &TargetGroup) -> Value {
         "VpcId": t.vpc,
         "HealthCheckProtocol": t.health_check_protocol,
         "HealthCheckPort": t.health_check_port,
-        "HealthCheckEnabled": true,
+        "HealthCheckEnabled": t.health_check_enabled,
         "HealthCheckIntervalSeconds": t.health_check_interval_seconds,
-        "HealthCheckTimeoutSeconds": 10,
+        "HealthCheckTimeoutSeconds": t.health_check_timeout_seconds,
         "HealthyThresholdCount": t.healthy_threshold_count,
         "UnhealthyThresholdCount": t.unhealthy_threshold_count,
         "LoadBalancerArns": lbs,
         "TargetType": t.target_type,
         "IpAddressType": "ipv4",
-    })
+    });
+    // AWS prints the path and the matcher only for HTTP(S) health checks.
+    if t.health_check_protocol.starts_with("HTTP") {
+        v["HealthCheckPath"] = json!(t.health_check_path);
+        v["Matcher"] = json!({"HttpCode": t.health_check_matcher});
+    }
+    v
 }

@@ -18,6 +18,7 @@ pub mod policy;
 pub mod problem;
 pub mod verify;
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
@@ -426,10 +427,18 @@ pub struct VpcEndpoint {
     pub kind: EndpointKind,
     /// The policy document (JSON), `None` for the default full-access policy.
     pub policy: Option<serde_json::Value>,
-    /// `available`, `pendingAcceptance`, …
+    /// AWS's states: `available`, `pendingAcceptance`, `rejected`, `pending`.
     pub state: String,
     pub tags: Tags,
     pub origin: Origin,
+}
+
+impl VpcEndpoint {
+    /// Whether traffic flows through the endpoint: only in AWS's `available` state
+    /// (`pendingAcceptance`, `rejected`, `pending` pass nothing).
+    pub fn passes_traffic(&self) -> bool {
+        self.state == "available"
+    }
 }
 
 /// A VPC endpoint service (PrivateLink provider side).
@@ -466,9 +475,30 @@ pub struct LoadBalancer {
     pub vpc: VpcId,
     pub nodes: Vec<LbNode>,
     pub security_groups: Vec<SgId>,
+    /// `load_balancing.cross_zone.enabled`, kept in sync with [`LoadBalancer::attributes`].
     pub cross_zone: bool,
+    /// `LoadBalancerAttributes` as given or set live (`modify-load-balancer-attributes`).
+    pub attributes: BTreeMap<String, String>,
+    /// `EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic` (`on`, AWS's default, → true):
+    /// whether the NLB's security groups also filter traffic arriving through PrivateLink.
+    pub enforce_sg_inbound_on_privatelink: bool,
     pub tags: Tags,
     pub origin: Origin,
+}
+
+impl LoadBalancer {
+    /// The value of attribute `key`, when it was set.
+    pub fn attribute(&self, key: &str) -> Option<&str> {
+        self.attributes.get(key).map(String::as_str)
+    }
+
+    /// Sets attribute `key`, keeping [`LoadBalancer::cross_zone`] in sync.
+    pub fn set_attribute(&mut self, key: &str, value: &str) {
+        if key == "load_balancing.cross_zone.enabled" {
+            self.cross_zone = value == "true";
+        }
+        self.attributes.insert(key.to_string(), value.to_string());
+    }
 }
 
 /// A target of a target group.
@@ -496,8 +526,100 @@ pub struct TargetGroup {
     pub health_check_interval_seconds: u32,
     pub healthy_threshold_count: u32,
     pub unhealthy_threshold_count: u32,
+    /// The HTTP health check's path (`/` by default).
+    pub health_check_path: String,
+    /// 10 s for TCP health checks, 6 s for HTTP by default.
+    pub health_check_timeout_seconds: u32,
+    /// The HTTP codes a healthy target answers (`200-399` by default; `200`, `200,202`, …).
+    pub health_check_matcher: String,
+    pub health_check_enabled: bool,
+    /// `TargetGroupAttributes` as given or set live (`modify-target-group-attributes`).
+    pub attributes: BTreeMap<String, String>,
     pub tags: Tags,
     pub origin: Origin,
+}
+
+impl TargetGroup {
+    /// AWS's default health-check timeout for a health-check protocol.
+    pub fn default_health_check_timeout(health_check_protocol: &str) -> u32 {
+        if health_check_protocol.starts_with("HTTP") {
+            6
+        } else {
+            10
+        }
+    }
+
+    /// The value of attribute `key`, when it was set.
+    pub fn attribute(&self, key: &str) -> Option<&str> {
+        self.attributes.get(key).map(String::as_str)
+    }
+
+    fn flag(&self, key: &str, default: bool) -> bool {
+        match self.attribute(key) {
+            Some("true") => true,
+            Some("false") => false,
+            _ => default,
+        }
+    }
+
+    fn seconds(&self, key: &str, default: u32) -> u32 {
+        self.attribute(key)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    }
+
+    /// Whether the protocol carries UDP (`UDP`, `TCP_UDP`).
+    pub fn is_udp(&self) -> bool {
+        self.protocol == "UDP" || self.protocol == "TCP_UDP"
+    }
+
+    /// `proxy_protocol_v2.enabled` (false).
+    pub fn proxy_protocol_v2(&self) -> bool {
+        self.flag("proxy_protocol_v2.enabled", false)
+    }
+
+    /// `preserve_client_ip.enabled`: true for `instance` targets and for UDP/TCP_UDP, false for
+    /// `ip` targets with TCP/TLS.
+    pub fn preserve_client_ip(&self) -> bool {
+        let default = self.target_type == "instance" || self.is_udp();
+        self.flag("preserve_client_ip.enabled", default)
+    }
+
+    /// `deregistration_delay.timeout_seconds` (300).
+    pub fn deregistration_delay_seconds(&self) -> u32 {
+        self.seconds("deregistration_delay.timeout_seconds", 300)
+    }
+
+    /// `tcp.idle_timeout.seconds` (350); a UDP target group's flows idle out after 120 s.
+    pub fn tcp_idle_timeout_seconds(&self) -> u32 {
+        if self.protocol == "UDP" {
+            return 120;
+        }
+        self.seconds("tcp.idle_timeout.seconds", 350)
+    }
+
+    /// `load_balancing.cross_zone.enabled`: `Some` when the group decides, `None` when it
+    /// follows the load balancer (`use_load_balancer_configuration`, the default).
+    pub fn cross_zone(&self) -> Option<bool> {
+        match self.attribute("load_balancing.cross_zone.enabled") {
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            _ => None,
+        }
+    }
+
+    /// `target_health_state.unhealthy.connection_termination.enabled` (true).
+    pub fn terminate_on_unhealthy(&self) -> bool {
+        self.flag(
+            "target_health_state.unhealthy.connection_termination.enabled",
+            true,
+        )
+    }
+
+    /// The port health checks go to for target `t` (`traffic-port`: the target's port).
+    pub fn health_check_port_for(&self, t: &Target) -> u16 {
+        self.health_check_port.parse().unwrap_or(t.port)
+    }
 }
 
 /// A load balancer listener.
@@ -607,6 +729,21 @@ impl Lab {
     }
     pub fn target_group(&self, arn: &str) -> Option<&TargetGroup> {
         self.target_groups.iter().find(|t| t.arn == arn)
+    }
+    pub fn endpoint_service(&self, id: &VpceSvcId) -> Option<&EndpointService> {
+        self.endpoint_services.iter().find(|s| &s.id == id)
+    }
+
+    /// The endpoint service called `service_name` (`com.amazonaws.vpce.<region>.vpce-svc-…`).
+    pub fn endpoint_service_by_name(&self, service_name: &str) -> Option<&EndpointService> {
+        self.endpoint_services
+            .iter()
+            .find(|s| s.service_name == service_name)
+    }
+
+    /// The endpoint service an interface endpoint connects to (`None` for AWS services).
+    pub fn endpoint_service_of(&self, e: &VpcEndpoint) -> Option<&EndpointService> {
+        self.endpoint_service_by_name(&e.service_name)
     }
 
     /// The route table a subnet uses: its explicit association, else its VPC's main table.

@@ -379,6 +379,34 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// A `[{Key, Value}]` list (load balancer and target group attributes) as a map.
+    fn key_values(&mut self, p: &Props, k: &str) -> R<BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        let Some(n) = p.get(k) else {
+            return Ok(out);
+        };
+        let V::Seq(items) = &n.v else {
+            self.report(
+                "BadPropertyType",
+                p.at(k),
+                format!("{k} is not a list"),
+                "attributes are a list of {Key, Value} pairs",
+                &format!("write {k}: [{{Key: deregistration_delay.timeout_seconds, Value: '30'}}]"),
+            );
+            return Err(Failed);
+        };
+        for it in items.clone() {
+            let a = Props {
+                node: it.clone(),
+                origin: p.origin.at(it.line),
+            };
+            let key = self.req_str(&a, "Key")?;
+            let value = self.req_str(&a, "Value")?;
+            out.insert(key, value);
+        }
+        Ok(out)
+    }
+
     fn opt_bool(&mut self, p: &Props, k: &str, default: bool) -> R<bool> {
         match self.opt_str(p, k)? {
             None => Ok(default),
@@ -2278,19 +2306,27 @@ impl<'a> Builder<'a> {
             }
         }
         let sgs = self.sg_ids(p, "SecurityGroups")?;
-        let mut cross_zone = false;
-        if let Some(Node {
-            v: V::Seq(attrs), ..
-        }) = p.get("LoadBalancerAttributes")
+        let attributes = self.key_values(p, "LoadBalancerAttributes")?;
+        let cross_zone = attributes
+            .get("load_balancing.cross_zone.enabled")
+            .is_some_and(|v| v == "true");
+        let enforce = match self
+            .opt_str(p, "EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic")?
+            .as_deref()
         {
-            for a in attrs {
-                if a.get("Key").and_then(|k| k.as_str())
-                    == Some("load_balancing.cross_zone.enabled")
-                {
-                    cross_zone = a.get("Value").and_then(|v| v.as_str()) == Some("true");
-                }
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => {
+                self.report(
+                    "BadPropertyType",
+                    p.at("EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic"),
+                    format!("EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic '{other}'"),
+                    "the value is on or off",
+                    "write on or off",
+                );
+                return Err(Failed);
             }
-        }
+        };
         let hex = hex_digits(&format!("lb/{logical}"), 16);
         let region = self.ctx.region;
         let arn = format!(
@@ -2336,6 +2372,8 @@ impl<'a> Builder<'a> {
             nodes,
             security_groups: sgs,
             cross_zone,
+            attributes,
+            enforce_sg_inbound_on_privatelink: enforce,
             tags,
             origin: p.origin.clone(),
         });
@@ -2464,6 +2502,26 @@ impl<'a> Builder<'a> {
             .opt_int(p, "UnhealthyThresholdCount")?
             .unwrap_or(2)
             .clamp(2, 10) as u32;
+        let hc_enabled = self.opt_bool(p, "HealthCheckEnabled", true)?;
+        let hc_path = self
+            .opt_str(p, "HealthCheckPath")?
+            .unwrap_or_else(|| "/".into());
+        let hc_timeout = self
+            .opt_int(p, "HealthCheckTimeoutSeconds")?
+            .map(|v| v.clamp(2, 120) as u32)
+            .unwrap_or_else(|| TargetGroup::default_health_check_timeout(&hc_protocol));
+        let matcher = match p.get("Matcher") {
+            None => "200-399".to_string(),
+            Some(m) => {
+                let mp = Props {
+                    node: m.clone(),
+                    origin: p.origin.at(m.line),
+                };
+                self.opt_str(&mp, "HttpCode")?
+                    .unwrap_or_else(|| "200-399".into())
+            }
+        };
+        let attributes = self.key_values(p, "TargetGroupAttributes")?;
         let hex = hex_digits(&format!("tg/{logical}"), 16);
         let region = self.ctx.region;
         let arn = format!(
@@ -2484,6 +2542,11 @@ impl<'a> Builder<'a> {
             health_check_interval_seconds: interval,
             healthy_threshold_count: healthy,
             unhealthy_threshold_count: unhealthy,
+            health_check_path: hc_path,
+            health_check_timeout_seconds: hc_timeout,
+            health_check_matcher: matcher,
+            health_check_enabled: hc_enabled,
+            attributes,
             tags,
             origin: p.origin.clone(),
         });

@@ -733,3 +733,67 @@ fn modify_instance_metadata_options_sets_the_model_and_checks_values() {
         .unwrap_err();
     assert_eq!(e.code, "InvalidInstanceID.NotFound");
 }
+
+fn endpoint_service_lab(edit: impl Fn(String) -> String) -> Lab {
+    let text = edit(include_str!("../../../templates/endpoint-service.yaml").to_string());
+    let opts = crate::template::Options {
+        parameters: vec![("KeyName".into(), "lab".into())],
+        ..Default::default()
+    };
+    crate::template::load(&text, &opts).expect("endpoint-service lab loads")
+}
+
+#[test]
+fn target_group_and_load_balancer_attributes_with_aws_defaults() {
+    let lab = endpoint_service_lab(|t| t);
+    let tg = &lab.target_groups[0];
+    assert_eq!(tg.health_check_path, "/");
+    assert_eq!(tg.health_check_timeout_seconds, 10);
+    assert_eq!(tg.health_check_matcher, "200-399");
+    assert!(tg.health_check_enabled);
+    assert!(!tg.proxy_protocol_v2());
+    assert!(tg.preserve_client_ip());
+    assert_eq!(tg.deregistration_delay_seconds(), 300);
+    assert_eq!(tg.tcp_idle_timeout_seconds(), 350);
+    assert_eq!(tg.cross_zone(), None);
+    assert!(tg.terminate_on_unhealthy());
+    assert_eq!(tg.health_check_port_for(&tg.targets[0]), 80);
+    let lb = &lab.load_balancers[0];
+    assert!(lb.cross_zone);
+    assert_eq!(
+        lb.attribute("load_balancing.cross_zone.enabled"),
+        Some("true")
+    );
+    assert!(lb.enforce_sg_inbound_on_privatelink);
+    let e = &lab.vpc_endpoints[0];
+    assert!(e.passes_traffic());
+    let svc = lab.endpoint_service_of(e).unwrap();
+    assert_eq!(
+        lab.endpoint_service_by_name(&svc.service_name).unwrap().id,
+        svc.id
+    );
+
+    let lab = endpoint_service_lab(|t| {
+        t.replace(
+            "      TargetType: instance\n",
+            "      TargetType: ip\n      HealthCheckProtocol: HTTP\n      HealthCheckPath: /health\n      HealthCheckPort: '8080'\n      Matcher: {HttpCode: '200'}\n      TargetGroupAttributes:\n        - {Key: proxy_protocol_v2.enabled, Value: 'true'}\n        - {Key: tcp.idle_timeout.seconds, Value: '60'}\n        - {Key: load_balancing.cross_zone.enabled, Value: 'false'}\n",
+        )
+        .replace("Targets: [{Id: !Ref WEB1}, {Id: !Ref WEB2}]", "Targets: [{Id: 20.0.1.10}]")
+        .replace("      Scheme: internet-facing\n", "      Scheme: internet-facing\n      EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic: 'off'\n")
+    });
+    let tg = &lab.target_groups[0];
+    assert_eq!(tg.health_check_path, "/health");
+    assert_eq!(tg.health_check_timeout_seconds, 6);
+    assert_eq!(tg.health_check_matcher, "200");
+    assert!(tg.proxy_protocol_v2());
+    assert!(!tg.preserve_client_ip());
+    assert_eq!(tg.tcp_idle_timeout_seconds(), 60);
+    assert_eq!(tg.cross_zone(), Some(false));
+    assert_eq!(tg.health_check_port_for(&tg.targets[0]), 8080);
+    assert!(!lab.load_balancers[0].enforce_sg_inbound_on_privatelink);
+    let d =
+        crate::control::describe::describe(&lab, crate::control::describe::What::TargetGroups, &[]);
+    assert_eq!(d["TargetGroups"][0]["HealthCheckPath"], "/health");
+    assert_eq!(d["TargetGroups"][0]["Matcher"]["HttpCode"], "200");
+    assert_eq!(d["TargetGroups"][0]["HealthCheckTimeoutSeconds"], 6);
+}
