@@ -19,6 +19,8 @@
 //! - [`packet`]: what the rules look at in a frame.
 //! - [`secgroup`], [`nacl`], [`route`]: security groups, network ACLs and
 //!   route tables compiled for matching.
+//! - `index`: the typed indices ([`topology::PortId`], [`topology::VpcIx`], …)
+//!   a snapshot's tables are read by.
 //! - [`topology`]: the lab compiled into a [`topology::Snapshot`]: ports,
 //!   ENIs, subnets, VPCs, by index.
 //! - [`verdict`]: what happened to a frame and why; counters, flow records.
@@ -41,5 +43,6 @@ pub mod topology;
 pub mod verdict;
 
 mod hash;
+mod index;
 pub mod time;
 pub mod vnet;

@@ -37,62 +37,9 @@ use crate::model::{
     SgId, SubnetId, VpcId, VpceId,
 };
 
-macro_rules! index {
-    ($(#[$m:meta])* $name:ident) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(pub u32);
+pub use super::index::{AclIx, EniIx, PortId, RtIx, SgIx, SubnetIx, VpcIx, VpceIx};
 
-        impl $name {
-            /// As a `usize` index.
-            pub const fn ix(self) -> usize {
-                self.0 as usize
-            }
-        }
-    };
-}
-
-index!(
-    /// A port of the router.
-    PortId
-);
-index!(
-    /// A VPC in the snapshot.
-    VpcIx
-);
-index!(
-    /// A subnet in the snapshot.
-    SubnetIx
-);
-index!(
-    /// An ENI in the snapshot.
-    EniIx
-);
-index!(
-    /// A route table in the snapshot.
-    RtIx
-);
-index!(
-    /// A security group in the snapshot.
-    SgIx
-);
-index!(
-    /// A network ACL in the snapshot.
-    AclIx
-);
-index!(
-    /// A gateway endpoint in the snapshot.
-    VpceIx
-);
-
-fn ix<T: From<u32>>(i: usize) -> T {
-    T::from(u32::try_from(i).unwrap_or(u32::MAX))
-}
-
-macro_rules! from_u32 {
-    ($($t:ident),*) => { $(impl From<u32> for $t { fn from(v: u32) -> Self { $t(v) } })* };
-}
-from_u32!(PortId, VpcIx, SubnetIx, EniIx, RtIx, SgIx, AclIx, VpceIx);
+use super::index::ix;
 
 /// What is behind a port.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

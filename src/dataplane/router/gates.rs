@@ -1,0 +1,258 @@
+//! The gates: security groups, network ACLs and connection tracking.
+//!
+//! AWS's two firewalls around every ENI and subnet. Security groups are
+//! stateful: a flow's key is looked up in the VPC's connection tracking, and
+//! a side (sender's egress, receiver's ingress) that tracks the flow lets
+//! its packets through without asking the rules again, with AWS's
+//! untracked-flow rule deciding which sides track it. Network ACLs are
+//! stateless: every packet is judged by the subnet's numbered entries, each
+//! way, so an ACL change cuts tracked flows.
+//!
+//! Contract: a gate returns `Err(Drop)` naming the rule that denied the
+//! packet and changes nothing; `commit` is called once every gate
+//! has passed and is the only place a flow starts being tracked. Every
+//! decision, accepted or rejected, is one flow record.
+
+use core::net::Ipv4Addr;
+
+use crate::dataplane::conntrack::{Direction, FlowKey};
+use crate::dataplane::nacl::Way;
+use crate::dataplane::packet::{proto, Ipv4Info, L4};
+use crate::dataplane::secgroup::Allowed;
+use crate::dataplane::topology::{Eni, EniIx, SubnetIx, VpcIx};
+use crate::dataplane::verdict::{Drop, FlowAction, FlowRecord, Verdict};
+
+use super::{FlowVal, Pass, Sender, Sink, Track};
+
+impl<'a, S: Sink> Pass<'a, S> {
+    pub(super) fn lookup(&mut self, key: FlowKey, trackable: bool, info: &Ipv4Info) -> Track {
+        let hit = if trackable {
+            self.ct
+                .lookup(self.now, &key, info.l4.tcp_flags())
+                .map(|h| match h.direction {
+                    Direction::Original => (h.value.src, h.value.dst),
+                    Direction::Reply => (h.value.dst, h.value.src),
+                })
+        } else {
+            None
+        };
+        Track {
+            key,
+            trackable,
+            hit,
+            new: FlowVal::default(),
+        }
+    }
+
+    pub(super) fn egress_gate(
+        &mut self,
+        track: &mut Track,
+        s: Sender<'_>,
+        info: &Ipv4Info,
+    ) -> Result<(), Drop> {
+        if track.hit.is_some_and(|(sender, _)| sender) {
+            return Ok(());
+        }
+        let allowed = self
+            .groups_allow(s.eni, false, info, info.dst)
+            .ok_or(Drop::SgEgressDenied(s.ix))?;
+        track.new.src = is_tracked(s.eni, false, allowed, info);
+        Ok(())
+    }
+
+    pub(super) fn ingress_gate(
+        &mut self,
+        track: &mut Track,
+        d: EniIx,
+        eni: &Eni,
+        info: &Ipv4Info,
+    ) -> Result<(), Drop> {
+        if track.hit.is_some_and(|(_, receiver)| receiver) {
+            return Ok(());
+        }
+        let allowed = self
+            .groups_allow(eni, true, info, info.src)
+            .ok_or(Drop::SgIngressDenied(d))?;
+        track.new.dst = is_tracked(eni, true, allowed, info);
+        Ok(())
+    }
+
+    /// Whether the union of the ENI's groups allows the packet.
+    pub(super) fn groups_allow(
+        &self,
+        eni: &Eni,
+        inbound: bool,
+        info: &Ipv4Info,
+        peer: Ipv4Addr,
+    ) -> Option<Allowed> {
+        let snap = self.snap;
+        let vpc = eni.vpc;
+        let member = |g, ip| snap.in_group(vpc, g, ip);
+        let mut result: Option<Allowed> = None;
+        for g in &eni.security_groups {
+            let Some(group) = snap.security_groups.get(g.ix()) else {
+                continue;
+            };
+            let rules = if inbound {
+                &group.ingress
+            } else {
+                &group.egress
+            };
+            if let Some(a) = rules.matching(info.protocol, &info.l4, peer, &member) {
+                if a.open_world {
+                    return Some(a);
+                }
+                result = Some(a);
+            }
+        }
+        result
+    }
+
+    pub(super) fn nacl(
+        &self,
+        subnet: SubnetIx,
+        way: Way,
+        info: &Ipv4Info,
+        peer: Ipv4Addr,
+    ) -> Result<(), Drop> {
+        let snap = self.snap;
+        let Some(acl_ix) = snap.subnet(subnet).map(|s| s.acl) else {
+            return Ok(());
+        };
+        let Some(acl) = snap.acls.get(acl_ix.ix()) else {
+            return Ok(());
+        };
+        let d = acl.acl.evaluate(way, info.protocol, &info.l4, peer);
+        match (d.allow, way) {
+            (true, _) => Ok(()),
+            (false, Way::Out) => Err(Drop::NaclOutDenied {
+                acl: acl_ix,
+                rule: d.rule,
+            }),
+            (false, Way::In) => Err(Drop::NaclInDenied {
+                acl: acl_ix,
+                rule: d.rule,
+            }),
+        }
+    }
+
+    /// Every gate passed: start tracking a new flow if a side tracks it, and
+    /// record the accepted flow.
+    pub(super) fn commit(
+        &mut self,
+        track: &mut Track,
+        vpc: VpcIx,
+        eni: Option<EniIx>,
+        subnet: SubnetIx,
+        info: &Ipv4Info,
+    ) -> Result<(), Drop> {
+        if track.hit.is_some() {
+            return Ok(());
+        }
+        if track.trackable
+            && (track.new.src || track.new.dst)
+            && self
+                .ct
+                .insert(self.now, &track.key, info.l4.tcp_flags(), track.new)
+                .is_err()
+        {
+            self.record(
+                vpc,
+                eni,
+                Some(subnet),
+                info,
+                track.key,
+                FlowAction::Reject(Drop::ConntrackFull),
+            );
+            return Err(Drop::ConntrackFull);
+        }
+        self.record(vpc, eni, Some(subnet), info, track.key, FlowAction::Accept);
+        Ok(())
+    }
+
+    pub(super) fn reject(
+        &mut self,
+        d: Drop,
+        vpc: VpcIx,
+        eni: Option<EniIx>,
+        info: &Ipv4Info,
+        key: FlowKey,
+    ) -> Verdict {
+        let subnet = eni.and_then(|e| self.snap.eni(e)).map(|e| e.subnet);
+        self.record(vpc, eni, subnet, info, key, FlowAction::Reject(d));
+        Verdict::Dropped(d)
+    }
+
+    fn record(
+        &mut self,
+        vpc: VpcIx,
+        eni: Option<EniIx>,
+        subnet: Option<SubnetIx>,
+        info: &Ipv4Info,
+        key: FlowKey,
+        action: FlowAction,
+    ) {
+        self.flows.push(FlowRecord {
+            at: self.now,
+            vpc,
+            eni,
+            subnet,
+            key,
+            bytes: u32::try_from(info.total_len).unwrap_or(u32::MAX),
+            action,
+        });
+    }
+}
+
+/// The connection-tracking key of a packet in VPC `vpc` (addresses as the
+/// VPC sees them), and whether such packets open tracked flows.
+pub(super) fn flow_key(
+    vpc: VpcIx,
+    info: &Ipv4Info,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+) -> (FlowKey, bool) {
+    let (key, trackable) = match info.l4 {
+        L4::Tcp {
+            src_port, dst_port, ..
+        }
+        | L4::Udp { src_port, dst_port } => (
+            FlowKey::new(info.protocol, src, src_port, dst, dst_port),
+            true,
+        ),
+        L4::Icmp {
+            ident: Some(id), ..
+        } => (FlowKey::icmp_echo(src, dst, id), true),
+        // ICMP errors are judged by the rules, never tracked.
+        L4::Icmp { ty, code, .. } => (
+            FlowKey::new(proto::ICMP, src, u16::from(ty), dst, u16::from(code)),
+            false,
+        ),
+        // A non-first fragment of TCP/UDP has no ports to track.
+        L4::Opaque => (
+            FlowKey::new(info.protocol, src, 0, dst, 0),
+            info.protocol != proto::TCP && info.protocol != proto::UDP,
+        ),
+    };
+    (key.in_zone(vpc.0), trackable)
+}
+
+/// AWS's untracked-flow rule: a TCP/UDP flow allowed by a rule open to the
+/// world, whose reverse direction opens every port to the world, is not
+/// tracked. ICMP and other protocols always are.
+fn is_tracked(eni: &Eni, inbound: bool, allowed: Allowed, info: &Ipv4Info) -> bool {
+    let p = match info.protocol {
+        proto::TCP => 0,
+        proto::UDP => 1,
+        _ => return true,
+    };
+    // The reverse of inbound is outbound (index 1), and vice versa.
+    let reverse = usize::from(inbound);
+    let reverse_open = eni
+        .open_all_ports
+        .get(reverse)
+        .and_then(|d| d.get(p))
+        .copied()
+        .unwrap_or(false);
+    !(allowed.open_world && reverse_open)
+}

@@ -1,0 +1,215 @@
+//! The internet gateway: 1:1 NAT, one hop, a 1500-byte MTU.
+//!
+//! Outbound, an ENI's private source address becomes its public address;
+//! inbound, the public destination becomes the private one and the packet
+//! enters the VPC as any outside packet does (destination ACL in, ENI's
+//! groups in). The regional services (S3, DynamoDB) sit behind the gateway
+//! as on the internet.
+//!
+//! Contract: the gateway is one hop both ways: TTL − 1, and a packet that
+//! would expire gets ICMP Time Exceeded from 203.0.113.1. A packet (or GSO
+//! segment) larger than 1500 bytes gets Fragmentation Needed when DF is set
+//! and is sent as IPv4 fragments when it is clear. Size and TTL are judged
+//! on the packet as the instance sent it. See
+//! `docs/decisions/0005-router-hops.md`.
+
+use crate::dataplane::checksum::{self, field as ipf, AddrField};
+use crate::dataplane::packet::{eth, icmp_type, parse_ipv4, Ipv4Info};
+use crate::dataplane::topology::{PortId, Role, IGW_MTU, INTERNET_GATEWAY_IP, INTERNET_NET};
+use crate::dataplane::verdict::{Drop, Verdict};
+use crate::dataplane::vnet::{Gso, VnetHdr};
+
+use super::output::{gso_headers, l4_mode};
+use super::{icmp, Pass, Sender, Sink, Track};
+
+impl<'a, S: Sink> Pass<'a, S> {
+    /// A packet from the emulated internet or the regional services.
+    pub(super) fn handle_from_outside(
+        &mut self,
+        port: PortId,
+        frame: &mut [u8],
+        vnet: VnetHdr,
+        info: &Ipv4Info,
+    ) -> Verdict {
+        let snap = self.snap;
+        let from_region = snap.role(port) == Role::Region;
+        if info.dst == INTERNET_GATEWAY_IP && !from_region {
+            return self.echo_reply(port, frame, snap.internet_host_mac);
+        }
+        if snap.is_region_service(info.dst) && !from_region {
+            return self.send_to_service(snap.region_port, frame, &vnet);
+        }
+        if INTERNET_NET.contains(&info.dst) && from_region {
+            return self.send_to_internet(frame, &vnet);
+        }
+        let Some(e) = snap.eni_by_public_ip(info.dst) else {
+            return Verdict::Dropped(Drop::NoSuchPublicAddress);
+        };
+        let Some(eni) = snap.eni(e) else {
+            return Verdict::Dropped(Drop::NoSuchPublicAddress);
+        };
+        if snap.vpc(eni.vpc).is_none_or(|v| v.igw.is_none()) {
+            return Verdict::Dropped(Drop::NoInternetGateway(eni.vpc));
+        }
+        // The internet gateway is a hop.
+        let ip = &mut frame[eth::LEN..];
+        if checksum::ipv4_decrement_ttl(ip).is_err() {
+            self.icmp_error(
+                port,
+                None,
+                frame,
+                icmp_type::TIME_EXCEEDED,
+                icmp::CODE_TTL,
+                0,
+            );
+            return Verdict::Dropped(Drop::TtlExceeded);
+        }
+        self.inbound(e, frame, vnet, info, eni.ip, Some(eni.ip))
+    }
+
+    /// Out through the internet gateway: 1:1 NAT, a hop, a 1500-byte MTU.
+    pub(super) fn out_igw(
+        &mut self,
+        port: PortId,
+        sender: Sender<'_>,
+        frame: &mut [u8],
+        vnet: VnetHdr,
+        info: &Ipv4Info,
+        track: &mut Track,
+    ) -> Verdict {
+        let snap = self.snap;
+        let eni = sender.eni;
+        let Some(public) = eni.public_ip else {
+            return self.reject(
+                Drop::NoPublicIp(sender.ix),
+                eni.vpc,
+                Some(sender.ix),
+                info,
+                track.key,
+            );
+        };
+        // Judge the size and the TTL on the packet as the instance sent it.
+        if let Some(v) = self.igw_mtu(port, Some(eni.mac), frame, &vnet, info) {
+            return v;
+        }
+        if frame.get(eth::LEN + ipf::TTL).is_none_or(|&t| t <= 1) {
+            self.icmp_error(
+                port,
+                Some(eni.mac),
+                frame,
+                icmp_type::TIME_EXCEEDED,
+                icmp::CODE_TTL,
+                0,
+            );
+            return Verdict::Dropped(Drop::TtlExceeded);
+        }
+        if let Err(d) = self.commit(track, eni.vpc, Some(sender.ix), eni.subnet, info) {
+            return Verdict::Dropped(d);
+        }
+        let ip = &mut frame[eth::LEN..];
+        let rewritten = checksum::ipv4_decrement_ttl(ip).is_ok()
+            && checksum::ipv4_rewrite_addr(ip, AddrField::Src, public, l4_mode(&vnet)).is_ok();
+        if !rewritten {
+            return Verdict::Dropped(Drop::Malformed);
+        }
+        if snap.is_region_service(info.dst) {
+            self.send_to_service(snap.region_port, frame, &vnet)
+        } else {
+            self.send_to_internet(frame, &vnet)
+        }
+    }
+
+    /// The internet gateway's MTU: `Some(verdict)` when the packet is too big
+    /// and was answered with Fragmentation Needed or sent as fragments.
+    fn igw_mtu(
+        &mut self,
+        port: PortId,
+        sender_mac: Option<[u8; 6]>,
+        frame: &mut [u8],
+        vnet: &VnetHdr,
+        info: &Ipv4Info,
+    ) -> Option<Verdict> {
+        let mtu = usize::from(IGW_MTU);
+        let fits = match vnet.gso() {
+            Ok(Gso::None) => info.total_len <= mtu,
+            // Each segment: IP and L4 headers plus at most gso_size bytes.
+            Ok(_) => {
+                gso_headers(frame, info).is_some_and(|h| h + usize::from(vnet.gso_size) <= mtu)
+            }
+            Err(_) => return Some(Verdict::Dropped(Drop::Malformed)),
+        };
+        if fits {
+            return None;
+        }
+        if info.dont_fragment {
+            let mtu16 = IGW_MTU;
+            self.icmp_error(
+                port,
+                sender_mac,
+                frame,
+                icmp_type::DEST_UNREACHABLE,
+                icmp::CODE_FRAG_NEEDED,
+                mtu16,
+            );
+            return Some(Verdict::Dropped(Drop::MtuExceeded));
+        }
+        None
+    }
+
+    /// Sends a DF-clear packet larger than the internet gateway's MTU as IPv4
+    /// fragments.
+    pub(super) fn fragment(&mut self, port: PortId, frame: &mut [u8], vnet: &VnetHdr) -> Verdict {
+        if vnet.needs_csum()
+            && checksum::complete_partial(
+                frame,
+                usize::from(vnet.csum_start),
+                usize::from(vnet.csum_offset),
+            )
+            .is_err()
+        {
+            return Verdict::Dropped(Drop::Malformed);
+        }
+        let Some(ip) = frame.get(eth::LEN..) else {
+            return Verdict::Dropped(Drop::Malformed);
+        };
+        let Some(info) = parse_ipv4(ip) else {
+            return Verdict::Dropped(Drop::Malformed);
+        };
+        let ihl = info.ihl;
+        let flags_off =
+            u16::from_be_bytes([ip[ipf::FLAGS_FRAGMENT][0], ip[ipf::FLAGS_FRAGMENT][1]]);
+        let base_offset = usize::from(flags_off & 0x1fff) * 8;
+        let had_mf = flags_off & 0x2000 != 0;
+        let payload = &ip[ihl..info.total_len];
+        let chunk = (usize::from(IGW_MTU) - ihl) & !7;
+        let mut sent = 0;
+        let mut off = 0;
+        while off < payload.len() {
+            let end = (off + chunk).min(payload.len());
+            let last = end == payload.len();
+            let len = eth::LEN + ihl + (end - off);
+            let Some(out) = self.gen.get_mut(..len) else {
+                return Verdict::Dropped(Drop::Malformed);
+            };
+            out[..eth::LEN].copy_from_slice(&frame[..eth::LEN]);
+            out[eth::LEN..eth::LEN + ihl].copy_from_slice(&ip[..ihl]);
+            out[eth::LEN + ihl..].copy_from_slice(&payload[off..end]);
+            let o = &mut out[eth::LEN..];
+            let total = u16::try_from(ihl + end - off).unwrap_or(u16::MAX);
+            o[ipf::TOTAL_LEN].copy_from_slice(&total.to_be_bytes());
+            let mf = if last && !had_mf { 0 } else { 0x2000 };
+            let offset = u16::try_from((base_offset + off) / 8).unwrap_or(0) & 0x1fff;
+            o[ipf::FLAGS_FRAGMENT].copy_from_slice(&(mf | offset).to_be_bytes());
+            if checksum::fill_ipv4_header_checksum(o).is_err() {
+                return Verdict::Dropped(Drop::Malformed);
+            }
+            self.emit_gen(port, len);
+            sent += 1;
+            off = end;
+        }
+        if sent == 0 {
+            return Verdict::Dropped(Drop::Malformed);
+        }
+        Verdict::Forwarded(port)
+    }
+}

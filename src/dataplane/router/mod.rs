@@ -1,0 +1,334 @@
+//! The virtual router: one frame in, AWS's rules applied, frames out.
+//!
+//! Contract:
+//! - [`Router::process`] takes `(now, ingress port, frame)` and returns a
+//!   [`Verdict`]; the frames it sends go through the caller's [`Sink`]. It
+//!   reads no clock, opens nothing, spawns nothing, and allocates nothing:
+//!   its buffers are allocated by [`Router::new`].
+//! - The frame is framed as its port says ([`Framing`]): a TAP frame keeps
+//!   its virtio-net header, and a GSO super-frame is judged once and sent on
+//!   whole, header included, to another TAP. Rewrites (the internet gateway's
+//!   NAT, TTL) patch checksums incrementally, partial ones included. Frames
+//!   for a service port, or for a path with a smaller MTU, are segmented in
+//!   software and their checksums completed.
+//! - The order is AWS's: ARP; then for IPv4, the sender ENI's security
+//!   groups (egress), the source subnet's network ACL (out), the route table,
+//!   the destination subnet's network ACL (in), the receiver ENI's security
+//!   groups (ingress). Traffic within one subnet skips the network ACLs.
+//!   Security groups are stateful (connection tracking per VPC, with AWS's
+//!   untracked-flow rule); network ACLs are not, so a change to an ACL cuts
+//!   tracked flows while a change to a security group does not.
+//! - The VPC's router is not a hop: no TTL is decremented inside a VPC, to a
+//!   gateway endpoint, or to Amazon-provided services. The internet gateway
+//!   is one hop (TTL − 1 both ways; an expiring packet gets ICMP Time
+//!   Exceeded from 203.0.113.1) with a 1500-byte MTU (DF set: Fragmentation
+//!   Needed; DF clear: fragmented). See `docs/decisions/0005-router-hops.md`.
+//! - [`Router::install`] swaps in a new [`Snapshot`] between two frames:
+//!   tracked flows live on.
+//!
+//! The packet path, one file per stage, in the order a packet meets them:
+//! - this file: [`Router`], [`Router::process`], and the dispatch of a frame
+//!   by EtherType and of an IPv4 packet by the role of its ingress port;
+//! - `arp.rs`: the router answers every ARP request;
+//! - `vpc.rs`: a packet from an ENI (the `local` route and middlebox routes),
+//!   and any packet entering the VPC for an ENI;
+//! - `gates.rs`: connection tracking, security groups, network ACLs, flow
+//!   records;
+//! - `igw.rs`: the internet gateway (NAT, TTL, MTU, fragments);
+//! - `icmp.rs`: echo replies and the ICMP errors the router sends;
+//! - `output.rs`: frames out to TAPs and service ports, software GSO.
+
+mod arp;
+mod gates;
+mod icmp;
+mod igw;
+mod output;
+mod vpc;
+
+use core::net::Ipv4Addr;
+use std::sync::Arc;
+
+use super::conntrack::{Conntrack, FlowKey, Timeouts};
+use super::packet::{eth, parse_ipv4};
+use super::time::Instant;
+use super::topology::{Eni, EniIx, Framing, PortId, Role, Snapshot};
+use super::verdict::{Counters, Drop, FlowLog, PortCounters, Verdict};
+use super::vnet::{HdrSize, VnetHdr};
+
+/// Where the router's frames go. The runtime writes them to TAPs and
+/// services; tests collect them.
+pub trait Sink {
+    /// Sends `frame` out of `port`. For a TAP port `frame` is an Ethernet
+    /// frame and `vnet` the header to write in front of it; for a service
+    /// port `frame` is a bare IPv4 packet and `vnet` is plain.
+    fn send(&mut self, port: PortId, vnet: &VnetHdr, frame: &[u8]);
+}
+
+/// Settings of a router.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// Connection-tracking capacity (flows), all allocated up front.
+    pub conntrack_capacity: usize,
+    /// Connection-tracking idle timeouts.
+    pub timeouts: Timeouts,
+    /// The vnet header size on TAP ports.
+    pub hdr_size: HdrSize,
+    /// Flow records kept.
+    pub flow_log_capacity: usize,
+    /// Seed of the connection-tracking hash.
+    pub seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            conntrack_capacity: 1 << 18,
+            timeouts: Timeouts::default(),
+            hdr_size: HdrSize::Legacy,
+            flow_log_capacity: 4096,
+            seed: 0x7670_636c_6162,
+        }
+    }
+}
+
+/// Which sides of a flow are tracked by their security groups.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct FlowVal {
+    /// The opener's egress (or, from outside the VPC, nothing).
+    src: bool,
+    /// The receiver's ingress.
+    dst: bool,
+}
+
+/// Largest frame a buffer must hold: a 64 KiB GSO frame and its Ethernet
+/// header (the vnet header is never copied).
+const MAX_FRAME: usize = 65_535 + eth::LEN;
+/// Largest frame the router writes itself (ICMP errors, fragments).
+const MAX_GEN: usize = 1600;
+/// The TTL of packets the router originates.
+const TTL: u8 = 64;
+
+/// The virtual router; see the module docs.
+#[derive(Debug)]
+pub struct Router {
+    snap: Arc<Snapshot>,
+    ct: Conntrack<FlowVal>,
+    counters: Counters,
+    flows: FlowLog,
+    hdr: HdrSize,
+    /// A service port's packet behind an Ethernet header.
+    inbuf: Vec<u8>,
+    /// Frames the router writes: ICMP, fragments.
+    gen: Vec<u8>,
+    /// Software GSO output.
+    seg: Vec<u8>,
+}
+
+impl Router {
+    /// A router for `snap`, every buffer allocated now.
+    pub fn new(snap: Arc<Snapshot>, config: Config) -> Router {
+        let counters = Counters {
+            ports: vec![PortCounters::default(); snap.ports.len()],
+            ..Counters::default()
+        };
+        Router {
+            snap,
+            ct: Conntrack::new(config.conntrack_capacity, config.timeouts, config.seed),
+            counters,
+            flows: FlowLog::new(config.flow_log_capacity),
+            hdr: config.hdr_size,
+            inbuf: vec![0; MAX_FRAME],
+            gen: vec![0; MAX_GEN],
+            seg: vec![0; MAX_FRAME],
+        }
+    }
+
+    /// Swaps in a new snapshot (built from the previous one, so port ids are
+    /// stable). Tracked flows are kept.
+    pub fn install(&mut self, snap: Arc<Snapshot>) {
+        self.counters
+            .ports
+            .resize(snap.ports.len(), PortCounters::default());
+        self.snap = snap;
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snap
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The flow records.
+    pub fn flow_log(&self) -> &FlowLog {
+        &self.flows
+    }
+
+    /// Live tracked flows (expired ones count until reclaimed).
+    pub fn tracked_flows(&self) -> usize {
+        self.ct.len()
+    }
+
+    /// Memory held by connection tracking, in bytes.
+    pub fn conntrack_bytes(&self) -> usize {
+        self.ct.memory_bytes()
+    }
+
+    /// Reclaims up to `budget` expired flows; call it from a timer.
+    pub fn expire(&mut self, now: Instant, budget: usize) -> usize {
+        self.ct.expire(now, budget)
+    }
+
+    /// Processes one frame from `port`; see the module docs. `buf` holds the
+    /// frame as the port frames it and may be rewritten in place.
+    pub fn process<S: Sink>(
+        &mut self,
+        now: Instant,
+        port: PortId,
+        buf: &mut [u8],
+        sink: &mut S,
+    ) -> Verdict {
+        let Router {
+            snap,
+            ct,
+            counters,
+            flows,
+            hdr,
+            inbuf,
+            gen,
+            seg,
+        } = self;
+        let snap: &Snapshot = snap;
+        if let Some(c) = counters.port(port) {
+            c.rx_frames += 1;
+            c.rx_bytes += buf.len() as u64;
+        }
+        let mut pass = Pass {
+            snap,
+            ct,
+            flows,
+            counters,
+            gen,
+            seg,
+            sink,
+            now,
+        };
+        let verdict = match snap.port(port).map(|p| p.framing) {
+            None => Verdict::Dropped(Drop::UnknownPort(port)),
+            Some(Framing::Tap) => {
+                let size = hdr.bytes();
+                match VnetHdr::parse(buf, *hdr) {
+                    Ok(vnet) if buf.len() >= size && vnet.validate(buf.len() - size).is_ok() => {
+                        pass.frame(port, &mut buf[size..], vnet)
+                    }
+                    _ => Verdict::Dropped(Drop::Malformed),
+                }
+            }
+            Some(Framing::Ip) => match inbuf.get_mut(..eth::LEN + buf.len()) {
+                Some(frame) => {
+                    frame[eth::LEN..].copy_from_slice(buf);
+                    frame[eth::TYPE].copy_from_slice(&eth::IPV4.to_be_bytes());
+                    pass.frame(port, frame, VnetHdr::PLAIN)
+                }
+                None => Verdict::Dropped(Drop::Malformed),
+            },
+        };
+        pass.counters.count(&verdict);
+        if let (Verdict::Dropped(_), Some(c)) = (verdict, pass.counters.port(port)) {
+            c.dropped += 1;
+        }
+        verdict
+    }
+}
+
+fn addr(b: &[u8]) -> Ipv4Addr {
+    match b {
+        &[a, b, c, d] => Ipv4Addr::new(a, b, c, d),
+        _ => Ipv4Addr::UNSPECIFIED,
+    }
+}
+
+/// The state of a flow as this packet sees it.
+#[derive(Clone, Copy, Debug)]
+struct Track {
+    key: FlowKey,
+    trackable: bool,
+    /// `Some` when the flow is tracked: the packet's sender and receiver
+    /// sides are tracked.
+    hit: Option<(bool, bool)>,
+    /// The tracked decisions made for a new flow.
+    new: FlowVal,
+}
+
+/// One frame's trip through the router.
+struct Pass<'a, S> {
+    snap: &'a Snapshot,
+    ct: &'a mut Conntrack<FlowVal>,
+    flows: &'a mut FlowLog,
+    counters: &'a mut Counters,
+    gen: &'a mut Vec<u8>,
+    seg: &'a mut Vec<u8>,
+    sink: &'a mut S,
+    now: Instant,
+}
+
+/// What an outbound packet's sender is.
+#[derive(Clone, Copy)]
+struct Sender<'s> {
+    ix: EniIx,
+    eni: &'s Eni,
+}
+
+impl<'a, S: Sink> Pass<'a, S> {
+    fn frame(&mut self, port: PortId, frame: &mut [u8], vnet: VnetHdr) -> Verdict {
+        let Some(et) = super::packet::ether_type(frame) else {
+            return Verdict::Dropped(Drop::Malformed);
+        };
+        match et {
+            eth::ARP => self.arp(port, frame),
+            eth::IPV4 => self.ipv4(port, frame, vnet),
+            other => Verdict::Dropped(Drop::UnsupportedEtherType(other)),
+        }
+    }
+
+    // ---- IPv4 -------------------------------------------------------------
+
+    fn ipv4(&mut self, port: PortId, frame: &mut [u8], vnet: VnetHdr) -> Verdict {
+        let Some(info) = frame.get(eth::LEN..).and_then(parse_ipv4) else {
+            return Verdict::Dropped(Drop::Malformed);
+        };
+        // Drop Ethernet padding: from here on the frame ends with the packet.
+        let frame = &mut frame[..eth::LEN + info.total_len];
+        if info.dst.is_broadcast() || info.dst.is_multicast() {
+            return Verdict::Dropped(Drop::NotUnicast);
+        }
+        match self.snap.role(port) {
+            Role::Eni(e) => self.handle_from_eni(port, e, frame, vnet, &info),
+            Role::Internet => self.handle_from_outside(port, frame, vnet, &info),
+            Role::Region => self.handle_from_outside(port, frame, vnet, &info),
+            Role::GatewayEndpoint(g) => {
+                let Some(vpc) = self.snap.gateway_endpoints.get(g.ix()).map(|g| g.vpc) else {
+                    return Verdict::Dropped(Drop::UnknownPort(port));
+                };
+                match self.snap.eni_by_ip(vpc, info.dst) {
+                    Some(e) => self.inbound(e, frame, vnet, &info, info.dst, None),
+                    None => Verdict::Dropped(Drop::NoSuchAddress(vpc)),
+                }
+            }
+            Role::AmazonProvided(vpc) => self.handle_from_amazon(port, vpc, frame, vnet, &info),
+            Role::Inactive => Verdict::Dropped(Drop::UnknownPort(port)),
+        }
+    }
+}
+
+impl Role {
+    fn into_eni(self) -> Option<EniIx> {
+        match self {
+            Role::Eni(e) => Some(e),
+            _ => None,
+        }
+    }
+}
