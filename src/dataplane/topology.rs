@@ -32,6 +32,13 @@ use super::nacl::Acl;
 use super::route::{Hop, Table};
 use super::secgroup::{Rule, Rules};
 use super::verdict::Drop;
+mod elb;
+
+pub use self::elb::{
+    Elb, EndpointTo, EniRole, IfeIx, InterfaceEndpoint, Listener, Nlb, NlbIx, NlbNode, NlbTarget,
+    TargetGroup, TargetIx, TgIx,
+};
+
 use crate::model::{
     self, catalog, cidr, AclId, Destination, EniId, IgwId, Lab, Mac, RouteTableId, RouteTarget,
     SgId, SubnetId, VpcId, VpceId,
@@ -58,6 +65,11 @@ pub enum PortKind {
     /// A VPC's Amazon-provided services: DNS at base+2 and 169.254.169.253,
     /// instance metadata at 169.254.169.254.
     AmazonProvided(VpcId),
+    /// The AWS service behind an interface endpoint (source: a private IP of the
+    /// endpoint's VPC; destination: one of the endpoint's network interfaces).
+    InterfaceEndpoint(VpceId),
+    /// A Network Load Balancer's health checks (source: its nodes' private IPs), by ARN.
+    LoadBalancer(String),
 }
 
 /// How frames on a port are framed.
@@ -151,6 +163,9 @@ pub struct Eni {
     /// Per direction and protocol: some group has an all-ports rule open to
     /// `0.0.0.0/0` (AWS's untracked-flow condition), `[in, out]` × `[tcp, udp]`.
     pub open_all_ports: [[bool; 2]; 2],
+    /// What it belongs to: an instance (a TAP), an interface endpoint or a load balancer
+    /// node (no TAP: the router answers for them).
+    pub role: EniRole,
 }
 
 /// A route table.
@@ -244,6 +259,10 @@ pub enum Role {
     GatewayEndpoint(VpceIx),
     /// A VPC's Amazon-provided services.
     AmazonProvided(VpcIx),
+    /// The AWS service behind an interface endpoint.
+    InterfaceEndpoint(IfeIx),
+    /// A load balancer's health checks.
+    LoadBalancer(NlbIx),
     /// A port whose resource is gone.
     Inactive,
 }
@@ -275,6 +294,8 @@ pub struct Snapshot {
     pub internet_port: PortId,
     /// The regional public services' port.
     pub region_port: PortId,
+    /// Load balancers, target groups and interface endpoints.
+    pub elb: Elb,
     eni_by_ip: HashMap<(u32, u32), EniIx, FastState>,
     eni_by_public_ip: HashMap<u32, EniIx, FastState>,
     roles: Vec<Role>,
@@ -442,7 +463,24 @@ impl Snapshot {
                 port: ports.get(PortKind::Eni(e.id.clone())),
                 source_dest_check: e.source_dest_check,
                 open_all_ports,
+                role: EniRole::Instance,
             });
+        }
+
+        let elb = {
+            let vpc_ix = |id: &VpcId| vpc_ix(id);
+            let by_ip = |v: VpcIx, ip: Ipv4Addr| eni_by_ip.get(&(v.0, u32::from(ip))).copied();
+            elb::compile(
+                &elb::Ctx {
+                    lab,
+                    vpc_ix: &vpc_ix,
+                    eni_by_ip: &by_ip,
+                },
+                &mut ports,
+            )?
+        };
+        for (eni, role) in enis.iter_mut().zip(&elb.eni_roles) {
+            eni.role = *role;
         }
 
         let mut region_services = Lpm::new();
@@ -476,6 +514,20 @@ impl Snapshot {
         for (i, e) in enis.iter().enumerate() {
             set(e.port, Role::Eni(ix(i)));
         }
+        for (i, n) in elb.nlbs.iter().enumerate() {
+            set(
+                n.health_port,
+                Role::LoadBalancer(NlbIx(u32::try_from(i).unwrap_or(u32::MAX))),
+            );
+        }
+        for (i, e) in elb.interface_endpoints.iter().enumerate() {
+            if let EndpointTo::Service { port } = e.to {
+                set(
+                    port,
+                    Role::InterfaceEndpoint(IfeIx(u32::try_from(i).unwrap_or(u32::MAX))),
+                );
+            }
+        }
 
         Ok(Snapshot {
             router_mac: Mac::generate(&format!("{}/router", lab.stack_name)).0,
@@ -490,6 +542,7 @@ impl Snapshot {
             gateway_endpoints,
             internet_port,
             region_port,
+            elb,
             eni_by_ip,
             eni_by_public_ip,
             roles,
@@ -674,6 +727,37 @@ impl Snapshot {
             .map_or_else(|| format!("route table #{}", r.0), |t| t.id.to_string())
     }
 
+    fn nlb_text(&self, n: NlbIx) -> String {
+        self.elb.nlbs.get(n.ix()).map_or_else(
+            || format!("#{}", n.0),
+            |l| format!("{} ({})", l.name, l.arn),
+        )
+    }
+
+    fn ife_text(&self, i: IfeIx) -> String {
+        self.elb
+            .interface_endpoints
+            .get(i.ix())
+            .map_or_else(|| format!("#{}", i.0), |e| e.id.to_string())
+    }
+
+    /// What ENI `e` belongs to.
+    #[inline]
+    pub fn eni_role(&self, e: EniIx) -> EniRole {
+        self.eni(e).map_or(EniRole::Instance, |e| e.role)
+    }
+
+    /// The index of target `ip:port` of target group `arn`.
+    pub fn target_index(&self, arn: &str, ip: Ipv4Addr, port: u16) -> Option<TargetIx> {
+        let tg = self.elb.target_groups.iter().find(|t| t.arn == arn)?;
+        tg.targets.iter().copied().find(|t| {
+            self.elb
+                .targets
+                .get(t.ix())
+                .is_some_and(|x| x.ip == ip && x.port == port)
+        })
+    }
+
     /// A sentence for a drop reason, naming the AWS resources.
     pub fn explain(&self, d: &Drop) -> String {
         let acl = |a: AclIx| {
@@ -733,6 +817,35 @@ impl Snapshot {
             ),
             Drop::Unexpected(p) => format!("port {} sent a packet it has no business sending", p.0),
             Drop::RouterAddress => "the VPC router answers only ping at its own addresses".into(),
+            Drop::NlbNoListener(n) => format!(
+                "load balancer {} has no listener for this protocol and port",
+                self.nlb_text(n)
+            ),
+            Drop::NlbNoTarget(n) => format!(
+                "load balancer {} has no registered target in this node's Availability Zone (cross-zone load balancing is off) or its target group is empty",
+                self.nlb_text(n)
+            ),
+            Drop::NlbNoFlow(n) => format!(
+                "load balancer {}: a TCP packet of no known connection (not a SYN; the flow idled out or its target was reset)",
+                self.nlb_text(n)
+            ),
+            Drop::NlbFlowsFull => "the load balancers' flow table is full".into(),
+            Drop::EndpointNotAccepted(i) => format!(
+                "the connection of endpoint {} is not accepted by the endpoint service (pendingAcceptance or rejected): accept-vpc-endpoint-connections",
+                self.ife_text(i)
+            ),
+            Drop::EndpointNoService(i) => format!(
+                "endpoint {}: its endpoint service or the service's load balancer is gone",
+                self.ife_text(i)
+            ),
+            Drop::EndpointNoNodeInAz(i) => format!(
+                "endpoint {}: the service's load balancer has no node in this network interface's Availability Zone",
+                self.ife_text(i)
+            ),
+            Drop::EndpointMtuExceeded(i) => format!(
+                "larger than the 8500-byte MTU of endpoint {} (no Path MTU Discovery: AWS drops it)",
+                self.ife_text(i)
+            ),
         }
     }
 }

@@ -16,7 +16,7 @@ use core::fmt;
 
 use super::conntrack::FlowKey;
 use super::time::Instant;
-use super::topology::{AclIx, EniIx, PortId, RtIx, SubnetIx, VpcIx};
+use super::topology::{AclIx, EniIx, IfeIx, NlbIx, PortId, RtIx, SubnetIx, VpcIx};
 
 /// Why a frame was dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +79,22 @@ pub enum Drop {
     /// Not an echo request, to an address of the router itself (the subnet
     /// router `.1`, the internet gateway): the router answers only ping.
     RouterAddress,
+    /// A load balancer has no listener for the packet's protocol and port.
+    NlbNoListener(NlbIx),
+    /// A load balancer found no target for a new flow.
+    NlbNoTarget(NlbIx),
+    /// A TCP packet to a load balancer that opens no flow and belongs to none.
+    NlbNoFlow(NlbIx),
+    /// The load balancers' flow table is full: a new flow was refused.
+    NlbFlowsFull,
+    /// An endpoint service has not accepted this endpoint's connection.
+    EndpointNotAccepted(IfeIx),
+    /// An endpoint's endpoint service (or its load balancer) is gone.
+    EndpointNoService(IfeIx),
+    /// The endpoint service's load balancer has no node in the interface's AZ.
+    EndpointNoNodeInAz(IfeIx),
+    /// Larger than an endpoint's 8500-byte MTU.
+    EndpointMtuExceeded(IfeIx),
 }
 
 /// The kind of a [`Drop`], without its details: what counters count.
@@ -107,11 +123,19 @@ pub enum DropKind {
     UnsupportedTarget,
     Unexpected,
     RouterAddress,
+    NlbNoListener,
+    NlbNoTarget,
+    NlbNoFlow,
+    NlbFlowsFull,
+    EndpointNotAccepted,
+    EndpointNoService,
+    EndpointNoNodeInAz,
+    EndpointMtuExceeded,
 }
 
 impl DropKind {
     /// Every kind, in counter order.
-    pub const ALL: [DropKind; 22] = [
+    pub const ALL: [DropKind; 30] = [
         DropKind::Malformed,
         DropKind::UnsupportedEtherType,
         DropKind::NotUnicast,
@@ -134,6 +158,14 @@ impl DropKind {
         DropKind::UnsupportedTarget,
         DropKind::Unexpected,
         DropKind::RouterAddress,
+        DropKind::NlbNoListener,
+        DropKind::NlbNoTarget,
+        DropKind::NlbNoFlow,
+        DropKind::NlbFlowsFull,
+        DropKind::EndpointNotAccepted,
+        DropKind::EndpointNoService,
+        DropKind::EndpointNoNodeInAz,
+        DropKind::EndpointMtuExceeded,
     ];
 
     /// The name counters and logs use (`SgEgressDenied`, …).
@@ -161,6 +193,14 @@ impl DropKind {
             DropKind::UnsupportedTarget => "UnsupportedTarget",
             DropKind::Unexpected => "Unexpected",
             DropKind::RouterAddress => "RouterAddress",
+            DropKind::NlbNoListener => "NlbNoListener",
+            DropKind::NlbNoTarget => "NlbNoTarget",
+            DropKind::NlbNoFlow => "NlbNoFlow",
+            DropKind::NlbFlowsFull => "NlbFlowsFull",
+            DropKind::EndpointNotAccepted => "EndpointNotAccepted",
+            DropKind::EndpointNoService => "EndpointNoService",
+            DropKind::EndpointNoNodeInAz => "EndpointNoNodeInAz",
+            DropKind::EndpointMtuExceeded => "EndpointMtuExceeded",
         }
     }
 }
@@ -197,6 +237,14 @@ impl Drop {
             Drop::UnsupportedTarget(_) => DropKind::UnsupportedTarget,
             Drop::Unexpected(_) => DropKind::Unexpected,
             Drop::RouterAddress => DropKind::RouterAddress,
+            Drop::NlbNoListener(_) => DropKind::NlbNoListener,
+            Drop::NlbNoTarget(_) => DropKind::NlbNoTarget,
+            Drop::NlbNoFlow(_) => DropKind::NlbNoFlow,
+            Drop::NlbFlowsFull => DropKind::NlbFlowsFull,
+            Drop::EndpointNotAccepted(_) => DropKind::EndpointNotAccepted,
+            Drop::EndpointNoService(_) => DropKind::EndpointNoService,
+            Drop::EndpointNoNodeInAz(_) => DropKind::EndpointNoNodeInAz,
+            Drop::EndpointMtuExceeded(_) => DropKind::EndpointMtuExceeded,
         }
     }
 }

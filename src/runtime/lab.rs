@@ -564,6 +564,8 @@ fn port_name(lab: &Lab, kind: &PortKind) -> String {
         PortKind::Region => "region services".into(),
         PortKind::GatewayEndpoint(v) => format!("{v} (gateway endpoint)"),
         PortKind::AmazonProvided(v) => format!("{v} (Amazon DNS, metadata)"),
+        PortKind::InterfaceEndpoint(v) => format!("{v} (interface endpoint service)"),
+        PortKind::LoadBalancer(arn) => format!("{arn} (health checks)"),
     }
 }
 

@@ -46,6 +46,7 @@ pub fn service_port(snap: &Snapshot, port: PortId) -> Option<ServicePort> {
             Some(ServicePort::GatewayEndpoint { vpce: vpce.clone() })
         }
         PortKind::Eni(_) | PortKind::Internet => None,
+        PortKind::InterfaceEndpoint(_) | PortKind::LoadBalancer(_) => None,
     }
 }
 

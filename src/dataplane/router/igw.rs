@@ -4,7 +4,8 @@
 //! inbound, the public destination becomes the private one and the packet
 //! enters the VPC as any outside packet does (destination ACL in, ENI's
 //! groups in). The regional services (S3, DynamoDB) sit behind the gateway
-//! as on the internet.
+//! as on the internet. A packet for another VPC's public address leaves
+//! through one gateway and enters through the other, with both VPCs' rules.
 //!
 //! Contract: the gateway is one hop both ways: TTL − 1, and a packet that
 //! would expire gets ICMP Time Exceeded from 203.0.113.1. A packet (or GSO
@@ -15,10 +16,13 @@
 
 use crate::dataplane::checksum::{self, field as ipf, AddrField};
 use crate::dataplane::packet::{eth, icmp_type, parse_ipv4, Ipv4Info};
-use crate::dataplane::topology::{PortId, Role, IGW_MTU, INTERNET_GATEWAY_IP, INTERNET_NET};
+use crate::dataplane::topology::{
+    EniRole, PortId, Role, IGW_MTU, INTERNET_GATEWAY_IP, INTERNET_NET,
+};
 use crate::dataplane::verdict::{Drop, Verdict};
 use crate::dataplane::vnet::{Gso, VnetHdr};
 
+use super::nlb::Via;
 use super::output::{gso_headers, l4_mode};
 use super::{icmp, Pass, Sender, Sink, Track};
 
@@ -64,7 +68,28 @@ impl<'a, S: Sink> Pass<'a, S> {
             );
             return Verdict::Dropped(Drop::TtlExceeded);
         }
+        // An internet-facing load balancer's node.
+        if let EniRole::LbNode { nlb, node } = eni.role {
+            return self.into_nlb(nlb, usize::from(node), Via::Internet, frame, vnet, info);
+        }
         self.inbound(e, frame, vnet, info, eni.ip, Some(eni.ip))
+    }
+
+    /// A packet that has left through an internet gateway (its source already public): to a
+    /// regional service, into another VPC through that VPC's internet gateway (exactly as a
+    /// packet from the emulated internet), or to the emulated internet.
+    pub(super) fn toward_public_address(&mut self, frame: &mut [u8], vnet: VnetHdr) -> Verdict {
+        let snap = self.snap;
+        let Some(info) = frame.get(eth::LEN..).and_then(parse_ipv4) else {
+            return Verdict::Dropped(Drop::Malformed);
+        };
+        if snap.is_region_service(info.dst) {
+            self.send_to_service(snap.region_port, frame, &vnet)
+        } else if snap.eni_by_public_ip(info.dst).is_some() {
+            self.handle_from_outside(snap.internet_port, frame, vnet, &info)
+        } else {
+            self.send_to_internet(frame, &vnet)
+        }
     }
 
     /// Out through the internet gateway: 1:1 NAT, a hop, a 1500-byte MTU.
@@ -77,7 +102,6 @@ impl<'a, S: Sink> Pass<'a, S> {
         info: &Ipv4Info,
         track: &mut Track,
     ) -> Verdict {
-        let snap = self.snap;
         let eni = sender.eni;
         let Some(public) = eni.public_ip else {
             return self.reject(
@@ -112,11 +136,7 @@ impl<'a, S: Sink> Pass<'a, S> {
         if !rewritten {
             return Verdict::Dropped(Drop::Malformed);
         }
-        if snap.is_region_service(info.dst) {
-            self.send_to_service(snap.region_port, frame, &vnet)
-        } else {
-            self.send_to_internet(frame, &vnet)
-        }
+        self.toward_public_address(frame, vnet)
     }
 
     /// The internet gateway's MTU: `Some(verdict)` when the packet is too big

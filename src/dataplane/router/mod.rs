@@ -35,23 +35,33 @@
 //! - `gates.rs`: connection tracking, security groups, network ACLs, flow
 //!   records;
 //! - `igw.rs`: the internet gateway (NAT, TTL, MTU, fragments);
+//! - `endpoint.rs`: interface endpoints (PrivateLink): their groups, the
+//!   8500-byte MTU, the AWS service or endpoint service behind them;
+//! - `nlb.rs`: Network Load Balancers: listeners, target choice, NAT both
+//!   ways;
 //! - `icmp.rs`: echo replies and the ICMP errors the router sends;
 //! - `output.rs`: frames out to TAPs and service ports, software GSO.
 
 mod arp;
+mod endpoint;
 mod gates;
 mod icmp;
 mod igw;
+mod nlb;
 mod output;
 mod vpc;
 
 use core::net::Ipv4Addr;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::conntrack::{Conntrack, FlowKey, Timeouts};
+use super::nlb::Sessions;
 use super::packet::{eth, parse_ipv4};
 use super::time::Instant;
 use super::topology::{Eni, EniIx, Framing, PortId, Role, Snapshot};
+
+pub use self::endpoint::ENDPOINT_MTU;
 use super::verdict::{Counters, Drop, FlowLog, PortCounters, Verdict};
 use super::vnet::{HdrSize, VnetHdr};
 
@@ -75,8 +85,10 @@ pub struct Config {
     pub hdr_size: HdrSize,
     /// Flow records kept.
     pub flow_log_capacity: usize,
-    /// Seed of the connection-tracking hash.
+    /// Seed of the connection-tracking hash (and the load balancers' flow hash).
     pub seed: u64,
+    /// Load balancer flows (sessions), all allocated up front.
+    pub nlb_capacity: usize,
 }
 
 impl Default for Config {
@@ -87,6 +99,7 @@ impl Default for Config {
             hdr_size: HdrSize::Legacy,
             flow_log_capacity: 4096,
             seed: 0x7670_636c_6162,
+            nlb_capacity: 1 << 16,
         }
     }
 }
@@ -122,6 +135,13 @@ pub struct Router {
     gen: Vec<u8>,
     /// Software GSO output.
     seg: Vec<u8>,
+    /// Load balancer flows.
+    sessions: Sessions,
+    /// Per target of the snapshot: healthy (from the health checks).
+    health: Vec<bool>,
+    /// Health by (target group ARN, address, port): survives new snapshots.
+    health_by_target: HashMap<(String, Ipv4Addr, u16), bool>,
+    seed: u64,
 }
 
 impl Router {
@@ -131,6 +151,7 @@ impl Router {
             ports: vec![PortCounters::default(); snap.ports.len()],
             ..Counters::default()
         };
+        let snap_for_health = Arc::clone(&snap);
         Router {
             snap,
             ct: Conntrack::new(config.conntrack_capacity, config.timeouts, config.seed),
@@ -140,7 +161,65 @@ impl Router {
             inbuf: vec![0; MAX_FRAME],
             gen: vec![0; MAX_GEN],
             seg: vec![0; MAX_FRAME],
+            health: vec![false; snap_targets(&snap_for_health)],
+            sessions: Sessions::new(config.nlb_capacity, config.seed ^ 0x6e6c62),
+            health_by_target: HashMap::new(),
+            seed: config.seed,
         }
+    }
+
+    /// Sets the health of target `ip:port` of target group `arn` (from the health checks).
+    /// A target that turns unhealthy loses its flows when its group says so (AWS's default
+    /// connection termination). Returns whether the snapshot has that target.
+    pub fn set_target_health(&mut self, arn: &str, ip: Ipv4Addr, port: u16, healthy: bool) -> bool {
+        let was = self
+            .health_by_target
+            .insert((arn.to_string(), ip, port), healthy);
+        let Some(t) = self.snap.target_index(arn, ip, port) else {
+            return false;
+        };
+        if let Some(h) = self.health.get_mut(t.ix()) {
+            *h = healthy;
+        }
+        let elb = &self.snap.elb;
+        let terminate = elb
+            .targets
+            .get(t.ix())
+            .and_then(|x| elb.target_groups.get(x.tg.ix()))
+            .is_some_and(|g| g.terminate_on_unhealthy);
+        if was == Some(true) && !healthy && terminate {
+            if let Some(g) = elb
+                .targets
+                .get(t.ix())
+                .and_then(|x| elb.target_groups.get(x.tg.ix()))
+            {
+                self.sessions.end_target(g.vpc.0, ip);
+            }
+        }
+        true
+    }
+
+    /// Live load balancer flows.
+    pub fn nlb_flows(&self) -> usize {
+        self.sessions.len()
+    }
+
+    fn rebuild_health(&mut self) {
+        let elb = &self.snap.elb;
+        self.health = elb
+            .targets
+            .iter()
+            .map(|t| {
+                let arn = elb
+                    .target_groups
+                    .get(t.tg.ix())
+                    .map_or("", |g| g.arn.as_str());
+                self.health_by_target
+                    .get(&(arn.to_string(), t.ip, t.port))
+                    .copied()
+                    .unwrap_or(false)
+            })
+            .collect();
     }
 
     /// Swaps in a new snapshot (built from the previous one, so port ids are
@@ -150,6 +229,7 @@ impl Router {
             .ports
             .resize(snap.ports.len(), PortCounters::default());
         self.snap = snap;
+        self.rebuild_health();
     }
 
     /// The current snapshot.
@@ -179,7 +259,7 @@ impl Router {
 
     /// Reclaims up to `budget` expired flows; call it from a timer.
     pub fn expire(&mut self, now: Instant, budget: usize) -> usize {
-        self.ct.expire(now, budget)
+        self.sessions.expire(now, budget) + self.ct.expire(now, budget)
     }
 
     /// Processes one frame from `port`; see the module docs. `buf` holds the
@@ -200,6 +280,10 @@ impl Router {
             inbuf,
             gen,
             seg,
+            sessions,
+            health,
+            seed,
+            ..
         } = self;
         let snap: &Snapshot = snap;
         if let Some(c) = counters.port(port) {
@@ -215,6 +299,9 @@ impl Router {
             seg,
             sink,
             now,
+            sessions,
+            health,
+            seed: *seed,
         };
         let verdict = match snap.port(port).map(|p| p.framing) {
             None => Verdict::Dropped(Drop::UnknownPort(port)),
@@ -273,6 +360,9 @@ struct Pass<'a, S> {
     seg: &'a mut Vec<u8>,
     sink: &'a mut S,
     now: Instant,
+    sessions: &'a mut Sessions,
+    health: &'a [bool],
+    seed: u64,
 }
 
 /// What an outbound packet's sender is.
@@ -319,9 +409,33 @@ impl<'a, S: Sink> Pass<'a, S> {
                 }
             }
             Role::AmazonProvided(vpc) => self.handle_from_amazon(port, vpc, frame, vnet, &info),
+            // An AWS service's answer through an interface endpoint, or a load balancer's
+            // health check: into the VPC for the ENI it is addressed to.
+            Role::InterfaceEndpoint(i) => {
+                let Some(vpc) = self.snap.elb.interface_endpoints.get(i.ix()).map(|e| e.vpc) else {
+                    return Verdict::Dropped(Drop::UnknownPort(port));
+                };
+                match self.snap.eni_by_ip(vpc, info.dst) {
+                    Some(e) => self.inbound(e, frame, vnet, &info, info.dst, None),
+                    None => Verdict::Dropped(Drop::NoSuchAddress(vpc)),
+                }
+            }
+            Role::LoadBalancer(n) => {
+                let Some(vpc) = self.snap.elb.nlbs.get(n.ix()).map(|l| l.vpc) else {
+                    return Verdict::Dropped(Drop::UnknownPort(port));
+                };
+                match self.snap.eni_by_ip(vpc, info.dst) {
+                    Some(e) => self.inbound(e, frame, vnet, &info, info.dst, None),
+                    None => Verdict::Dropped(Drop::NoSuchAddress(vpc)),
+                }
+            }
             Role::Inactive => Verdict::Dropped(Drop::UnknownPort(port)),
         }
     }
+}
+
+fn snap_targets(snap: &Snapshot) -> usize {
+    snap.elb.targets.len()
 }
 
 impl Role {

@@ -20,7 +20,7 @@ use crate::dataplane::checksum::{self, AddrField};
 use crate::dataplane::nacl::Way;
 use crate::dataplane::packet::{eth, Ipv4Info};
 use crate::dataplane::route::Hop;
-use crate::dataplane::topology::{EniIx, PortId, VpcIx};
+use crate::dataplane::topology::{EniIx, EniRole, PortId, VpcIx};
 use crate::dataplane::verdict::{Drop, Verdict};
 use crate::dataplane::vnet::VnetHdr;
 use crate::model::catalog::{AMAZON_DNS_LINK_LOCAL, IMDS_ADDRESS};
@@ -61,6 +61,10 @@ impl<'a, S: Sink> Pass<'a, S> {
             return self.send_to_service(vpc.amazon_port, frame, &vnet);
         }
 
+        // A target's reply to a load balancer flow.
+        if let Some(v) = self.from_target(e, eni, frame, vnet, info) {
+            return v;
+        }
         let sender = Sender { ix: e, eni };
         let (key, trackable) = flow_key(vpc_ix, info, info.src, info.dst);
         let mut track = self.lookup(key, trackable, info);
@@ -101,7 +105,25 @@ impl<'a, S: Sink> Pass<'a, S> {
                 let Some(d) = local_dst else {
                     return Verdict::Dropped(Drop::NoSuchAddress(vpc_ix));
                 };
-                self.deliver(Some(sender), d, frame, vnet, info, &mut track, same_subnet)
+                match snap.eni_role(d) {
+                    EniRole::Instance => {
+                        self.deliver(Some(sender), d, frame, vnet, info, &mut track, same_subnet)
+                    }
+                    EniRole::InterfaceEndpoint(i) => {
+                        self.into_endpoint(e, eni, d, i, frame, vnet, info, &mut track, same_subnet)
+                    }
+                    EniRole::LbNode { nlb, node } => self.into_lb_node(
+                        e,
+                        eni,
+                        d,
+                        (nlb, usize::from(node)),
+                        frame,
+                        vnet,
+                        info,
+                        &mut track,
+                        same_subnet,
+                    ),
+                }
             }
             Hop::InternetGateway => self.out_igw(port, sender, frame, vnet, info, &mut track),
             Hop::GatewayEndpoint(g) => {
@@ -122,7 +144,7 @@ impl<'a, S: Sink> Pass<'a, S> {
 
     /// Local (or middlebox) delivery from `sender` to ENI `d` in its VPC.
     #[allow(clippy::too_many_arguments)]
-    fn deliver(
+    pub(super) fn deliver(
         &mut self,
         sender: Option<Sender<'_>>,
         d: EniIx,

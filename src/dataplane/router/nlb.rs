@@ -1,0 +1,365 @@
+//! The Network Load Balancer stage: a client's packet for a load balancer node becomes the
+//! target's packet, and the target's reply becomes the node's.
+//!
+//! Contract (AWS's NLB, `docs/decisions/0010-privatelink-and-nlb.md`):
+//! - A client reaches a node at its private IP (from its VPC), its public IP (through an
+//!   internet gateway), or through a PrivateLink endpoint's network interface (the endpoint
+//!   stage hands the packet over with the node of the endpoint's AZ). A new flow (a TCP SYN,
+//!   or any UDP packet) to a listener's port picks a target of the listener's group by flow
+//!   hash among the healthy targets of the node's AZ (all AZs with cross-zone on), or among
+//!   all of them when none is healthy (fail open). The flow is pinned in
+//!   [`Sessions`](crate::dataplane::nlb::Sessions) both ways until it idles out or is reset.
+//! - The packet is rewritten to the target (DNAT of address and port); its source becomes
+//!   the node's private IP and a port of the node (SNAT) for PrivateLink traffic and when
+//!   client IP preservation is off, else stays the client's. Checksums are patched
+//!   incrementally, partial ones included; a GSO super-frame stays one frame.
+//! - The target side is a delivery into the provider VPC: the target subnet's network ACL
+//!   in and the target's security groups in (stateful), exactly as for any other packet.
+//!   The target's reply passes its own groups out (tracked) and is rewritten back to come
+//!   from the address the client connected to, then enters the client's side as any
+//!   packet does (its ACL and groups in, or the internet gateway's way back).
+//! - The node's security groups, when the load balancer has some, judge the client's
+//!   packet (on PrivateLink traffic only while `EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic`
+//!   is on). Packets to a node that belong to no client flow and no listener are the
+//!   targets' answers to health checks: they go to the load balancer's health port.
+
+use core::net::Ipv4Addr;
+
+use super::{Pass, Sink, Track};
+use crate::dataplane::checksum::{self, AddrField};
+use crate::dataplane::conntrack::FlowKey;
+use crate::dataplane::nacl::Way;
+use crate::dataplane::nlb::{self, Client, PortField, Session, INTERNET_ZONE, UDP_IDLE};
+use crate::dataplane::packet::{eth, parse_ipv4, proto, Ipv4Info, L4};
+use crate::dataplane::topology::{Eni, EniIx, IfeIx, NlbIx, VpcIx};
+use crate::dataplane::verdict::{Drop, Verdict};
+use crate::dataplane::vnet::VnetHdr;
+
+/// Where a client's packet came from.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Via {
+    /// An ENI of VPC `zone` (the load balancer's own VPC, or a PrivateLink consumer's when
+    /// `endpoint` is set).
+    Vpc {
+        zone: VpcIx,
+        endpoint: Option<IfeIx>,
+    },
+    /// Through an internet gateway.
+    Internet,
+}
+
+/// Largest TCP segment on a PrivateLink path: its 8500-byte MTU less 40 bytes of headers.
+pub(super) const PRIVATELINK_MSS: u16 = 8460;
+
+/// The SNAT port a node gives a new flow: the client's own port if free, else the next
+/// free one above 1024 (at most this many tries).
+const PORT_TRIES: u16 = 512;
+
+impl<S: Sink> Pass<'_, S> {
+    /// From `sender` (ENI `e`) in the load balancer's VPC to node `node` of `n` (its ENI
+    /// `d`): a client of a listener, or a target answering a health check.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn into_lb_node(
+        &mut self,
+        e: EniIx,
+        sender: &Eni,
+        d: EniIx,
+        (n, node): (NlbIx, usize),
+        frame: &mut [u8],
+        vnet: VnetHdr,
+        info: &Ipv4Info,
+        track: &mut Track,
+        same_subnet: bool,
+    ) -> Verdict {
+        let snap = self.snap;
+        let vpc = sender.vpc;
+        let key = track.key;
+        let (Some(dst), Some(lb)) = (snap.eni(d), snap.elb.nlbs.get(n.ix())) else {
+            return self.reject(Drop::NoSuchAddress(vpc), vpc, Some(e), info, key);
+        };
+        if !same_subnet {
+            if let Err(r) = self.nacl(dst.subnet, Way::In, info, info.src) {
+                return self.reject(r, vpc, Some(e), info, key);
+            }
+        }
+        let listener = info
+            .l4
+            .ports()
+            .is_some_and(|(_, dport)| lb.listener(info.protocol, dport).is_some());
+        if let Err(r) = self.commit(track, vpc, Some(e), sender.subnet, info) {
+            return Verdict::Dropped(r);
+        }
+        if listener {
+            let via = Via::Vpc {
+                zone: vpc,
+                endpoint: None,
+            };
+            return self.into_nlb(n, node, via, frame, vnet, info);
+        }
+        // Not for a listener: a target's answer to a health check.
+        let port = lb.health_port;
+        self.send_to_service(port, frame, &vnet)
+    }
+
+    /// A client's packet for node `node` of load balancer `n`; see the module docs.
+    pub(super) fn into_nlb(
+        &mut self,
+        n: NlbIx,
+        node: usize,
+        via: Via,
+        frame: &mut [u8],
+        vnet: VnetHdr,
+        info: &Ipv4Info,
+    ) -> Verdict {
+        let snap = self.snap;
+        let Some(lb) = snap.elb.nlbs.get(n.ix()) else {
+            return Verdict::Dropped(Drop::NlbNoListener(n));
+        };
+        let Some(nd) = lb.nodes.get(node) else {
+            return Verdict::Dropped(Drop::NlbNoListener(n));
+        };
+        let Some((sport, dport)) = info.l4.ports() else {
+            return Verdict::Dropped(Drop::NlbNoListener(n));
+        };
+        let (zone, endpoint) = match via {
+            Via::Vpc { zone, endpoint } => (zone.0, endpoint),
+            Via::Internet => (INTERNET_ZONE, None),
+        };
+        let outer = FlowKey::new(info.protocol, info.src, sport, info.dst, dport).in_zone(zone);
+        let flags = info.l4.tcp_flags();
+        let session = match self.sessions.from_client(self.now, &outer, flags) {
+            Some(s) => s,
+            None => match self.new_session(n, node, outer, endpoint, frame, info) {
+                Ok(s) => s,
+                Err(d) => return Verdict::Dropped(d),
+            },
+        };
+        let _ = nd;
+        // DNAT (and SNAT) to the target.
+        let inner = session.inner;
+        let mode = super::output::l4_mode(&vnet);
+        let ip = &mut frame[eth::LEN..];
+        let ok = checksum::ipv4_rewrite_addr(ip, AddrField::Dst, inner.dst, mode).is_ok()
+            && nlb::rewrite_port(ip, PortField::Dst, inner.dst_port, mode).is_ok()
+            && (inner.src == info.src
+                || checksum::ipv4_rewrite_addr(ip, AddrField::Src, inner.src, mode).is_ok())
+            && (inner.src_port == sport
+                || nlb::rewrite_port(ip, PortField::Src, inner.src_port, mode).is_ok());
+        if !ok {
+            return Verdict::Dropped(Drop::Malformed);
+        }
+        let Some(info2) = parse_ipv4(&frame[eth::LEN..]) else {
+            return Verdict::Dropped(Drop::Malformed);
+        };
+        let Some(t) = snap.eni_by_ip(lb.vpc, inner.dst) else {
+            return Verdict::Dropped(Drop::NlbNoTarget(n));
+        };
+        let (key, trackable) = super::gates::flow_key(lb.vpc, &info2, info2.src, info2.dst);
+        let mut track = self.lookup(key, trackable, &info2);
+        self.deliver(None, t, frame, vnet, &info2, &mut track, false)
+    }
+
+    /// A new flow: the listener, the node's groups, a target, the node's port.
+    fn new_session(
+        &mut self,
+        n: NlbIx,
+        node: usize,
+        outer: FlowKey,
+        endpoint: Option<IfeIx>,
+        frame: &[u8],
+        info: &Ipv4Info,
+    ) -> Result<Session, Drop> {
+        let snap = self.snap;
+        let elb = &snap.elb;
+        let lb = elb.nlbs.get(n.ix()).ok_or(Drop::NlbNoListener(n))?;
+        let nd = lb.nodes.get(node).ok_or(Drop::NlbNoListener(n))?;
+        let listener = lb
+            .listener(info.protocol, outer.dst_port)
+            .ok_or(Drop::NlbNoListener(n))?;
+        let tcp = info.protocol == proto::TCP;
+        if tcp && !matches!(info.l4, L4::Tcp { flags, .. } if flags & 0x12 == 0x02) {
+            return Err(Drop::NlbNoFlow(n));
+        }
+        let via_privatelink = endpoint.is_some();
+        if lb.has_security_groups && (!via_privatelink || lb.enforce_sg_on_privatelink) {
+            let node_eni = snap.eni(nd.eni).ok_or(Drop::NlbNoListener(n))?;
+            if self.groups_allow(node_eni, true, info, info.src).is_none() {
+                return Err(Drop::SgIngressDenied(nd.eni));
+            }
+        }
+        let tg = elb
+            .target_groups
+            .get(listener.tg.ix())
+            .ok_or(Drop::NlbNoTarget(n))?;
+        let cross_zone = tg.cross_zone.unwrap_or(lb.cross_zone);
+        let mut candidates = [crate::dataplane::topology::TargetIx(0); MAX_CANDIDATES];
+        let mut count = 0;
+        for &t in &tg.targets {
+            let Some(target) = elb.targets.get(t.ix()) else {
+                continue;
+            };
+            if target.eni.is_none() || (!cross_zone && target.az != Some(nd.az)) {
+                continue;
+            }
+            if let Some(slot) = candidates.get_mut(count) {
+                *slot = t;
+                count += 1;
+            }
+        }
+        let syn_seq = if tcp {
+            nlb::tcp_seq(frame.get(eth::LEN..).unwrap_or(&[]))
+        } else {
+            None
+        };
+        let hash = nlb::flow_hash(self.seed, &outer, syn_seq);
+        let health = self.health;
+        let chosen = nlb::pick(hash, &candidates[..count], |t| {
+            health.get(t.ix()).copied().unwrap_or(false)
+        })
+        .ok_or(Drop::NlbNoTarget(n))?;
+        let target = elb.targets.get(chosen.ix()).ok_or(Drop::NlbNoTarget(n))?;
+        let snat = via_privatelink || !tg.preserve_client_ip;
+        let zone = lb.vpc.0;
+        let (src, src_port) = if snat {
+            (
+                nd.ip,
+                self.node_port(
+                    zone,
+                    nd.ip,
+                    target.ip,
+                    target.port,
+                    info.protocol,
+                    outer.src_port,
+                )?,
+            )
+        } else {
+            (outer.src, outer.src_port)
+        };
+        let inner =
+            FlowKey::new(info.protocol, src, src_port, target.ip, target.port).in_zone(zone);
+        let session = Session {
+            outer,
+            inner,
+            client: if outer.zone == INTERNET_ZONE {
+                Client::Internet
+            } else {
+                Client::Vpc
+            },
+            nlb: n.0,
+            endpoint: endpoint.map_or(u32::MAX, |e| e.0),
+            idle: if tcp { tg.tcp_idle } else { UDP_IDLE },
+            last: self.now,
+        };
+        self.sessions
+            .insert(session)
+            .map_err(|_| Drop::NlbFlowsFull)?;
+        Ok(session)
+    }
+
+    /// A free source port of `node` toward `target:tport`.
+    fn node_port(
+        &self,
+        zone: u32,
+        node: Ipv4Addr,
+        target: Ipv4Addr,
+        tport: u16,
+        protocol: u8,
+        wanted: u16,
+    ) -> Result<u16, Drop> {
+        let mut p = wanted.max(1024);
+        for _ in 0..PORT_TRIES {
+            let reply = FlowKey::new(protocol, target, tport, node, p).in_zone(zone);
+            if !self.sessions.reply_taken(&reply) {
+                return Ok(p);
+            }
+            p = if p == u16::MAX { 1024 } else { p + 1 };
+        }
+        Err(Drop::NlbFlowsFull)
+    }
+
+    /// A target's packet: `Some(verdict)` when it is a reply of a load balancer flow.
+    pub(super) fn from_target(
+        &mut self,
+        e: EniIx,
+        eni: &Eni,
+        frame: &mut [u8],
+        vnet: VnetHdr,
+        info: &Ipv4Info,
+    ) -> Option<Verdict> {
+        if self.sessions.is_empty() {
+            return None;
+        }
+        let (sport, dport) = info.l4.ports()?;
+        let key = FlowKey::new(info.protocol, info.src, sport, info.dst, dport).in_zone(eni.vpc.0);
+        let session = self
+            .sessions
+            .from_target(self.now, &key, info.l4.tcp_flags())?;
+        Some(self.reply_to_client(e, eni, session, frame, vnet, info))
+    }
+
+    fn reply_to_client(
+        &mut self,
+        e: EniIx,
+        eni: &Eni,
+        session: Session,
+        frame: &mut [u8],
+        vnet: VnetHdr,
+        info: &Ipv4Info,
+    ) -> Verdict {
+        let snap = self.snap;
+        // The target's own groups out (tracked: the flow came in through them) and its
+        // subnet's ACL out.
+        let (key, trackable) = super::gates::flow_key(eni.vpc, info, info.src, info.dst);
+        let mut track = self.lookup(key, trackable, info);
+        let sender = super::Sender { ix: e, eni };
+        if let Err(d) = self.egress_gate(&mut track, sender, info) {
+            return self.reject(d, eni.vpc, Some(e), info, key);
+        }
+        if let Err(d) = self.nacl(eni.subnet, crate::dataplane::nacl::Way::Out, info, info.dst) {
+            return self.reject(d, eni.vpc, Some(e), info, key);
+        }
+        if let Err(d) = self.commit(&mut track, eni.vpc, Some(e), eni.subnet, info) {
+            return Verdict::Dropped(d);
+        }
+        let outer = session.outer;
+        let mode = super::output::l4_mode(&vnet);
+        let ip = &mut frame[eth::LEN..];
+        let ok = checksum::ipv4_rewrite_addr(ip, AddrField::Src, outer.dst, mode).is_ok()
+            && nlb::rewrite_port(ip, PortField::Src, outer.dst_port, mode).is_ok()
+            && checksum::ipv4_rewrite_addr(ip, AddrField::Dst, outer.src, mode).is_ok()
+            && nlb::rewrite_port(ip, PortField::Dst, outer.src_port, mode).is_ok();
+        if !ok {
+            return Verdict::Dropped(Drop::Malformed);
+        }
+        if session.via_privatelink() {
+            let ife = IfeIx(session.endpoint);
+            if super::endpoint::too_big(info, &vnet, frame) {
+                return Verdict::Dropped(Drop::EndpointMtuExceeded(ife));
+            }
+            nlb::clamp_mss(&mut frame[eth::LEN..], PRIVATELINK_MSS, mode);
+        }
+        let Some(info2) = parse_ipv4(&frame[eth::LEN..]) else {
+            return Verdict::Dropped(Drop::Malformed);
+        };
+        match session.client {
+            Client::Vpc => {
+                let vpc = VpcIx(outer.zone);
+                match snap.eni_by_ip(vpc, outer.src) {
+                    Some(c) => self.inbound(c, frame, vnet, &info2, outer.src, None),
+                    None => Verdict::Dropped(Drop::NoSuchAddress(vpc)),
+                }
+            }
+            Client::Internet => {
+                // Out through the load balancer VPC's internet gateway: a hop.
+                if checksum::ipv4_decrement_ttl(&mut frame[eth::LEN..]).is_err() {
+                    return Verdict::Dropped(Drop::TtlExceeded);
+                }
+                self.toward_public_address(frame, vnet)
+            }
+        }
+    }
+}
+
+/// Targets one new flow may choose among (a target group holds at most this many targets
+/// in one AZ, or in all with cross-zone on; AWS allows 1,000 per load balancer).
+const MAX_CANDIDATES: usize = 1024;

@@ -1,0 +1,445 @@
+//! Scenario tests of the load balancer and interface endpoint stages of the router, on the
+//! default lab (seed 1 labs 3 and 4): frames injected with a fake clock, what comes out
+//! checked as a user would see it (who receives the packet, from which address, with
+//! correct checksums), and every drop with its reason. No root: the router is sans-IO.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use vpclab::dataplane::checksum;
+use vpclab::dataplane::router::{Config, Router};
+use vpclab::dataplane::testkit::{self, Addrs, Collect, Flags, Sent};
+use vpclab::dataplane::time::Instant;
+use vpclab::dataplane::topology::{PortId, PortKind, Snapshot};
+use vpclab::dataplane::verdict::{Drop, DropKind, Verdict};
+use vpclab::dataplane::vnet::{flags, gso_type, HdrSize, VnetHdr};
+use vpclab::model::{EndpointKind, EniOwner, Lab};
+
+const HDR: HdrSize = HdrSize::Legacy;
+
+struct H {
+    lab: Lab,
+    router: Router,
+    sink: Collect,
+    now: Instant,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Host {
+    port: PortId,
+    mac: [u8; 6],
+    ip: Ipv4Addr,
+}
+
+fn default_lab() -> Lab {
+    common::load_file("templates/default.yaml")
+}
+
+impl H {
+    fn new(lab: Lab) -> H {
+        let snap = Snapshot::build(&lab, None).expect("snapshot");
+        H {
+            lab,
+            router: Router::new(Arc::new(snap), Config::default()),
+            sink: Collect::default(),
+            now: Instant::from_secs(10),
+        }
+    }
+
+    fn apply(&mut self) {
+        let snap = Snapshot::build(&self.lab, Some(self.router.snapshot())).expect("snapshot");
+        self.router.install(Arc::new(snap));
+    }
+
+    fn host(&self, name: &str) -> Host {
+        let i = self
+            .lab
+            .instances
+            .iter()
+            .find(|i| i.origin.logical_id.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("no instance {name}"));
+        let eni = self.lab.eni(&i.eni).unwrap();
+        Host {
+            port: self
+                .router
+                .snapshot()
+                .port_of(&PortKind::Eni(i.eni.clone()))
+                .unwrap(),
+            mac: eni.mac.0,
+            ip: i.private_ip,
+        }
+    }
+
+    fn public_ip(&self, name: &str) -> Ipv4Addr {
+        self.lab
+            .instances
+            .iter()
+            .find(|i| i.origin.logical_id.as_deref() == Some(name))
+            .and_then(|i| i.public_ip)
+            .unwrap()
+    }
+
+    /// The interface endpoint `logical`'s ENI addresses, in subnet order.
+    fn endpoint_ips(&self, logical: &str) -> Vec<Ipv4Addr> {
+        let e = self
+            .lab
+            .vpc_endpoints
+            .iter()
+            .find(|e| e.origin.logical_id.as_deref() == Some(logical))
+            .unwrap();
+        let EndpointKind::Interface {
+            network_interfaces, ..
+        } = &e.kind
+        else {
+            panic!("not an interface endpoint")
+        };
+        network_interfaces
+            .iter()
+            .map(|id| self.lab.eni(id).unwrap().private_ip)
+            .collect()
+    }
+
+    fn nlb_nodes(&self) -> Vec<(Ipv4Addr, Option<Ipv4Addr>)> {
+        self.lab
+            .network_interfaces
+            .iter()
+            .filter(|e| matches!(e.owner, EniOwner::LoadBalancer(_)))
+            .map(|e| (e.private_ip, e.public_ip))
+            .collect()
+    }
+
+    fn send_vnet(&mut self, port: PortId, vnet: &VnetHdr, frame: &[u8]) -> (Verdict, Vec<Sent>) {
+        let mut buf = testkit::with_vnet(HDR, vnet, frame);
+        let v = self
+            .router
+            .process(self.now, port, &mut buf, &mut self.sink);
+        (v, self.sink.take())
+    }
+
+    fn send(&mut self, port: PortId, frame: &[u8]) -> (Verdict, Vec<Sent>) {
+        self.send_vnet(port, &VnetHdr::PLAIN, frame)
+    }
+
+    fn from(&self, h: &Host, dst: Ipv4Addr) -> Addrs {
+        Addrs::new(h.mac, self.router.snapshot().router_mac, h.ip, dst)
+    }
+}
+
+fn parsed(ip: &[u8]) -> vpclab::dataplane::packet::Ipv4Info {
+    vpclab::dataplane::packet::parse_ipv4(ip).expect("an IPv4 packet")
+}
+
+/// Whether the L4 checksum of `ip` is right (complete checksums).
+fn l4_ok(ip: &[u8]) -> bool {
+    let info = parsed(ip);
+    let l4 = &ip[info.ihl..info.total_len];
+    let pseudo = checksum::pseudo_v4(info.src, info.dst, info.protocol, l4.len() as u16);
+    checksum::l4_checksum_ok(l4, pseudo) && checksum::ipv4_header_checksum_ok(ip)
+}
+
+#[test]
+fn an_interface_endpoint_to_an_aws_service_reaches_its_service_port_and_the_answer_comes_back() {
+    let mut h = H::new(default_lab());
+    let private = h.host("CloudNetaPrivateEC2");
+    let eni_ip = h.endpoint_ips("CloudFormationEndpoint")[1];
+    let syn = testkit::tcp(&h.from(&private, eni_ip), 40000, 80, Flags::SYN, b"");
+    let (v, out) = h.send(private.port, &syn);
+    let Verdict::Delivered(port) = v else {
+        panic!("{v:?}")
+    };
+    let snap = Arc::clone(h.router.snapshot());
+    assert!(matches!(
+        snap.port(port).unwrap().kind,
+        PortKind::InterfaceEndpoint(_)
+    ));
+    assert_eq!(parsed(&out[0].frame).dst, eni_ip);
+    // The service's SYN-ACK from the endpoint's address comes back to the instance.
+    let mut answer = testkit::tcp(
+        &Addrs::new([0; 6], [0; 6], eni_ip, private.ip),
+        80,
+        40000,
+        Flags::SYN_ACK,
+        b"",
+    );
+    let mut packet = answer.split_off(14);
+    let v = h.router.process(h.now, port, &mut packet, &mut h.sink);
+    let out = h.sink.take();
+    assert_eq!(v, Verdict::Forwarded(private.port), "{v:?}");
+    assert_eq!(parsed(testkit::ip_of(&out[0].frame)).src, eni_ip);
+}
+
+#[test]
+fn an_endpoint_security_group_without_a_rule_for_the_port_refuses_and_says_which_group() {
+    let mut h = H::new(default_lab());
+    let public = h.host("CloudNetaPublicEC2");
+    let eni_ip = h.endpoint_ips("CloudFormationEndpoint")[0];
+    // EndpointSG allows 80 and 443 from the VPC: 8080 is refused at the endpoint's ENI.
+    let syn = testkit::tcp(&h.from(&public, eni_ip), 40000, 8080, Flags::SYN, b"");
+    let (v, out) = h.send(public.port, &syn);
+    let Verdict::Dropped(d @ Drop::SgIngressDenied(_)) = v else {
+        panic!("{v:?}")
+    };
+    assert!(out.is_empty());
+    let why = h.router.snapshot().explain(&d);
+    let sg = h
+        .lab
+        .security_groups
+        .iter()
+        .find(|g| g.origin.logical_id.as_deref() == Some("EndpointSG"))
+        .unwrap();
+    assert!(why.contains(sg.id.as_str()), "{why}");
+}
+
+#[test]
+fn packets_over_8500_bytes_toward_an_endpoint_are_dropped_and_counted() {
+    let mut h = H::new(default_lab());
+    let private = h.host("CloudNetaPrivateEC2");
+    let eni_ip = h.endpoint_ips("CloudFormationEndpoint")[1];
+    let a = h.from(&private, eni_ip);
+    let big = testkit::tcp(&a, 40000, 80, Flags::ACK, &vec![0u8; 8600]);
+    let (v, _) = h.send(private.port, &big);
+    assert!(
+        matches!(v, Verdict::Dropped(Drop::EndpointMtuExceeded(_))),
+        "{v:?}"
+    );
+    let ok = testkit::tcp(&a, 40000, 80, Flags::ACK, &vec![0u8; 8400]);
+    let (v, _) = h.send(private.port, &ok);
+    assert!(matches!(v, Verdict::Delivered(_)), "{v:?}");
+    assert_eq!(
+        h.router.counters().dropped(DropKind::EndpointMtuExceeded),
+        1
+    );
+}
+
+/// Sends a SYN from `from` to `dst:80` through the endpoint service; returns the target's
+/// frame and the port it went to.
+fn syn_through(
+    h: &mut H,
+    from: &Host,
+    dst: Ipv4Addr,
+    sport: u16,
+    seq_salt: u8,
+) -> (PortId, Vec<u8>) {
+    let mut syn = testkit::tcp(&h.from(from, dst), sport, 80, Flags::SYN, &[]);
+    // Vary the sequence number (part of the flow hash).
+    syn[14 + 20 + 4] = seq_salt;
+    let ip = &mut syn[14..];
+    let info = parsed(ip);
+    let l4_len = (info.total_len - info.ihl) as u16;
+    let pseudo = checksum::pseudo_v4(info.src, info.dst, 6, l4_len);
+    checksum::fill_l4_checksum(&mut ip[20..], 6, pseudo).unwrap();
+    let (v, out) = h.send(from.port, &syn);
+    let Verdict::Forwarded(p) = v else {
+        panic!("{v:?}")
+    };
+    (p, out[0].frame.clone())
+}
+
+#[test]
+fn privatelink_reaches_both_web_servers_from_the_nlb_nodes_address_and_back() {
+    let mut h = H::new(default_lab());
+    let client = h.host("CloudNetaPublicEC2");
+    let web1 = h.host("WEB1");
+    let web2 = h.host("WEB2");
+    let nodes: Vec<Ipv4Addr> = h.nlb_nodes().iter().map(|n| n.0).collect();
+    let eni_ip = h.endpoint_ips("WebServiceEndpoint")[0];
+    let mut per_target: HashMap<PortId, u32> = HashMap::new();
+    for i in 0..40u16 {
+        let (port, frame) = syn_through(&mut h, &client, eni_ip, 41000 + i, i as u8);
+        *per_target.entry(port).or_default() += 1;
+        let ip = testkit::ip_of(&frame);
+        let info = parsed(ip);
+        assert!(
+            nodes.contains(&info.src),
+            "target sees a node's address, not {}",
+            info.src
+        );
+        assert!(info.dst == web1.ip || info.dst == web2.ip);
+        assert!(l4_ok(ip), "checksums after DNAT and SNAT");
+        // The target answers; the client sees the endpoint's address.
+        let target = if port == web1.port { web1 } else { web2 };
+        let (sport, _) = info.l4.ports().unwrap();
+        let a = Addrs::new(
+            target.mac,
+            h.router.snapshot().router_mac,
+            info.dst,
+            info.src,
+        );
+        let synack = testkit::tcp(&a, 80, sport, Flags::SYN_ACK, b"");
+        let (v, out) = h.send(target.port, &synack);
+        assert_eq!(v, Verdict::Forwarded(client.port), "{v:?}");
+        let back = parsed(testkit::ip_of(&out[0].frame));
+        assert_eq!(back.src, eni_ip);
+        assert_eq!(back.l4.ports(), Some((80, 41000 + i)));
+        assert!(l4_ok(testkit::ip_of(&out[0].frame)));
+    }
+    assert_eq!(per_target.len(), 2, "{per_target:?}");
+    assert!(per_target.values().all(|&n| n >= 10), "{per_target:?}");
+}
+
+#[test]
+fn a_flow_stays_pinned_to_its_target_across_gso_frames_with_partial_checksums() {
+    let mut h = H::new(default_lab());
+    let client = h.host("CloudNetaPrivateEC2");
+    let eni_ip = h.endpoint_ips("WebServiceEndpoint")[1];
+    let (port, first) = syn_through(&mut h, &client, eni_ip, 42000, 7);
+    let target_ip = parsed(testkit::ip_of(&first)).dst;
+    // A GSO super-frame of the same flow, partial checksum (as the kernel hands it over).
+    let payload = vec![0x55u8; 6000];
+    let mut frame = testkit::tcp(&h.from(&client, eni_ip), 42000, 80, Flags::ACK, &payload);
+    let ip = &mut frame[14..];
+    let info = parsed(ip);
+    let l4_len = (info.total_len - info.ihl) as u16;
+    let pseudo = checksum::pseudo_v4(info.src, info.dst, 6, l4_len);
+    ip[36..38].copy_from_slice(&pseudo.to_be_bytes());
+    let vnet = VnetHdr {
+        flags: flags::NEEDS_CSUM,
+        gso_type: gso_type::TCPV4,
+        hdr_len: 54,
+        gso_size: 1448,
+        csum_start: 34,
+        csum_offset: 16,
+        num_buffers: 0,
+    };
+    for _ in 0..3 {
+        let (v, out) = h.send_vnet(client.port, &vnet, &frame);
+        assert_eq!(v, Verdict::Forwarded(port), "pinned to the first target");
+        assert_eq!(out.len(), 1, "one super-frame out, not segments");
+        assert_eq!(out[0].vnet.gso_size, 1448);
+        let mut f = out[0].frame.clone();
+        let ip = testkit::ip_of(&f);
+        assert_eq!(parsed(ip).dst, target_ip);
+        // Completing the partial checksum gives a correct segment checksum.
+        checksum::complete_partial(&mut f, 34, 16).unwrap();
+        assert!(l4_ok(testkit::ip_of(&f)));
+    }
+}
+
+#[test]
+fn an_unhealthy_target_gets_no_new_flows_and_all_unhealthy_fails_open() {
+    let mut h = H::new(default_lab());
+    let client = h.host("CloudNetaPublicEC2");
+    let web1 = h.host("WEB1");
+    let web2 = h.host("WEB2");
+    let tg = h.lab.target_groups[0].arn.clone();
+    let eni_ip = h.endpoint_ips("WebServiceEndpoint")[0];
+    assert!(h.router.set_target_health(&tg, web1.ip, 80, true));
+    assert!(h.router.set_target_health(&tg, web2.ip, 80, false));
+    for i in 0..20u16 {
+        let (port, _) = syn_through(&mut h, &client, eni_ip, 43000 + i, i as u8);
+        assert_eq!(port, web1.port, "only the healthy target");
+    }
+    // WEB2 healthy again, WEB1 down: everything new to WEB2.
+    h.router.set_target_health(&tg, web2.ip, 80, true);
+    h.router.set_target_health(&tg, web1.ip, 80, false);
+    for i in 0..20u16 {
+        let (port, _) = syn_through(&mut h, &client, eni_ip, 44000 + i, i as u8);
+        assert_eq!(port, web2.port);
+    }
+    // Both down: fail open, both get flows.
+    h.router.set_target_health(&tg, web2.ip, 80, false);
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..40u16 {
+        seen.insert(syn_through(&mut h, &client, eni_ip, 45000 + i, i as u8).0);
+    }
+    assert_eq!(seen.len(), 2);
+}
+
+#[test]
+fn pending_and_rejected_connections_pass_nothing_and_accepting_lets_traffic_through() {
+    let mut lab = default_lab();
+    let e = lab
+        .vpc_endpoints
+        .iter_mut()
+        .find(|e| e.origin.logical_id.as_deref() == Some("WebServiceEndpoint"))
+        .unwrap();
+    e.state = "pendingAcceptance".into();
+    let mut h = H::new(lab);
+    let client = h.host("CloudNetaPublicEC2");
+    let eni_ip = h.endpoint_ips("WebServiceEndpoint")[0];
+    let syn = testkit::tcp(&h.from(&client, eni_ip), 46000, 80, Flags::SYN, b"");
+    let (v, _) = h.send(client.port, &syn);
+    assert!(
+        matches!(v, Verdict::Dropped(Drop::EndpointNotAccepted(_))),
+        "{v:?}"
+    );
+    for state in ["rejected", "available"] {
+        let e = h
+            .lab
+            .vpc_endpoints
+            .iter_mut()
+            .find(|e| e.origin.logical_id.as_deref() == Some("WebServiceEndpoint"))
+            .unwrap();
+        e.state = state.into();
+        h.apply();
+        let (v, _) = h.send(client.port, &syn);
+        match state {
+            "rejected" => assert!(matches!(v, Verdict::Dropped(Drop::EndpointNotAccepted(_)))),
+            _ => assert!(matches!(v, Verdict::Forwarded(_)), "{v:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_internet_reaches_an_internet_facing_nlb_and_the_target_sees_the_client() {
+    let mut h = H::new(default_lab());
+    let web1 = h.host("WEB1");
+    let web2 = h.host("WEB2");
+    let (_, public) = h.nlb_nodes()[0];
+    let public = public.expect("internet-facing nodes have public IPs");
+    let snap = Arc::clone(h.router.snapshot());
+    let a = Addrs::new(
+        snap.internet_host_mac,
+        snap.router_mac,
+        vpclab::model::catalog::INTERNET_HOST,
+        public,
+    );
+    let syn = testkit::tcp(&a, 47000, 80, Flags::SYN, b"");
+    let (v, out) = h.send(snap.internet_port, &syn);
+    let Verdict::Forwarded(p) = v else {
+        panic!("{v:?}")
+    };
+    assert!(p == web1.port || p == web2.port);
+    let info = parsed(testkit::ip_of(&out[0].frame));
+    assert_eq!(
+        info.src,
+        vpclab::model::catalog::INTERNET_HOST,
+        "client IP preserved"
+    );
+    let target = if p == web1.port { web1 } else { web2 };
+    let back = Addrs::new(target.mac, snap.router_mac, target.ip, info.src);
+    let (v, out) = h.send(
+        target.port,
+        &testkit::tcp(&back, 80, 47000, Flags::SYN_ACK, b""),
+    );
+    assert_eq!(v, Verdict::Forwarded(snap.internet_port), "{v:?}");
+    let back = parsed(testkit::ip_of(&out[0].frame));
+    assert_eq!(
+        back.src, public,
+        "the answer comes from the node's public IP"
+    );
+    assert!(l4_ok(testkit::ip_of(&out[0].frame)));
+}
+
+#[test]
+fn an_instance_reaches_another_vpcs_public_ip_through_both_internet_gateways() {
+    let mut h = H::new(default_lab());
+    let client = h.host("CloudNetaPublicEC2");
+    let web1 = h.host("WEB1");
+    let web1_public = h.public_ip("WEB1");
+    let ping = testkit::ping(&h.from(&client, web1_public), 9, 1);
+    let (v, out) = h.send(client.port, &ping);
+    assert_eq!(v, Verdict::Forwarded(web1.port), "{v:?}");
+    let info = parsed(testkit::ip_of(&out[0].frame));
+    assert_eq!(info.src, h.public_ip("CloudNetaPublicEC2"));
+    assert_eq!(info.dst, web1.ip);
+    assert_eq!(info.ttl, 62, "two internet gateways, two hops");
+    // And back.
+    let a = Addrs::new(web1.mac, h.router.snapshot().router_mac, web1.ip, info.src);
+    let (v, out) = h.send(web1.port, &testkit::pong(&a, 9, 1));
+    assert_eq!(v, Verdict::Forwarded(client.port), "{v:?}");
+    assert_eq!(parsed(testkit::ip_of(&out[0].frame)).src, web1_public);
+}
