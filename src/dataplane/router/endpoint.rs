@@ -41,7 +41,7 @@ impl<S: Sink> Pass<'_, S> {
     /// From `sender` (ENI `e`) to interface `d` of endpoint `i`; `same_subnet` says whether
     /// the ACLs are crossed.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn into_endpoint(
+    pub(super) fn enter_endpoint(
         &mut self,
         e: EniIx,
         sender: &Eni,
@@ -105,7 +105,7 @@ impl<S: Sink> Pass<'_, S> {
                     zone: vpc,
                     endpoint: Some(i),
                 };
-                self.into_nlb(n, node, via, frame, vnet, info)
+                self.through_nlb(n, node, via, frame, vnet, info)
             }
         }
     }

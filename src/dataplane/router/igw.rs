@@ -70,7 +70,7 @@ impl<'a, S: Sink> Pass<'a, S> {
         }
         // An internet-facing load balancer's node.
         if let EniRole::LbNode { nlb, node } = eni.role {
-            return self.into_nlb(nlb, usize::from(node), Via::Internet, frame, vnet, info);
+            return self.through_nlb(nlb, usize::from(node), Via::Internet, frame, vnet, info);
         }
         self.inbound(e, frame, vnet, info, eni.ip, Some(eni.ip))
     }

@@ -59,7 +59,7 @@ impl<S: Sink> Pass<'_, S> {
     /// From `sender` (ENI `e`) in the load balancer's VPC to node `node` of `n` (its ENI
     /// `d`): a client of a listener, or a target answering a health check.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn into_lb_node(
+    pub(super) fn enter_lb_node(
         &mut self,
         e: EniIx,
         sender: &Eni,
@@ -94,7 +94,7 @@ impl<S: Sink> Pass<'_, S> {
                 zone: vpc,
                 endpoint: None,
             };
-            return self.into_nlb(n, node, via, frame, vnet, info);
+            return self.through_nlb(n, node, via, frame, vnet, info);
         }
         // Not for a listener: a target's answer to a health check.
         let port = lb.health_port;
@@ -102,7 +102,7 @@ impl<S: Sink> Pass<'_, S> {
     }
 
     /// A client's packet for node `node` of load balancer `n`; see the module docs.
-    pub(super) fn into_nlb(
+    pub(super) fn through_nlb(
         &mut self,
         n: NlbIx,
         node: usize,

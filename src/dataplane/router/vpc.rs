@@ -109,10 +109,18 @@ impl<'a, S: Sink> Pass<'a, S> {
                     EniRole::Instance => {
                         self.deliver(Some(sender), d, frame, vnet, info, &mut track, same_subnet)
                     }
-                    EniRole::InterfaceEndpoint(i) => {
-                        self.into_endpoint(e, eni, d, i, frame, vnet, info, &mut track, same_subnet)
-                    }
-                    EniRole::LbNode { nlb, node } => self.into_lb_node(
+                    EniRole::InterfaceEndpoint(i) => self.enter_endpoint(
+                        e,
+                        eni,
+                        d,
+                        i,
+                        frame,
+                        vnet,
+                        info,
+                        &mut track,
+                        same_subnet,
+                    ),
+                    EniRole::LbNode { nlb, node } => self.enter_lb_node(
                         e,
                         eni,
                         d,
