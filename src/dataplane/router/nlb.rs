@@ -278,7 +278,7 @@ impl<S: Sink> Pass<'_, S> {
     }
 
     /// A target's packet: `Some(verdict)` when it is a reply of a load balancer flow.
-    pub(super) fn from_target(
+    pub(super) fn reply_of_target(
         &mut self,
         e: EniIx,
         eni: &Eni,

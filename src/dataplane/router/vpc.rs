@@ -62,7 +62,7 @@ impl<'a, S: Sink> Pass<'a, S> {
         }
 
         // A target's reply to a load balancer flow.
-        if let Some(v) = self.from_target(e, eni, frame, vnet, info) {
+        if let Some(v) = self.reply_of_target(e, eni, frame, vnet, info) {
             return v;
         }
         let sender = Sender { ix: e, eni };
