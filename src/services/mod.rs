@@ -8,7 +8,7 @@
 //! idle connections) even if no packet arrives. Time is the caller's
 //! [`Instant`].
 //!
-//! The three kinds of port, and what each serves:
+//! The kinds of port, and what each serves:
 //! - [`ServicePort::AmazonProvided`]: from instances of one VPC, not subject to security
 //!   groups or ACLs. Amazon DNS ([`dns`]) on UDP and TCP 53 of the VPC's base+2 address and
 //!   of 169.254.169.253; instance metadata ([`imds`]) on TCP 80 of 169.254.169.254, for
@@ -20,6 +20,11 @@
 //! - [`ServicePort::GatewayEndpoint`]: through a gateway endpoint, from instances of its
 //!   VPC (source: the private IP). ICMP echo on the endpoint's service CIDRs (its prefix
 //!   list in the lab's region); S3 on TCP 80 there when the endpoint is S3's.
+//! - [`ServicePort::InterfaceEndpoint`]: through an interface endpoint to an AWS service,
+//!   from instances of its VPC (source: the private IP; the router has applied the
+//!   endpoint's security groups). ICMP echo and the service ([`interface`]) on TCP 80 of the
+//!   endpoint's ENI IPs. The `Region` port serves the same on every catalog interface
+//!   service's public address.
 //!
 //! Everything else is dropped and counted by reason ([`Counters`]); nothing here panics on
 //! any input. DynamoDB ([`dynamodb`]) answers on TCP 80 of every region's DynamoDB CIDRs
@@ -35,6 +40,7 @@ pub mod dns;
 pub mod dynamodb;
 pub mod http;
 pub mod imds;
+pub mod interface;
 pub mod s3;
 mod stack;
 
@@ -52,6 +58,7 @@ use self::dns::{DnsCounters, Resolver};
 use self::dynamodb::{DynamoCounters, DynamoDb};
 use self::http::HttpCounters;
 use self::imds::{Imds, ImdsCounters, MetadataOptions};
+use self::interface::{InterfaceApp, InterfaceCounters, ServiceRef};
 use self::s3::{S3Counters, S3};
 use self::stack::{AppCtx, Kind, Stack};
 use crate::dataplane::time::Instant;
@@ -68,6 +75,9 @@ pub enum ServicePort {
     Region,
     /// S3 or DynamoDB through one gateway endpoint.
     GatewayEndpoint { vpce: VpceId },
+    /// An AWS service through one interface endpoint: what instances send to the
+    /// endpoint's ENI IPs, past its security groups.
+    InterfaceEndpoint { vpce: VpceId },
 }
 
 /// Why the services could not be built.
@@ -129,6 +139,8 @@ pub struct Counters {
     pub s3: S3Counters,
     /// DynamoDB.
     pub dynamodb: DynamoCounters,
+    /// AWS services behind interface endpoints (and their public addresses).
+    pub interface: InterfaceCounters,
 }
 
 /// `1 request`, `2 requests`.
@@ -191,6 +203,16 @@ impl Counters {
                 y.via_internet,
                 y.errors,
                 y.denied
+            ));
+        }
+        let i = &self.interface;
+        if i.requests > 0 {
+            out.push(format!(
+                "interface endpoints: {} ({} through an interface endpoint, {} through the \
+                 internet gateway)",
+                count(i.requests, "request", "requests"),
+                i.via_endpoint,
+                i.via_internet
             ));
         }
         if self.not_served > 0 {
@@ -342,6 +364,20 @@ struct EndpointDoor {
     nets: Vec<Ipv4Net>,
 }
 
+/// What one interface endpoint's port answers.
+#[derive(Debug, Clone)]
+struct InterfaceDoor {
+    service: ServiceRef,
+    /// The private IPs of the endpoint's network interfaces.
+    ips: Vec<Ipv4Addr>,
+}
+
+/// Whether an endpoint carries traffic.
+// TODO(model branch): `VpcEndpoint::passes_traffic()`.
+fn passes_traffic(e: &crate::model::VpcEndpoint) -> bool {
+    e.state == "available"
+}
+
 /// One source's DNS packet count in the current second.
 #[derive(Debug, Clone, Copy)]
 struct Rate {
@@ -354,6 +390,8 @@ pub struct Services {
     config: Config,
     vpcs: HashMap<VpcId, VpcDoor>,
     gateway_endpoints: HashMap<VpceId, EndpointDoor>,
+    interface_endpoints: HashMap<VpceId, InterfaceDoor>,
+    interface: InterfaceApp,
     region_nets: Vec<Ipv4Net>,
     region_s3_nets: Vec<Ipv4Net>,
     resolver: Resolver,
@@ -396,6 +434,8 @@ impl Services {
             config,
             vpcs: HashMap::new(),
             gateway_endpoints: HashMap::new(),
+            interface_endpoints: HashMap::new(),
+            interface: InterfaceApp::new(),
             region_nets: Vec::new(),
             region_s3_nets: Vec::new(),
             ports: HashMap::new(),
@@ -446,6 +486,25 @@ impl Services {
                 ))
             })
             .collect();
+        self.interface_endpoints = lab
+            .vpc_endpoints
+            .iter()
+            .filter(|e| passes_traffic(e))
+            .filter_map(|e| {
+                let crate::model::EndpointKind::Interface {
+                    network_interfaces, ..
+                } = &e.kind
+                else {
+                    return None;
+                };
+                let service = interface::service_of(&e.service_name)?;
+                let ips = network_interfaces
+                    .iter()
+                    .filter_map(|id| lab.eni(id).map(|eni| eni.private_ip))
+                    .collect();
+                Some((e.id.clone(), InterfaceDoor { service, ips }))
+            })
+            .collect();
         self.region_nets = catalog::REGIONS
             .iter()
             .flat_map(|r| {
@@ -469,11 +528,16 @@ impl Services {
             .flat_map(|s| s.nets())
             .collect();
         self.policies.update(lab);
-        let (vpcs, gwes) = (&self.vpcs, &self.gateway_endpoints);
+        let (vpcs, gwes, iwes) = (
+            &self.vpcs,
+            &self.gateway_endpoints,
+            &self.interface_endpoints,
+        );
         self.ports.retain(|p, _| match p {
             ServicePort::AmazonProvided { vpc } => vpcs.contains_key(vpc),
             ServicePort::Region => true,
             ServicePort::GatewayEndpoint { vpce } => gwes.contains_key(vpce),
+            ServicePort::InterfaceEndpoint { vpce } => iwes.contains_key(vpce),
         });
         self.dns_rate.retain(|v, _| vpcs.contains_key(v));
     }
@@ -492,6 +556,7 @@ impl Services {
                             ServicePort::AmazonProvided { .. } => Kind::AmazonProvided,
                             ServicePort::Region => Kind::Region,
                             ServicePort::GatewayEndpoint { .. } => Kind::Endpoint,
+                            ServicePort::InterfaceEndpoint { .. } => Kind::InterfaceEndpoint,
                         };
                         // Port 80 serves S3 (when it has storage) and DynamoDB (always).
                         let mut stack = Stack::new(kind, true, now, self.config.random_seed);
@@ -540,6 +605,7 @@ impl Services {
                         (self.s3.is_some()
                             && self.region_s3_nets.iter().any(|n| n.contains(&p.dst)))
                             || self.region_dynamodb_nets.iter().any(|n| n.contains(&p.dst))
+                            || self.interface.public_service(p.dst).is_some()
                     }
                     _ => false,
                 };
@@ -565,6 +631,17 @@ impl Services {
                     }
                     _ => false,
                 };
+                if !served {
+                    return Err(DropReason::NotServed);
+                }
+            }
+            ServicePort::InterfaceEndpoint { vpce } => {
+                let door = self
+                    .interface_endpoints
+                    .get(vpce)
+                    .ok_or(DropReason::UnknownPort)?;
+                let served =
+                    matches!(p.l4, L4::EchoRequest | L4::Tcp(80)) && door.ips.contains(&p.dst);
                 if !served {
                     return Err(DropReason::NotServed);
                 }
@@ -613,6 +690,13 @@ impl Services {
                     .map(|door| (vpce, &door.vpc)),
                 _ => None,
             };
+            let interface_endpoint = match port {
+                ServicePort::InterfaceEndpoint { vpce } => self
+                    .interface_endpoints
+                    .get(vpce)
+                    .map(|door| (vpce, door.service)),
+                _ => None,
+            };
             let mut ctx = AppCtx {
                 now,
                 vpc,
@@ -629,6 +713,8 @@ impl Services {
                     .config
                     .epoch_unix_millis
                     .saturating_add(now.total_millis()),
+                interface: &mut self.interface,
+                interface_endpoint,
             };
             self.counters.emitted += stack.run(&mut ctx, &mut |p| emit(port, p));
         }
@@ -665,6 +751,7 @@ impl Services {
             c.s3 = s3.counters.clone();
         }
         c.dynamodb = self.dynamodb.counters.clone();
+        c.interface = self.interface.counters.clone();
         c
     }
 
