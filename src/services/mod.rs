@@ -760,8 +760,8 @@ impl Services {
         &self.resolver
     }
 
-    /// Amazon DNS, mutable: [`Resolver::overrides_mut`] is where interface endpoints'
-    /// private DNS plugs in.
+    /// Amazon DNS, mutable: [`Resolver::overrides_mut`] (interface endpoints' private DNS
+    /// follows [`Services::update`] by itself).
     pub fn resolver_mut(&mut self) -> &mut Resolver {
         &mut self.resolver
     }
