@@ -57,7 +57,7 @@ pub fn router_port(snap: &Snapshot, port: &ServicePort) -> Option<PortId> {
         ServicePort::GatewayEndpoint { vpce } => PortKind::GatewayEndpoint(vpce.clone()),
         // TODO(lead): map to the router's ports once it has them; until then their
         // packets are counted as misdirected.
-        ServicePort::InterfaceEndpoint { .. } => return None,
+        ServicePort::InterfaceEndpoint { .. } | ServicePort::LoadBalancer { .. } => return None,
     };
     snap.port_of(&kind)
 }

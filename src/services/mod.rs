@@ -25,6 +25,11 @@
 //!   endpoint's security groups). ICMP echo and the service ([`interface`]) on TCP 80 of the
 //!   endpoint's ENI IPs. The `Region` port serves the same on every catalog interface
 //!   service's public address.
+//! - [`ServicePort::LoadBalancer`]: the health checks ([`health`]) of one load balancer's
+//!   target groups: probes leave on it from the nodes' private IPs, and the targets'
+//!   packets to a node IP that belong to no client flow come back on it.
+//!   [`Services::target_health`] reports the states, [`Services::health_generation`] says
+//!   when they changed.
 //!
 //! Everything else is dropped and counted by reason ([`Counters`]); nothing here panics on
 //! any input. DynamoDB ([`dynamodb`]) answers on TCP 80 of every region's DynamoDB CIDRs
@@ -38,6 +43,7 @@
 pub mod authz;
 pub mod dns;
 pub mod dynamodb;
+pub mod health;
 pub mod http;
 pub mod imds;
 pub mod interface;
@@ -56,6 +62,7 @@ use smoltcp::wire::{
 use self::authz::Policies;
 use self::dns::{DnsCounters, Resolver};
 use self::dynamodb::{DynamoCounters, DynamoDb};
+use self::health::{Health, HealthCounters};
 use self::http::HttpCounters;
 use self::imds::{Imds, ImdsCounters, MetadataOptions};
 use self::interface::{InterfaceApp, InterfaceCounters, ServiceRef};
@@ -64,6 +71,7 @@ use self::stack::{AppCtx, Kind, Stack};
 use crate::dataplane::time::Instant;
 use crate::model::{catalog, InstanceId, Lab, VpcId, VpceId};
 
+pub use self::health::{HealthState, TargetHealth};
 pub use self::stack::{App, IDLE_TIMEOUT, MTU};
 
 /// Where packets meet the services: keyed by model ids.
@@ -78,6 +86,10 @@ pub enum ServicePort {
     /// An AWS service through one interface endpoint: what instances send to the
     /// endpoint's ENI IPs, past its security groups.
     InterfaceEndpoint { vpce: VpceId },
+    /// One load balancer's nodes, as health checkers: probes leave on it (source: a node's
+    /// private IP), and the router hands back on it the targets' packets to a node IP that
+    /// belong to no client flow.
+    LoadBalancer { arn: String },
 }
 
 /// Why the services could not be built.
@@ -141,6 +153,8 @@ pub struct Counters {
     pub dynamodb: DynamoCounters,
     /// AWS services behind interface endpoints (and their public addresses).
     pub interface: InterfaceCounters,
+    /// Load balancer health checks.
+    pub health: HealthCounters,
 }
 
 /// `1 request`, `2 requests`.
@@ -213,6 +227,17 @@ impl Counters {
                 count(i.requests, "request", "requests"),
                 i.via_endpoint,
                 i.via_internet
+            ));
+        }
+        let h = &self.health;
+        if h.probes > 0 {
+            out.push(format!(
+                "load balancer health checks: {} ({} passed, {} failed), {} stray target \
+                 packets reset",
+                count(h.probes, "probe", "probes"),
+                h.passed,
+                h.failed,
+                h.unmatched
             ));
         }
         if self.not_served > 0 {
@@ -392,6 +417,7 @@ pub struct Services {
     gateway_endpoints: HashMap<VpceId, EndpointDoor>,
     interface_endpoints: HashMap<VpceId, InterfaceDoor>,
     interface: InterfaceApp,
+    health: Health,
     region_nets: Vec<Ipv4Net>,
     region_s3_nets: Vec<Ipv4Net>,
     resolver: Resolver,
@@ -431,6 +457,7 @@ impl Services {
             region_dynamodb_nets: Vec::new(),
             resolver: Resolver::new(lab),
             imds: Imds::new(lab, config.token_secret),
+            health: Health::new(config.random_seed),
             config,
             vpcs: HashMap::new(),
             gateway_endpoints: HashMap::new(),
@@ -528,6 +555,7 @@ impl Services {
             .flat_map(|s| s.nets())
             .collect();
         self.policies.update(lab);
+        self.health.update(lab);
         let (vpcs, gwes, iwes) = (
             &self.vpcs,
             &self.gateway_endpoints,
@@ -538,6 +566,7 @@ impl Services {
             ServicePort::Region => true,
             ServicePort::GatewayEndpoint { vpce } => gwes.contains_key(vpce),
             ServicePort::InterfaceEndpoint { vpce } => iwes.contains_key(vpce),
+            ServicePort::LoadBalancer { .. } => false, // never has a stack
         });
         self.dns_rate.retain(|v, _| vpcs.contains_key(v));
     }
@@ -546,6 +575,10 @@ impl Services {
     /// ones are processed by the next [`Services::poll`].
     pub fn receive(&mut self, now: Instant, port: &ServicePort, packet: &[u8]) {
         self.counters.received += 1;
+        if let ServicePort::LoadBalancer { arn } = port {
+            self.receive_health(now, arn, packet);
+            return;
+        }
         match self.admit(now, port, packet) {
             Ok(len) => {
                 let bytes = packet.get(..len).unwrap_or(packet).to_vec();
@@ -557,6 +590,7 @@ impl Services {
                             ServicePort::Region => Kind::Region,
                             ServicePort::GatewayEndpoint { .. } => Kind::Endpoint,
                             ServicePort::InterfaceEndpoint { .. } => Kind::InterfaceEndpoint,
+                            ServicePort::LoadBalancer { .. } => return, // handled above
                         };
                         // Port 80 serves S3 (when it has storage) and DynamoDB (always).
                         let mut stack = Stack::new(kind, true, now, self.config.random_seed);
@@ -568,6 +602,28 @@ impl Services {
                 self.pending = true;
             }
             Err(r) => self.counters.drop(r),
+        }
+    }
+
+    /// A target's packet to a load balancer node: the health checker's, or reset.
+    fn receive_health(&mut self, now: Instant, arn: &str, packet: &[u8]) {
+        let r = inspect(packet).and_then(|p| {
+            if !self.health.has_load_balancer(arn) {
+                return Err(DropReason::UnknownPort);
+            }
+            let bytes = packet.get(..p.len).unwrap_or(packet);
+            if self.health.receive(now, arn, bytes) {
+                Ok(())
+            } else {
+                Err(DropReason::NotServed)
+            }
+        });
+        match r {
+            Ok(()) => self.counters.admitted += 1,
+            Err(r) => self.counters.drop(r),
+        }
+        if self.health.has_output() {
+            self.pending = true;
         }
     }
 
@@ -635,6 +691,7 @@ impl Services {
                     return Err(DropReason::NotServed);
                 }
             }
+            ServicePort::LoadBalancer { .. } => return Err(DropReason::NotServed),
             ServicePort::InterfaceEndpoint { vpce } => {
                 let door = self
                     .interface_endpoints
@@ -722,6 +779,15 @@ impl Services {
         self.counters.http.bad_requests += http.bad_requests;
         let peak = &mut self.counters.http.peak_conn_buffered;
         *peak = (*peak).max(http.peak_conn_buffered);
+        self.health.poll(now);
+        self.counters.emitted += self.health.drain(|arn, p| {
+            emit(
+                &ServicePort::LoadBalancer {
+                    arn: arn.to_string(),
+                },
+                p,
+            )
+        });
         self.pending = false;
         self.deadline = self.ports.values_mut().filter_map(|s| s.poll_at(now)).min();
     }
@@ -733,14 +799,22 @@ impl Services {
         if self.pending {
             Some(now)
         } else {
-            self.deadline
+            [self.deadline, self.health.next_wake(now)]
+                .into_iter()
+                .flatten()
+                .min()
         }
     }
 
     /// When [`Services::poll`] must next run even without new packets (`None`: not until a
     /// packet arrives).
     pub fn poll_at(&mut self, now: Instant) -> Option<Instant> {
-        self.ports.values_mut().filter_map(|s| s.poll_at(now)).min()
+        let health = self.health.next_wake(now);
+        self.ports
+            .values_mut()
+            .filter_map(|s| s.poll_at(now))
+            .chain(health)
+            .min()
     }
 
     /// What the services did so far.
@@ -752,7 +826,20 @@ impl Services {
         }
         c.dynamodb = self.dynamodb.counters.clone();
         c.interface = self.interface.counters.clone();
+        c.health = self.health.counters.clone();
         c
+    }
+
+    /// Every registered target's health, as `describe-target-health` reports it: by target
+    /// group, in registration order.
+    pub fn target_health(&self) -> Vec<TargetHealth> {
+        self.health.target_health()
+    }
+
+    /// Increases whenever a target's health state (or reason) changes, or a target comes or
+    /// goes: the runtime pushes [`Services::target_health`] to the data plane when it moves.
+    pub fn health_generation(&self) -> u64 {
+        self.health.generation()
     }
 
     /// Amazon DNS (to look names up, or to install per-VPC overrides).
