@@ -4,7 +4,7 @@
 //! Contract: [`Stack::push`] queues one admitted IPv4 packet (already checked by the
 //! caller: well formed, not a fragment, for an address and port this stack serves);
 //! [`Stack::run`] feeds the queue to smoltcp, runs the applications (DNS over UDP and TCP,
-//! IMDS and S3 over HTTP) on whatever the sockets received, and hands every packet smoltcp
+//! IMDS, S3, DynamoDB and the interface services over HTTP) on whatever the sockets received, and hands every packet smoltcp
 //! sends to `emit`. ICMP echo requests are answered by smoltcp itself.
 //!
 //! The device's MTU is the path's ([`Kind::mtu`]): 9001 for Amazon-provided services,
