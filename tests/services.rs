@@ -409,3 +409,54 @@ fn seed2_s3_streams_a_multi_mib_object_through_the_endpoint_in_bounded_memory() 
     );
     assert!(counters.http.peak_conn_buffered > 0);
 }
+
+/// The default lab: lab 4's NLB is health-checked through the public API, the probes leave on
+/// the load balancer's port, and a target that answers becomes healthy.
+#[test]
+fn the_default_labs_targets_are_health_checked_on_their_load_balancers_port() {
+    use vpclab::services::HealthState;
+    let lab = vpclab::template::load_default(&Default::default()).unwrap();
+    let mut s = Services::new(&lab, Config::default()).unwrap();
+    let health = s.target_health();
+    assert_eq!(health.len(), 2, "WEB1 and WEB2");
+    assert!(health.iter().all(|t| t.state == HealthState::Initial));
+    let g0 = s.health_generation();
+    let port = ServicePort::LoadBalancer {
+        arn: lab.load_balancers[0].arn.clone(),
+    };
+    let tg = &lab.target_groups[0];
+    let mut now = Instant::from_secs(1);
+    for _ in 0..tg.healthy_threshold_count {
+        let mut probes = Vec::new();
+        s.poll(now, |p, b| {
+            assert_eq!(p, &port);
+            probes.push(b.to_vec());
+        });
+        for b in &probes {
+            let sliced = SlicedPacket::from_ip(b).unwrap();
+            let (Some(NetSlice::Ipv4(ip)), Some(TransportSlice::Tcp(t))) =
+                (&sliced.net, &sliced.transport)
+            else {
+                panic!("TCP probes")
+            };
+            if !t.syn() {
+                continue;
+            }
+            let (h, mut reply) = (ip.header(), Vec::new());
+            PacketBuilder::ipv4(h.destination_addr().octets(), h.source_addr().octets(), 64)
+                .tcp(t.destination_port(), t.source_port(), 7, 64240)
+                .syn()
+                .ack(t.sequence_number().wrapping_add(1))
+                .write(&mut reply, &[])
+                .unwrap();
+            s.receive(now, &port, &reply);
+        }
+        s.poll(now, |_, _| {}); // the RSTs that close the passed checks
+        now = s.next_wake(now).unwrap();
+    }
+    assert!(s
+        .target_health()
+        .iter()
+        .all(|t| t.state == HealthState::Healthy));
+    assert!(s.health_generation() > g0);
+}

@@ -56,6 +56,9 @@ pub fn router_port(snap: &Snapshot, port: &ServicePort) -> Option<PortId> {
         ServicePort::AmazonProvided { vpc } => PortKind::AmazonProvided(vpc.clone()),
         ServicePort::Region => PortKind::Region,
         ServicePort::GatewayEndpoint { vpce } => PortKind::GatewayEndpoint(vpce.clone()),
+        // TODO(lead): map to the router's ports once it has them; until then their
+        // packets are counted as misdirected.
+        ServicePort::InterfaceEndpoint { .. } | ServicePort::LoadBalancer { .. } => return None,
     };
     snap.port_of(&kind)
 }

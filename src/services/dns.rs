@@ -6,19 +6,29 @@
 //! [`View`]: an ordered stack of [`Layer`]s, the first layer that knows a name wins.
 //! For a VPC the stack is, top to bottom:
 //!
-//! 1. the VPC's **overrides** ([`VpcZone::overrides`], empty today): where per-VPC private
-//!    DNS of interface endpoints (and later private hosted zones) plugs in;
-//! 2. the VPC's **own names** (only with `EnableDnsHostnames`): every ENI's private name
+//! 1. the VPC's **overrides** ([`VpcZone::overrides`], empty unless set through
+//!    [`Resolver::overrides_mut`]; kept across updates): where private hosted zones will
+//!    plug in;
+//! 2. the **private DNS of its interface endpoints** (rebuilt by every [`Resolver::update`],
+//!    so toggling `PrivateDnsEnabled` on a running lab shows at once): for each endpoint of
+//!    the VPC to a catalog AWS service that carries traffic, has private DNS on, in a VPC
+//!    with `EnableDnsSupport` and `EnableDnsHostnames`, `<service>.<region>.amazonaws.com`
+//!    → the private IPs of all its ENIs (without it the name falls through to the catalog's
+//!    public address);
+//! 3. the VPC's **own names** (only with `EnableDnsHostnames`): every ENI's private name
 //!    `ip-10-0-1-109.<region>.compute.internal` (`ec2.internal` in us-east-1) → its private
 //!    IP and the reverse `109.1.0.10.in-addr.arpa` PTR; the public names of its instances
 //!    with a public IP (`ec2-a-b-c-d.<region>.compute.amazonaws.com`, `compute-1` in
 //!    us-east-1) → the *private* IP (split horizon);
-//! 3. the lab's **public names**, the same from every VPC as public DNS answers them:
+//! 4. the lab's **public names**, the same from every VPC as public DNS answers them:
 //!    public names of instances in other VPCs (whose VPC has DNS hostnames on) → their
 //!    public IP; each interface endpoint's own names (`vpce-…-xxxxxxxx.<service>.<region>.
 //!    vpce.amazonaws.com` → the private IPs of all its ENIs, and the zonal `…-<az>.…` name
-//!    → the ENI in that AZ);
-//! 4. the **region catalog**, for every region vpclab knows: `s3.<region>.amazonaws.com`,
+//!    → the ENI in that AZ; endpoints to endpoint services too); each load balancer's
+//!    `<name>-<hex>.elb.<region>.amazonaws.com` → its nodes' public IPs when
+//!    `internet-facing`, private IPs when `internal`, and `<az>.<that name>` → the node in
+//!    that AZ;
+//! 5. the **region catalog**, for every region vpclab knows: `s3.<region>.amazonaws.com`,
 //!    `s3-<region>…`, `s3.dualstack.<region>…`, virtual-hosted bucket names under each of
 //!    those, `s3.amazonaws.com` and `s3-external-1.amazonaws.com` (us-east-1),
 //!    `dynamodb.<region>.amazonaws.com`, and each interface service
@@ -205,8 +215,10 @@ pub struct VpcZone {
     pub dns_hostnames: bool,
     /// The resolver's address in the VPC (primary CIDR base + 2).
     pub address: Ipv4Addr,
-    /// Per-VPC overrides, asked first (interface endpoints' private DNS plugs in here).
+    /// Per-VPC overrides, asked first.
     pub overrides: NameTable,
+    /// The private DNS names of the VPC's interface endpoints, asked next.
+    endpoint_private: NameTable,
     /// The VPC's own names (empty unless DNS hostnames are on).
     names: NameTable,
 }
@@ -265,6 +277,64 @@ fn add_endpoint_names(lab: &Lab, t: &mut NameTable) {
             }
         }
     }
+}
+
+/// Each load balancer's DNS name → its nodes' addresses (public ones when internet-facing),
+/// and `<az>.<name>` → the node in that AZ.
+fn add_load_balancer_names(lab: &Lab, t: &mut NameTable) {
+    for lb in &lab.load_balancers {
+        let public = lb.scheme == "internet-facing";
+        let mut all = Vec::new();
+        for node in &lb.nodes {
+            let ip = if public {
+                lab.eni(&node.eni).and_then(|e| e.public_ip)
+            } else {
+                Some(node.private_ip)
+            };
+            let Some(ip) = ip else { continue };
+            all.push(ip);
+            t.insert_a(
+                &format!("{}.{}", node.availability_zone, lb.dns_name),
+                &[ip],
+            );
+        }
+        if !all.is_empty() {
+            t.insert_a(&lb.dns_name, &all);
+        }
+    }
+}
+
+/// The private DNS names of `vpc`'s interface endpoints to AWS services.
+fn endpoint_private_names(lab: &Lab, vpc: &model::Vpc) -> NameTable {
+    let mut t = NameTable::new();
+    if !(vpc.enable_dns_support && vpc.enable_dns_hostnames) {
+        return t;
+    }
+    for ep in lab
+        .vpc_endpoints
+        .iter()
+        .filter(|e| e.vpc == vpc.id && super::passes_traffic(e))
+    {
+        let model::EndpointKind::Interface {
+            network_interfaces,
+            private_dns_enabled: true,
+            ..
+        } = &ep.kind
+        else {
+            continue;
+        };
+        let Some(svc) = super::interface::service_of(&ep.service_name) else {
+            continue;
+        };
+        let ips: Vec<Ipv4Addr> = network_interfaces
+            .iter()
+            .filter_map(|id| lab.eni(id).map(|e| e.private_ip))
+            .collect();
+        if !ips.is_empty() {
+            t.insert_a(&format!("{}.{}.amazonaws.com", svc.short, svc.region), &ips);
+        }
+    }
+    t
 }
 
 /// The regional service names of every catalog region.
@@ -379,6 +449,7 @@ impl Resolver {
             }
         }
         add_endpoint_names(lab, &mut lab_public);
+        add_load_balancer_names(lab, &mut lab_public);
         let mut vpcs = HashMap::new();
         for vpc in &lab.vpcs {
             let mut names = NameTable::new();
@@ -410,6 +481,7 @@ impl Resolver {
                     dns_hostnames: vpc.enable_dns_hostnames,
                     address: vpc_resolver_address(vpc),
                     overrides,
+                    endpoint_private: endpoint_private_names(lab, vpc),
                     names,
                 },
             );
@@ -423,16 +495,18 @@ impl Resolver {
         self.vpcs.get(vpc)
     }
 
-    /// The overrides layer of a VPC (where interface endpoints' private DNS plugs in).
+    /// The overrides layer of a VPC (asked before anything else; kept across updates).
     pub fn overrides_mut(&mut self, vpc: &VpcId) -> Option<&mut NameTable> {
         self.vpcs.get_mut(vpc).map(|z| &mut z.overrides)
     }
 
-    /// The view from inside `vpc`: overrides, own names, public instance names, catalog.
+    /// The view from inside `vpc`: overrides, endpoints' private DNS, own names, public
+    /// names, catalog.
     pub fn view(&self, vpc: &VpcId) -> Option<View<'_>> {
         let z = self.vpcs.get(vpc)?;
         Some(View::new(vec![
             &z.overrides,
+            &z.endpoint_private,
             &z.names,
             &self.lab_public,
             &self.catalog,

@@ -8,7 +8,7 @@
 //! idle connections) even if no packet arrives. Time is the caller's
 //! [`Instant`].
 //!
-//! The three kinds of port, and what each serves:
+//! The kinds of port, and what each serves:
 //! - [`ServicePort::AmazonProvided`]: from instances of one VPC, not subject to security
 //!   groups or ACLs. Amazon DNS ([`dns`]) on UDP and TCP 53 of the VPC's base+2 address and
 //!   of 169.254.169.253; instance metadata ([`imds`]) on TCP 80 of 169.254.169.254, for
@@ -20,6 +20,16 @@
 //! - [`ServicePort::GatewayEndpoint`]: through a gateway endpoint, from instances of its
 //!   VPC (source: the private IP). ICMP echo on the endpoint's service CIDRs (its prefix
 //!   list in the lab's region); S3 on TCP 80 there when the endpoint is S3's.
+//! - [`ServicePort::InterfaceEndpoint`]: through an interface endpoint to an AWS service,
+//!   from instances of its VPC (source: the private IP; the router has applied the
+//!   endpoint's security groups). ICMP echo and the service ([`interface`]) on TCP 80 of the
+//!   endpoint's ENI IPs. The `Region` port serves the same on every catalog interface
+//!   service's public address.
+//! - [`ServicePort::LoadBalancer`]: the health checks ([`health`]) of one load balancer's
+//!   target groups: probes leave on it from the nodes' private IPs, and the targets'
+//!   packets to a node IP that belong to no client flow come back on it.
+//!   [`Services::target_health`] reports the states, [`Services::health_generation`] says
+//!   when they changed.
 //!
 //! Everything else is dropped and counted by reason ([`Counters`]); nothing here panics on
 //! any input. DynamoDB ([`dynamodb`]) answers on TCP 80 of every region's DynamoDB CIDRs
@@ -33,8 +43,10 @@
 pub mod authz;
 pub mod dns;
 pub mod dynamodb;
+pub mod health;
 pub mod http;
 pub mod imds;
+pub mod interface;
 pub mod s3;
 mod stack;
 
@@ -50,13 +62,16 @@ use smoltcp::wire::{
 use self::authz::Policies;
 use self::dns::{DnsCounters, Resolver};
 use self::dynamodb::{DynamoCounters, DynamoDb};
+use self::health::{Health, HealthCounters};
 use self::http::HttpCounters;
 use self::imds::{Imds, ImdsCounters, MetadataOptions};
+use self::interface::{InterfaceApp, InterfaceCounters, ServiceRef};
 use self::s3::{S3Counters, S3};
 use self::stack::{AppCtx, Kind, Stack};
 use crate::dataplane::time::Instant;
 use crate::model::{catalog, InstanceId, Lab, VpcId, VpceId};
 
+pub use self::health::{HealthState, TargetHealth};
 pub use self::stack::{App, IDLE_TIMEOUT, MTU};
 
 /// Where packets meet the services: keyed by model ids.
@@ -68,6 +83,13 @@ pub enum ServicePort {
     Region,
     /// S3 or DynamoDB through one gateway endpoint.
     GatewayEndpoint { vpce: VpceId },
+    /// An AWS service through one interface endpoint: what instances send to the
+    /// endpoint's ENI IPs, past its security groups.
+    InterfaceEndpoint { vpce: VpceId },
+    /// One load balancer's nodes, as health checkers: probes leave on it (source: a node's
+    /// private IP), and the router hands back on it the targets' packets to a node IP that
+    /// belong to no client flow.
+    LoadBalancer { arn: String },
 }
 
 /// Why the services could not be built.
@@ -129,6 +151,10 @@ pub struct Counters {
     pub s3: S3Counters,
     /// DynamoDB.
     pub dynamodb: DynamoCounters,
+    /// AWS services behind interface endpoints (and their public addresses).
+    pub interface: InterfaceCounters,
+    /// Load balancer health checks.
+    pub health: HealthCounters,
 }
 
 /// `1 request`, `2 requests`.
@@ -191,6 +217,27 @@ impl Counters {
                 y.via_internet,
                 y.errors,
                 y.denied
+            ));
+        }
+        let i = &self.interface;
+        if i.requests > 0 {
+            out.push(format!(
+                "interface endpoints: {} ({} through an interface endpoint, {} through the \
+                 internet gateway)",
+                count(i.requests, "request", "requests"),
+                i.via_endpoint,
+                i.via_internet
+            ));
+        }
+        let h = &self.health;
+        if h.probes > 0 {
+            out.push(format!(
+                "load balancer health checks: {} ({} passed, {} failed), {} stray target \
+                 packets reset",
+                count(h.probes, "probe", "probes"),
+                h.passed,
+                h.failed,
+                h.unmatched
             ));
         }
         if self.not_served > 0 {
@@ -342,6 +389,20 @@ struct EndpointDoor {
     nets: Vec<Ipv4Net>,
 }
 
+/// What one interface endpoint's port answers.
+#[derive(Debug, Clone)]
+struct InterfaceDoor {
+    service: ServiceRef,
+    /// The private IPs of the endpoint's network interfaces.
+    ips: Vec<Ipv4Addr>,
+}
+
+/// Whether an endpoint carries traffic.
+// TODO(model branch): `VpcEndpoint::passes_traffic()`.
+fn passes_traffic(e: &crate::model::VpcEndpoint) -> bool {
+    e.state == "available"
+}
+
 /// One source's DNS packet count in the current second.
 #[derive(Debug, Clone, Copy)]
 struct Rate {
@@ -354,6 +415,9 @@ pub struct Services {
     config: Config,
     vpcs: HashMap<VpcId, VpcDoor>,
     gateway_endpoints: HashMap<VpceId, EndpointDoor>,
+    interface_endpoints: HashMap<VpceId, InterfaceDoor>,
+    interface: InterfaceApp,
+    health: Health,
     region_nets: Vec<Ipv4Net>,
     region_s3_nets: Vec<Ipv4Net>,
     resolver: Resolver,
@@ -393,9 +457,12 @@ impl Services {
             region_dynamodb_nets: Vec::new(),
             resolver: Resolver::new(lab),
             imds: Imds::new(lab, config.token_secret),
+            health: Health::new(config.random_seed),
             config,
             vpcs: HashMap::new(),
             gateway_endpoints: HashMap::new(),
+            interface_endpoints: HashMap::new(),
+            interface: InterfaceApp::new(),
             region_nets: Vec::new(),
             region_s3_nets: Vec::new(),
             ports: HashMap::new(),
@@ -446,6 +513,25 @@ impl Services {
                 ))
             })
             .collect();
+        self.interface_endpoints = lab
+            .vpc_endpoints
+            .iter()
+            .filter(|e| passes_traffic(e))
+            .filter_map(|e| {
+                let crate::model::EndpointKind::Interface {
+                    network_interfaces, ..
+                } = &e.kind
+                else {
+                    return None;
+                };
+                let service = interface::service_of(&e.service_name)?;
+                let ips = network_interfaces
+                    .iter()
+                    .filter_map(|id| lab.eni(id).map(|eni| eni.private_ip))
+                    .collect();
+                Some((e.id.clone(), InterfaceDoor { service, ips }))
+            })
+            .collect();
         self.region_nets = catalog::REGIONS
             .iter()
             .flat_map(|r| {
@@ -469,11 +555,18 @@ impl Services {
             .flat_map(|s| s.nets())
             .collect();
         self.policies.update(lab);
-        let (vpcs, gwes) = (&self.vpcs, &self.gateway_endpoints);
+        self.health.update(lab);
+        let (vpcs, gwes, iwes) = (
+            &self.vpcs,
+            &self.gateway_endpoints,
+            &self.interface_endpoints,
+        );
         self.ports.retain(|p, _| match p {
             ServicePort::AmazonProvided { vpc } => vpcs.contains_key(vpc),
             ServicePort::Region => true,
             ServicePort::GatewayEndpoint { vpce } => gwes.contains_key(vpce),
+            ServicePort::InterfaceEndpoint { vpce } => iwes.contains_key(vpce),
+            ServicePort::LoadBalancer { .. } => false, // never has a stack
         });
         self.dns_rate.retain(|v, _| vpcs.contains_key(v));
     }
@@ -482,6 +575,10 @@ impl Services {
     /// ones are processed by the next [`Services::poll`].
     pub fn receive(&mut self, now: Instant, port: &ServicePort, packet: &[u8]) {
         self.counters.received += 1;
+        if let ServicePort::LoadBalancer { arn } = port {
+            self.receive_health(now, arn, packet);
+            return;
+        }
         match self.admit(now, port, packet) {
             Ok(len) => {
                 let bytes = packet.get(..len).unwrap_or(packet).to_vec();
@@ -492,6 +589,8 @@ impl Services {
                             ServicePort::AmazonProvided { .. } => Kind::AmazonProvided,
                             ServicePort::Region => Kind::Region,
                             ServicePort::GatewayEndpoint { .. } => Kind::Endpoint,
+                            ServicePort::InterfaceEndpoint { .. } => Kind::InterfaceEndpoint,
+                            ServicePort::LoadBalancer { .. } => return, // handled above
                         };
                         // Port 80 serves S3 (when it has storage) and DynamoDB (always).
                         let mut stack = Stack::new(kind, true, now, self.config.random_seed);
@@ -503,6 +602,28 @@ impl Services {
                 self.pending = true;
             }
             Err(r) => self.counters.drop(r),
+        }
+    }
+
+    /// A target's packet to a load balancer node: the health checker's, or reset.
+    fn receive_health(&mut self, now: Instant, arn: &str, packet: &[u8]) {
+        let r = inspect(packet).and_then(|p| {
+            if !self.health.has_load_balancer(arn) {
+                return Err(DropReason::UnknownPort);
+            }
+            let bytes = packet.get(..p.len).unwrap_or(packet);
+            if self.health.receive(now, arn, bytes) {
+                Ok(())
+            } else {
+                Err(DropReason::NotServed)
+            }
+        });
+        match r {
+            Ok(()) => self.counters.admitted += 1,
+            Err(r) => self.counters.drop(r),
+        }
+        if self.health.has_output() {
+            self.pending = true;
         }
     }
 
@@ -540,6 +661,7 @@ impl Services {
                         (self.s3.is_some()
                             && self.region_s3_nets.iter().any(|n| n.contains(&p.dst)))
                             || self.region_dynamodb_nets.iter().any(|n| n.contains(&p.dst))
+                            || self.interface.public_service(p.dst).is_some()
                     }
                     _ => false,
                 };
@@ -565,6 +687,18 @@ impl Services {
                     }
                     _ => false,
                 };
+                if !served {
+                    return Err(DropReason::NotServed);
+                }
+            }
+            ServicePort::LoadBalancer { .. } => return Err(DropReason::NotServed),
+            ServicePort::InterfaceEndpoint { vpce } => {
+                let door = self
+                    .interface_endpoints
+                    .get(vpce)
+                    .ok_or(DropReason::UnknownPort)?;
+                let served =
+                    matches!(p.l4, L4::EchoRequest | L4::Tcp(80)) && door.ips.contains(&p.dst);
                 if !served {
                     return Err(DropReason::NotServed);
                 }
@@ -613,6 +747,13 @@ impl Services {
                     .map(|door| (vpce, &door.vpc)),
                 _ => None,
             };
+            let interface_endpoint = match port {
+                ServicePort::InterfaceEndpoint { vpce } => self
+                    .interface_endpoints
+                    .get(vpce)
+                    .map(|door| (vpce, door.service)),
+                _ => None,
+            };
             let mut ctx = AppCtx {
                 now,
                 vpc,
@@ -629,6 +770,8 @@ impl Services {
                     .config
                     .epoch_unix_millis
                     .saturating_add(now.total_millis()),
+                interface: &mut self.interface,
+                interface_endpoint,
             };
             self.counters.emitted += stack.run(&mut ctx, &mut |p| emit(port, p));
         }
@@ -636,6 +779,15 @@ impl Services {
         self.counters.http.bad_requests += http.bad_requests;
         let peak = &mut self.counters.http.peak_conn_buffered;
         *peak = (*peak).max(http.peak_conn_buffered);
+        self.health.poll(now);
+        self.counters.emitted += self.health.drain(|arn, p| {
+            emit(
+                &ServicePort::LoadBalancer {
+                    arn: arn.to_string(),
+                },
+                p,
+            )
+        });
         self.pending = false;
         self.deadline = self.ports.values_mut().filter_map(|s| s.poll_at(now)).min();
     }
@@ -647,14 +799,22 @@ impl Services {
         if self.pending {
             Some(now)
         } else {
-            self.deadline
+            [self.deadline, self.health.next_wake(now)]
+                .into_iter()
+                .flatten()
+                .min()
         }
     }
 
     /// When [`Services::poll`] must next run even without new packets (`None`: not until a
     /// packet arrives).
     pub fn poll_at(&mut self, now: Instant) -> Option<Instant> {
-        self.ports.values_mut().filter_map(|s| s.poll_at(now)).min()
+        let health = self.health.next_wake(now);
+        self.ports
+            .values_mut()
+            .filter_map(|s| s.poll_at(now))
+            .chain(health)
+            .min()
     }
 
     /// What the services did so far.
@@ -665,7 +825,21 @@ impl Services {
             c.s3 = s3.counters.clone();
         }
         c.dynamodb = self.dynamodb.counters.clone();
+        c.interface = self.interface.counters.clone();
+        c.health = self.health.counters.clone();
         c
+    }
+
+    /// Every registered target's health, as `describe-target-health` reports it: by target
+    /// group, in registration order.
+    pub fn target_health(&self) -> Vec<TargetHealth> {
+        self.health.target_health()
+    }
+
+    /// Increases whenever a target's health state (or reason) changes, or a target comes or
+    /// goes: the runtime pushes [`Services::target_health`] to the data plane when it moves.
+    pub fn health_generation(&self) -> u64 {
+        self.health.generation()
     }
 
     /// Amazon DNS (to look names up, or to install per-VPC overrides).
@@ -673,8 +847,8 @@ impl Services {
         &self.resolver
     }
 
-    /// Amazon DNS, mutable: [`Resolver::overrides_mut`] is where interface endpoints'
-    /// private DNS plugs in.
+    /// Amazon DNS, mutable: [`Resolver::overrides_mut`] (interface endpoints' private DNS
+    /// follows [`Services::update`] by itself).
     pub fn resolver_mut(&mut self) -> &mut Resolver {
         &mut self.resolver
     }

@@ -4,7 +4,7 @@
 //! Contract: [`Stack::push`] queues one admitted IPv4 packet (already checked by the
 //! caller: well formed, not a fragment, for an address and port this stack serves);
 //! [`Stack::run`] feeds the queue to smoltcp, runs the applications (DNS over UDP and TCP,
-//! IMDS and S3 over HTTP) on whatever the sockets received, and hands every packet smoltcp
+//! IMDS, S3, DynamoDB and the interface services over HTTP) on whatever the sockets received, and hands every packet smoltcp
 //! sends to `emit`. ICMP echo requests are answered by smoltcp itself.
 //!
 //! The device's MTU is the path's ([`Kind::mtu`]): 9001 for Amazon-provided services,
@@ -42,6 +42,7 @@ use super::dns::{self, DnsCounters, Resolver, Transport};
 use super::http::conn::StreamConn;
 use super::http::{self, ConnState, HttpCounters};
 use super::imds::Imds;
+use super::interface::{self, InterfaceApp, ServiceRef};
 use ipnet::Ipv4Net;
 
 use super::authz::Policies;
@@ -146,8 +147,11 @@ pub enum App {
     DnsTcp,
     /// Instance metadata over HTTP (port 80 of 169.254.169.254).
     Imds,
-    /// S3 over HTTP (port 80 of the S3 addresses).
+    /// S3 over HTTP (port 80 of the S3 addresses; DynamoDB's and the interface services'
+    /// public addresses are told apart by the connection's local address).
     S3,
+    /// An AWS service through an interface endpoint (port 80 of the endpoint's ENI IPs).
+    Interface,
 }
 
 /// Bytes waiting to go into a socket; sent from an offset so a large response is not
@@ -215,6 +219,13 @@ impl Pool {
             App::Imds => (4, 64, 16 * 1024, 64 * 1024, IMDS_MAX_BODY + http::MAX_HEAD),
             // S3 reads and writes through `StreamConn`, not `input`.
             App::S3 => (4, 128, S3_RX_BUFFER, S3_TX_BUFFER, 0),
+            App::Interface => (
+                2,
+                64,
+                16 * 1024,
+                16 * 1024,
+                interface::MAX_BODY + http::MAX_HEAD,
+            ),
         };
         Pool {
             port,
@@ -301,6 +312,10 @@ pub struct AppCtx<'a> {
     pub policies: &'a Policies,
     /// Wall-clock milliseconds since the Unix epoch at `now` (for dates in replies).
     pub wall_millis: u64,
+    /// The AWS services behind interface endpoints and at their public addresses.
+    pub interface: &'a mut InterfaceApp,
+    /// The endpoint and its service, on an `InterfaceEndpoint` port.
+    pub interface_endpoint: Option<(&'a VpceId, ServiceRef)>,
 }
 
 /// One service port's stack.
@@ -323,6 +338,9 @@ pub enum Kind {
     Region,
     /// The same through a gateway endpoint ([`ENDPOINT_MTU`]).
     Endpoint,
+    /// ICMP echo and an AWS service on TCP 80, through an interface endpoint
+    /// ([`ENDPOINT_MTU`]).
+    InterfaceEndpoint,
 }
 
 impl Kind {
@@ -331,7 +349,7 @@ impl Kind {
         match self {
             Kind::AmazonProvided => MTU,
             Kind::Region => INTERNET_MTU,
-            Kind::Endpoint => ENDPOINT_MTU,
+            Kind::Endpoint | Kind::InterfaceEndpoint => ENDPOINT_MTU,
         }
     }
 }
@@ -364,6 +382,8 @@ impl Stack {
             udp_dns = Some(sockets.add(s));
             pools.push(Pool::new(53, App::DnsTcp));
             pools.push(Pool::new(80, App::Imds));
+        } else if kind == Kind::InterfaceEndpoint {
+            pools.push(Pool::new(80, App::Interface));
         } else if with_s3 {
             pools.push(Pool::new(80, App::S3));
         }
@@ -506,7 +526,15 @@ impl Stack {
                 let dynamodb = pool.app == App::S3
                     && matches!(s.local_endpoint().map(|e| e.addr),
                         Some(IpAddress::Ipv4(a)) if ctx.dynamodb_nets.iter().any(|n| n.contains(&a)));
-                if pool.app == App::S3 && !dynamodb {
+                let interface_svc = match pool.app {
+                    App::Interface => ctx.interface_endpoint.map(|(_, svc)| svc),
+                    App::S3 => match s.local_endpoint().map(|e| e.addr) {
+                        Some(IpAddress::Ipv4(a)) => ctx.interface.public_service(a),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                if pool.app == App::S3 && !dynamodb && interface_svc.is_none() {
                     serve_s3(c, s, ctx);
                     if c.stream.should_close() {
                         c.close_when_sent = true;
@@ -522,6 +550,8 @@ impl Stack {
                 }
                 let max_input = if dynamodb {
                     dynamodb::MAX_BODY + http::MAX_HEAD
+                } else if interface_svc.is_some() {
+                    interface::MAX_BODY + http::MAX_HEAD
                 } else {
                     pool.max_input
                 };
@@ -571,6 +601,29 @@ impl Stack {
                             if let Some(h) = served.hop_limit {
                                 s.set_hop_limit(Some(h));
                                 c.hop_limited = true;
+                            }
+                        }
+                        (App::S3 | App::Interface, _, Some(IpAddress::Ipv4(src)))
+                            if interface_svc.is_some() =>
+                        {
+                            let via = match ctx.interface_endpoint {
+                                Some((vpce, _)) => interface::Via::Endpoint { vpce, src },
+                                None => interface::Via::Internet { src },
+                            };
+                            let (app, svc) = (&mut *ctx.interface, interface_svc);
+                            let served = http::serve_stream(
+                                &mut c.input,
+                                &mut c.output.buf,
+                                interface::MAX_BODY,
+                                &mut c.http,
+                                |req| match svc {
+                                    Some(svc) => app.handle(svc, via, req),
+                                    None => http::Response::new(500),
+                                },
+                            );
+                            ctx.http.count(&served);
+                            if served.close {
+                                c.close_when_sent = true;
                             }
                         }
                         (App::S3, _, Some(IpAddress::Ipv4(src))) if dynamodb => {

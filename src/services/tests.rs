@@ -21,6 +21,13 @@ use crate::model::{EndpointKind, Instance};
 
 const T0: Instant = Instant::from_secs(1_000);
 
+/// The default lab without listeners: no health checks run in the background.
+fn quiet_lab() -> Lab {
+    let mut lab = default_lab();
+    lab.listeners.clear();
+    lab
+}
+
 fn services(lab: &Lab) -> Services {
     Services::new(lab, Config::default()).unwrap()
 }
@@ -73,6 +80,9 @@ fn exchange(
     }
     let mut out = Vec::new();
     s.poll(now, |pt, p| {
+        if matches!(pt, ServicePort::LoadBalancer { .. }) {
+            return; // the default lab's health checks, beside the point here
+        }
         assert_eq!(pt, port, "replies leave on the port their flow came in on");
         out.push(p.to_vec());
     });
@@ -152,7 +162,7 @@ fn a_records(m: &Message) -> Vec<Ipv4Addr> {
 
 #[test]
 fn dns_over_udp_answers_from_the_address_asked() {
-    let lab = default_lab();
+    let lab = quiet_lab();
     let mut s = services(&lab);
     let inst = first_instance(&lab, false);
     let port = ServicePort::AmazonProvided {
@@ -564,6 +574,9 @@ fn pump(s: &mut Services, port: &ServicePort, c: &mut Client, now: &mut Instant)
         }
         let mut back = Vec::new();
         s.poll(*now, |pt, p| {
+            if matches!(pt, ServicePort::LoadBalancer { .. }) {
+                return; // the default lab's health checks
+            }
             assert_eq!(pt, port);
             back.push(p.to_vec());
         });
@@ -865,7 +878,7 @@ fn dns_over_tcp() {
 
 #[test]
 fn idle_connections_are_closed_and_poll_at_says_when() {
-    let lab = default_lab();
+    let lab = quiet_lab();
     let mut s = services(&lab);
     assert_eq!(s.poll_at(T0), None, "nothing to do before any packet");
     assert_eq!(s.next_wake(T0), None);
@@ -1080,6 +1093,177 @@ fn s3_takes_a_megabyte_with_expect_continue_and_gives_it_back() {
     assert!(body == data, "the object comes back byte for byte");
 }
 
+// ---------------------------------------------------------------- interface endpoints
+
+/// The default lab's CloudFormation interface endpoint and its ENI IPs.
+fn cloudformation_endpoint(lab: &Lab) -> (VpceId, Vec<Ipv4Addr>) {
+    let e = lab
+        .vpc_endpoints
+        .iter()
+        .find(|e| e.service_name.ends_with(".cloudformation"))
+        .unwrap();
+    let EndpointKind::Interface {
+        network_interfaces, ..
+    } = &e.kind
+    else {
+        panic!("an interface endpoint")
+    };
+    let ips = network_interfaces
+        .iter()
+        .map(|id| lab.eni(id).unwrap().private_ip)
+        .collect();
+    (e.id.clone(), ips)
+}
+
+#[test]
+fn an_interface_endpoint_says_the_request_took_the_private_path() {
+    let lab = default_lab();
+    let mut s = services(&lab);
+    let (vpce, ips) = cloudformation_endpoint(&lab);
+    assert_eq!(ips.len(), 2);
+    let inst = first_instance(&lab, false);
+    let port = ServicePort::InterfaceEndpoint { vpce: vpce.clone() };
+    let mut now = T0;
+
+    let out = exchange(
+        &mut s,
+        now,
+        &port,
+        &[echo(inst.private_ip, ips[1], 9, 1, b"hi")],
+    );
+    assert_eq!(out.len(), 1);
+    assert_eq!(parse(&out[0]).src, ips[1]);
+
+    let mut c = Client::new(inst.private_ip);
+    let h = c.connect(ips[0], 80);
+    let req = "GET / HTTP/1.1\r\nHost: cloudformation.ap-northeast-2.amazonaws.com\r\n\r\n";
+    let ((st, hs, body), pkts) = http(&mut s, &port, &mut c, h, &mut now, req);
+    assert_eq!(st, 200);
+    assert_eq!(header(&hs, "content-type"), Some("application/json"));
+    assert_eq!(
+        body,
+        format!(
+            "{{\"service\": \"cloudformation\", \"region\": \"ap-northeast-2\", \"endpoint\": \
+             \"{vpce}\", \"source\": \"{}\", \"path\": \"interface-endpoint\"}}\n",
+            inst.private_ip
+        )
+    );
+    assert!(pkts.iter().all(|p| parse(p).src == ips[0]));
+    // Keep-alive: a second request on the same connection, any method and path.
+    let ((st, _, _), _) = http(
+        &mut s,
+        &port,
+        &mut c,
+        h,
+        &mut now,
+        "POST /x?y HTTP/1.1\r\n\r\n",
+    );
+    assert_eq!(st, 200);
+    assert_eq!(s.counters().interface.via_endpoint, 2);
+
+    // Other ports and addresses are not served.
+    let before = s.counters().not_served;
+    exchange(
+        &mut s,
+        now,
+        &port,
+        &[tcp_syn(inst.private_ip, ips[0], 5555, 443)],
+    );
+    exchange(
+        &mut s,
+        now,
+        &port,
+        &[tcp_syn(
+            inst.private_ip,
+            Ipv4Addr::new(10, 0, 0, 7),
+            5556,
+            80,
+        )],
+    );
+    assert_eq!(s.counters().not_served, before + 2);
+    let line = s
+        .counters()
+        .summary()
+        .into_iter()
+        .find(|l| l.starts_with("interface"))
+        .unwrap();
+    assert_eq!(
+        line,
+        "interface endpoints: 2 requests (2 through an interface endpoint, 0 through the internet gateway)"
+    );
+}
+
+#[test]
+fn the_public_address_of_an_interface_service_answers_through_the_internet_gateway() {
+    let lab = default_lab();
+    let mut s = services(&lab);
+    let public = first_instance(&lab, true).public_ip.unwrap();
+    let mut now = T0;
+    let mut c = Client::new(public);
+    let h = c.connect(Ipv4Addr::new(52, 95, 193, 132), 80);
+    let ((st, _, body), _) = http(
+        &mut s,
+        &ServicePort::Region,
+        &mut c,
+        h,
+        &mut now,
+        "GET / HTTP/1.1\r\nHost: cloudformation.ap-northeast-2.amazonaws.com\r\n\r\n",
+    );
+    assert_eq!(st, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["service"], "cloudformation");
+    assert_eq!(v["endpoint"], serde_json::Value::Null);
+    assert_eq!(v["source"], public.to_string());
+    assert_eq!(v["path"], "internet");
+    // Another region's service says its own region.
+    let h = c.connect(Ipv4Addr::new(52, 94, 224, 130), 80);
+    let ((_, _, body), _) = http(
+        &mut s,
+        &ServicePort::Region,
+        &mut c,
+        h,
+        &mut now,
+        "GET / HTTP/1.1\r\n\r\n",
+    );
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (v["service"].as_str(), v["region"].as_str()),
+        (Some("sqs"), Some("us-east-1"))
+    );
+    assert_eq!(s.counters().interface.via_internet, 2);
+}
+
+#[test]
+fn a_deleted_interface_endpoint_closes_its_port() {
+    let lab = default_lab();
+    let mut s = services(&lab);
+    let (vpce, ips) = cloudformation_endpoint(&lab);
+    let inst = first_instance(&lab, false);
+    let port = ServicePort::InterfaceEndpoint { vpce: vpce.clone() };
+    assert_eq!(
+        exchange(
+            &mut s,
+            T0,
+            &port,
+            &[echo(inst.private_ip, ips[0], 1, 1, b"")]
+        )
+        .len(),
+        1
+    );
+    let mut changed = lab.clone();
+    changed.vpc_endpoints.retain(|e| e.id != vpce);
+    s.update(&changed);
+    assert!(exchange(
+        &mut s,
+        T0,
+        &port,
+        &[echo(inst.private_ip, ips[0], 1, 2, b"")]
+    )
+    .is_empty());
+    assert_eq!(s.counters().unknown_port, 1);
+    assert!(!s.active_ports().contains(&port));
+}
+
 // ---------------------------------------------------------------- no panics
 
 fn arb_port() -> impl Strategy<Value = ServicePort> {
@@ -1089,7 +1273,12 @@ fn arb_port() -> impl Strategy<Value = ServicePort> {
     prop_oneof![
         proptest::sample::select(vpcs).prop_map(|vpc| ServicePort::AmazonProvided { vpc }),
         Just(ServicePort::Region),
-        proptest::sample::select(vpces).prop_map(|vpce| ServicePort::GatewayEndpoint { vpce }),
+        proptest::sample::select(vpces.clone())
+            .prop_map(|vpce| ServicePort::GatewayEndpoint { vpce }),
+        proptest::sample::select(vpces).prop_map(|vpce| ServicePort::InterfaceEndpoint { vpce }),
+        Just(ServicePort::LoadBalancer {
+            arn: lab.load_balancers[0].arn.clone()
+        }),
     ]
 }
 

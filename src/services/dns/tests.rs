@@ -485,3 +485,175 @@ fn interface_endpoint_names_resolve_to_their_enis_from_every_vpc() {
     );
     assert_eq!(a_records(&m), vec![Ipv4Addr::new(52, 95, 193, 132)]);
 }
+
+fn cloudformation_endpoint(lab: &mut Lab) -> &mut model::VpcEndpoint {
+    lab.vpc_endpoints
+        .iter_mut()
+        .find(|e| e.service_name.ends_with(".cloudformation"))
+        .unwrap()
+}
+
+fn set_private_dns(ep: &mut model::VpcEndpoint, on: bool) {
+    if let model::EndpointKind::Interface {
+        private_dns_enabled,
+        ..
+    } = &mut ep.kind
+    {
+        *private_dns_enabled = on;
+    }
+}
+
+fn eni_ips(lab: &Lab, ep: &model::VpcEndpoint) -> Vec<Ipv4Addr> {
+    let model::EndpointKind::Interface {
+        network_interfaces, ..
+    } = &ep.kind
+    else {
+        panic!("interface endpoint")
+    };
+    let mut ips: Vec<Ipv4Addr> = network_interfaces
+        .iter()
+        .map(|e| lab.eni(e).unwrap().private_ip)
+        .collect();
+    ips.sort();
+    ips
+}
+
+#[test]
+fn private_dns_of_an_interface_endpoint_follows_updates_inside_its_vpc_only() {
+    let mut lab = default_lab();
+    let mut r = Resolver::new(&lab);
+    let name = "cloudformation.ap-northeast-2.amazonaws.com";
+    let public = vec![Ipv4Addr::new(52, 95, 193, 132)];
+    let ep = cloudformation_endpoint(&mut lab).clone();
+    let other = lab.vpcs.iter().find(|v| v.id != ep.vpc).unwrap().id.clone();
+    let ips = eni_ips(&lab, &ep);
+    assert_eq!(a_records(&ask(&r, &ep.vpc, name, RecordType::A)), public);
+
+    // modify-vpc-endpoint --private-dns-enabled on a running lab: at once.
+    set_private_dns(cloudformation_endpoint(&mut lab), true);
+    r.update(&lab);
+    let mut got = a_records(&ask(&r, &ep.vpc, &name.to_ascii_uppercase(), RecordType::A));
+    got.sort();
+    assert_eq!(got, ips);
+    assert_eq!(
+        a_records(&ask(&r, &other, name, RecordType::A)),
+        public,
+        "other VPCs"
+    );
+    // Other services keep their public address.
+    assert_eq!(
+        a_records(&ask(
+            &r,
+            &ep.vpc,
+            "sqs.ap-northeast-2.amazonaws.com",
+            RecordType::A
+        )),
+        vec![Ipv4Addr::new(52, 95, 194, 160)]
+    );
+
+    // Needs both DNS attributes.
+    let vpc = lab.vpcs.iter_mut().find(|v| v.id == ep.vpc).unwrap();
+    vpc.enable_dns_hostnames = false;
+    r.update(&lab);
+    assert_eq!(a_records(&ask(&r, &ep.vpc, name, RecordType::A)), public);
+    lab.vpcs
+        .iter_mut()
+        .find(|v| v.id == ep.vpc)
+        .unwrap()
+        .enable_dns_hostnames = true;
+    r.update(&lab);
+    assert_eq!(a_records(&ask(&r, &ep.vpc, name, RecordType::A)).len(), 2);
+
+    // An endpoint that does not carry traffic has no private DNS.
+    cloudformation_endpoint(&mut lab).state = "pending".into();
+    r.update(&lab);
+    assert_eq!(a_records(&ask(&r, &ep.vpc, name, RecordType::A)), public);
+    cloudformation_endpoint(&mut lab).state = "available".into();
+
+    // Off again.
+    set_private_dns(cloudformation_endpoint(&mut lab), false);
+    r.update(&lab);
+    assert_eq!(a_records(&ask(&r, &ep.vpc, name, RecordType::A)), public);
+}
+
+#[test]
+fn an_endpoint_to_an_endpoint_service_has_its_own_names_too() {
+    let lab = default_lab();
+    let r = Resolver::new(&lab);
+    let ep = lab
+        .vpc_endpoints
+        .iter()
+        .find(|e| e.service_name.starts_with("com.amazonaws.vpce."))
+        .expect("the default lab's endpoint to lab 4's service");
+    let model::EndpointKind::Interface { dns_entries, .. } = &ep.kind else {
+        panic!("interface endpoint")
+    };
+    let ips = eni_ips(&lab, ep);
+    assert!(!ips.is_empty());
+    let mut got = a_records(&ask(&r, &lab.vpcs[1].id, &dns_entries[0].0, RecordType::A));
+    got.sort();
+    assert_eq!(got, ips);
+    for (zonal, _) in &dns_entries[1..] {
+        assert_eq!(
+            a_records(&ask(&r, &ep.vpc, zonal, RecordType::A)).len(),
+            1,
+            "{zonal}"
+        );
+    }
+}
+
+#[test]
+fn load_balancer_names_resolve_to_their_nodes_from_every_vpc() {
+    let mut lab = default_lab();
+    let lb = lab.load_balancers[0].clone();
+    assert_eq!(lb.scheme, "internet-facing");
+    assert!(
+        lb.dns_name.ends_with(".elb.ap-northeast-2.amazonaws.com"),
+        "{}",
+        lb.dns_name
+    );
+    let publics: Vec<Ipv4Addr> = lb
+        .nodes
+        .iter()
+        .map(|n| lab.eni(&n.eni).unwrap().public_ip.unwrap())
+        .collect();
+    assert_eq!(publics.len(), 2);
+    let r = Resolver::new(&lab);
+    for vpc in &lab.vpcs {
+        let mut got = a_records(&ask(&r, &vpc.id, &lb.dns_name, RecordType::A));
+        got.sort();
+        let mut want = publics.clone();
+        want.sort();
+        assert_eq!(got, want, "from {}", vpc.id);
+    }
+    for (node, ip) in lb.nodes.iter().zip(&publics) {
+        let zonal = format!("{}.{}", node.availability_zone, lb.dns_name);
+        assert_eq!(
+            a_records(&ask(&r, &lab.vpcs[0].id, &zonal, RecordType::A)),
+            vec![*ip]
+        );
+    }
+    let m = ask(
+        &r,
+        &lab.vpcs[0].id,
+        &format!("x{}", lb.dns_name),
+        RecordType::A,
+    );
+    assert_eq!(m.response_code(), ResponseCode::NXDomain);
+
+    // internal: the private IPs, still from every VPC (the name is public).
+    lab.load_balancers[0].scheme = "internal".into();
+    for n in &lab.load_balancers[0].nodes.clone() {
+        lab.network_interfaces
+            .iter_mut()
+            .find(|e| e.id == n.eni)
+            .unwrap()
+            .public_ip = None;
+    }
+    let r = Resolver::new(&lab);
+    let mut got = a_records(&ask(&r, &lab.vpcs[0].id, &lb.dns_name, RecordType::A));
+    got.sort();
+    let mut want: Vec<Ipv4Addr> = lb.nodes.iter().map(|n| n.private_ip).collect();
+    want.sort();
+    assert_eq!(got, want);
+}
