@@ -306,6 +306,35 @@ pub fn flow_logs(a: FlowLogsArgs) -> Result<(), Failure> {
     }
 }
 
+/// `vpclab describe-target-health`.
+#[derive(Debug, Args)]
+pub struct TargetHealthArgs {
+    /// The running lab.
+    #[arg(long, default_value = DEFAULT_LAB, value_name = "LAB")]
+    pub name: String,
+    /// The target group: ARN, name, logical id or Name tag (all groups when omitted).
+    #[arg(long, value_name = "ARN")]
+    pub target_group_arn: Option<String>,
+}
+
+/// Runs `describe-target-health`: the health checks' view of each target.
+pub fn target_health(a: TargetHealthArgs) -> Result<(), Failure> {
+    let req = Request::TargetHealth {
+        target_group: a.target_group_arn,
+    };
+    match runlab::request(&a.name, &req).map_err(Failure::Invalid)? {
+        Response::Json { value } => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            );
+            Ok(())
+        }
+        Response::Error { message } => Err(Failure::Invalid(message)),
+        other => Err(Failure::Invalid(format!("unexpected answer: {other:?}"))),
+    }
+}
+
 /// `vpclab exec`.
 #[derive(Debug, Args)]
 pub struct ExecArgs {

@@ -68,6 +68,9 @@ pub enum Command {
     FlowLogs(lab::FlowLogsArgs),
     /// An interactive shell inside an instance.
     Shell(lab::ShellArgs),
+    /// A running lab's load balancer targets and their health checks (as `aws elbv2
+    /// describe-target-health`).
+    DescribeTargetHealth(lab::TargetHealthArgs),
     /// Add a route to a running lab's route table (as `aws ec2 create-route`).
     CreateRoute(change::RouteArgs),
     /// Change a route's target (as `aws ec2 replace-route`).
@@ -260,6 +263,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ReplaceRoute(a) => ok(change::route(a, true)),
         Command::DeleteRoute(a) => ok(change::delete_route(a)),
         Command::FlowLogs(a) => ok(lab::flow_logs(a)),
+        Command::DescribeTargetHealth(a) => ok(lab::target_health(a)),
         Command::ModifyInstanceMetadataOptions(a) => ok(change::metadata_options(a)),
         Command::AuthorizeSecurityGroupIngress(a) => ok(change::security_group(a, false, false)),
         Command::AuthorizeSecurityGroupEgress(a) => ok(change::security_group(a, true, false)),

@@ -34,6 +34,13 @@ pub enum Request {
         #[serde(default)]
         rejected: bool,
     },
+    /// `describe-target-health`: the load balancers' target health, as the health checks
+    /// see it (one target group by ARN, name, logical id or Name tag; all when `None`).
+    TargetHealth {
+        /// The target group.
+        #[serde(default)]
+        target_group: Option<String>,
+    },
     /// Stop the router and tear the lab down.
     Down,
 }

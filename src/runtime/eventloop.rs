@@ -26,6 +26,7 @@ use crate::dataplane::topology::{Framing, PortId, Snapshot};
 use crate::dataplane::verdict::{Counters, FlowRecord};
 use crate::dataplane::vnet::{HdrSize, VnetHdr};
 use crate::model::Lab;
+use crate::services::health::{HealthState, TargetHealth};
 
 /// Frames read from one TAP before looking at the others.
 pub const BURST: usize = 64;
@@ -58,6 +59,14 @@ pub trait ServiceSide: Send {
     fn install(&mut self, snap: &Arc<Snapshot>, lab: &Lab);
     /// What the services did, a line each (for `status`).
     fn summary(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Moves whenever a load balancer target's health changes.
+    fn health_generation(&self) -> u64 {
+        0
+    }
+    /// Every load balancer target's health, as the checks see it.
+    fn target_health(&self) -> Vec<TargetHealth> {
         Vec::new()
     }
 }
@@ -101,6 +110,8 @@ pub enum Command {
     Counters(Sender<Report>),
     /// Send the flow records back, oldest first.
     FlowLog(Sender<Vec<FlowRecord>>),
+    /// Send every load balancer target's health back.
+    TargetHealth(Sender<Vec<TargetHealth>>),
     /// Return from [`EventLoop::run`].
     Stop,
 }
@@ -132,6 +143,8 @@ pub struct EventLoop<S: ServiceSide> {
     stop: Box<dyn Fn() -> bool + Send>,
     clock: std::time::Instant,
     stats: LoopStats,
+    /// The services' health generation last pushed to the router.
+    health_seen: Option<u64>,
 }
 
 /// The sink the router writes into during one frame.
@@ -185,6 +198,7 @@ impl<S: ServiceSide> EventLoop<S> {
             stop,
             clock: std::time::Instant::now(),
             stats: LoopStats::default(),
+            health_seen: None,
         }
     }
 
@@ -295,12 +309,28 @@ impl<S: ServiceSide> EventLoop<S> {
             self.services.poll(now, &mut |port, packet| {
                 answers.push((port, packet.to_vec()))
             });
+            self.push_health();
             if answers.is_empty() {
                 return;
             }
             for (port, mut packet) in answers {
                 self.process(now, port, &mut packet, pending);
             }
+        }
+    }
+
+    /// Hands the load balancers' target health to the router when the checks changed it
+    /// (a target is healthy only in state `healthy`; fail open covers the rest).
+    fn push_health(&mut self) {
+        let generation = self.services.health_generation();
+        if self.health_seen == Some(generation) {
+            return;
+        }
+        self.health_seen = Some(generation);
+        for t in self.services.target_health() {
+            let healthy = t.state == HealthState::Healthy;
+            self.router
+                .set_target_health(&t.target_group_arn, t.ip, t.port, healthy);
         }
     }
 
@@ -312,6 +342,8 @@ impl<S: ServiceSide> EventLoop<S> {
                     self.services.install(&snap, &lab);
                     self.router.install(Arc::clone(&snap));
                     self.snap = snap;
+                    self.health_seen = None;
+                    self.push_health();
                 }
                 Ok(Command::Counters(reply)) => {
                     let _ = reply.send(Report {
@@ -320,6 +352,9 @@ impl<S: ServiceSide> EventLoop<S> {
                         stats: self.stats,
                         services: self.services.summary(),
                     });
+                }
+                Ok(Command::TargetHealth(reply)) => {
+                    let _ = reply.send(self.services.target_health());
                 }
                 Ok(Command::FlowLog(reply)) => {
                     let _ = reply.send(self.router.flow_log().records().copied().collect());

@@ -441,6 +441,7 @@ impl Daemon {
             },
             Request::Recipe => Response::Recipe(self.recipe.clone()),
             Request::FlowLogs { rejected } => self.flow_logs(rejected),
+            Request::TargetHealth { target_group } => self.target_health(target_group.as_deref()),
             Request::Change(change) => match self.lab.apply(&change) {
                 Ok(value) => match Snapshot::build(&self.lab, Some(&self.snap)) {
                     Ok(snap) => {
@@ -462,6 +463,71 @@ impl Daemon {
                 self.stop.store(true, Ordering::SeqCst);
                 Response::Stopping
             }
+        }
+    }
+
+    /// `describe-target-health`, as the AWS CLI prints it.
+    fn target_health(&self, group: Option<&str>) -> Response {
+        let tg = match group {
+            None => None,
+            Some(q) => match self.lab.target_groups.iter().find(|t| {
+                t.arn == q
+                    || t.name == q
+                    || t.origin.logical_id.as_deref() == Some(q)
+                    || t.tags.name() == Some(q)
+            }) {
+                Some(t) => Some(t.arn.clone()),
+                None => {
+                    return Response::Error {
+                        message: format!(
+                            "TargetGroupNotFound: no target group '{q}' in lab {}: give its ARN or name (vpclab describe target-groups --name {})",
+                            self.name, self.name
+                        ),
+                    }
+                }
+            },
+        };
+        let (tx, rx) = mpsc::channel();
+        (self.send)(Command::TargetHealth(tx));
+        let Ok(all) = rx.recv_timeout(Duration::from_secs(2)) else {
+            return Response::Error {
+                message: "the router did not answer".into(),
+            };
+        };
+        let descriptions: Vec<serde_json::Value> = all
+            .iter()
+            .filter(|t| tg.as_deref().is_none_or(|a| a == t.target_group_arn))
+            .map(|t| {
+                let hc_port = self
+                    .lab
+                    .target_group(&t.target_group_arn)
+                    .and_then(|g| {
+                        g.targets
+                            .iter()
+                            .find(|x| x.id == t.id)
+                            .map(|x| g.health_check_port_for(x))
+                    })
+                    .unwrap_or(t.port);
+                let mut health = serde_json::json!({"State": t.state.as_str()});
+                if let Some(r) = t.reason {
+                    health["Reason"] = r.into();
+                }
+                if let Some(d) = &t.description {
+                    health["Description"] = d.clone().into();
+                }
+                let mut v = serde_json::json!({
+                    "Target": {"Id": t.id, "Port": t.port, "AvailabilityZone": t.az},
+                    "HealthCheckPort": hc_port.to_string(),
+                    "TargetHealth": health,
+                });
+                if group.is_none() {
+                    v["TargetGroupArn"] = t.target_group_arn.clone().into();
+                }
+                v
+            })
+            .collect();
+        Response::Json {
+            value: serde_json::json!({ "TargetHealthDescriptions": descriptions }),
         }
     }
 

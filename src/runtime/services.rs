@@ -15,6 +15,7 @@ use super::eventloop::ServiceSide;
 use crate::dataplane::time::Instant;
 use crate::dataplane::topology::{PortId, PortKind, Snapshot};
 use crate::model::Lab;
+use crate::services::health::TargetHealth;
 use crate::services::{ServicePort, Services};
 
 /// The lab's services behind the router's service ports.
@@ -45,8 +46,11 @@ pub fn service_port(snap: &Snapshot, port: PortId) -> Option<ServicePort> {
         PortKind::GatewayEndpoint(vpce) => {
             Some(ServicePort::GatewayEndpoint { vpce: vpce.clone() })
         }
+        PortKind::InterfaceEndpoint(vpce) => {
+            Some(ServicePort::InterfaceEndpoint { vpce: vpce.clone() })
+        }
+        PortKind::LoadBalancer(arn) => Some(ServicePort::LoadBalancer { arn: arn.clone() }),
         PortKind::Eni(_) | PortKind::Internet => None,
-        PortKind::InterfaceEndpoint(_) | PortKind::LoadBalancer(_) => None,
     }
 }
 
@@ -56,9 +60,8 @@ pub fn router_port(snap: &Snapshot, port: &ServicePort) -> Option<PortId> {
         ServicePort::AmazonProvided { vpc } => PortKind::AmazonProvided(vpc.clone()),
         ServicePort::Region => PortKind::Region,
         ServicePort::GatewayEndpoint { vpce } => PortKind::GatewayEndpoint(vpce.clone()),
-        // TODO(lead): map to the router's ports once it has them; until then their
-        // packets are counted as misdirected.
-        ServicePort::InterfaceEndpoint { .. } | ServicePort::LoadBalancer { .. } => return None,
+        ServicePort::InterfaceEndpoint { vpce } => PortKind::InterfaceEndpoint(vpce.clone()),
+        ServicePort::LoadBalancer { arn } => PortKind::LoadBalancer(arn.clone()),
     };
     snap.port_of(&kind)
 }
@@ -91,6 +94,14 @@ impl ServiceSide for LabServices {
     fn install(&mut self, snap: &Arc<Snapshot>, lab: &Lab) {
         self.services.update(lab);
         self.snap = Arc::clone(snap);
+    }
+
+    fn health_generation(&self) -> u64 {
+        self.services.health_generation()
+    }
+
+    fn target_health(&self) -> Vec<TargetHealth> {
+        self.services.target_health()
     }
 
     fn summary(&self) -> Vec<String> {

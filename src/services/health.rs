@@ -155,34 +155,27 @@ struct Check {
     drain: Duration,
 }
 
-// TODO(model branch): these read the fields and methods the model branch adds to
-// TargetGroup (`health_check_path`, `health_check_matcher`,
-// `health_check_timeout_seconds`, `health_check_enabled`, `health_check_port_for`,
-// `deregistration_delay_seconds`, `proxy_protocol_v2`); until then, AWS's defaults.
-fn hc_path(_tg: &TargetGroup) -> &str {
-    "/"
+// The target group's health-check settings, with AWS's defaults applied by the model.
+fn hc_path(tg: &TargetGroup) -> &str {
+    &tg.health_check_path
 }
-fn hc_matcher(_tg: &TargetGroup) -> &str {
-    "200-399"
+fn hc_matcher(tg: &TargetGroup) -> &str {
+    &tg.health_check_matcher
 }
 fn hc_timeout_seconds(tg: &TargetGroup) -> u32 {
-    if tg.health_check_protocol.eq_ignore_ascii_case("HTTP") {
-        6
-    } else {
-        10
-    }
+    tg.health_check_timeout_seconds
 }
-fn hc_enabled(_tg: &TargetGroup) -> bool {
-    true
+fn hc_enabled(tg: &TargetGroup) -> bool {
+    tg.health_check_enabled
 }
 fn hc_port_for(tg: &TargetGroup, t: &Target) -> u16 {
-    tg.health_check_port.parse().unwrap_or(t.port)
+    tg.health_check_port_for(t)
 }
-fn deregistration_delay_seconds(_tg: &TargetGroup) -> u32 {
-    300
+fn deregistration_delay_seconds(tg: &TargetGroup) -> u32 {
+    tg.deregistration_delay_seconds()
 }
-fn proxy_protocol_v2(_tg: &TargetGroup) -> bool {
-    false
+fn proxy_protocol_v2(tg: &TargetGroup) -> bool {
+    tg.proxy_protocol_v2()
 }
 
 impl Check {

@@ -398,9 +398,8 @@ struct InterfaceDoor {
 }
 
 /// Whether an endpoint carries traffic.
-// TODO(model branch): `VpcEndpoint::passes_traffic()`.
 fn passes_traffic(e: &crate::model::VpcEndpoint) -> bool {
-    e.state == "available"
+    e.passes_traffic()
 }
 
 /// One source's DNS packet count in the current second.

@@ -52,8 +52,10 @@ pub(super) enum Via {
 pub(super) const PRIVATELINK_MSS: u16 = 8460;
 
 /// The SNAT port a node gives a new flow: the client's own port if free, else the next
-/// free one above 1024 (at most this many tries).
+/// free one in `NODE_PORTS` (at most this many tries).
 const PORT_TRIES: u16 = 512;
+/// A node's own ports for client flows: below the health checks' probe ports (61000 and up).
+const NODE_PORTS: core::ops::RangeInclusive<u16> = 1024..=60999;
 
 impl<S: Sink> Pass<'_, S> {
     /// From `sender` (ENI `e`) in the load balancer's VPC to node `node` of `n` (its ENI
@@ -266,13 +268,17 @@ impl<S: Sink> Pass<'_, S> {
         protocol: u8,
         wanted: u16,
     ) -> Result<u16, Drop> {
-        let mut p = wanted.max(1024);
+        let mut p = wanted.clamp(*NODE_PORTS.start(), *NODE_PORTS.end());
         for _ in 0..PORT_TRIES {
             let reply = FlowKey::new(protocol, target, tport, node, p).in_zone(zone);
             if !self.sessions.reply_taken(&reply) {
                 return Ok(p);
             }
-            p = if p == u16::MAX { 1024 } else { p + 1 };
+            p = if p >= *NODE_PORTS.end() {
+                *NODE_PORTS.start()
+            } else {
+                p + 1
+            };
         }
         Err(Drop::NlbFlowsFull)
     }
