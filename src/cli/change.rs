@@ -436,11 +436,64 @@ pub struct CreateEndpointArgs {
     /// The endpoint policy: `file://policy.json` or the JSON text (default: full access).
     #[arg(long, value_name = "POLICY")]
     pub policy_document: Option<String>,
+    /// Interface endpoints: the subnets (one per AZ) that get a network interface.
+    #[arg(long, num_args = 1.., value_name = "SUBNET")]
+    pub subnet_ids: Vec<String>,
+    /// Interface endpoints: the network interfaces' groups (default: the VPC's default group).
+    #[arg(long, num_args = 1.., value_name = "SG")]
+    pub security_group_ids: Vec<String>,
+    #[command(flatten)]
+    pub private_dns: PrivateDns,
+}
+
+/// `--private-dns-enabled` / `--no-private-dns-enabled`.
+#[derive(Debug, Args)]
+pub struct PrivateDns {
+    /// Interface endpoints: resolve the service's own name to the endpoint (AWS services:
+    /// the default).
+    #[arg(long, conflicts_with = "no_private_dns_enabled")]
+    pub private_dns_enabled: bool,
+    /// Interface endpoints: leave the service's name alone (endpoint services: the default).
+    #[arg(long)]
+    pub no_private_dns_enabled: bool,
+}
+
+impl PrivateDns {
+    fn get(&self) -> Option<bool> {
+        match (self.private_dns_enabled, self.no_private_dns_enabled) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        }
+    }
 }
 
 impl CreateEndpointArgs {
     /// The change these flags ask for.
     pub fn change(&self) -> Result<Change, Failure> {
+        let interface_flags = !self.subnet_ids.is_empty()
+            || !self.security_group_ids.is_empty()
+            || self.private_dns.get().is_some();
+        if self.vpc_endpoint_type == EndpointType::Interface {
+            if !self.route_table_ids.is_empty() {
+                return Err(Failure::Invalid(
+                    "--route-table-ids are only supported for Gateway type VPC endpoints; an interface endpoint takes --subnet-ids".into(),
+                ));
+            }
+            return Ok(Change::CreateInterfaceVpcEndpoint {
+                vpc: self.vpc_id.clone(),
+                service_name: self.service_name.clone(),
+                subnets: self.subnet_ids.clone(),
+                security_groups: self.security_group_ids.clone(),
+                private_dns: self.private_dns.get(),
+                policy: policy_document(&self.policy_document)?,
+            });
+        }
+        if interface_flags && self.vpc_endpoint_type == EndpointType::Gateway {
+            return Err(Failure::Invalid(
+                "--subnet-ids, --security-group-ids and --private-dns-enabled are for interface endpoints: add --vpc-endpoint-type Interface".into(),
+            ));
+        }
         Ok(Change::CreateVpcEndpoint {
             vpc: self.vpc_id.clone(),
             service_name: self.service_name.clone(),
@@ -472,11 +525,47 @@ pub struct ModifyEndpointArgs {
     /// Back to the default full-access policy.
     #[arg(long)]
     pub reset_policy: bool,
+    /// Interface endpoints: subnets to add (a network interface each).
+    #[arg(long, num_args = 1.., value_name = "SUBNET")]
+    pub add_subnet_ids: Vec<String>,
+    /// Interface endpoints: subnets to remove (with their network interfaces).
+    #[arg(long, num_args = 1.., value_name = "SUBNET")]
+    pub remove_subnet_ids: Vec<String>,
+    /// Interface endpoints: groups to add.
+    #[arg(long, num_args = 1.., value_name = "SG")]
+    pub add_security_group_ids: Vec<String>,
+    /// Interface endpoints: groups to remove.
+    #[arg(long, num_args = 1.., value_name = "SG")]
+    pub remove_security_group_ids: Vec<String>,
+    #[command(flatten)]
+    pub private_dns: PrivateDns,
 }
 
 impl ModifyEndpointArgs {
     /// The change these flags ask for.
     pub fn change(&self) -> Result<Change, Failure> {
+        let interface = !self.add_subnet_ids.is_empty()
+            || !self.remove_subnet_ids.is_empty()
+            || !self.add_security_group_ids.is_empty()
+            || !self.remove_security_group_ids.is_empty()
+            || self.private_dns.get().is_some();
+        if interface {
+            if !self.add_route_table_ids.is_empty() || !self.remove_route_table_ids.is_empty() {
+                return Err(Failure::Invalid(
+                    "route tables are for gateway endpoints, subnets, groups and private DNS for interface endpoints: not both in one call".into(),
+                ));
+            }
+            return Ok(Change::ModifyInterfaceVpcEndpoint {
+                vpce: self.vpc_endpoint_id.clone(),
+                add_subnets: self.add_subnet_ids.clone(),
+                remove_subnets: self.remove_subnet_ids.clone(),
+                add_security_groups: self.add_security_group_ids.clone(),
+                remove_security_groups: self.remove_security_group_ids.clone(),
+                private_dns: self.private_dns.get(),
+                policy: policy_document(&self.policy_document)?,
+                reset_policy: self.reset_policy,
+            });
+        }
         Ok(Change::ModifyVpcEndpoint {
             vpce: self.vpc_endpoint_id.clone(),
             add_route_tables: self.add_route_table_ids.clone(),
@@ -642,6 +731,53 @@ mod tests {
         };
         assert_eq!(a.vpc_endpoint_type, EndpointType::Interface);
         assert_eq!(a.name, "vpclab");
+        let Command::CreateVpcEndpoint(a) = parse(&[
+            "create-vpc-endpoint",
+            "--vpc-id",
+            "v",
+            "--service-name",
+            "s",
+            "--vpc-endpoint-type",
+            "Interface",
+            "--subnet-ids",
+            "a",
+            "b",
+            "--security-group-ids",
+            "g",
+            "--no-private-dns-enabled",
+        ]) else {
+            panic!("create-vpc-endpoint")
+        };
+        assert_eq!(
+            a.change().unwrap(),
+            Change::CreateInterfaceVpcEndpoint {
+                vpc: "v".into(),
+                service_name: "s".into(),
+                subnets: vec!["a".into(), "b".into()],
+                security_groups: vec!["g".into()],
+                private_dns: Some(false),
+                policy: None,
+            }
+        );
+        let Command::ModifyVpcEndpoint(a) = parse(&[
+            "modify-vpc-endpoint",
+            "--vpc-endpoint-id",
+            "vpce-1",
+            "--add-subnet-ids",
+            "a",
+            "--remove-security-group-ids",
+            "g",
+            "--private-dns-enabled",
+        ]) else {
+            panic!("modify-vpc-endpoint")
+        };
+        assert!(matches!(
+            a.change().unwrap(),
+            Change::ModifyInterfaceVpcEndpoint {
+                private_dns: Some(true),
+                ..
+            }
+        ));
         assert!(Cli::try_parse_from([
             "vpclab",
             "create-vpc-endpoint",

@@ -90,10 +90,11 @@ pub enum Command {
     CreateNetworkAclEntry(change::AclArgs),
     /// Remove a network ACL entry (as `aws ec2 delete-network-acl-entry`).
     DeleteNetworkAclEntry(change::AclArgs),
-    /// Add a gateway endpoint for S3 or DynamoDB and its routes (as `aws ec2 create-vpc-endpoint`).
+    /// Add a gateway endpoint (S3, DynamoDB: routes) or an interface endpoint (PrivateLink:
+    /// network interfaces) (as `aws ec2 create-vpc-endpoint`).
     CreateVpcEndpoint(change::CreateEndpointArgs),
-    /// Add or remove an endpoint's route tables, or change its policy (as `aws ec2
-    /// modify-vpc-endpoint`).
+    /// Change an endpoint's route tables, subnets, security groups, private DNS or policy (as
+    /// `aws ec2 modify-vpc-endpoint`).
     ModifyVpcEndpoint(change::ModifyEndpointArgs),
     /// Remove endpoints and their routes (as `aws ec2 delete-vpc-endpoints`).
     DeleteVpcEndpoints(change::DeleteEndpointsArgs),

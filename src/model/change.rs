@@ -20,6 +20,7 @@ use super::lookup::Kind;
 use super::*;
 
 pub mod endpoint;
+pub mod interface;
 
 pub use self::endpoint::{default_policy, vpc_endpoint_json};
 
@@ -141,6 +142,46 @@ pub enum Change {
         #[serde(default)]
         reset_policy: bool,
     },
+    /// `create-vpc-endpoint --vpc-endpoint-type Interface`.
+    CreateInterfaceVpcEndpoint {
+        /// `--vpc-id`: id, logical id or Name tag.
+        vpc: String,
+        /// `--service-name`: `com.amazonaws.<region>.<service>` or an endpoint service's name.
+        service_name: String,
+        /// `--subnet-ids`: one per AZ.
+        #[serde(default)]
+        subnets: Vec<String>,
+        /// `--security-group-ids` (default: the VPC's default group).
+        #[serde(default)]
+        security_groups: Vec<String>,
+        /// `--[no-]private-dns-enabled` (default: on for AWS services, off for endpoint
+        /// services).
+        #[serde(default)]
+        private_dns: Option<bool>,
+        /// `--policy-document` (AWS services only).
+        #[serde(default)]
+        policy: Option<Value>,
+    },
+    /// `modify-vpc-endpoint` of an interface endpoint.
+    ModifyInterfaceVpcEndpoint {
+        /// `--vpc-endpoint-id`.
+        vpce: String,
+        #[serde(default)]
+        add_subnets: Vec<String>,
+        #[serde(default)]
+        remove_subnets: Vec<String>,
+        #[serde(default)]
+        add_security_groups: Vec<String>,
+        #[serde(default)]
+        remove_security_groups: Vec<String>,
+        /// `--[no-]private-dns-enabled`.
+        #[serde(default)]
+        private_dns: Option<bool>,
+        #[serde(default)]
+        policy: Option<Value>,
+        #[serde(default)]
+        reset_policy: bool,
+    },
     /// `delete-vpc-endpoints`.
     DeleteVpcEndpoints {
         /// `--vpc-endpoint-ids`.
@@ -190,6 +231,8 @@ impl Change {
             Change::DeleteNetworkAclEntry { .. } => "DeleteNetworkAclEntry",
             Change::CreateVpcEndpoint { .. } => "CreateVpcEndpoint",
             Change::ModifyVpcEndpoint { .. } => "ModifyVpcEndpoint",
+            Change::CreateInterfaceVpcEndpoint { .. } => "CreateVpcEndpoint",
+            Change::ModifyInterfaceVpcEndpoint { .. } => "ModifyVpcEndpoint",
             Change::DeleteVpcEndpoints { .. } => "DeleteVpcEndpoints",
             Change::ModifyInstanceMetadataOptions { .. } => "ModifyInstanceMetadataOptions",
         }
@@ -689,6 +732,50 @@ impl Lab {
                 policy,
                 *reset_policy,
             ),
+            Change::CreateInterfaceVpcEndpoint {
+                vpc,
+                service_name,
+                subnets,
+                security_groups,
+                private_dns,
+                policy,
+            } => interface::create(
+                self,
+                &cx,
+                vpc,
+                service_name,
+                subnets,
+                security_groups,
+                *private_dns,
+                policy,
+            ),
+            Change::ModifyInterfaceVpcEndpoint {
+                vpce,
+                add_subnets,
+                remove_subnets,
+                add_security_groups,
+                remove_security_groups,
+                private_dns,
+                policy,
+                reset_policy,
+            } => {
+                let id = cx.find(Kind::VpcEndpoint, vpce, "InvalidVpcEndpointId.NotFound")?;
+                let id = VpceId::parse(&id)
+                    .ok_or_else(|| cx.err("InvalidVpcEndpointId.Malformed", id.clone()))?;
+                interface::modify(
+                    self,
+                    &cx,
+                    &id,
+                    &interface::Modify {
+                        add_subnets,
+                        remove_subnets,
+                        add_groups: add_security_groups,
+                        remove_groups: remove_security_groups,
+                        private_dns: *private_dns,
+                    },
+                )?;
+                endpoint::modify(self, &cx, vpce, &[], &[], policy, *reset_policy)
+            }
             Change::DeleteVpcEndpoints { ids } => Ok(endpoint::delete(self, &cx, ids)),
             Change::ModifyInstanceMetadataOptions {
                 instance,
@@ -754,3 +841,6 @@ impl Lab {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod privatelink_tests;
