@@ -119,13 +119,14 @@ pub fn resolve(lab: &Lab, what: What, names: &[String]) -> Result<Vec<String>, S
                         .join(", ")
                 )
             })?;
+            let before = out.len();
             out.extend(
                 lab.listeners
                     .iter()
                     .filter(|l| l.load_balancer == lb)
                     .map(|l| l.arn.clone()),
             );
-            if out.is_empty() {
+            if out.len() == before {
                 // A load balancer without listeners: nothing, not everything.
                 out.push(String::from("-"));
             }
