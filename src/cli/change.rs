@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::Failure;
 use crate::control::describe::What;
 use crate::control::protocol::{Request, Response};
-use crate::model::change::{Change, EndpointType, RuleSpec, TargetRef};
+use crate::model::change::{Change, EndpointType, RuleSpec, TargetGroupSpec, TargetRef};
 use crate::runtime::lab as runlab;
 
 /// Route target flags (one of them).
@@ -436,11 +436,64 @@ pub struct CreateEndpointArgs {
     /// The endpoint policy: `file://policy.json` or the JSON text (default: full access).
     #[arg(long, value_name = "POLICY")]
     pub policy_document: Option<String>,
+    /// Interface endpoints: the subnets (one per AZ) that get a network interface.
+    #[arg(long, num_args = 1.., value_name = "SUBNET")]
+    pub subnet_ids: Vec<String>,
+    /// Interface endpoints: the network interfaces' groups (default: the VPC's default group).
+    #[arg(long, num_args = 1.., value_name = "SG")]
+    pub security_group_ids: Vec<String>,
+    #[command(flatten)]
+    pub private_dns: PrivateDns,
+}
+
+/// `--private-dns-enabled` / `--no-private-dns-enabled`.
+#[derive(Debug, Args)]
+pub struct PrivateDns {
+    /// Interface endpoints: resolve the service's own name to the endpoint (AWS services:
+    /// the default).
+    #[arg(long, conflicts_with = "no_private_dns_enabled")]
+    pub private_dns_enabled: bool,
+    /// Interface endpoints: leave the service's name alone (endpoint services: the default).
+    #[arg(long)]
+    pub no_private_dns_enabled: bool,
+}
+
+impl PrivateDns {
+    fn get(&self) -> Option<bool> {
+        match (self.private_dns_enabled, self.no_private_dns_enabled) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        }
+    }
 }
 
 impl CreateEndpointArgs {
     /// The change these flags ask for.
     pub fn change(&self) -> Result<Change, Failure> {
+        let interface_flags = !self.subnet_ids.is_empty()
+            || !self.security_group_ids.is_empty()
+            || self.private_dns.get().is_some();
+        if self.vpc_endpoint_type == EndpointType::Interface {
+            if !self.route_table_ids.is_empty() {
+                return Err(Failure::Invalid(
+                    "--route-table-ids are only supported for Gateway type VPC endpoints; an interface endpoint takes --subnet-ids".into(),
+                ));
+            }
+            return Ok(Change::CreateInterfaceVpcEndpoint {
+                vpc: self.vpc_id.clone(),
+                service_name: self.service_name.clone(),
+                subnets: self.subnet_ids.clone(),
+                security_groups: self.security_group_ids.clone(),
+                private_dns: self.private_dns.get(),
+                policy: policy_document(&self.policy_document)?,
+            });
+        }
+        if interface_flags && self.vpc_endpoint_type == EndpointType::Gateway {
+            return Err(Failure::Invalid(
+                "--subnet-ids, --security-group-ids and --private-dns-enabled are for interface endpoints: add --vpc-endpoint-type Interface".into(),
+            ));
+        }
         Ok(Change::CreateVpcEndpoint {
             vpc: self.vpc_id.clone(),
             service_name: self.service_name.clone(),
@@ -472,11 +525,47 @@ pub struct ModifyEndpointArgs {
     /// Back to the default full-access policy.
     #[arg(long)]
     pub reset_policy: bool,
+    /// Interface endpoints: subnets to add (a network interface each).
+    #[arg(long, num_args = 1.., value_name = "SUBNET")]
+    pub add_subnet_ids: Vec<String>,
+    /// Interface endpoints: subnets to remove (with their network interfaces).
+    #[arg(long, num_args = 1.., value_name = "SUBNET")]
+    pub remove_subnet_ids: Vec<String>,
+    /// Interface endpoints: groups to add.
+    #[arg(long, num_args = 1.., value_name = "SG")]
+    pub add_security_group_ids: Vec<String>,
+    /// Interface endpoints: groups to remove.
+    #[arg(long, num_args = 1.., value_name = "SG")]
+    pub remove_security_group_ids: Vec<String>,
+    #[command(flatten)]
+    pub private_dns: PrivateDns,
 }
 
 impl ModifyEndpointArgs {
     /// The change these flags ask for.
     pub fn change(&self) -> Result<Change, Failure> {
+        let interface = !self.add_subnet_ids.is_empty()
+            || !self.remove_subnet_ids.is_empty()
+            || !self.add_security_group_ids.is_empty()
+            || !self.remove_security_group_ids.is_empty()
+            || self.private_dns.get().is_some();
+        if interface {
+            if !self.add_route_table_ids.is_empty() || !self.remove_route_table_ids.is_empty() {
+                return Err(Failure::Invalid(
+                    "route tables are for gateway endpoints, subnets, groups and private DNS for interface endpoints: not both in one call".into(),
+                ));
+            }
+            return Ok(Change::ModifyInterfaceVpcEndpoint {
+                vpce: self.vpc_endpoint_id.clone(),
+                add_subnets: self.add_subnet_ids.clone(),
+                remove_subnets: self.remove_subnet_ids.clone(),
+                add_security_groups: self.add_security_group_ids.clone(),
+                remove_security_groups: self.remove_security_group_ids.clone(),
+                private_dns: self.private_dns.get(),
+                policy: policy_document(&self.policy_document)?,
+                reset_policy: self.reset_policy,
+            });
+        }
         Ok(Change::ModifyVpcEndpoint {
             vpce: self.vpc_endpoint_id.clone(),
             add_route_tables: self.add_route_table_ids.clone(),
@@ -584,6 +673,501 @@ pub fn describe_prefix_lists(a: DescribePrefixListsArgs) -> Result<(), Failure> 
     )
 }
 
+/// `Key=Value,Key=Value` (the AWS CLI's shorthand) as pairs; keys compared without case.
+fn shorthand(s: &str) -> Vec<(String, String)> {
+    s.split(',')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect()
+}
+
+fn field<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == &key.to_ascii_lowercase())
+        .map(|(_, v)| v.as_str())
+}
+
+/// `--targets Id=i-…[,Port=80]` entries.
+fn targets(items: &[String]) -> Result<Vec<(String, Option<u16>)>, Failure> {
+    items
+        .iter()
+        .map(|t| {
+            let pairs = shorthand(t);
+            let id = field(&pairs, "Id").ok_or_else(|| {
+                Failure::Invalid(format!("--targets {t}: write Id=i-…[,Port=80]"))
+            })?;
+            let port = match field(&pairs, "Port") {
+                None => None,
+                Some(p) => Some(
+                    p.parse::<u16>()
+                        .map_err(|_| Failure::Invalid(format!("--targets {t}: Port is 1-65535")))?,
+                ),
+            };
+            Ok((id.to_string(), port))
+        })
+        .collect()
+}
+
+/// `--attributes Key=…,Value=…` entries.
+fn attributes(items: &[String]) -> Result<Vec<(String, String)>, Failure> {
+    items
+        .iter()
+        .map(|a| {
+            let pairs = shorthand(a);
+            match (field(&pairs, "Key"), field(&pairs, "Value")) {
+                (Some(k), Some(v)) => Ok((k.to_string(), v.to_string())),
+                _ => Err(Failure::Invalid(format!(
+                    "--attributes {a}: write Key=NAME,Value=VALUE"
+                ))),
+            }
+        })
+        .collect()
+}
+
+/// A list flag given as JSON (`'["a","b"]'`) or as plain values.
+fn json_or_plain(items: &[String]) -> Vec<String> {
+    items
+        .iter()
+        .flat_map(|i| match serde_json::from_str::<Vec<String>>(i) {
+            Ok(list) => list,
+            Err(_) => vec![i.clone()],
+        })
+        .collect()
+}
+
+/// `--acceptance-required` / `--no-acceptance-required`.
+#[derive(Debug, Args)]
+pub struct Acceptance {
+    /// Connections wait in pendingAcceptance until accepted (the default on create).
+    #[arg(long, conflicts_with = "no_acceptance_required")]
+    pub acceptance_required: bool,
+    /// Connections are available at once.
+    #[arg(long)]
+    pub no_acceptance_required: bool,
+}
+
+impl Acceptance {
+    fn get(&self) -> Option<bool> {
+        match (self.acceptance_required, self.no_acceptance_required) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        }
+    }
+}
+
+/// `create-vpc-endpoint-service-configuration`.
+#[derive(Debug, Args)]
+pub struct CreateServiceArgs {
+    /// The running lab.
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
+    pub name: String,
+    /// The Network Load Balancers: ARNs, names or logical ids.
+    #[arg(long, num_args = 1.., required = true, value_name = "ARN")]
+    pub network_load_balancer_arns: Vec<String>,
+    #[command(flatten)]
+    pub acceptance: Acceptance,
+}
+
+/// `modify-vpc-endpoint-service-configuration`.
+#[derive(Debug, Args)]
+pub struct ModifyServiceArgs {
+    /// The running lab.
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
+    pub name: String,
+    /// The service: vpce-svc- id, service name or logical id.
+    #[arg(long)]
+    pub service_id: String,
+    #[command(flatten)]
+    pub acceptance: Acceptance,
+    /// Load balancers to add.
+    #[arg(long, num_args = 1.., value_name = "ARN")]
+    pub add_network_load_balancer_arns: Vec<String>,
+    /// Load balancers to remove.
+    #[arg(long, num_args = 1.., value_name = "ARN")]
+    pub remove_network_load_balancer_arns: Vec<String>,
+}
+
+/// `delete-vpc-endpoint-service-configurations`.
+#[derive(Debug, Args)]
+pub struct DeleteServicesArgs {
+    /// The running lab.
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
+    pub name: String,
+    /// The services.
+    #[arg(long, num_args = 1.., required = true, value_name = "SVC")]
+    pub service_ids: Vec<String>,
+}
+
+/// `modify-vpc-endpoint-service-permissions`.
+#[derive(Debug, Args)]
+pub struct ServicePermissionsArgs {
+    /// The running lab.
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
+    pub name: String,
+    /// The service.
+    #[arg(long)]
+    pub service_id: String,
+    /// Principals to allow: `'["arn:aws:iam::123456789012:root"]'` or plain ARNs, or `*`.
+    #[arg(long, num_args = 1.., value_name = "ARNS")]
+    pub add_allowed_principals: Vec<String>,
+    /// Principals to remove (existing connections stay, as in AWS).
+    #[arg(long, num_args = 1.., value_name = "ARNS")]
+    pub remove_allowed_principals: Vec<String>,
+}
+
+/// `accept-vpc-endpoint-connections` / `reject-vpc-endpoint-connections`.
+#[derive(Debug, Args)]
+pub struct ConnectionsArgs {
+    /// The running lab.
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
+    pub name: String,
+    /// The service.
+    #[arg(long)]
+    pub service_id: String,
+    /// The endpoints.
+    #[arg(long, num_args = 1.., required = true, value_name = "VPCE")]
+    pub vpc_endpoint_ids: Vec<String>,
+}
+
+/// The describe verbs of endpoint services (`--service-ids` to narrow).
+#[derive(Debug, Args)]
+pub struct DescribeServicesArgs {
+    /// The running lab.
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
+    pub name: String,
+    /// Only these services.
+    #[arg(long, alias = "service-id", num_args = 1.., value_name = "SVC")]
+    pub service_ids: Vec<String>,
+}
+
+/// `elbv2 create-load-balancer`.
+#[derive(Debug, Args)]
+pub struct CreateLbArgs {
+    /// The running lab.
+    #[arg(long = "lab", default_value = super::DEFAULT_LAB, value_name = "LAB")]
+    pub lab: String,
+    /// The load balancer's name (as `aws elbv2 --name`).
+    #[arg(long)]
+    pub name: String,
+    /// network (application, the AWS default, is not emulated).
+    #[arg(long = "type")]
+    pub lb_type: Option<String>,
+    /// internet-facing (default) or internal.
+    #[arg(long)]
+    pub scheme: Option<String>,
+    /// One subnet per AZ.
+    #[arg(long, num_args = 1.., required = true, value_name = "SUBNET")]
+    pub subnets: Vec<String>,
+    /// Security groups of the nodes.
+    #[arg(long, num_args = 1.., value_name = "SG")]
+    pub security_groups: Vec<String>,
+}
+
+/// `elbv2 delete-load-balancer`, `modify-load-balancer-attributes`.
+#[derive(Debug, Args)]
+pub struct LbArgs {
+    /// The running lab.
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
+    pub name: String,
+    /// The load balancer: ARN, name or logical id.
+    #[arg(long)]
+    pub load_balancer_arn: String,
+    /// `Key=…,Value=…` (modify-load-balancer-attributes).
+    #[arg(long, num_args = 1.., value_name = "KEY_VALUE")]
+    pub attributes: Vec<String>,
+}
+
+/// `elbv2 create-target-group`.
+#[derive(Debug, Args)]
+pub struct CreateTgArgs {
+    /// The running lab.
+    #[arg(long = "lab", default_value = super::DEFAULT_LAB, value_name = "LAB")]
+    pub lab: String,
+    /// The target group's name (as `aws elbv2 --name`).
+    #[arg(long)]
+    pub name: String,
+    /// TCP, UDP, TCP_UDP or TLS.
+    #[arg(long)]
+    pub protocol: Option<String>,
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// The VPC: id, logical id or Name tag.
+    #[arg(long)]
+    pub vpc_id: Option<String>,
+    /// instance (default) or ip.
+    #[arg(long)]
+    pub target_type: Option<String>,
+    #[arg(long)]
+    pub health_check_protocol: Option<String>,
+    #[arg(long)]
+    pub health_check_port: Option<String>,
+    #[arg(long)]
+    pub health_check_path: Option<String>,
+    #[arg(long)]
+    pub health_check_interval_seconds: Option<u32>,
+    #[arg(long)]
+    pub health_check_timeout_seconds: Option<u32>,
+    #[arg(long)]
+    pub healthy_threshold_count: Option<u32>,
+    #[arg(long)]
+    pub unhealthy_threshold_count: Option<u32>,
+    /// `HttpCode=200` (HTTP health checks).
+    #[arg(long)]
+    pub matcher: Option<String>,
+}
+
+impl CreateTgArgs {
+    /// The change these flags ask for.
+    pub fn change(&self) -> Result<Change, Failure> {
+        let matcher = match &self.matcher {
+            None => None,
+            Some(m) => Some(
+                field(&shorthand(m), "HttpCode")
+                    .ok_or_else(|| Failure::Invalid(format!("--matcher {m}: write HttpCode=200")))?
+                    .to_string(),
+            ),
+        };
+        Ok(Change::CreateTargetGroup(Box::new(TargetGroupSpec {
+            name: self.name.clone(),
+            protocol: self.protocol.clone(),
+            port: self.port,
+            vpc: self.vpc_id.clone(),
+            target_type: self.target_type.clone(),
+            health_check_protocol: self.health_check_protocol.clone(),
+            health_check_port: self.health_check_port.clone(),
+            health_check_path: self.health_check_path.clone(),
+            health_check_interval_seconds: self.health_check_interval_seconds,
+            health_check_timeout_seconds: self.health_check_timeout_seconds,
+            healthy_threshold_count: self.healthy_threshold_count,
+            unhealthy_threshold_count: self.unhealthy_threshold_count,
+            matcher,
+        })))
+    }
+}
+
+/// `elbv2 delete-target-group`, `register-targets`, `deregister-targets`,
+/// `modify-target-group-attributes`.
+#[derive(Debug, Args)]
+pub struct TgArgs {
+    /// The running lab.
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
+    pub name: String,
+    /// The target group: ARN, name or logical id.
+    #[arg(long)]
+    pub target_group_arn: String,
+    /// `Id=i-…[,Port=80]` (register/deregister).
+    #[arg(long, num_args = 1.., value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// `Key=…,Value=…` (modify-target-group-attributes).
+    #[arg(long, num_args = 1.., value_name = "KEY_VALUE")]
+    pub attributes: Vec<String>,
+}
+
+/// `elbv2 create-listener`.
+#[derive(Debug, Args)]
+pub struct CreateListenerArgs {
+    /// The running lab.
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
+    pub name: String,
+    #[arg(long)]
+    pub load_balancer_arn: String,
+    /// TCP, UDP or TCP_UDP.
+    #[arg(long)]
+    pub protocol: Option<String>,
+    #[arg(long)]
+    pub port: u16,
+    /// `Type=forward,TargetGroupArn=…`.
+    #[arg(long, num_args = 1.., required = true, value_name = "ACTION")]
+    pub default_actions: Vec<String>,
+}
+
+impl CreateListenerArgs {
+    /// The change these flags ask for.
+    pub fn change(&self) -> Result<Change, Failure> {
+        let pairs = shorthand(
+            self.default_actions
+                .first()
+                .map(String::as_str)
+                .unwrap_or(""),
+        );
+        if field(&pairs, "Type").is_some_and(|t| !t.eq_ignore_ascii_case("forward")) {
+            return Err(Failure::Invalid(
+                "--default-actions: vpclab's Network Load Balancer listeners forward (Type=forward,TargetGroupArn=…)".into(),
+            ));
+        }
+        let tg = field(&pairs, "TargetGroupArn").ok_or_else(|| {
+            Failure::Invalid("--default-actions: write Type=forward,TargetGroupArn=ARN".into())
+        })?;
+        Ok(Change::CreateListener {
+            load_balancer: self.load_balancer_arn.clone(),
+            protocol: self.protocol.clone(),
+            port: self.port,
+            target_group: tg.to_string(),
+        })
+    }
+}
+
+/// `elbv2 delete-listener`.
+#[derive(Debug, Args)]
+pub struct ListenerArgs {
+    /// The running lab.
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
+    pub name: String,
+    #[arg(long)]
+    pub listener_arn: String,
+}
+
+/// Runs the endpoint-service and elbv2 verbs.
+pub fn create_service(a: CreateServiceArgs) -> Result<(), Failure> {
+    send(
+        &a.name,
+        Change::CreateVpcEndpointServiceConfiguration {
+            load_balancers: a.network_load_balancer_arns,
+            acceptance_required: a.acceptance.get(),
+        },
+    )
+}
+
+/// Runs `modify-vpc-endpoint-service-configuration`.
+pub fn modify_service(a: ModifyServiceArgs) -> Result<(), Failure> {
+    send(
+        &a.name,
+        Change::ModifyVpcEndpointServiceConfiguration {
+            service: a.service_id,
+            acceptance_required: a.acceptance.get(),
+            add_load_balancers: a.add_network_load_balancer_arns,
+            remove_load_balancers: a.remove_network_load_balancer_arns,
+        },
+    )
+}
+
+/// Runs `delete-vpc-endpoint-service-configurations`.
+pub fn delete_services(a: DeleteServicesArgs) -> Result<(), Failure> {
+    send(
+        &a.name,
+        Change::DeleteVpcEndpointServiceConfigurations {
+            services: a.service_ids,
+        },
+    )
+}
+
+/// Runs `modify-vpc-endpoint-service-permissions`.
+pub fn service_permissions(a: ServicePermissionsArgs) -> Result<(), Failure> {
+    send(
+        &a.name,
+        Change::ModifyVpcEndpointServicePermissions {
+            service: a.service_id,
+            add: json_or_plain(&a.add_allowed_principals),
+            remove: json_or_plain(&a.remove_allowed_principals),
+        },
+    )
+}
+
+/// Runs `accept-vpc-endpoint-connections` (`accept`) or `reject-…`.
+pub fn connections(a: ConnectionsArgs, accept: bool) -> Result<(), Failure> {
+    let (service, endpoints) = (a.service_id, a.vpc_endpoint_ids);
+    send(
+        &a.name,
+        if accept {
+            Change::AcceptVpcEndpointConnections { service, endpoints }
+        } else {
+            Change::RejectVpcEndpointConnections { service, endpoints }
+        },
+    )
+}
+
+/// Runs a describe verb of endpoint services.
+pub fn describe_services(a: DescribeServicesArgs, what: What) -> Result<(), Failure> {
+    ask(
+        &a.name,
+        &Request::Describe {
+            what,
+            filter: a.service_ids,
+        },
+    )
+}
+
+/// Runs `create-load-balancer`.
+pub fn create_load_balancer(a: CreateLbArgs) -> Result<(), Failure> {
+    send(
+        &a.lab,
+        Change::CreateLoadBalancer {
+            name: a.name,
+            lb_type: a.lb_type,
+            scheme: a.scheme,
+            subnets: a.subnets,
+            security_groups: a.security_groups,
+        },
+    )
+}
+
+/// Runs `delete-load-balancer` (`modify` false) or `modify-load-balancer-attributes`.
+pub fn load_balancer(a: LbArgs, modify: bool) -> Result<(), Failure> {
+    let change = if modify {
+        Change::ModifyLoadBalancerAttributes {
+            load_balancer: a.load_balancer_arn,
+            attributes: attributes(&a.attributes)?,
+        }
+    } else {
+        Change::DeleteLoadBalancer {
+            load_balancer: a.load_balancer_arn,
+        }
+    };
+    send(&a.name, change)
+}
+
+/// Runs `create-target-group`.
+pub fn create_target_group(a: CreateTgArgs) -> Result<(), Failure> {
+    send(&a.lab, a.change()?)
+}
+
+/// The target-group verbs.
+#[derive(Debug, Clone, Copy)]
+pub enum TgVerb {
+    Delete,
+    Register,
+    Deregister,
+    Attributes,
+}
+
+/// Runs a target-group verb.
+pub fn target_group(a: TgArgs, verb: TgVerb) -> Result<(), Failure> {
+    let target_group = a.target_group_arn;
+    let change = match verb {
+        TgVerb::Delete => Change::DeleteTargetGroup { target_group },
+        TgVerb::Register => Change::RegisterTargets {
+            target_group,
+            targets: targets(&a.targets)?,
+        },
+        TgVerb::Deregister => Change::DeregisterTargets {
+            target_group,
+            targets: targets(&a.targets)?,
+        },
+        TgVerb::Attributes => Change::ModifyTargetGroupAttributes {
+            target_group,
+            attributes: attributes(&a.attributes)?,
+        },
+    };
+    send(&a.name, change)
+}
+
+/// Runs `create-listener`.
+pub fn create_listener(a: CreateListenerArgs) -> Result<(), Failure> {
+    send(&a.name, a.change()?)
+}
+
+/// Runs `delete-listener`.
+pub fn delete_listener(a: ListenerArgs) -> Result<(), Failure> {
+    send(
+        &a.name,
+        Change::DeleteListener {
+            listener: a.listener_arn,
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -642,6 +1226,53 @@ mod tests {
         };
         assert_eq!(a.vpc_endpoint_type, EndpointType::Interface);
         assert_eq!(a.name, "vpclab");
+        let Command::CreateVpcEndpoint(a) = parse(&[
+            "create-vpc-endpoint",
+            "--vpc-id",
+            "v",
+            "--service-name",
+            "s",
+            "--vpc-endpoint-type",
+            "Interface",
+            "--subnet-ids",
+            "a",
+            "b",
+            "--security-group-ids",
+            "g",
+            "--no-private-dns-enabled",
+        ]) else {
+            panic!("create-vpc-endpoint")
+        };
+        assert_eq!(
+            a.change().unwrap(),
+            Change::CreateInterfaceVpcEndpoint {
+                vpc: "v".into(),
+                service_name: "s".into(),
+                subnets: vec!["a".into(), "b".into()],
+                security_groups: vec!["g".into()],
+                private_dns: Some(false),
+                policy: None,
+            }
+        );
+        let Command::ModifyVpcEndpoint(a) = parse(&[
+            "modify-vpc-endpoint",
+            "--vpc-endpoint-id",
+            "vpce-1",
+            "--add-subnet-ids",
+            "a",
+            "--remove-security-group-ids",
+            "g",
+            "--private-dns-enabled",
+        ]) else {
+            panic!("modify-vpc-endpoint")
+        };
+        assert!(matches!(
+            a.change().unwrap(),
+            Change::ModifyInterfaceVpcEndpoint {
+                private_dns: Some(true),
+                ..
+            }
+        ));
         assert!(Cli::try_parse_from([
             "vpclab",
             "create-vpc-endpoint",
@@ -730,5 +1361,118 @@ mod tests {
             panic!("describe-prefix-lists")
         };
         assert_eq!(a.prefix_list_ids, vec!["pl-78a54011"]);
+    }
+    #[test]
+    fn elbv2_and_endpoint_service_verbs_take_the_aws_cli_flags() {
+        let Command::CreateTargetGroup(a) = parse(&[
+            "create-target-group",
+            "--lab",
+            "l1",
+            "--name",
+            "tg",
+            "--protocol",
+            "TCP",
+            "--port",
+            "80",
+            "--vpc-id",
+            "v",
+            "--health-check-protocol",
+            "HTTP",
+            "--matcher",
+            "HttpCode=200",
+        ]) else {
+            panic!("create-target-group")
+        };
+        assert_eq!(a.lab, "l1");
+        let Change::CreateTargetGroup(t) = a.change().unwrap() else {
+            panic!("change")
+        };
+        assert_eq!(t.matcher.as_deref(), Some("200"));
+        assert_eq!(t.port, Some(80));
+        let Command::CreateListener(a) = parse(&[
+            "create-listener",
+            "--load-balancer-arn",
+            "nlb",
+            "--protocol",
+            "TCP",
+            "--port",
+            "80",
+            "--default-actions",
+            "Type=forward,TargetGroupArn=arn:x",
+        ]) else {
+            panic!("create-listener")
+        };
+        assert_eq!(
+            a.change().unwrap(),
+            Change::CreateListener {
+                load_balancer: "nlb".into(),
+                protocol: Some("TCP".into()),
+                port: 80,
+                target_group: "arn:x".into(),
+            }
+        );
+        let Command::RegisterTargets(a) = parse(&[
+            "register-targets",
+            "--target-group-arn",
+            "tg",
+            "--targets",
+            "Id=i-1",
+            "Id=i-2,Port=8080",
+        ]) else {
+            panic!("register-targets")
+        };
+        assert_eq!(
+            targets(&a.targets).unwrap(),
+            vec![("i-1".into(), None), ("i-2".into(), Some(8080))]
+        );
+        let Command::ModifyTargetGroupAttributes(a) = parse(&[
+            "modify-target-group-attributes",
+            "--target-group-arn",
+            "tg",
+            "--attributes",
+            "Key=proxy_protocol_v2.enabled,Value=true",
+        ]) else {
+            panic!("modify-target-group-attributes")
+        };
+        assert_eq!(
+            attributes(&a.attributes).unwrap(),
+            vec![("proxy_protocol_v2.enabled".into(), "true".into())]
+        );
+        let Command::ModifyVpcEndpointServicePermissions(a) = parse(&[
+            "modify-vpc-endpoint-service-permissions",
+            "--service-id",
+            "vpce-svc-1",
+            "--add-allowed-principals",
+            r#"["arn:aws:iam::123456789012:root"]"#,
+        ]) else {
+            panic!("permissions")
+        };
+        assert_eq!(
+            json_or_plain(&a.add_allowed_principals),
+            vec!["arn:aws:iam::123456789012:root"]
+        );
+        let Command::CreateVpcEndpointServiceConfiguration(a) = parse(&[
+            "create-vpc-endpoint-service-configuration",
+            "--network-load-balancer-arns",
+            "nlb",
+            "--no-acceptance-required",
+        ]) else {
+            panic!("create-vpc-endpoint-service-configuration")
+        };
+        assert_eq!(a.acceptance.get(), Some(false));
+        assert!(matches!(
+            parse(&[
+                "accept-vpc-endpoint-connections",
+                "--service-id",
+                "s",
+                "--vpc-endpoint-ids",
+                "e"
+            ]),
+            Command::AcceptVpcEndpointConnections(_)
+        ));
+        assert!(matches!(
+            parse(&["describe-vpc-endpoint-connections", "--name", "lab1"]),
+            Command::DescribeVpcEndpointConnections(_)
+        ));
     }
 }

@@ -617,6 +617,75 @@ pub fn table(lab: &Lab, what: What, ids: &[String]) -> Table {
             }
             t
         }
+        What::Listeners => {
+            let mut t = new_table(&["Listener", "Load balancer", "Protocol:port", "Forward to"]);
+            for l in lab.listeners.iter().filter(|l| keep(ids, &l.arn)) {
+                let lb = lab.load_balancer(&l.load_balancer).map(|x| x.name.clone());
+                let tg = l
+                    .target_group
+                    .as_deref()
+                    .and_then(|a| lab.target_group(a))
+                    .map(|x| x.name.clone());
+                t.add_row(vec![
+                    format!(
+                        "{}\n({})",
+                        l.arn.rsplit('/').next().unwrap_or(""),
+                        l.origin.name()
+                    ),
+                    lb.unwrap_or_default(),
+                    format!("{}:{}", l.protocol, l.port),
+                    tg.unwrap_or_default(),
+                ]);
+            }
+            t
+        }
+        What::VpcEndpointServiceConfigurations
+        | What::VpcEndpointConnections
+        | What::VpcEndpointServicePermissions => {
+            let mut t = new_table(&[
+                "Endpoint service",
+                "Load balancers",
+                "Acceptance",
+                "Allowed principals",
+                "Connections",
+            ]);
+            for s in lab
+                .endpoint_services
+                .iter()
+                .filter(|s| keep(ids, s.id.as_str()))
+            {
+                let nlbs: Vec<String> = s
+                    .network_load_balancers
+                    .iter()
+                    .filter_map(|a| lab.load_balancer(a).map(|l| l.name.clone()))
+                    .collect();
+                let conns: Vec<String> = lab
+                    .vpc_endpoints
+                    .iter()
+                    .filter(|e| e.service_name == s.service_name)
+                    .map(|e| {
+                        format!(
+                            "{} {}",
+                            short(lab, Kind::VpcEndpoint, e.id.as_str()),
+                            e.state
+                        )
+                    })
+                    .collect();
+                t.add_row(vec![
+                    format!("{}\n{}", name(&s.tags, &s.origin), s.service_name),
+                    nlbs.join("\n"),
+                    if s.acceptance_required {
+                        "required"
+                    } else {
+                        "automatic"
+                    }
+                    .to_string(),
+                    s.allowed_principals.join("\n"),
+                    conns.join("\n"),
+                ]);
+            }
+            t
+        }
         What::PrefixLists => {
             let mut t = new_table(&["Prefix list", "Name", "CIDRs"]);
             let r = lab.region();

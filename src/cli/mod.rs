@@ -93,10 +93,11 @@ pub enum Command {
     CreateNetworkAclEntry(change::AclArgs),
     /// Remove a network ACL entry (as `aws ec2 delete-network-acl-entry`).
     DeleteNetworkAclEntry(change::AclArgs),
-    /// Add a gateway endpoint for S3 or DynamoDB and its routes (as `aws ec2 create-vpc-endpoint`).
+    /// Add a gateway endpoint (S3, DynamoDB: routes) or an interface endpoint (PrivateLink:
+    /// network interfaces) (as `aws ec2 create-vpc-endpoint`).
     CreateVpcEndpoint(change::CreateEndpointArgs),
-    /// Add or remove an endpoint's route tables, or change its policy (as `aws ec2
-    /// modify-vpc-endpoint`).
+    /// Change an endpoint's route tables, subnets, security groups, private DNS or policy (as
+    /// `aws ec2 modify-vpc-endpoint`).
     ModifyVpcEndpoint(change::ModifyEndpointArgs),
     /// Remove endpoints and their routes (as `aws ec2 delete-vpc-endpoints`).
     DeleteVpcEndpoints(change::DeleteEndpointsArgs),
@@ -106,6 +107,45 @@ pub enum Command {
     DescribeRouteTables(change::DescribeRouteTablesArgs),
     /// A running lab's AWS-managed prefix lists (as `aws ec2 describe-prefix-lists`).
     DescribePrefixLists(change::DescribePrefixListsArgs),
+    /// Publish Network Load Balancers through PrivateLink (as `aws ec2
+    /// create-vpc-endpoint-service-configuration`).
+    CreateVpcEndpointServiceConfiguration(change::CreateServiceArgs),
+    /// Change acceptance or load balancers of an endpoint service.
+    ModifyVpcEndpointServiceConfiguration(change::ModifyServiceArgs),
+    /// Remove endpoint services (refused while endpoints are connected, as AWS does).
+    DeleteVpcEndpointServiceConfigurations(change::DeleteServicesArgs),
+    /// Allow or remove principals of an endpoint service.
+    ModifyVpcEndpointServicePermissions(change::ServicePermissionsArgs),
+    /// Accept pending endpoint connections (they become available).
+    AcceptVpcEndpointConnections(change::ConnectionsArgs),
+    /// Reject endpoint connections (they become rejected and pass nothing).
+    RejectVpcEndpointConnections(change::ConnectionsArgs),
+    /// A running lab's endpoint services (as `aws ec2 describe-vpc-endpoint-service-configurations`).
+    DescribeVpcEndpointServiceConfigurations(change::DescribeServicesArgs),
+    /// The endpoints connected to a running lab's endpoint services.
+    DescribeVpcEndpointConnections(change::DescribeServicesArgs),
+    /// The allowed principals of a running lab's endpoint services.
+    DescribeVpcEndpointServicePermissions(change::DescribeServicesArgs),
+    /// Add a Network Load Balancer (as `aws elbv2 create-load-balancer`; the lab is `--lab`).
+    CreateLoadBalancer(change::CreateLbArgs),
+    /// Remove a load balancer with its listeners (as `aws elbv2 delete-load-balancer`).
+    DeleteLoadBalancer(change::LbArgs),
+    /// Set load balancer attributes (as `aws elbv2 modify-load-balancer-attributes`).
+    ModifyLoadBalancerAttributes(change::LbArgs),
+    /// Add a target group (as `aws elbv2 create-target-group`; the lab is `--lab`).
+    CreateTargetGroup(change::CreateTgArgs),
+    /// Remove a target group no listener uses (as `aws elbv2 delete-target-group`).
+    DeleteTargetGroup(change::TgArgs),
+    /// Register targets (as `aws elbv2 register-targets`).
+    RegisterTargets(change::TgArgs),
+    /// Deregister targets (as `aws elbv2 deregister-targets`).
+    DeregisterTargets(change::TgArgs),
+    /// Set target group attributes (as `aws elbv2 modify-target-group-attributes`).
+    ModifyTargetGroupAttributes(change::TgArgs),
+    /// Add a listener forwarding to a target group (as `aws elbv2 create-listener`).
+    CreateListener(change::CreateListenerArgs),
+    /// Remove a listener (as `aws elbv2 delete-listener`).
+    DeleteListener(change::ListenerArgs),
 }
 
 /// Where a lab comes from: a template and its parameters.
@@ -278,6 +318,36 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::DescribeVpcEndpoints(a) => ok(change::describe_endpoints(a)),
         Command::DescribeRouteTables(a) => ok(change::describe_route_tables(a)),
         Command::DescribePrefixLists(a) => ok(change::describe_prefix_lists(a)),
+        Command::CreateVpcEndpointServiceConfiguration(a) => ok(change::create_service(a)),
+        Command::ModifyVpcEndpointServiceConfiguration(a) => ok(change::modify_service(a)),
+        Command::DeleteVpcEndpointServiceConfigurations(a) => ok(change::delete_services(a)),
+        Command::ModifyVpcEndpointServicePermissions(a) => ok(change::service_permissions(a)),
+        Command::AcceptVpcEndpointConnections(a) => ok(change::connections(a, true)),
+        Command::RejectVpcEndpointConnections(a) => ok(change::connections(a, false)),
+        Command::DescribeVpcEndpointServiceConfigurations(a) => ok(change::describe_services(
+            a,
+            crate::control::describe::What::VpcEndpointServiceConfigurations,
+        )),
+        Command::DescribeVpcEndpointConnections(a) => ok(change::describe_services(
+            a,
+            crate::control::describe::What::VpcEndpointConnections,
+        )),
+        Command::DescribeVpcEndpointServicePermissions(a) => ok(change::describe_services(
+            a,
+            crate::control::describe::What::VpcEndpointServicePermissions,
+        )),
+        Command::CreateLoadBalancer(a) => ok(change::create_load_balancer(a)),
+        Command::DeleteLoadBalancer(a) => ok(change::load_balancer(a, false)),
+        Command::ModifyLoadBalancerAttributes(a) => ok(change::load_balancer(a, true)),
+        Command::CreateTargetGroup(a) => ok(change::create_target_group(a)),
+        Command::DeleteTargetGroup(a) => ok(change::target_group(a, change::TgVerb::Delete)),
+        Command::RegisterTargets(a) => ok(change::target_group(a, change::TgVerb::Register)),
+        Command::DeregisterTargets(a) => ok(change::target_group(a, change::TgVerb::Deregister)),
+        Command::ModifyTargetGroupAttributes(a) => {
+            ok(change::target_group(a, change::TgVerb::Attributes))
+        }
+        Command::CreateListener(a) => ok(change::create_listener(a)),
+        Command::DeleteListener(a) => ok(change::delete_listener(a)),
     };
     Ok(match r {
         Ok(code) => ExitCode::from(code),

@@ -10,6 +10,7 @@ use std::fmt;
 
 use serde_json::{json, Map, Value};
 
+use crate::model::change::{elb, service};
 use crate::model::lookup::Kind;
 use crate::model::*;
 
@@ -30,11 +31,17 @@ pub enum What {
     VpcEndpointServices,
     LoadBalancers,
     TargetGroups,
+    Listeners,
+    VpcEndpointServiceConfigurations,
+    VpcEndpointConnections,
+    VpcEndpointServicePermissions,
     PrefixLists,
 }
 
 impl What {
-    /// The lookup kind for filtering by id/logical id/Name (prefix lists are filtered by id).
+    /// The lookup kind for filtering by id/logical id/Name (prefix lists are filtered by id,
+    /// listeners by ARN, logical id or their load balancer; the endpoint service views by
+    /// service).
     pub fn kind(self) -> Option<Kind> {
         Some(match self {
             What::RouteTables => Kind::RouteTable,
@@ -48,7 +55,10 @@ impl What {
             What::VpcEndpointServices => Kind::EndpointService,
             What::LoadBalancers => Kind::LoadBalancer,
             What::TargetGroups => Kind::TargetGroup,
-            What::PrefixLists => return None,
+            What::VpcEndpointServiceConfigurations
+            | What::VpcEndpointConnections
+            | What::VpcEndpointServicePermissions => Kind::EndpointService,
+            What::Listeners | What::PrefixLists => return None,
         })
     }
 }
@@ -88,6 +98,41 @@ pub use crate::model::change::default_policy;
 /// The ids that `names` (ids, logical ids, Name tags; prefix lists by id) give for `what`,
 /// or why one of them names nothing (or several things).
 pub fn resolve(lab: &Lab, what: What, names: &[String]) -> Result<Vec<String>, String> {
+    if what == What::Listeners {
+        let mut out = vec![];
+        for n in names {
+            if let Some(l) = lab
+                .listeners
+                .iter()
+                .find(|l| l.arn == *n || l.origin.logical_id.as_deref() == Some(n))
+            {
+                out.push(l.arn.clone());
+                continue;
+            }
+            let lb = lab.find(Kind::LoadBalancer, n).map_err(|_| {
+                format!(
+                    "no listener or load balancer is named '{n}'; listeners: {}",
+                    lab.listeners
+                        .iter()
+                        .map(|l| l.arn.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            let before = out.len();
+            out.extend(
+                lab.listeners
+                    .iter()
+                    .filter(|l| l.load_balancer == lb)
+                    .map(|l| l.arn.clone()),
+            );
+            if out.len() == before {
+                // A load balancer without listeners: nothing, not everything.
+                out.push(String::from("-"));
+            }
+        }
+        return Ok(out);
+    }
     names
         .iter()
         .map(|n| match what.kind() {
@@ -141,11 +186,19 @@ pub fn describe(lab: &Lab, what: What, filter: &[String]) -> Value {
         }
         What::VpcEndpointServices => endpoint_services(lab, filter),
         What::LoadBalancers => {
-            json!({"LoadBalancers": lab.load_balancers.iter().filter(|l| keep(filter, &l.arn)).map(|l| load_balancer(lab, l)).collect::<Vec<_>>()})
+            json!({"LoadBalancers": lab.load_balancers.iter().filter(|l| keep(filter, &l.arn)).map(|l| elb::load_balancer_json(lab, l)).collect::<Vec<_>>()})
         }
         What::TargetGroups => {
-            json!({"TargetGroups": lab.target_groups.iter().filter(|t| keep(filter, &t.arn)).map(|t| target_group(lab, t)).collect::<Vec<_>>()})
+            json!({"TargetGroups": lab.target_groups.iter().filter(|t| keep(filter, &t.arn)).map(|t| elb::target_group_json(lab, t)).collect::<Vec<_>>()})
         }
+        What::Listeners => {
+            json!({"Listeners": lab.listeners.iter().filter(|l| keep(filter, &l.arn)).map(elb::listener_json).collect::<Vec<_>>()})
+        }
+        What::VpcEndpointServiceConfigurations => {
+            json!({"ServiceConfigurations": lab.endpoint_services.iter().filter(|s| keep(filter, s.id.as_str())).map(|s| service::service_configuration_json(lab, s)).collect::<Vec<_>>()})
+        }
+        What::VpcEndpointConnections => service::connections_json(lab, filter),
+        What::VpcEndpointServicePermissions => service::permissions_json(lab, filter),
         What::PrefixLists => {
             let r = lab.region();
             json!({"PrefixLists": r.gateway_services.iter().filter(|s| keep(filter, s.prefix_list_id)).map(|s| json!({
@@ -589,66 +642,4 @@ fn endpoint_services(lab: &Lab, filter: &[String]) -> Value {
         "ServiceNames": details.keys().cloned().collect::<Vec<_>>(),
         "ServiceDetails": details.into_values().collect::<Vec<_>>(),
     })
-}
-
-fn load_balancer(lab: &Lab, l: &LoadBalancer) -> Value {
-    let zones: Vec<Value> = l
-        .nodes
-        .iter()
-        .map(|n| {
-            let eni = lab.eni(&n.eni);
-            let mut addr = Map::new();
-            if let Some(ip) = eni.and_then(|e| e.public_ip) {
-                addr.insert("IpAddress".into(), json!(ip.to_string()));
-            }
-            addr.insert("PrivateIPv4Address".into(), json!(n.private_ip.to_string()));
-            json!({"ZoneName": n.availability_zone, "SubnetId": n.subnet, "LoadBalancerAddresses": [Value::Object(addr)]})
-        })
-        .collect();
-    json!({
-        "LoadBalancerArn": l.arn,
-        "DNSName": l.dns_name,
-        "CanonicalHostedZoneId": format!("Z{}", crate::model::ids::hex_digits(&format!("elb/{}", lab.region), 13).to_uppercase()),
-        "CreatedTime": LAUNCH_TIME,
-        "LoadBalancerName": l.name,
-        "Scheme": l.scheme,
-        "VpcId": l.vpc,
-        "State": {"Code": "active"},
-        "Type": l.lb_type,
-        "AvailabilityZones": zones,
-        "SecurityGroups": l.security_groups,
-        "IpAddressType": "ipv4",
-    })
-}
-
-fn target_group(lab: &Lab, t: &TargetGroup) -> Value {
-    let lbs: Vec<&str> = lab
-        .listeners
-        .iter()
-        .filter(|l| l.target_group.as_deref() == Some(t.arn.as_str()))
-        .map(|l| l.load_balancer.as_str())
-        .collect();
-    let mut v = json!({
-        "TargetGroupArn": t.arn,
-        "TargetGroupName": t.name,
-        "Protocol": t.protocol,
-        "Port": t.port,
-        "VpcId": t.vpc,
-        "HealthCheckProtocol": t.health_check_protocol,
-        "HealthCheckPort": t.health_check_port,
-        "HealthCheckEnabled": t.health_check_enabled,
-        "HealthCheckIntervalSeconds": t.health_check_interval_seconds,
-        "HealthCheckTimeoutSeconds": t.health_check_timeout_seconds,
-        "HealthyThresholdCount": t.healthy_threshold_count,
-        "UnhealthyThresholdCount": t.unhealthy_threshold_count,
-        "LoadBalancerArns": lbs,
-        "TargetType": t.target_type,
-        "IpAddressType": "ipv4",
-    });
-    // AWS prints the path and the matcher only for HTTP(S) health checks.
-    if t.health_check_protocol.starts_with("HTTP") {
-        v["HealthCheckPath"] = json!(t.health_check_path);
-        v["Matcher"] = json!({"HttpCode": t.health_check_matcher});
-    }
-    v
 }

@@ -10,7 +10,9 @@
 //!
 //! Gateway endpoints (`create-vpc-endpoint`, `modify-vpc-endpoint`, `delete-vpc-endpoints`)
 //! live in [`endpoint`]: their routes come and go with the endpoint, as in AWS, and their
-//! policies are checked by [`crate::model::policy::Policy::parse`].
+//! policies are checked by [`crate::model::policy::Policy::parse`]. Interface endpoints are
+//! in [`interface`], endpoint services (the PrivateLink provider side) in [`service`], and
+//! the `aws elbv2` verbs (load balancers, target groups, targets, listeners) in [`elb`].
 
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
@@ -19,7 +21,10 @@ use serde_json::{json, Value};
 use super::lookup::Kind;
 use super::*;
 
+pub mod elb;
 pub mod endpoint;
+pub mod interface;
+pub mod service;
 
 pub use self::endpoint::{default_policy, vpc_endpoint_json};
 
@@ -53,6 +58,37 @@ pub struct RuleSpec {
     pub group: Option<String>,
     /// A prefix list id.
     pub prefix_list: Option<String>,
+}
+
+/// `elbv2 create-target-group`'s flags.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetGroupSpec {
+    pub name: String,
+    #[serde(default)]
+    pub protocol: Option<String>,
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub vpc: Option<String>,
+    #[serde(default)]
+    pub target_type: Option<String>,
+    #[serde(default)]
+    pub health_check_protocol: Option<String>,
+    #[serde(default)]
+    pub health_check_port: Option<String>,
+    #[serde(default)]
+    pub health_check_path: Option<String>,
+    #[serde(default)]
+    pub health_check_interval_seconds: Option<u32>,
+    #[serde(default)]
+    pub health_check_timeout_seconds: Option<u32>,
+    #[serde(default)]
+    pub healthy_threshold_count: Option<u32>,
+    #[serde(default)]
+    pub unhealthy_threshold_count: Option<u32>,
+    /// `--matcher HttpCode=…`: the codes.
+    #[serde(default)]
+    pub matcher: Option<String>,
 }
 
 /// One live change.
@@ -141,10 +177,136 @@ pub enum Change {
         #[serde(default)]
         reset_policy: bool,
     },
+    /// `create-vpc-endpoint --vpc-endpoint-type Interface`.
+    CreateInterfaceVpcEndpoint {
+        /// `--vpc-id`: id, logical id or Name tag.
+        vpc: String,
+        /// `--service-name`: `com.amazonaws.<region>.<service>` or an endpoint service's name.
+        service_name: String,
+        /// `--subnet-ids`: one per AZ.
+        #[serde(default)]
+        subnets: Vec<String>,
+        /// `--security-group-ids` (default: the VPC's default group).
+        #[serde(default)]
+        security_groups: Vec<String>,
+        /// `--[no-]private-dns-enabled` (default: on for AWS services, off for endpoint
+        /// services).
+        #[serde(default)]
+        private_dns: Option<bool>,
+        /// `--policy-document` (AWS services only).
+        #[serde(default)]
+        policy: Option<Value>,
+    },
+    /// `modify-vpc-endpoint` of an interface endpoint.
+    ModifyInterfaceVpcEndpoint {
+        /// `--vpc-endpoint-id`.
+        vpce: String,
+        #[serde(default)]
+        add_subnets: Vec<String>,
+        #[serde(default)]
+        remove_subnets: Vec<String>,
+        #[serde(default)]
+        add_security_groups: Vec<String>,
+        #[serde(default)]
+        remove_security_groups: Vec<String>,
+        /// `--[no-]private-dns-enabled`.
+        #[serde(default)]
+        private_dns: Option<bool>,
+        #[serde(default)]
+        policy: Option<Value>,
+        #[serde(default)]
+        reset_policy: bool,
+    },
     /// `delete-vpc-endpoints`.
     DeleteVpcEndpoints {
         /// `--vpc-endpoint-ids`.
         ids: Vec<String>,
+    },
+    /// `create-vpc-endpoint-service-configuration`.
+    CreateVpcEndpointServiceConfiguration {
+        /// `--network-load-balancer-arns`: ARNs, names or logical ids.
+        load_balancers: Vec<String>,
+        /// `--[no-]acceptance-required` (default: required).
+        #[serde(default)]
+        acceptance_required: Option<bool>,
+    },
+    /// `modify-vpc-endpoint-service-configuration`.
+    ModifyVpcEndpointServiceConfiguration {
+        service: String,
+        #[serde(default)]
+        acceptance_required: Option<bool>,
+        #[serde(default)]
+        add_load_balancers: Vec<String>,
+        #[serde(default)]
+        remove_load_balancers: Vec<String>,
+    },
+    /// `delete-vpc-endpoint-service-configurations`.
+    DeleteVpcEndpointServiceConfigurations { services: Vec<String> },
+    /// `modify-vpc-endpoint-service-permissions`.
+    ModifyVpcEndpointServicePermissions {
+        service: String,
+        #[serde(default)]
+        add: Vec<String>,
+        #[serde(default)]
+        remove: Vec<String>,
+    },
+    /// `accept-vpc-endpoint-connections`.
+    AcceptVpcEndpointConnections {
+        service: String,
+        endpoints: Vec<String>,
+    },
+    /// `reject-vpc-endpoint-connections`.
+    RejectVpcEndpointConnections {
+        service: String,
+        endpoints: Vec<String>,
+    },
+    /// `elbv2 create-load-balancer`.
+    CreateLoadBalancer {
+        name: String,
+        #[serde(default)]
+        lb_type: Option<String>,
+        #[serde(default)]
+        scheme: Option<String>,
+        subnets: Vec<String>,
+        #[serde(default)]
+        security_groups: Vec<String>,
+    },
+    /// `elbv2 delete-load-balancer`.
+    DeleteLoadBalancer { load_balancer: String },
+    /// `elbv2 create-target-group`.
+    CreateTargetGroup(Box<TargetGroupSpec>),
+    /// `elbv2 delete-target-group`.
+    DeleteTargetGroup { target_group: String },
+    /// `elbv2 register-targets`.
+    RegisterTargets {
+        target_group: String,
+        /// `Id=…[,Port=…]` each.
+        targets: Vec<(String, Option<u16>)>,
+    },
+    /// `elbv2 deregister-targets`.
+    DeregisterTargets {
+        target_group: String,
+        targets: Vec<(String, Option<u16>)>,
+    },
+    /// `elbv2 create-listener` (one forward action).
+    CreateListener {
+        load_balancer: String,
+        #[serde(default)]
+        protocol: Option<String>,
+        port: u16,
+        target_group: String,
+    },
+    /// `elbv2 delete-listener`.
+    DeleteListener { listener: String },
+    /// `elbv2 modify-target-group-attributes`.
+    ModifyTargetGroupAttributes {
+        target_group: String,
+        attributes: Vec<(String, String)>,
+    },
+    /// `elbv2 modify-load-balancer-attributes`.
+    ModifyLoadBalancerAttributes {
+        load_balancer: String,
+        attributes: Vec<(String, String)>,
     },
     /// `modify-instance-metadata-options`.
     ModifyInstanceMetadataOptions {
@@ -190,7 +352,33 @@ impl Change {
             Change::DeleteNetworkAclEntry { .. } => "DeleteNetworkAclEntry",
             Change::CreateVpcEndpoint { .. } => "CreateVpcEndpoint",
             Change::ModifyVpcEndpoint { .. } => "ModifyVpcEndpoint",
+            Change::CreateInterfaceVpcEndpoint { .. } => "CreateVpcEndpoint",
+            Change::ModifyInterfaceVpcEndpoint { .. } => "ModifyVpcEndpoint",
             Change::DeleteVpcEndpoints { .. } => "DeleteVpcEndpoints",
+            Change::CreateVpcEndpointServiceConfiguration { .. } => {
+                "CreateVpcEndpointServiceConfiguration"
+            }
+            Change::ModifyVpcEndpointServiceConfiguration { .. } => {
+                "ModifyVpcEndpointServiceConfiguration"
+            }
+            Change::DeleteVpcEndpointServiceConfigurations { .. } => {
+                "DeleteVpcEndpointServiceConfigurations"
+            }
+            Change::ModifyVpcEndpointServicePermissions { .. } => {
+                "ModifyVpcEndpointServicePermissions"
+            }
+            Change::AcceptVpcEndpointConnections { .. } => "AcceptVpcEndpointConnections",
+            Change::RejectVpcEndpointConnections { .. } => "RejectVpcEndpointConnections",
+            Change::CreateLoadBalancer { .. } => "CreateLoadBalancer",
+            Change::DeleteLoadBalancer { .. } => "DeleteLoadBalancer",
+            Change::CreateTargetGroup(_) => "CreateTargetGroup",
+            Change::DeleteTargetGroup { .. } => "DeleteTargetGroup",
+            Change::RegisterTargets { .. } => "RegisterTargets",
+            Change::DeregisterTargets { .. } => "DeregisterTargets",
+            Change::CreateListener { .. } => "CreateListener",
+            Change::DeleteListener { .. } => "DeleteListener",
+            Change::ModifyTargetGroupAttributes { .. } => "ModifyTargetGroupAttributes",
+            Change::ModifyLoadBalancerAttributes { .. } => "ModifyLoadBalancerAttributes",
             Change::ModifyInstanceMetadataOptions { .. } => "ModifyInstanceMetadataOptions",
         }
     }
@@ -689,7 +877,154 @@ impl Lab {
                 policy,
                 *reset_policy,
             ),
+            Change::CreateInterfaceVpcEndpoint {
+                vpc,
+                service_name,
+                subnets,
+                security_groups,
+                private_dns,
+                policy,
+            } => interface::create(
+                self,
+                &cx,
+                vpc,
+                service_name,
+                subnets,
+                security_groups,
+                *private_dns,
+                policy,
+            ),
+            Change::ModifyInterfaceVpcEndpoint {
+                vpce,
+                add_subnets,
+                remove_subnets,
+                add_security_groups,
+                remove_security_groups,
+                private_dns,
+                policy,
+                reset_policy,
+            } => {
+                let id = cx.find(Kind::VpcEndpoint, vpce, "InvalidVpcEndpointId.NotFound")?;
+                let id = VpceId::parse(&id)
+                    .ok_or_else(|| cx.err("InvalidVpcEndpointId.Malformed", id.clone()))?;
+                interface::modify(
+                    self,
+                    &cx,
+                    &id,
+                    &interface::Modify {
+                        add_subnets,
+                        remove_subnets,
+                        add_groups: add_security_groups,
+                        remove_groups: remove_security_groups,
+                        private_dns: *private_dns,
+                    },
+                )?;
+                endpoint::modify(self, &cx, vpce, &[], &[], policy, *reset_policy)
+            }
             Change::DeleteVpcEndpoints { ids } => Ok(endpoint::delete(self, &cx, ids)),
+            Change::CreateVpcEndpointServiceConfiguration {
+                load_balancers,
+                acceptance_required,
+            } => service::create(self, &cx, load_balancers, *acceptance_required),
+            Change::ModifyVpcEndpointServiceConfiguration {
+                service,
+                acceptance_required,
+                add_load_balancers,
+                remove_load_balancers,
+            } => service::modify(
+                self,
+                &cx,
+                service,
+                *acceptance_required,
+                add_load_balancers,
+                remove_load_balancers,
+            ),
+            Change::DeleteVpcEndpointServiceConfigurations { services } => {
+                Ok(service::delete(self, services))
+            }
+            Change::ModifyVpcEndpointServicePermissions {
+                service,
+                add,
+                remove,
+            } => service::permissions(self, &cx, service, add, remove),
+            Change::AcceptVpcEndpointConnections { service, endpoints } => {
+                service::connections(self, &cx, service, endpoints, true)
+            }
+            Change::RejectVpcEndpointConnections { service, endpoints } => {
+                service::connections(self, &cx, service, endpoints, false)
+            }
+            Change::CreateLoadBalancer {
+                name,
+                lb_type,
+                scheme,
+                subnets,
+                security_groups,
+            } => elb::create_load_balancer(
+                self,
+                &cx,
+                &elb::CreateLb {
+                    name,
+                    lb_type: lb_type.as_deref(),
+                    scheme: scheme.as_deref(),
+                    subnets,
+                    security_groups,
+                },
+            ),
+            Change::DeleteLoadBalancer { load_balancer } => {
+                elb::delete_load_balancer(self, &cx, load_balancer)
+            }
+            Change::CreateTargetGroup(t) => elb::create_target_group(
+                self,
+                &cx,
+                &elb::CreateTg {
+                    name: &t.name,
+                    protocol: t.protocol.as_deref(),
+                    port: t.port,
+                    vpc: t.vpc.as_deref(),
+                    target_type: t.target_type.as_deref(),
+                    health_check_protocol: t.health_check_protocol.as_deref(),
+                    health_check_port: t.health_check_port.as_deref(),
+                    health_check_path: t.health_check_path.as_deref(),
+                    health_check_interval_seconds: t.health_check_interval_seconds,
+                    health_check_timeout_seconds: t.health_check_timeout_seconds,
+                    healthy_threshold_count: t.healthy_threshold_count,
+                    unhealthy_threshold_count: t.unhealthy_threshold_count,
+                    matcher: t.matcher.as_deref(),
+                },
+            ),
+            Change::DeleteTargetGroup { target_group } => {
+                elb::delete_target_group(self, &cx, target_group)
+            }
+            Change::RegisterTargets {
+                target_group,
+                targets,
+            } => elb::register(self, &cx, target_group, targets, true),
+            Change::DeregisterTargets {
+                target_group,
+                targets,
+            } => elb::register(self, &cx, target_group, targets, false),
+            Change::CreateListener {
+                load_balancer,
+                protocol,
+                port,
+                target_group,
+            } => elb::create_listener(
+                self,
+                &cx,
+                load_balancer,
+                protocol.as_deref(),
+                *port,
+                target_group,
+            ),
+            Change::DeleteListener { listener } => elb::delete_listener(self, &cx, listener),
+            Change::ModifyTargetGroupAttributes {
+                target_group,
+                attributes,
+            } => elb::target_group_attributes(self, &cx, target_group, attributes),
+            Change::ModifyLoadBalancerAttributes {
+                load_balancer,
+                attributes,
+            } => elb::load_balancer_attributes(self, &cx, load_balancer, attributes),
             Change::ModifyInstanceMetadataOptions {
                 instance,
                 http_tokens,
@@ -754,3 +1089,6 @@ impl Lab {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod privatelink_tests;

@@ -12,6 +12,7 @@
 pub mod catalog;
 pub mod change;
 pub mod cidr;
+pub mod elbv2;
 pub mod ids;
 pub mod lookup;
 pub mod policy;

@@ -487,7 +487,67 @@ fn eni_owner_name(lab: &Lab, eni: &NetworkInterface) -> String {
 /// [`Policy::parse`]: super::policy::Policy::parse
 pub fn verify_endpoints(lab: &Lab, p: &mut Problems) {
     let mut per_table: HashMap<(&RouteTableId, &str), &VpcEndpoint> = HashMap::new();
+    let mut private_names: HashMap<(&VpcId, &str), &VpcEndpoint> = HashMap::new();
     for e in &lab.vpc_endpoints {
+        if let Some(name) = super::elbv2::private_dns_name(e) {
+            if let Some(first) = private_names.insert((&e.vpc, name), e) {
+                p.push(Problem::new(
+                    "PrivateDnsConflict",
+                    e.origin.clone(),
+                    format!(
+                        "endpoint {} has PrivateDnsEnabled for {}, but endpoint {} already has private DNS for {name} in {}",
+                        e.origin.name(),
+                        e.service_name,
+                        first.origin.name(),
+                        lab.label(Kind::Vpc, e.vpc.as_str())
+                    ),
+                    "a VPC holds one private DNS name per service: a second endpoint with private DNS conflicts (AWS answers InvalidParameter: there is already a conflicting DNS domain)",
+                    "set PrivateDnsEnabled: false on one of them, or use one endpoint",
+                ));
+            }
+        }
+        if let (
+            EndpointKind::Interface {
+                subnets,
+                private_dns_enabled,
+                ..
+            },
+            Some(svc),
+        ) = (&e.kind, lab.endpoint_service_of(e))
+        {
+            let azs = super::elbv2::endpoint_service_azs(lab, svc);
+            for s in subnets.iter().filter_map(|s| lab.subnet(s)) {
+                if !azs.contains(&s.availability_zone) {
+                    p.push(Problem::new(
+                        "EndpointServiceNotInAz",
+                        e.origin.clone(),
+                        format!(
+                            "endpoint {} has subnet {} in {}, where endpoint service {} has no load balancer node (its AZs: {})",
+                            e.origin.name(),
+                            s.origin.name(),
+                            s.availability_zone,
+                            svc.origin.name(),
+                            azs.join(", ")
+                        ),
+                        "an endpoint to an endpoint service can use only the AZs where the service's Network Load Balancer is enabled",
+                        "pick subnets in the service's AZs, or enable the AZ on the load balancer (a subnet there)",
+                    ));
+                }
+            }
+            if *private_dns_enabled {
+                p.push(Problem::new(
+                    "EndpointServiceNoPrivateDns",
+                    e.origin.clone(),
+                    format!(
+                        "endpoint {} has PrivateDnsEnabled, but endpoint service {} has no private DNS name",
+                        e.origin.name(),
+                        svc.origin.name()
+                    ),
+                    "private DNS for an endpoint service needs a verified private DNS name on the service, which vpclab does not emulate",
+                    "set PrivateDnsEnabled: false and use the endpoint's own DNS names",
+                ));
+            }
+        }
         if let Some(Err(err)) = e.policy.as_ref().map(super::policy::Policy::parse) {
             p.push(Problem::new(
                 "BadPolicy",
@@ -599,6 +659,35 @@ pub fn verify_endpoints(lab: &Lab, p: &mut Problems) {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The template-only rule of endpoint connections: the lab's account must be an allowed
+/// principal of each endpoint service it connects to. AWS checks it when the endpoint is
+/// created; removing a principal later does not cut an existing connection, so live changes
+/// do not re-check it.
+pub fn verify_endpoint_permissions(lab: &Lab, p: &mut Problems) {
+    for e in &lab.vpc_endpoints {
+        let Some(svc) = lab.endpoint_service_of(e) else {
+            continue;
+        };
+        if !super::elbv2::principal_allowed(lab, svc) {
+            p.push(Problem::new(
+                "EndpointServiceNotAllowed",
+                e.origin.clone(),
+                format!(
+                    "endpoint {} connects to endpoint service {}, which does not allow account {}",
+                    e.origin.name(),
+                    svc.origin.name(),
+                    lab.account_id
+                ),
+                "nobody may connect to an endpoint service until the provider allows the principal (AWS answers InvalidServiceName: the service does not exist, to principals not allowed)",
+                format!(
+                    "add AWS::EC2::VPCEndpointServicePermissions with ServiceId: !Ref {} and AllowedPrincipals: [!Sub 'arn:aws:iam::${{AWS::AccountId}}:root']",
+                    svc.origin.logical_id.as_deref().unwrap_or("YourService")
+                ),
+            ));
         }
     }
 }

@@ -2017,17 +2017,6 @@ impl<'a> Builder<'a> {
                     Some(s) => s.id.to_string(),
                     None => short.clone(),
                 };
-                let zone = format!(
-                    "Z{}",
-                    hex_digits(&format!("zone/{}", region.name), 13).to_uppercase()
-                );
-                let mut dns = vec![(
-                    format!(
-                        "{id}-{suffix}.{svc_part}.{}.vpce.amazonaws.com",
-                        region.name
-                    ),
-                    zone.clone(),
-                )];
                 for s in &subnets {
                     let sub = self.lab.subnet(s).expect("checked").clone();
                     let eni_id = EniId::generate(&format!("{logical}/{s}"));
@@ -2045,24 +2034,13 @@ impl<'a> Builder<'a> {
                         requester_managed: true,
                         source_dest_check: true,
                     });
-                    dns.push((
-                        format!(
-                            "{id}-{suffix}-{}.{svc_part}.{}.vpce.amazonaws.com",
-                            sub.availability_zone, region.name
-                        ),
-                        zone.clone(),
-                    ));
                     enis.push(eni_id);
                 }
-                if private_dns && endpoint_service.is_none() {
-                    dns.push((
-                        format!("{short}.{}.amazonaws.com", region.name),
-                        format!(
-                            "Z{}",
-                            hex_digits(&format!("private/{logical}"), 13).to_uppercase()
-                        ),
-                    ));
-                }
+                let private = (private_dns && endpoint_service.is_none())
+                    .then(|| elbv2::private_dns_entry(region.name, &short, logical));
+                let dns = elbv2::interface_dns_entries(
+                    &self.lab, &id, &suffix, &svc_part, &subnets, private,
+                );
                 let state = match &endpoint_service {
                     Some(s) if s.acceptance_required => "pendingAcceptance",
                     _ => "available",
@@ -2157,7 +2135,7 @@ impl<'a> Builder<'a> {
         }
         let acceptance = self.opt_bool(p, "AcceptanceRequired", true)?;
         let id = VpceSvcId::generate(logical);
-        let service_name = format!("com.amazonaws.vpce.{}.{id}", self.ctx.region.name);
+        let service_name = elbv2::endpoint_service_name(self.ctx.region.name, &id);
         let tags = self.cfn_tags(&p.origin, tags_of(p.get("Tags")));
         self.lab.endpoint_services.push(EndpointService {
             id: id.clone(),
@@ -2227,14 +2205,7 @@ impl<'a> Builder<'a> {
         }
         let name = match self.opt_str(p, "Name")? {
             Some(n) => n,
-            None => {
-                let mut n: String = format!("{}-{}", self.ctx.stack_name, logical)
-                    .chars()
-                    .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-                    .collect();
-                n.truncate(32);
-                n.trim_end_matches('-').to_string()
-            }
+            None => elbv2::generated_name(self.ctx.stack_name, logical),
         };
         // Subnets, with optional pinned addresses.
         let mut mappings: Vec<(SubnetId, Option<Ipv4Addr>)> = vec![];
@@ -2327,13 +2298,10 @@ impl<'a> Builder<'a> {
                 return Err(Failed);
             }
         };
-        let hex = hex_digits(&format!("lb/{logical}"), 16);
+        let hex = elbv2::arn_hex(&format!("lb/{logical}"));
         let region = self.ctx.region;
-        let arn = format!(
-            "arn:aws:elasticloadbalancing:{}:{}:loadbalancer/net/{name}/{hex}",
-            region.name, self.ctx.account_id
-        );
-        let dns_name = format!("{name}-{hex}.elb.{}.amazonaws.com", region.name);
+        let arn = elbv2::load_balancer_arn(region.name, self.ctx.account_id, &name, &hex);
+        let dns_name = elbv2::load_balancer_dns_name(region.name, &name, &hex);
         let mut nodes = vec![];
         for (s, pin) in mappings {
             let sub = self.lab.subnet(&s).expect("checked").clone();
@@ -2381,13 +2349,7 @@ impl<'a> Builder<'a> {
         let mut atts = BTreeMap::new();
         atts.insert(
             "CanonicalHostedZoneID".into(),
-            Node::scalar(
-                format!(
-                    "Z{}",
-                    hex_digits(&format!("elb/{}", region.name), 13).to_uppercase()
-                ),
-                l,
-            ),
+            Node::scalar(elbv2::load_balancer_zone(region.name), l),
         );
         atts.insert("DNSName".into(), Node::scalar(dns_name, l));
         atts.insert("LoadBalancerArn".into(), Node::scalar(arn.clone(), l));
@@ -2441,14 +2403,7 @@ impl<'a> Builder<'a> {
         let vpc = self.vpc_id(p, "VpcId")?;
         let name = match self.opt_str(p, "Name")? {
             Some(n) => n,
-            None => {
-                let mut n: String = format!("{}-{}", self.ctx.stack_name, logical)
-                    .chars()
-                    .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-                    .collect();
-                n.truncate(32);
-                n.trim_end_matches('-').to_string()
-            }
+            None => elbv2::generated_name(self.ctx.stack_name, logical),
         };
         let mut targets = vec![];
         if let Some(Node {
@@ -2522,12 +2477,9 @@ impl<'a> Builder<'a> {
             }
         };
         let attributes = self.key_values(p, "TargetGroupAttributes")?;
-        let hex = hex_digits(&format!("tg/{logical}"), 16);
+        let hex = elbv2::arn_hex(&format!("tg/{logical}"));
         let region = self.ctx.region;
-        let arn = format!(
-            "arn:aws:elasticloadbalancing:{}:{}:targetgroup/{name}/{hex}",
-            region.name, self.ctx.account_id
-        );
+        let arn = elbv2::target_group_arn(region.name, self.ctx.account_id, &name, &hex);
         let tags = self.cfn_tags(&p.origin, tags_of(p.get("Tags")));
         self.lab.target_groups.push(TargetGroup {
             arn: arn.clone(),
@@ -2621,24 +2573,7 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        let lbname = self
-            .lab
-            .load_balancer(&lb)
-            .map(|l| {
-                (
-                    l.name.clone(),
-                    l.arn.rsplit('/').next().unwrap_or("").to_string(),
-                )
-            })
-            .unwrap_or_default();
-        let arn = format!(
-            "arn:aws:elasticloadbalancing:{}:{}:listener/net/{}/{}/{}",
-            self.ctx.region.name,
-            self.ctx.account_id,
-            lbname.0,
-            lbname.1,
-            hex_digits(&format!("listener/{logical}"), 16)
-        );
+        let arn = elbv2::listener_arn(&lb, &elbv2::arn_hex(&format!("listener/{logical}")));
         self.lab.listeners.push(Listener {
             arn: arn.clone(),
             load_balancer: lb,

@@ -575,6 +575,12 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
     for p in verify::verify(&b.lab).0 {
         problems.push(p);
     }
+    // Checked when an endpoint is created, not again on live changes (see the pass).
+    let mut permissions = Problems::default();
+    verify::verify_endpoint_permissions(&b.lab, &mut permissions);
+    for p in permissions.0 {
+        problems.push(p);
+    }
     problems.into_result().map(|()| b.lab)
 }
 

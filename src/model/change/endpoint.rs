@@ -6,9 +6,9 @@
 //! exactly as a template's `AWS::EC2::VPCEndpoint` does, and removing a route table (or the
 //! endpoint) removes that route. A route table is in the endpoint's VPC and holds at most
 //! one route per service. A policy document is checked by [`Policy::parse`]. Interface
-//! endpoints come from templates; `delete-vpc-endpoints` removes them too (with their network
-//! interfaces). Ids of live endpoints are deterministic: the region, VPC, service and the
-//! number of endpoints the lab had.
+//! endpoints are created and changed in [`super::interface`]; `delete-vpc-endpoints` removes
+//! them too (with their network interfaces). Ids of live endpoints are deterministic: the
+//! region, VPC, service and the number of endpoints the lab had.
 
 use serde_json::{json, Map, Value};
 
@@ -94,7 +94,7 @@ pub fn vpc_endpoint_json(lab: &Lab, e: &VpcEndpoint) -> Value {
 }
 
 /// A policy document (or its JSON text), checked; the document to keep.
-fn policy_doc(cx: &Ctx, v: &Value) -> Result<Value, ChangeError> {
+pub(super) fn policy_doc(cx: &Ctx, v: &Value) -> Result<Value, ChangeError> {
     let parsed = match v {
         Value::String(text) => Policy::parse_str(text),
         doc => Policy::parse(doc),
@@ -107,7 +107,7 @@ fn policy_doc(cx: &Ctx, v: &Value) -> Result<Value, ChangeError> {
     })
 }
 
-fn vpc_id(cx: &Ctx, query: &str) -> Result<VpcId, ChangeError> {
+pub(super) fn vpc_id(cx: &Ctx, query: &str) -> Result<VpcId, ChangeError> {
     let id = cx.find(Kind::Vpc, query, "InvalidVpcId.NotFound")?;
     VpcId::parse(&id).ok_or_else(|| cx.err("InvalidVpcId.Malformed", id))
 }
@@ -233,6 +233,19 @@ fn detach(lab: &mut Lab, vpce: &VpceId, rt: &RouteTableId) {
     }
 }
 
+/// The id of a new live endpoint: from the region, VPC, service and the number of endpoints
+/// the lab has (the next free one).
+pub(super) fn new_endpoint_id(lab: &Lab, vpc: &VpcId, service_name: &str) -> VpceId {
+    let mut n = lab.vpc_endpoints.len();
+    loop {
+        let id = VpceId::generate(&format!("{}/live/{vpc}/{service_name}/{n}", lab.region));
+        if lab.vpc_endpoint(&id).is_none() {
+            return id;
+        }
+        n += 1;
+    }
+}
+
 /// `create-vpc-endpoint`.
 pub(super) fn create(
     lab: &mut Lab,
@@ -243,24 +256,26 @@ pub(super) fn create(
     policy: &Option<Value>,
     kind: EndpointType,
 ) -> Result<Value, ChangeError> {
+    if kind == EndpointType::Interface {
+        if !route_tables.is_empty() {
+            return Err(cx.err(
+                "InvalidParameter",
+                "Route table IDs are only supported for Gateway type VPC Endpoint.",
+            ));
+        }
+        return super::interface::create(lab, cx, vpc, service_name, &[], &[], None, policy);
+    }
     if kind != EndpointType::Gateway {
         return Err(cx.err(
             "UnsupportedOperation",
-            format!("vpclab creates gateway endpoints live; a {kind:?} endpoint comes from a template (AWS::EC2::VPCEndpoint with VpcEndpointType: {kind:?})"),
+            format!("vpclab does not emulate {kind:?} endpoints; use Gateway (S3, DynamoDB) or Interface"),
         ));
     }
     let vpc = vpc_id(cx, vpc)?;
     let svc = gateway_service(cx, service_name)?;
     let rts = route_table_ids(cx, route_tables)?;
     let policy = policy.as_ref().map(|p| policy_doc(cx, p)).transpose()?;
-    let mut n = lab.vpc_endpoints.len();
-    let id = loop {
-        let id = VpceId::generate(&format!("{}/live/{vpc}/{service_name}/{n}", lab.region));
-        if lab.vpc_endpoint(&id).is_none() {
-            break id;
-        }
-        n += 1;
-    };
+    let id = new_endpoint_id(lab, &vpc, service_name);
     let pl = PrefixListId::from_catalog(svc.prefix_list_id);
     for rt in &rts {
         attach(lab, cx, &id, &vpc, &pl, rt)?;

@@ -403,8 +403,8 @@ fn create_vpc_endpoint_errors() {
                 policy: None,
                 kind: EndpointType::Interface,
             },
-            "UnsupportedOperation",
-            "template",
+            "MissingParameter",
+            "needs --subnet-ids",
         ),
         (
             create(
