@@ -19,6 +19,8 @@ fn lab_with(protocol: &str, interval: u32, healthy: u32, unhealthy: u32) -> Lab 
     let mut lab = default_lab();
     let tg = &mut lab.target_groups[0];
     tg.health_check_protocol = protocol.into();
+    // AWS's default timeout for the protocol (what the model gives a new group).
+    tg.health_check_timeout_seconds = if protocol == "HTTP" { 6 } else { 10 };
     tg.health_check_interval_seconds = interval;
     tg.healthy_threshold_count = healthy;
     tg.unhealthy_threshold_count = unhealthy;
