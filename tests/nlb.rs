@@ -443,3 +443,78 @@ fn an_instance_reaches_another_vpcs_public_ip_through_both_internet_gateways() {
     assert_eq!(v, Verdict::Forwarded(client.port), "{v:?}");
     assert_eq!(parsed(testkit::ip_of(&out[0].frame)).src, web1_public);
 }
+
+#[test]
+fn proxy_protocol_v2_sends_the_consumer_and_the_endpoint_id_first_and_shifts_the_stream() {
+    let mut lab = default_lab();
+    lab.target_groups[0]
+        .attributes
+        .insert("proxy_protocol_v2.enabled".into(), "true".into());
+    let mut h = H::new(lab);
+    let client = h.host("CloudNetaPublicEC2");
+    let eni_ip = h.endpoint_ips("WebServiceEndpoint")[0];
+    let vpce = h
+        .lab
+        .vpc_endpoints
+        .iter()
+        .find(|e| e.origin.logical_id.as_deref() == Some("WebServiceEndpoint"))
+        .unwrap()
+        .id
+        .to_string();
+    let (port, first) = syn_through(&mut h, &client, eni_ip, 48000, 1);
+    let target = if port == h.host("WEB1").port {
+        h.host("WEB1")
+    } else {
+        h.host("WEB2")
+    };
+    let syn = parsed(testkit::ip_of(&first));
+    let (node_port, _) = syn.l4.ports().unwrap();
+    // The target's SYN-ACK reaches the client unshifted.
+    let back = Addrs::new(
+        target.mac,
+        h.router.snapshot().router_mac,
+        target.ip,
+        syn.src,
+    );
+    let (v, _) = h.send(
+        target.port,
+        &testkit::tcp(&back, 80, node_port, Flags::SYN_ACK, b""),
+    );
+    assert_eq!(v, Verdict::Forwarded(client.port));
+    // The client's handshake ACK: the header segment goes first, then the ACK, shifted.
+    let ack = testkit::tcp(&h.from(&client, eni_ip), 48000, 80, Flags::ACK, b"");
+    let (v, out) = h.send(client.port, &ack);
+    assert_eq!(v, Verdict::Forwarded(port));
+    assert_eq!(out.len(), 2, "{out:?}");
+    let hdr_ip = testkit::ip_of(&out[0].frame);
+    assert!(l4_ok(hdr_ip));
+    let info = parsed(hdr_ip);
+    let payload = &hdr_ip[40..info.total_len];
+    assert_eq!(&payload[..12], b"\r\n\r\n\0\r\nQUIT\n");
+    assert_eq!(
+        &payload[16..20],
+        &client.ip.octets(),
+        "the consumer's address"
+    );
+    assert_eq!(&payload[20..24], &eni_ip.octets());
+    assert!(payload.ends_with(vpce.as_bytes()), "the endpoint id TLV");
+    let seq = |ip: &[u8]| u32::from_be_bytes([ip[24], ip[25], ip[26], ip[27]]);
+    let shifted = testkit::ip_of(&out[1].frame);
+    assert_eq!(seq(shifted), seq(hdr_ip) + payload.len() as u32);
+    assert!(l4_ok(shifted));
+    // The target acknowledges the header and the client's bytes; the client sees its own.
+    let mut reply = testkit::tcp(&back, 80, node_port, Flags::ACK, b"");
+    let ip = &mut reply[14..];
+    let want = 1u32 + payload.len() as u32;
+    ip[28..32].copy_from_slice(&want.to_be_bytes());
+    let pseudo = checksum::pseudo_v4(target.ip, syn.src, 6, 20);
+    checksum::fill_l4_checksum(&mut ip[20..], 6, pseudo).unwrap();
+    let (v, out) = h.send(target.port, &reply);
+    assert_eq!(v, Verdict::Forwarded(client.port));
+    let to_client = testkit::ip_of(&out[0].frame);
+    assert_eq!(
+        u32::from_be_bytes([to_client[28], to_client[29], to_client[30], to_client[31]]),
+        1
+    );
+    assert!(l4_ok(to_client));
+}
