@@ -518,3 +518,33 @@ fn proxy_protocol_v2_sends_the_consumer_and_the_endpoint_id_first_and_shifts_the
     );
     assert!(l4_ok(to_client));
 }
+
+#[test]
+fn a_tcp_packet_of_no_known_flow_is_answered_with_a_reset() {
+    let mut h = H::new(default_lab());
+    let client = h.host("CloudNetaPublicEC2");
+    let eni_ip = h.endpoint_ips("WebServiceEndpoint")[0];
+    let data = testkit::tcp(&h.from(&client, eni_ip), 49000, 80, Flags::ACK, b"late");
+    let (v, out) = h.send(client.port, &data);
+    assert!(matches!(v, Verdict::Dropped(Drop::NlbNoFlow(_))), "{v:?}");
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].port, client.port);
+    let rst = testkit::ip_of(&out[0].frame);
+    let info = parsed(rst);
+    assert_eq!((info.src, info.dst), (eni_ip, client.ip));
+    assert_eq!(info.l4.tcp_flags() & 0x04, 0x04);
+    assert!(l4_ok(rst));
+    // A reset gets no reset back.
+    let reset = testkit::tcp(
+        &h.from(&client, eni_ip),
+        49000,
+        80,
+        Flags {
+            rst: true,
+            ..Flags::default()
+        },
+        b"",
+    );
+    let (_, out) = h.send(client.port, &reset);
+    assert!(out.is_empty());
+}

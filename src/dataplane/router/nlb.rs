@@ -38,7 +38,7 @@ use crate::dataplane::nlb::{
     self, Client, PortField, Proxy, SeqField, Session, INTERNET_ZONE, UDP_IDLE,
 };
 use crate::dataplane::packet::{eth, parse_ipv4, proto, Ipv4Info, L4};
-use crate::dataplane::topology::{Eni, EniIx, IfeIx, NlbIx, VpcIx};
+use crate::dataplane::topology::{Eni, EniIx, IfeIx, NlbIx, VpcIx, INTERNET_NET};
 use crate::dataplane::verdict::{Drop, Verdict};
 use crate::dataplane::vnet::VnetHdr;
 
@@ -140,7 +140,12 @@ impl<S: Sink> Pass<'_, S> {
             Some(s) => s,
             None => match self.new_session(n, node, outer, endpoint, frame, info) {
                 Ok(s) => s,
-                Err(d) => return Verdict::Dropped(d),
+                Err(d) => {
+                    if d == Drop::NlbNoFlow(n) {
+                        self.reset_client(via, frame, info);
+                    }
+                    return Verdict::Dropped(d);
+                }
             },
         };
         let _ = nd;
@@ -340,6 +345,83 @@ impl<S: Sink> Pass<'_, S> {
         checksum::fill_l4_checksum(l4, proto::TCP, pseudo).ok()?;
         self.emit_gen(target.port, len);
         u32::try_from(n).ok()
+    }
+
+    /// Answers a TCP packet of no known flow (idled out, or its target reset) with a reset
+    /// from the address the client connected to, as AWS's NLB does. Never a reset for a
+    /// reset.
+    fn reset_client(&mut self, via: Via, frame: &[u8], info: &Ipv4Info) {
+        let snap = self.snap;
+        let L4::Tcp {
+            src_port,
+            dst_port,
+            flags,
+        } = info.l4
+        else {
+            return;
+        };
+        if flags & 0x04 != 0 {
+            return;
+        }
+        let (port, mac) = match via {
+            Via::Vpc { zone, .. } => {
+                let Some(c) = snap.eni_by_ip(zone, info.src).and_then(|e| snap.eni(e)) else {
+                    return;
+                };
+                (c.port, c.mac)
+            }
+            Via::Internet if INTERNET_NET.contains(&info.src) => {
+                (snap.internet_port, snap.internet_host_mac)
+            }
+            Via::Internet => return,
+        };
+        let Some(ip) = frame.get(eth::LEN..) else {
+            return;
+        };
+        let Some(tcp) = ip.get(info.ihl..info.ihl + 20) else {
+            return;
+        };
+        let word = |at: usize| u32::from_be_bytes([tcp[at], tcp[at + 1], tcp[at + 2], tcp[at + 3]]);
+        let (seq, ack) = (word(4), word(8));
+        let data = info
+            .total_len
+            .saturating_sub(info.ihl + usize::from(tcp[12] >> 4) * 4);
+        let (r_seq, r_ack, r_flags) = if flags & 0x10 != 0 {
+            (ack, 0, 0x04)
+        } else {
+            let len = u32::try_from(data).unwrap_or(0) + u32::from(flags & 0x03 != 0);
+            (0, seq.wrapping_add(len), 0x14)
+        };
+        let len = eth::LEN + 40;
+        let Some(out) = self.gen.get_mut(..len) else {
+            return;
+        };
+        out.fill(0);
+        out[eth::DST].copy_from_slice(&mac);
+        out[eth::SRC].copy_from_slice(&snap.router_mac);
+        out[eth::TYPE].copy_from_slice(&eth::IPV4.to_be_bytes());
+        let o = &mut out[eth::LEN..];
+        o[0] = 0x45;
+        o[2..4].copy_from_slice(&40u16.to_be_bytes());
+        o[6] = 0x40;
+        o[8] = 64;
+        o[9] = proto::TCP;
+        o[12..16].copy_from_slice(&info.dst.octets());
+        o[16..20].copy_from_slice(&info.src.octets());
+        if checksum::fill_ipv4_header_checksum(o).is_err() {
+            return;
+        }
+        let t = &mut o[20..];
+        t[0..2].copy_from_slice(&dst_port.to_be_bytes());
+        t[2..4].copy_from_slice(&src_port.to_be_bytes());
+        t[4..8].copy_from_slice(&r_seq.to_be_bytes());
+        t[8..12].copy_from_slice(&r_ack.to_be_bytes());
+        t[12] = 5 << 4;
+        t[13] = r_flags;
+        let pseudo = checksum::pseudo_v4(info.dst, info.src, proto::TCP, 20);
+        if checksum::fill_l4_checksum(t, proto::TCP, pseudo).is_ok() {
+            self.emit_gen(port, len);
+        }
     }
 
     /// A free source port of `node` toward `target:tport`.
