@@ -351,6 +351,47 @@ pub fn table(lab: &Lab, what: What, ids: &[String]) -> Table {
             }
             t
         }
+        What::NetworkInterfaces => {
+            let mut t = new_table(&[
+                "Network interface",
+                "Belongs to",
+                "Subnet",
+                "Private IP",
+                "Public IP",
+                "Security groups",
+                "Requester-managed",
+            ]);
+            for e in lab
+                .network_interfaces
+                .iter()
+                .filter(|e| keep(ids, e.id.as_str()))
+            {
+                let sgs: Vec<String> = e
+                    .security_groups
+                    .iter()
+                    .map(|g| short(lab, Kind::SecurityGroup, g.as_str()))
+                    .collect();
+                let owner = match &e.owner {
+                    crate::model::EniOwner::Instance(i) => short(lab, Kind::Instance, i.as_str()),
+                    crate::model::EniOwner::InterfaceEndpoint(v) => {
+                        short(lab, Kind::VpcEndpoint, v.as_str())
+                    }
+                    crate::model::EniOwner::LoadBalancer(a) => lab
+                        .load_balancer(a)
+                        .map_or_else(|| a.clone(), |l| format!("{} (NLB node)", l.name)),
+                };
+                t.add_row(vec![
+                    e.id.to_string(),
+                    owner,
+                    short(lab, Kind::Subnet, e.subnet.as_str()),
+                    e.private_ip.to_string(),
+                    e.public_ip.map_or("-".into(), |p| p.to_string()),
+                    sgs.join("\n"),
+                    if e.requester_managed { "yes" } else { "no" }.into(),
+                ]);
+            }
+            t
+        }
         What::Instances => {
             let mut t = new_table(&[
                 "Instance",
