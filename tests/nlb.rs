@@ -16,6 +16,7 @@ use vpclab::dataplane::time::Instant;
 use vpclab::dataplane::topology::{PortId, PortKind, Snapshot};
 use vpclab::dataplane::verdict::{Drop, DropKind, Verdict};
 use vpclab::dataplane::vnet::{flags, gso_type, HdrSize, VnetHdr};
+use vpclab::model::change::{Change, RuleSpec};
 use vpclab::model::{EndpointKind, EniOwner, Lab};
 
 const HDR: HdrSize = HdrSize::Legacy;
@@ -547,4 +548,90 @@ fn a_tcp_packet_of_no_known_flow_is_answered_with_a_reset() {
     );
     let (_, out) = h.send(client.port, &reset);
     assert!(out.is_empty());
+}
+
+#[test]
+fn with_cross_zone_off_each_endpoint_interface_reaches_the_targets_of_its_own_zone() {
+    let mut lab = default_lab();
+    lab.load_balancers[0].cross_zone = false;
+    let mut h = H::new(lab);
+    let client = h.host("CloudNetaPublicEC2");
+    let (web1, web2) = (h.host("WEB1"), h.host("WEB2"));
+    // Interface 0 is in the first AZ (WEB1's), interface 1 in the third (WEB2's).
+    let ips = h.endpoint_ips("WebServiceEndpoint");
+    for i in 0..20u16 {
+        assert_eq!(
+            syn_through(&mut h, &client, ips[0], 50000 + i, i as u8).0,
+            web1.port
+        );
+        assert_eq!(
+            syn_through(&mut h, &client, ips[1], 51000 + i, i as u8).0,
+            web2.port
+        );
+    }
+    // The target group's own attribute wins over the load balancer's.
+    h.lab.target_groups[0]
+        .attributes
+        .insert("load_balancing.cross_zone.enabled".into(), "true".into());
+    h.apply();
+    let seen: std::collections::HashSet<PortId> = (0..40u16)
+        .map(|i| syn_through(&mut h, &client, ips[0], 52000 + i, i as u8).0)
+        .collect();
+    assert_eq!(seen.len(), 2);
+}
+
+#[test]
+fn udp_flows_are_pinned_and_come_back_from_the_endpoint() {
+    let mut lab = default_lab();
+    let tg = lab.target_groups[0].arn.clone();
+    lab.target_groups[0].protocol = "UDP".into();
+    lab.listeners[0].protocol = "UDP".into();
+    let _ = tg;
+    // The endpoint's and the web servers' groups allow TCP only: open UDP 80, as a user would.
+    for group in ["EndpointSG", "WebSG"] {
+        lab.apply(&Change::Authorize {
+            group: group.into(),
+            egress: false,
+            rule: RuleSpec {
+                protocol: "udp".into(),
+                from_port: Some(80),
+                to_port: Some(80),
+                cidr: Some("0.0.0.0/0".into()),
+                group: None,
+                prefix_list: None,
+            },
+        })
+        .unwrap();
+    }
+    let mut h = H::new(lab);
+    let client = h.host("CloudNetaPrivateEC2");
+    let eni_ip = h.endpoint_ips("WebServiceEndpoint")[1];
+    let a = h.from(&client, eni_ip);
+    let (v, first) = h.send(client.port, &testkit::udp(&a, 5353, 80, b"one"));
+    let Verdict::Forwarded(port) = v else {
+        panic!("{v:?}")
+    };
+    for _ in 0..5 {
+        let (v, _) = h.send(client.port, &testkit::udp(&a, 5353, 80, b"again"));
+        assert_eq!(v, Verdict::Forwarded(port), "one UDP flow, one target");
+    }
+    let info = parsed(testkit::ip_of(&first[0].frame));
+    assert!(l4_ok(testkit::ip_of(&first[0].frame)));
+    let target = if port == h.host("WEB1").port {
+        h.host("WEB1")
+    } else {
+        h.host("WEB2")
+    };
+    let (sport, _) = info.l4.ports().unwrap();
+    let back = Addrs::new(
+        target.mac,
+        h.router.snapshot().router_mac,
+        target.ip,
+        info.src,
+    );
+    let (v, out) = h.send(target.port, &testkit::udp(&back, 80, sport, b"answer"));
+    assert_eq!(v, Verdict::Forwarded(client.port));
+    let got = parsed(testkit::ip_of(&out[0].frame));
+    assert_eq!((got.src, got.l4.ports()), (eni_ip, Some((80, 5353))));
+    assert!(l4_ok(testkit::ip_of(&out[0].frame)));
 }
