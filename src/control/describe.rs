@@ -32,6 +32,8 @@ pub enum What {
     VpcEndpointServices,
     LoadBalancers,
     TargetGroups,
+    /// The health checks' view of each target (a running lab only).
+    TargetHealth,
     Listeners,
     VpcEndpointServiceConfigurations,
     VpcEndpointConnections,
@@ -56,7 +58,7 @@ impl What {
             What::VpcEndpoints => Kind::VpcEndpoint,
             What::VpcEndpointServices => Kind::EndpointService,
             What::LoadBalancers => Kind::LoadBalancer,
-            What::TargetGroups => Kind::TargetGroup,
+            What::TargetGroups | What::TargetHealth => Kind::TargetGroup,
             What::VpcEndpointServiceConfigurations
             | What::VpcEndpointConnections
             | What::VpcEndpointServicePermissions => Kind::EndpointService,
@@ -254,6 +256,8 @@ pub fn describe(lab: &Lab, what: What, filter: &[String]) -> Value {
         What::TargetGroups => {
             json!({"TargetGroups": lab.target_groups.iter().filter(|t| keep(filter, &t.arn)).map(|t| elb::target_group_json(lab, t)).collect::<Vec<_>>()})
         }
+        // Health is the running daemon's (`Request::TargetHealth`); a model has none yet.
+        What::TargetHealth => json!({"TargetHealthDescriptions": []}),
         What::Listeners => {
             json!({"Listeners": lab.listeners.iter().filter(|l| keep(filter, &l.arn)).map(elb::listener_json).collect::<Vec<_>>()})
         }
