@@ -440,3 +440,55 @@ fn describe_name_without_a_template_asks_for_a_running_lab() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(&name), "the stack name is in the tags:\n{out}");
 }
+
+#[test]
+fn network_interfaces_show_the_endpoint_and_load_balancer_interfaces_as_requester_managed() {
+    let v = describe(&["network-interfaces"]);
+    let enis = v["NetworkInterfaces"].as_array().unwrap();
+    let of = |kind: &str| -> Vec<&Value> {
+        enis.iter().filter(|e| e["InterfaceType"] == kind).collect()
+    };
+    // The default lab: 4 instances, 2 interface endpoints in 2 subnets each, 2 NLB nodes.
+    assert_eq!(of("interface").len(), 4);
+    assert_eq!(of("vpc_endpoint").len(), 4);
+    assert_eq!(of("network_load_balancer").len(), 2);
+    for e in of("vpc_endpoint") {
+        assert_eq!(e["RequesterManaged"], true);
+        assert!(e["Description"]
+            .as_str()
+            .unwrap()
+            .starts_with("VPC Endpoint Interface vpce-"));
+        assert!(e["PrivateIpAddress"].as_str().unwrap().starts_with("10.0."));
+        assert!(e.get("Attachment").is_none());
+    }
+    for e in of("network_load_balancer") {
+        assert!(
+            e["Association"]["PublicIp"].is_string(),
+            "internet-facing nodes"
+        );
+    }
+    for e in of("interface") {
+        assert_eq!(e["RequesterManaged"], false);
+        assert!(e["Attachment"]["InstanceId"]
+            .as_str()
+            .unwrap()
+            .starts_with("i-"));
+    }
+    // The endpoint's subnets, one interface each, as describe-vpc-endpoints lists them.
+    let eps = describe(&["vpc-endpoints", "CloudFormationEndpoint"]);
+    let ids = eps["VpcEndpoints"][0]["NetworkInterfaceIds"]
+        .as_array()
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    let subnets: std::collections::HashSet<&str> = ids
+        .iter()
+        .map(|id| {
+            enis.iter()
+                .find(|e| e["NetworkInterfaceId"] == *id)
+                .unwrap()["SubnetId"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(subnets.len(), 2);
+}

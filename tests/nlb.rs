@@ -16,6 +16,7 @@ use vpclab::dataplane::time::Instant;
 use vpclab::dataplane::topology::{PortId, PortKind, Snapshot};
 use vpclab::dataplane::verdict::{Drop, DropKind, Verdict};
 use vpclab::dataplane::vnet::{flags, gso_type, HdrSize, VnetHdr};
+use vpclab::model::change::{Change, RuleSpec};
 use vpclab::model::{EndpointKind, EniOwner, Lab};
 
 const HDR: HdrSize = HdrSize::Legacy;
@@ -442,4 +443,195 @@ fn an_instance_reaches_another_vpcs_public_ip_through_both_internet_gateways() {
     let (v, out) = h.send(web1.port, &testkit::pong(&a, 9, 1));
     assert_eq!(v, Verdict::Forwarded(client.port), "{v:?}");
     assert_eq!(parsed(testkit::ip_of(&out[0].frame)).src, web1_public);
+}
+
+#[test]
+fn proxy_protocol_v2_sends_the_consumer_and_the_endpoint_id_first_and_shifts_the_stream() {
+    let mut lab = default_lab();
+    lab.target_groups[0]
+        .attributes
+        .insert("proxy_protocol_v2.enabled".into(), "true".into());
+    let mut h = H::new(lab);
+    let client = h.host("CloudNetaPublicEC2");
+    let eni_ip = h.endpoint_ips("WebServiceEndpoint")[0];
+    let vpce = h
+        .lab
+        .vpc_endpoints
+        .iter()
+        .find(|e| e.origin.logical_id.as_deref() == Some("WebServiceEndpoint"))
+        .unwrap()
+        .id
+        .to_string();
+    let (port, first) = syn_through(&mut h, &client, eni_ip, 48000, 1);
+    let target = if port == h.host("WEB1").port {
+        h.host("WEB1")
+    } else {
+        h.host("WEB2")
+    };
+    let syn = parsed(testkit::ip_of(&first));
+    let (node_port, _) = syn.l4.ports().unwrap();
+    // The target's SYN-ACK reaches the client unshifted.
+    let back = Addrs::new(
+        target.mac,
+        h.router.snapshot().router_mac,
+        target.ip,
+        syn.src,
+    );
+    let (v, _) = h.send(
+        target.port,
+        &testkit::tcp(&back, 80, node_port, Flags::SYN_ACK, b""),
+    );
+    assert_eq!(v, Verdict::Forwarded(client.port));
+    // The client's handshake ACK: the header segment goes first, then the ACK, shifted.
+    let ack = testkit::tcp(&h.from(&client, eni_ip), 48000, 80, Flags::ACK, b"");
+    let (v, out) = h.send(client.port, &ack);
+    assert_eq!(v, Verdict::Forwarded(port));
+    assert_eq!(out.len(), 2, "{out:?}");
+    let hdr_ip = testkit::ip_of(&out[0].frame);
+    assert!(l4_ok(hdr_ip));
+    let info = parsed(hdr_ip);
+    let payload = &hdr_ip[40..info.total_len];
+    assert_eq!(&payload[..12], b"\r\n\r\n\0\r\nQUIT\n");
+    assert_eq!(
+        &payload[16..20],
+        &client.ip.octets(),
+        "the consumer's address"
+    );
+    assert_eq!(&payload[20..24], &eni_ip.octets());
+    assert!(payload.ends_with(vpce.as_bytes()), "the endpoint id TLV");
+    let seq = |ip: &[u8]| u32::from_be_bytes([ip[24], ip[25], ip[26], ip[27]]);
+    let shifted = testkit::ip_of(&out[1].frame);
+    assert_eq!(seq(shifted), seq(hdr_ip) + payload.len() as u32);
+    assert!(l4_ok(shifted));
+    // The target acknowledges the header and the client's bytes; the client sees its own.
+    let mut reply = testkit::tcp(&back, 80, node_port, Flags::ACK, b"");
+    let ip = &mut reply[14..];
+    let want = 1u32 + payload.len() as u32;
+    ip[28..32].copy_from_slice(&want.to_be_bytes());
+    let pseudo = checksum::pseudo_v4(target.ip, syn.src, 6, 20);
+    checksum::fill_l4_checksum(&mut ip[20..], 6, pseudo).unwrap();
+    let (v, out) = h.send(target.port, &reply);
+    assert_eq!(v, Verdict::Forwarded(client.port));
+    let to_client = testkit::ip_of(&out[0].frame);
+    assert_eq!(
+        u32::from_be_bytes([to_client[28], to_client[29], to_client[30], to_client[31]]),
+        1
+    );
+    assert!(l4_ok(to_client));
+}
+
+#[test]
+fn a_tcp_packet_of_no_known_flow_is_answered_with_a_reset() {
+    let mut h = H::new(default_lab());
+    let client = h.host("CloudNetaPublicEC2");
+    let eni_ip = h.endpoint_ips("WebServiceEndpoint")[0];
+    let data = testkit::tcp(&h.from(&client, eni_ip), 49000, 80, Flags::ACK, b"late");
+    let (v, out) = h.send(client.port, &data);
+    assert!(matches!(v, Verdict::Dropped(Drop::NlbNoFlow(_))), "{v:?}");
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].port, client.port);
+    let rst = testkit::ip_of(&out[0].frame);
+    let info = parsed(rst);
+    assert_eq!((info.src, info.dst), (eni_ip, client.ip));
+    assert_eq!(info.l4.tcp_flags() & 0x04, 0x04);
+    assert!(l4_ok(rst));
+    // A reset gets no reset back.
+    let reset = testkit::tcp(
+        &h.from(&client, eni_ip),
+        49000,
+        80,
+        Flags {
+            rst: true,
+            ..Flags::default()
+        },
+        b"",
+    );
+    let (_, out) = h.send(client.port, &reset);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn with_cross_zone_off_each_endpoint_interface_reaches_the_targets_of_its_own_zone() {
+    let mut lab = default_lab();
+    lab.load_balancers[0].cross_zone = false;
+    let mut h = H::new(lab);
+    let client = h.host("CloudNetaPublicEC2");
+    let (web1, web2) = (h.host("WEB1"), h.host("WEB2"));
+    // Interface 0 is in the first AZ (WEB1's), interface 1 in the third (WEB2's).
+    let ips = h.endpoint_ips("WebServiceEndpoint");
+    for i in 0..20u16 {
+        assert_eq!(
+            syn_through(&mut h, &client, ips[0], 50000 + i, i as u8).0,
+            web1.port
+        );
+        assert_eq!(
+            syn_through(&mut h, &client, ips[1], 51000 + i, i as u8).0,
+            web2.port
+        );
+    }
+    // The target group's own attribute wins over the load balancer's.
+    h.lab.target_groups[0]
+        .attributes
+        .insert("load_balancing.cross_zone.enabled".into(), "true".into());
+    h.apply();
+    let seen: std::collections::HashSet<PortId> = (0..40u16)
+        .map(|i| syn_through(&mut h, &client, ips[0], 52000 + i, i as u8).0)
+        .collect();
+    assert_eq!(seen.len(), 2);
+}
+
+#[test]
+fn udp_flows_are_pinned_and_come_back_from_the_endpoint() {
+    let mut lab = default_lab();
+    let tg = lab.target_groups[0].arn.clone();
+    lab.target_groups[0].protocol = "UDP".into();
+    lab.listeners[0].protocol = "UDP".into();
+    let _ = tg;
+    // The endpoint's and the web servers' groups allow TCP only: open UDP 80, as a user would.
+    for group in ["EndpointSG", "WebSG"] {
+        lab.apply(&Change::Authorize {
+            group: group.into(),
+            egress: false,
+            rule: RuleSpec {
+                protocol: "udp".into(),
+                from_port: Some(80),
+                to_port: Some(80),
+                cidr: Some("0.0.0.0/0".into()),
+                group: None,
+                prefix_list: None,
+            },
+        })
+        .unwrap();
+    }
+    let mut h = H::new(lab);
+    let client = h.host("CloudNetaPrivateEC2");
+    let eni_ip = h.endpoint_ips("WebServiceEndpoint")[1];
+    let a = h.from(&client, eni_ip);
+    let (v, first) = h.send(client.port, &testkit::udp(&a, 5353, 80, b"one"));
+    let Verdict::Forwarded(port) = v else {
+        panic!("{v:?}")
+    };
+    for _ in 0..5 {
+        let (v, _) = h.send(client.port, &testkit::udp(&a, 5353, 80, b"again"));
+        assert_eq!(v, Verdict::Forwarded(port), "one UDP flow, one target");
+    }
+    let info = parsed(testkit::ip_of(&first[0].frame));
+    assert!(l4_ok(testkit::ip_of(&first[0].frame)));
+    let target = if port == h.host("WEB1").port {
+        h.host("WEB1")
+    } else {
+        h.host("WEB2")
+    };
+    let (sport, _) = info.l4.ports().unwrap();
+    let back = Addrs::new(
+        target.mac,
+        h.router.snapshot().router_mac,
+        target.ip,
+        info.src,
+    );
+    let (v, out) = h.send(target.port, &testkit::udp(&back, 80, sport, b"answer"));
+    assert_eq!(v, Verdict::Forwarded(client.port));
+    let got = parsed(testkit::ip_of(&out[0].frame));
+    assert_eq!((got.src, got.l4.ports()), (eni_ip, Some((80, 5353))));
+    assert!(l4_ok(testkit::ip_of(&out[0].frame)));
 }

@@ -32,6 +32,9 @@ pub struct DescribeArgs {
 
 /// Runs `describe`.
 pub fn run(a: DescribeArgs) -> Result<(), Failure> {
+    if a.what == What::TargetHealth {
+        return target_health(&a);
+    }
     // A running lab of that name, unless a template is given: what is live now.
     let lab = match &a.template {
         Some(_) => a.source.load(a.template.as_ref())?,
@@ -57,6 +60,58 @@ pub fn run(a: DescribeArgs) -> Result<(), Failure> {
                 .expect("JSON values serialize")
         ),
         Output::Table => println!("{}", table(&lab, a.what, &ids)),
+    }
+    Ok(())
+}
+
+/// `describe target-health`: what the running lab's health checks see.
+fn target_health(a: &DescribeArgs) -> Result<(), Failure> {
+    if a.template.is_some() || a.source.running()?.is_none() {
+        return Err(Failure::Invalid(format!(
+            "target health is what a running lab's health checks see: bring the lab up \
+             (`sudo vpclab up TEMPLATE --name {0}`) and run `vpclab describe target-health --name {0}`",
+            a.source.name
+        )));
+    }
+    if a.names.len() > 1 {
+        return Err(Failure::Invalid(
+            "describe target-health takes one target group (ARN, name, logical id or Name tag), or none for all".into(),
+        ));
+    }
+    let req = crate::control::protocol::Request::TargetHealth {
+        target_group: a.names.first().cloned(),
+    };
+    let value =
+        match crate::runtime::lab::request(&a.source.name, &req).map_err(Failure::Invalid)? {
+            crate::control::protocol::Response::Json { value } => value,
+            crate::control::protocol::Response::Error { message } => {
+                return Err(Failure::Invalid(message))
+            }
+            other => return Err(Failure::Invalid(format!("unexpected answer: {other:?}"))),
+        };
+    match a.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&value).expect("JSON values serialize")
+        ),
+        Output::Table => {
+            let mut t = new_table(&["Target", "Port", "AZ", "State", "Reason"]);
+            for d in value["TargetHealthDescriptions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let s = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+                t.add_row(vec![
+                    s(&d["Target"]["Id"]),
+                    d["Target"]["Port"].to_string(),
+                    s(&d["Target"]["AvailabilityZone"]),
+                    s(&d["TargetHealth"]["State"]),
+                    s(&d["TargetHealth"]["Reason"]),
+                ]);
+            }
+            println!("{t}");
+        }
     }
     Ok(())
 }
@@ -351,6 +406,47 @@ pub fn table(lab: &Lab, what: What, ids: &[String]) -> Table {
             }
             t
         }
+        What::NetworkInterfaces => {
+            let mut t = new_table(&[
+                "Network interface",
+                "Belongs to",
+                "Subnet",
+                "Private IP",
+                "Public IP",
+                "Security groups",
+                "Requester-managed",
+            ]);
+            for e in lab
+                .network_interfaces
+                .iter()
+                .filter(|e| keep(ids, e.id.as_str()))
+            {
+                let sgs: Vec<String> = e
+                    .security_groups
+                    .iter()
+                    .map(|g| short(lab, Kind::SecurityGroup, g.as_str()))
+                    .collect();
+                let owner = match &e.owner {
+                    crate::model::EniOwner::Instance(i) => short(lab, Kind::Instance, i.as_str()),
+                    crate::model::EniOwner::InterfaceEndpoint(v) => {
+                        short(lab, Kind::VpcEndpoint, v.as_str())
+                    }
+                    crate::model::EniOwner::LoadBalancer(a) => lab
+                        .load_balancer(a)
+                        .map_or_else(|| a.clone(), |l| format!("{} (NLB node)", l.name)),
+                };
+                t.add_row(vec![
+                    e.id.to_string(),
+                    owner,
+                    short(lab, Kind::Subnet, e.subnet.as_str()),
+                    e.private_ip.to_string(),
+                    e.public_ip.map_or("-".into(), |p| p.to_string()),
+                    sgs.join("\n"),
+                    if e.requester_managed { "yes" } else { "no" }.into(),
+                ]);
+            }
+            t
+        }
         What::Instances => {
             let mut t = new_table(&[
                 "Instance",
@@ -617,6 +713,8 @@ pub fn table(lab: &Lab, what: What, ids: &[String]) -> Table {
             }
             t
         }
+        // Read from the daemon by `target_health`; a model alone has no health.
+        What::TargetHealth => new_table(&["Target", "Port", "AZ", "State", "Reason"]),
         What::Listeners => {
             let mut t = new_table(&["Listener", "Load balancer", "Protocol:port", "Forward to"]);
             for l in lab.listeners.iter().filter(|l| keep(ids, &l.arn)) {

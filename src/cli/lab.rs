@@ -198,9 +198,13 @@ pub fn down(a: DownArgs) -> Result<(), Failure> {
     }
     for lab in labs {
         host::names::check_lab(&lab).map_err(|e| Failure::Invalid(e.to_string()))?;
+        let daemon_pid = LabState::load(&lab).ok().flatten().map(|s| s.record().pid);
         if let Ok(Response::Stopping) = runlab::request(&lab, &Request::Down) {
+            // Until the daemon is gone, not only its state file: it removes the state file
+            // before the run directory, and cleaning up beside it would race it.
             let start = Instant::now();
-            while LabState::load(&lab).ok().flatten().is_some()
+            while (LabState::load(&lab).ok().flatten().is_some()
+                || daemon_pid.is_some_and(|p| p != std::process::id() && is_vpclab(p)))
                 && start.elapsed() < Duration::from_secs(60)
             {
                 std::thread::sleep(Duration::from_millis(100));

@@ -26,11 +26,14 @@ pub enum What {
     SecurityGroups,
     NetworkAcls,
     Instances,
+    NetworkInterfaces,
     InternetGateways,
     VpcEndpoints,
     VpcEndpointServices,
     LoadBalancers,
     TargetGroups,
+    /// The health checks' view of each target (a running lab only).
+    TargetHealth,
     Listeners,
     VpcEndpointServiceConfigurations,
     VpcEndpointConnections,
@@ -50,11 +53,12 @@ impl What {
             What::SecurityGroups => Kind::SecurityGroup,
             What::NetworkAcls => Kind::NetworkAcl,
             What::Instances => Kind::Instance,
+            What::NetworkInterfaces => Kind::NetworkInterface,
             What::InternetGateways => Kind::InternetGateway,
             What::VpcEndpoints => Kind::VpcEndpoint,
             What::VpcEndpointServices => Kind::EndpointService,
             What::LoadBalancers => Kind::LoadBalancer,
-            What::TargetGroups => Kind::TargetGroup,
+            What::TargetGroups | What::TargetHealth => Kind::TargetGroup,
             What::VpcEndpointServiceConfigurations
             | What::VpcEndpointConnections
             | What::VpcEndpointServicePermissions => Kind::EndpointService,
@@ -94,6 +98,64 @@ fn group_pairs(lab: &Lab, ids: &[SgId]) -> Value {
 
 /// The default endpoint policy, as the API returns it.
 pub use crate::model::change::default_policy;
+
+/// One network interface as `aws ec2 describe-network-interfaces` prints it: instances'
+/// (`interface`), interface endpoints' (`vpc_endpoint`, requester-managed) and load balancer
+/// nodes' (`network_load_balancer`, requester-managed).
+fn network_interface(lab: &Lab, e: &crate::model::NetworkInterface) -> Value {
+    use crate::model::EniOwner;
+    let subnet = lab.subnet(&e.subnet);
+    let az = subnet
+        .map(|s| s.availability_zone.clone())
+        .unwrap_or_default();
+    let dns = format!(
+        "{}.{}",
+        crate::model::ip_hostname(e.private_ip),
+        lab.region().private_dns_suffix
+    );
+    let association = e.public_ip.map(|p| {
+        json!({"IpOwnerId": "amazon", "PublicDnsName": crate::model::public_hostname(p, lab.region()), "PublicIp": p})
+    });
+    let (kind, requester, attachment) = match &e.owner {
+        EniOwner::Instance(i) => (
+            "interface",
+            None,
+            Some(
+                json!({"AttachmentId": format!("eni-attach-{}", &e.id.as_str()[4..]), "DeleteOnTermination": true, "DeviceIndex": 0, "NetworkCardIndex": 0, "InstanceId": i, "InstanceOwnerId": lab.account_id, "Status": "attached"}),
+            ),
+        ),
+        EniOwner::InterfaceEndpoint(_) => ("vpc_endpoint", Some("727180483921"), None),
+        EniOwner::LoadBalancer(_) => ("network_load_balancer", Some("amazon-elb"), None),
+    };
+    let mut v = json!({
+        "AvailabilityZone": az,
+        "Description": e.description,
+        "Groups": group_pairs(lab, &e.security_groups),
+        "InterfaceType": kind,
+        "MacAddress": e.mac.to_string(),
+        "NetworkInterfaceId": e.id,
+        "OwnerId": lab.account_id,
+        "PrivateDnsName": dns,
+        "PrivateIpAddress": e.private_ip,
+        "PrivateIpAddresses": [{"Primary": true, "PrivateDnsName": dns, "PrivateIpAddress": e.private_ip}],
+        "RequesterManaged": e.requester_managed,
+        "SourceDestCheck": e.source_dest_check,
+        "Status": "in-use",
+        "SubnetId": e.subnet,
+        "VpcId": e.vpc,
+    });
+    if let Some(a) = association {
+        v["Association"] = a.clone();
+        v["PrivateIpAddresses"][0]["Association"] = a;
+    }
+    if let Some(r) = requester {
+        v["RequesterId"] = r.into();
+    }
+    if let Some(a) = attachment {
+        v["Attachment"] = a;
+    }
+    v
+}
 
 /// The ids that `names` (ids, logical ids, Name tags; prefix lists by id) give for `what`,
 /// or why one of them names nothing (or several things).
@@ -173,6 +235,9 @@ pub fn describe(lab: &Lab, what: What, filter: &[String]) -> Value {
         What::Instances => {
             json!({"Reservations": lab.instances.iter().filter(|i| keep(filter, i.id.as_str())).map(|i| reservation(lab, i)).collect::<Vec<_>>()})
         }
+        What::NetworkInterfaces => {
+            json!({"NetworkInterfaces": lab.network_interfaces.iter().filter(|e| keep(filter, e.id.as_str())).map(|e| network_interface(lab, e)).collect::<Vec<_>>()})
+        }
         What::InternetGateways => {
             json!({"InternetGateways": lab.internet_gateways.iter().filter(|g| keep(filter, g.id.as_str())).map(|g| json!({
             "Attachments": g.attachment.iter().map(|v| json!({"State": "available", "VpcId": v})).collect::<Vec<_>>(),
@@ -191,6 +256,8 @@ pub fn describe(lab: &Lab, what: What, filter: &[String]) -> Value {
         What::TargetGroups => {
             json!({"TargetGroups": lab.target_groups.iter().filter(|t| keep(filter, &t.arn)).map(|t| elb::target_group_json(lab, t)).collect::<Vec<_>>()})
         }
+        // Health is the running daemon's (`Request::TargetHealth`); a model has none yet.
+        What::TargetHealth => json!({"TargetHealthDescriptions": []}),
         What::Listeners => {
             json!({"Listeners": lab.listeners.iter().filter(|l| keep(filter, &l.arn)).map(elb::listener_json).collect::<Vec<_>>()})
         }

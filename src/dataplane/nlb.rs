@@ -73,6 +73,24 @@ pub struct Session {
     pub idle: Duration,
     /// Last packet seen.
     pub last: Instant,
+    /// Proxy protocol v2 (TCP only).
+    pub proxy: Proxy,
+}
+
+/// Where a session stands with proxy protocol v2: the load balancer sends the header as
+/// the first bytes of the target's stream, then shifts the client's sequence numbers (and
+/// the target's acknowledgements back) by its length for the rest of the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proxy {
+    /// Off for this target group.
+    Off,
+    /// On; the header goes out before the client's first byte.
+    Pending,
+    /// Sent: `shift` bytes were inserted.
+    Sent {
+        /// The header's length.
+        shift: u32,
+    },
 }
 
 impl Session {
@@ -160,6 +178,15 @@ impl Sessions {
             self.remove_slot(slot);
         }
         Some(s)
+    }
+
+    /// Records that the proxy protocol header of the session with outer key `outer` went out.
+    pub fn proxy_sent(&mut self, outer: &FlowKey, shift: u32) {
+        if let Some(&slot) = self.by_outer.get(outer) {
+            if let Some(Some(s)) = self.slots.get_mut(slot as usize) {
+                s.proxy = Proxy::Sent { shift };
+            }
+        }
     }
 
     /// Starts a session.
@@ -378,6 +405,94 @@ fn put16(b: &mut [u8], at: usize, v: u16) -> Option<()> {
     b.get_mut(at..at.checked_add(2)?)?
         .copy_from_slice(&v.to_be_bytes());
     Some(())
+}
+
+/// The proxy protocol v2 signature.
+const PP2_SIGNATURE: [u8; 12] = *b"\r\n\r\n\0\r\nQUIT\n";
+/// `PP2_TYPE_AWS`, and its subtype carrying the VPC endpoint id.
+const PP2_TYPE_AWS: u8 = 0xEA;
+const PP2_SUBTYPE_AWS_VPCE_ID: u8 = 0x01;
+/// Longest header [`proxy_v2_header`] writes (a VPC endpoint id is 22 bytes).
+pub const PROXY_V2_MAX: usize = 16 + 12 + 4 + 64;
+
+/// Writes a proxy protocol v2 header (`PROXY`, TCP over IPv4) for a connection from `src` to
+/// `dst` into `buf`, with AWS's TLV carrying `vpce` (type 0xEA, subtype 0x01) when given.
+/// Returns its length, `None` when `buf` is too small or the id too long.
+pub fn proxy_v2_header(
+    buf: &mut [u8],
+    src: (Ipv4Addr, u16),
+    dst: (Ipv4Addr, u16),
+    vpce: Option<&str>,
+) -> Option<usize> {
+    let tlv = vpce.map_or(0, |v| 3 + 1 + v.len());
+    if tlv > 64 {
+        return None;
+    }
+    let len = 16 + 12 + tlv;
+    let out = buf.get_mut(..len)?;
+    out[..12].copy_from_slice(&PP2_SIGNATURE);
+    out[12] = 0x21; // version 2, PROXY
+    out[13] = 0x11; // AF_INET, STREAM
+    out[14..16].copy_from_slice(&u16::try_from(12 + tlv).ok()?.to_be_bytes());
+    out[16..20].copy_from_slice(&src.0.octets());
+    out[20..24].copy_from_slice(&dst.0.octets());
+    out[24..26].copy_from_slice(&src.1.to_be_bytes());
+    out[26..28].copy_from_slice(&dst.1.to_be_bytes());
+    if let Some(v) = vpce {
+        out[28] = PP2_TYPE_AWS;
+        out[29..31].copy_from_slice(&u16::try_from(1 + v.len()).ok()?.to_be_bytes());
+        out[31] = PP2_SUBTYPE_AWS_VPCE_ID;
+        out[32..].copy_from_slice(v.as_bytes());
+    }
+    Some(len)
+}
+
+/// Which TCP number to shift.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeqField {
+    /// The sequence number.
+    Seq,
+    /// The acknowledgement number (only when ACK is set).
+    Ack,
+}
+
+/// Adds `delta` (mod 2^32) to the sequence or acknowledgement number of the TCP packet at
+/// the front of `ip`, patching a full checksum (a partial one covers no header bytes).
+pub fn shift_seq(ip: &mut [u8], which: SeqField, delta: u32, mode: L4Csum) -> bool {
+    let Some(&vihl) = ip.first() else {
+        return false;
+    };
+    let ihl = usize::from(vihl & 0x0f) * 4;
+    if ip.get(checksum::field::PROTOCOL) != Some(&proto::TCP) {
+        return false;
+    }
+    let at = ihl
+        + match which {
+            SeqField::Seq => 4,
+            SeqField::Ack => 8,
+        };
+    if which == SeqField::Ack && ip.get(ihl + 13).is_none_or(|f| f & 0x10 == 0) {
+        return false;
+    }
+    let old = match ip.get(at..at + 4) {
+        Some(&[a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
+        _ => return false,
+    };
+    let new = old.wrapping_add(delta);
+    let csum_at = ihl + checksum::l4_offset::TCP;
+    if mode == L4Csum::Full {
+        let Some(c) = be16(ip, csum_at) else {
+            return false;
+        };
+        if put16(ip, csum_at, checksum::update32(c, old, new)).is_none() {
+            return false;
+        }
+    }
+    match ip.get_mut(at..at + 4) {
+        Some(b) => b.copy_from_slice(&new.to_be_bytes()),
+        None => return false,
+    }
+    true
 }
 
 /// The TCP sequence number of the IPv4 packet at the front of `ip` (for the flow hash).

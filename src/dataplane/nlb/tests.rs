@@ -21,6 +21,7 @@ fn session(sport: u16, now: Instant) -> Session {
         endpoint: 0,
         idle: Duration::from_secs(350),
         last: now,
+        proxy: Proxy::Off,
     }
 }
 
@@ -228,4 +229,54 @@ fn the_syn_sequence_number_is_read() {
     let ip = syn_with_options(&[1, 1, 1, 1]);
     assert_eq!(tcp_seq(&ip), Some(7));
     assert_eq!(tcp_seq(&[0x45]), None);
+}
+
+#[test]
+fn the_proxy_protocol_header_carries_the_addresses_and_the_endpoint_id() {
+    let mut buf = [0u8; PROXY_V2_MAX];
+    let n = proxy_v2_header(
+        &mut buf,
+        (A, 40000),
+        (VIP, 80),
+        Some("vpce-0123456789abcdef0"),
+    )
+    .unwrap();
+    let h = &buf[..n];
+    assert_eq!(&h[..12], b"\r\n\r\n\0\r\nQUIT\n");
+    assert_eq!(h[12], 0x21);
+    assert_eq!(h[13], 0x11);
+    assert_eq!(usize::from(u16::from_be_bytes([h[14], h[15]])), n - 16);
+    assert_eq!(&h[16..20], &A.octets());
+    assert_eq!(&h[20..24], &VIP.octets());
+    assert_eq!(u16::from_be_bytes([h[24], h[25]]), 40000);
+    assert_eq!(u16::from_be_bytes([h[26], h[27]]), 80);
+    assert_eq!(h[28], 0xEA);
+    assert_eq!(u16::from_be_bytes([h[29], h[30]]), 23);
+    assert_eq!(h[31], 0x01);
+    assert_eq!(&h[32..], b"vpce-0123456789abcdef0");
+    // Without an endpoint: addresses only.
+    assert_eq!(proxy_v2_header(&mut buf, (A, 1), (VIP, 2), None), Some(28));
+    assert_eq!(
+        proxy_v2_header(&mut [0u8; 10], (A, 1), (VIP, 2), None),
+        None
+    );
+}
+
+#[test]
+fn shifting_sequence_numbers_keeps_the_checksum_right() {
+    let a = Addrs::new([2; 6], [4; 6], A, VIP);
+    let mut f = testkit::tcp(&a, 40000, 80, Flags::ACK, b"hello");
+    let ip = &mut f[14..];
+    assert!(shift_seq(ip, SeqField::Seq, 54, L4Csum::Full));
+    assert!(shift_seq(
+        ip,
+        SeqField::Ack,
+        54u32.wrapping_neg(),
+        L4Csum::Full
+    ));
+    assert_eq!(tcp_seq(ip), Some(1054));
+    assert!(l4_ok(ip));
+    // A SYN has no acknowledgement to shift.
+    let mut f = testkit::tcp(&a, 40000, 80, Flags::SYN, b"");
+    assert!(!shift_seq(&mut f[14..], SeqField::Ack, 1, L4Csum::Full));
 }

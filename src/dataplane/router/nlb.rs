@@ -22,6 +22,11 @@
 //!   packet (on PrivateLink traffic only while `EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic`
 //!   is on). Packets to a node that belong to no client flow and no listener are the
 //!   targets' answers to health checks: they go to the load balancer's health port.
+//! - With `proxy_protocol_v2.enabled`, the client's handshake ACK makes the router send the
+//!   target one segment first: a proxy protocol v2 header with the client's address and
+//!   port as the client sent them and, through PrivateLink, AWS's TLV 0xEA/0x01 with the
+//!   endpoint id. Every later client segment's sequence number is shifted by its length,
+//!   and the target's acknowledgements back (SACK blocks are not rewritten).
 
 use core::net::Ipv4Addr;
 
@@ -29,9 +34,11 @@ use super::{Pass, Sink, Track};
 use crate::dataplane::checksum::{self, AddrField};
 use crate::dataplane::conntrack::FlowKey;
 use crate::dataplane::nacl::Way;
-use crate::dataplane::nlb::{self, Client, PortField, Session, INTERNET_ZONE, UDP_IDLE};
+use crate::dataplane::nlb::{
+    self, Client, PortField, Proxy, SeqField, Session, INTERNET_ZONE, UDP_IDLE,
+};
 use crate::dataplane::packet::{eth, parse_ipv4, proto, Ipv4Info, L4};
-use crate::dataplane::topology::{Eni, EniIx, IfeIx, NlbIx, VpcIx};
+use crate::dataplane::topology::{Eni, EniIx, IfeIx, NlbIx, VpcIx, INTERNET_NET};
 use crate::dataplane::verdict::{Drop, Verdict};
 use crate::dataplane::vnet::VnetHdr;
 
@@ -133,14 +140,33 @@ impl<S: Sink> Pass<'_, S> {
             Some(s) => s,
             None => match self.new_session(n, node, outer, endpoint, frame, info) {
                 Ok(s) => s,
-                Err(d) => return Verdict::Dropped(d),
+                Err(d) => {
+                    if d == Drop::NlbNoFlow(n) {
+                        self.reset_client(via, frame, info);
+                    }
+                    return Verdict::Dropped(d);
+                }
             },
         };
         let _ = nd;
+        let mut session = session;
+        // Proxy protocol v2: the header goes to the target before the client's first byte,
+        // when the client's handshake completes.
+        if session.proxy == Proxy::Pending
+            && matches!(info.l4, L4::Tcp { flags, .. } if flags & 0x12 == 0x10)
+        {
+            if let Some(shift) = self.send_proxy_header(lb.vpc, &session, frame) {
+                self.sessions.proxy_sent(&session.outer, shift);
+                session.proxy = Proxy::Sent { shift };
+            }
+        }
         // DNAT (and SNAT) to the target.
         let inner = session.inner;
         let mode = super::output::l4_mode(&vnet);
         let ip = &mut frame[eth::LEN..];
+        if let Proxy::Sent { shift } = session.proxy {
+            nlb::shift_seq(ip, SeqField::Seq, shift, mode);
+        }
         let ok = checksum::ipv4_rewrite_addr(ip, AddrField::Dst, inner.dst, mode).is_ok()
             && nlb::rewrite_port(ip, PortField::Dst, inner.dst_port, mode).is_ok()
             && (inner.src == info.src
@@ -251,11 +277,151 @@ impl<S: Sink> Pass<'_, S> {
             endpoint: endpoint.map_or(u32::MAX, |e| e.0),
             idle: if tcp { tg.tcp_idle } else { UDP_IDLE },
             last: self.now,
+            proxy: if tcp && tg.proxy_protocol_v2 {
+                Proxy::Pending
+            } else {
+                Proxy::Off
+            },
         };
         self.sessions
             .insert(session)
             .map_err(|_| Drop::NlbFlowsFull)?;
         Ok(session)
+    }
+
+    /// Sends the proxy protocol v2 header of `session` to its target as one TCP segment that
+    /// takes the place of the client's next bytes (sequence number and acknowledgement of
+    /// the client's packet in `frame`). Returns the header's length.
+    fn send_proxy_header(&mut self, vpc: VpcIx, session: &Session, frame: &[u8]) -> Option<u32> {
+        let snap = self.snap;
+        let target = snap.eni(snap.eni_by_ip(vpc, session.inner.dst)?)?;
+        let ip = frame.get(eth::LEN..)?;
+        let ihl = usize::from(ip.first()? & 0x0f) * 4;
+        let tcp = ip.get(ihl..ihl + 20)?;
+        let (seq, ack, window) = (tcp.get(4..8)?, tcp.get(8..12)?, tcp.get(14..16)?);
+        let (seq, ack, window) = (
+            <[u8; 4]>::try_from(seq).ok()?,
+            <[u8; 4]>::try_from(ack).ok()?,
+            <[u8; 2]>::try_from(window).ok()?,
+        );
+        let vpce = (session.endpoint != u32::MAX)
+            .then(|| snap.elb.interface_endpoints.get(session.endpoint as usize))
+            .flatten()
+            .map(|e| e.id.as_str());
+        let out = self.gen.get_mut(..)?;
+        let body_at = eth::LEN + 40;
+        let n = nlb::proxy_v2_header(
+            out.get_mut(body_at..)?,
+            (session.outer.src, session.outer.src_port),
+            (session.outer.dst, session.outer.dst_port),
+            vpce,
+        )?;
+        let len = body_at + n;
+        let f = out.get_mut(..len)?;
+        f[..body_at].fill(0);
+        f[eth::DST].copy_from_slice(&target.mac);
+        f[eth::SRC].copy_from_slice(&snap.router_mac);
+        f[eth::TYPE].copy_from_slice(&eth::IPV4.to_be_bytes());
+        let inner = session.inner;
+        let ip = &mut f[eth::LEN..];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&u16::try_from(40 + n).ok()?.to_be_bytes());
+        ip[6] = 0x40; // DF
+        ip[8] = 64;
+        ip[9] = proto::TCP;
+        ip[12..16].copy_from_slice(&inner.src.octets());
+        ip[16..20].copy_from_slice(&inner.dst.octets());
+        checksum::fill_ipv4_header_checksum(ip).ok()?;
+        let l4 = &mut ip[20..];
+        l4[0..2].copy_from_slice(&inner.src_port.to_be_bytes());
+        l4[2..4].copy_from_slice(&inner.dst_port.to_be_bytes());
+        l4[4..8].copy_from_slice(&seq);
+        l4[8..12].copy_from_slice(&ack);
+        l4[12] = 5 << 4;
+        l4[13] = 0x18; // PSH, ACK
+        l4[14..16].copy_from_slice(&window);
+        let l4_len = u16::try_from(20 + n).ok()?;
+        let pseudo = checksum::pseudo_v4(inner.src, inner.dst, proto::TCP, l4_len);
+        checksum::fill_l4_checksum(l4, proto::TCP, pseudo).ok()?;
+        self.emit_gen(target.port, len);
+        u32::try_from(n).ok()
+    }
+
+    /// Answers a TCP packet of no known flow (idled out, or its target reset) with a reset
+    /// from the address the client connected to, as AWS's NLB does. Never a reset for a
+    /// reset.
+    fn reset_client(&mut self, via: Via, frame: &[u8], info: &Ipv4Info) {
+        let snap = self.snap;
+        let L4::Tcp {
+            src_port,
+            dst_port,
+            flags,
+        } = info.l4
+        else {
+            return;
+        };
+        if flags & 0x04 != 0 {
+            return;
+        }
+        let (port, mac) = match via {
+            Via::Vpc { zone, .. } => {
+                let Some(c) = snap.eni_by_ip(zone, info.src).and_then(|e| snap.eni(e)) else {
+                    return;
+                };
+                (c.port, c.mac)
+            }
+            Via::Internet if INTERNET_NET.contains(&info.src) => {
+                (snap.internet_port, snap.internet_host_mac)
+            }
+            Via::Internet => return,
+        };
+        let Some(ip) = frame.get(eth::LEN..) else {
+            return;
+        };
+        let Some(tcp) = ip.get(info.ihl..info.ihl + 20) else {
+            return;
+        };
+        let word = |at: usize| u32::from_be_bytes([tcp[at], tcp[at + 1], tcp[at + 2], tcp[at + 3]]);
+        let (seq, ack) = (word(4), word(8));
+        let data = info
+            .total_len
+            .saturating_sub(info.ihl + usize::from(tcp[12] >> 4) * 4);
+        let (r_seq, r_ack, r_flags) = if flags & 0x10 != 0 {
+            (ack, 0, 0x04)
+        } else {
+            let len = u32::try_from(data).unwrap_or(0) + u32::from(flags & 0x03 != 0);
+            (0, seq.wrapping_add(len), 0x14)
+        };
+        let len = eth::LEN + 40;
+        let Some(out) = self.gen.get_mut(..len) else {
+            return;
+        };
+        out.fill(0);
+        out[eth::DST].copy_from_slice(&mac);
+        out[eth::SRC].copy_from_slice(&snap.router_mac);
+        out[eth::TYPE].copy_from_slice(&eth::IPV4.to_be_bytes());
+        let o = &mut out[eth::LEN..];
+        o[0] = 0x45;
+        o[2..4].copy_from_slice(&40u16.to_be_bytes());
+        o[6] = 0x40;
+        o[8] = 64;
+        o[9] = proto::TCP;
+        o[12..16].copy_from_slice(&info.dst.octets());
+        o[16..20].copy_from_slice(&info.src.octets());
+        if checksum::fill_ipv4_header_checksum(o).is_err() {
+            return;
+        }
+        let t = &mut o[20..];
+        t[0..2].copy_from_slice(&dst_port.to_be_bytes());
+        t[2..4].copy_from_slice(&src_port.to_be_bytes());
+        t[4..8].copy_from_slice(&r_seq.to_be_bytes());
+        t[8..12].copy_from_slice(&r_ack.to_be_bytes());
+        t[12] = 5 << 4;
+        t[13] = r_flags;
+        let pseudo = checksum::pseudo_v4(info.dst, info.src, proto::TCP, 20);
+        if checksum::fill_l4_checksum(t, proto::TCP, pseudo).is_ok() {
+            self.emit_gen(port, len);
+        }
     }
 
     /// A free source port of `node` toward `target:tport`.
@@ -330,6 +496,9 @@ impl<S: Sink> Pass<'_, S> {
         let outer = session.outer;
         let mode = super::output::l4_mode(&vnet);
         let ip = &mut frame[eth::LEN..];
+        if let Proxy::Sent { shift } = session.proxy {
+            nlb::shift_seq(ip, SeqField::Ack, shift.wrapping_neg(), mode);
+        }
         let ok = checksum::ipv4_rewrite_addr(ip, AddrField::Src, outer.dst, mode).is_ok()
             && nlb::rewrite_port(ip, PortField::Src, outer.dst_port, mode).is_ok()
             && checksum::ipv4_rewrite_addr(ip, AddrField::Dst, outer.src, mode).is_ok()
