@@ -83,19 +83,21 @@ if [[ $((passed + failed)) -eq 0 ]]; then
     [[ ${status} -ne 0 ]] || status=1
 fi
 
-# The seeds' gateway-endpoint walkthrough, as a user runs it (only for a full run).
+# The seeds' walkthroughs, as a user runs them (only for a full run); each counts as one test.
 if [[ $# -eq 0 ]]; then
-    vl_say "netns-scripts/gateway-endpoint.sh (the walkthrough, end to end)"
-    if VPCLAB_LAB="vltest_gwe$$" bash netns-scripts/gateway-endpoint.sh >"${log}.walk" 2>&1; then
-        vl_say "walkthrough: ok"
-        passed=$((passed + 1))
-    else
-        vl_say "walkthrough: FAILED; its output:"
-        vl_indent <"${log}.walk"
-        failed=$((failed + 1))
-        [[ ${status} -ne 0 ]] || status=1
-    fi
-    rm -f "${log}.walk"
+    for walk in gateway-endpoint interface-endpoint endpoint-service; do
+        vl_say "netns-scripts/${walk}.sh (the walkthrough, end to end)"
+        if VPCLAB_LAB="vltest_${walk%%-*}$$" bash "netns-scripts/${walk}.sh" >"${log}.walk" 2>&1; then
+            vl_say "walkthrough ${walk}: ok"
+            passed=$((passed + 1))
+        else
+            vl_say "walkthrough ${walk}: FAILED; its output:"
+            vl_indent <"${log}.walk"
+            failed=$((failed + 1))
+            [[ ${status} -ne 0 ]] || status=1
+        fi
+        rm -f "${log}.walk"
+    done
 fi
 
 after="$(vl_leftovers)"
