@@ -34,7 +34,7 @@ fn dns(c: &mut Criterion) {
     let mut g = c.benchmark_group("dns");
     g.throughput(Throughput::Elements(1));
     g.bench_function("resolver_answer", |b| {
-        b.iter(|| black_box(resolver.answer(&inst.vpc, black_box(&q), Transport::Udp)))
+        b.iter(|| black_box(resolver.answer(Some(&inst.vpc), black_box(&q), Transport::Udp)))
     });
     let mut s = Services::new(
         &lab,

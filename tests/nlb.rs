@@ -635,3 +635,32 @@ fn udp_flows_are_pinned_and_come_back_from_the_endpoint() {
     assert_eq!((got.src, got.l4.ports()), (eni_ip, Some((80, 5353))));
     assert!(l4_ok(testkit::ip_of(&out[0].frame)));
 }
+
+#[test]
+fn the_internet_hosts_dns_queries_reach_its_resolver_and_the_answers_come_back() {
+    let mut h = H::new(default_lab());
+    let snap = Arc::clone(h.router.snapshot());
+    let resolver = vpclab::model::catalog::INTERNET_RESOLVER;
+    let a = Addrs::new(
+        snap.internet_host_mac,
+        snap.router_mac,
+        vpclab::model::catalog::INTERNET_HOST,
+        resolver,
+    );
+    let (v, _) = h.send(snap.internet_port, &testkit::udp(&a, 40000, 53, b"query"));
+    assert_eq!(v, Verdict::Delivered(snap.internet_dns_port));
+    // Its answer goes to the internet host; ping of the gateway is still answered.
+    let back = Addrs::new(
+        [0; 6],
+        [0; 6],
+        resolver,
+        vpclab::model::catalog::INTERNET_HOST,
+    );
+    let mut answer = testkit::udp(&back, 53, 40000, b"answer").split_off(14);
+    let v = h
+        .router
+        .process(h.now, snap.internet_dns_port, &mut answer, &mut h.sink);
+    assert_eq!(v, Verdict::Forwarded(snap.internet_port));
+    let (v, _) = h.send(snap.internet_port, &testkit::ping(&a, 1, 1));
+    assert_eq!(v, Verdict::Answered);
+}

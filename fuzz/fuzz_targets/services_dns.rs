@@ -19,9 +19,9 @@ fn lab() -> &'static (Lab, Resolver) {
 fuzz_target!(|data: &[u8]| {
     let (lab, r) = lab();
     let vpc = &lab.vpcs[0].id;
-    let _ = r.answer(vpc, data, Transport::Udp);
-    let _ = r.answer(vpc, data, Transport::Tcp);
+    let _ = r.answer(Some(vpc), data, Transport::Udp);
+    let _ = r.answer(Some(vpc), data, Transport::Tcp);
     let mut input = data.to_vec();
     let mut out = Vec::new();
-    let _ = serve_stream(r, vpc, &mut input, &mut out);
+    let _ = serve_stream(r, Some(vpc), &mut input, &mut out);
 });

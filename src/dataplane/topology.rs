@@ -70,6 +70,8 @@ pub enum PortKind {
     InterfaceEndpoint(VpceId),
     /// A Network Load Balancer's health checks (source: its nodes' private IPs), by ARN.
     LoadBalancer(String),
+    /// The emulated internet's DNS resolver (at the internet gateway's address).
+    InternetDns,
 }
 
 /// How frames on a port are framed.
@@ -234,8 +236,8 @@ pub enum TopologyError {
 }
 
 /// The address the router has on the emulated internet, the internet host's
-/// default gateway (and the source of the internet gateway's ICMP errors).
-pub const INTERNET_GATEWAY_IP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
+/// default gateway and DNS resolver (and the source of the internet gateway's ICMP errors).
+pub const INTERNET_GATEWAY_IP: Ipv4Addr = catalog::INTERNET_RESOLVER;
 
 /// The emulated internet's segment.
 pub const INTERNET_NET: Ipv4Net = match Ipv4Net::new(Ipv4Addr::new(203, 0, 113, 0), 24) {
@@ -263,6 +265,8 @@ pub enum Role {
     InterfaceEndpoint(IfeIx),
     /// A load balancer's health checks.
     LoadBalancer(NlbIx),
+    /// The emulated internet's DNS resolver.
+    InternetDns,
     /// A port whose resource is gone.
     Inactive,
 }
@@ -294,6 +298,8 @@ pub struct Snapshot {
     pub internet_port: PortId,
     /// The regional public services' port.
     pub region_port: PortId,
+    /// The emulated internet's DNS resolver's port.
+    pub internet_dns_port: PortId,
     /// Load balancers, target groups and interface endpoints.
     pub elb: Elb,
     eni_by_ip: HashMap<(u32, u32), EniIx, FastState>,
@@ -352,6 +358,7 @@ impl Snapshot {
         let mut ports = Ports::from_previous(previous);
         let internet_port = ports.get(PortKind::Internet);
         let region_port = ports.get(PortKind::Region);
+        let internet_dns_port = ports.get(PortKind::InternetDns);
 
         let vpcs = lab
             .vpcs
@@ -505,6 +512,7 @@ impl Snapshot {
         };
         set(internet_port, Role::Internet);
         set(region_port, Role::Region);
+        set(internet_dns_port, Role::InternetDns);
         for (i, v) in vpcs.iter().enumerate() {
             set(v.amazon_port, Role::AmazonProvided(ix(i)));
         }
@@ -542,6 +550,7 @@ impl Snapshot {
             gateway_endpoints,
             internet_port,
             region_port,
+            internet_dns_port,
             elb,
             eni_by_ip,
             eni_by_public_ip,

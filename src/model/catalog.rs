@@ -64,6 +64,9 @@ pub const DEFAULT_REGION: &str = "ap-northeast-2";
 /// The emulated internet host behind every internet gateway (TEST-NET-3, RFC 5737).
 pub const INTERNET_HOST: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
 
+/// The emulated internet's gateway, and its DNS resolver (public names only).
+pub const INTERNET_RESOLVER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
+
 /// The Amazon DNS link-local address, answered in every VPC.
 pub const AMAZON_DNS_LINK_LOCAL: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 253);
 

@@ -632,6 +632,7 @@ fn port_name(lab: &Lab, kind: &PortKind) -> String {
         PortKind::AmazonProvided(v) => format!("{v} (Amazon DNS, metadata)"),
         PortKind::InterfaceEndpoint(v) => format!("{v} (interface endpoint service)"),
         PortKind::LoadBalancer(arn) => format!("{arn} (health checks)"),
+        PortKind::InternetDns => "internet DNS resolver".into(),
     }
 }
 

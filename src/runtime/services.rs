@@ -50,6 +50,7 @@ pub fn service_port(snap: &Snapshot, port: PortId) -> Option<ServicePort> {
             Some(ServicePort::InterfaceEndpoint { vpce: vpce.clone() })
         }
         PortKind::LoadBalancer(arn) => Some(ServicePort::LoadBalancer { arn: arn.clone() }),
+        PortKind::InternetDns => Some(ServicePort::InternetDns),
         PortKind::Eni(_) | PortKind::Internet => None,
     }
 }
@@ -62,6 +63,7 @@ pub fn router_port(snap: &Snapshot, port: &ServicePort) -> Option<PortId> {
         ServicePort::GatewayEndpoint { vpce } => PortKind::GatewayEndpoint(vpce.clone()),
         ServicePort::InterfaceEndpoint { vpce } => PortKind::InterfaceEndpoint(vpce.clone()),
         ServicePort::LoadBalancer { arn } => PortKind::LoadBalancer(arn.clone()),
+        ServicePort::InternetDns => PortKind::InternetDns,
     };
     snap.port_of(&kind)
 }

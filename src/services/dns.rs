@@ -518,14 +518,27 @@ impl Resolver {
         self.view(vpc)?.lookup(name)
     }
 
-    /// Answers one DNS message sent from inside `vpc`.
-    pub fn answer(&self, vpc: &VpcId, query: &[u8], transport: Transport) -> Outcome {
-        let Some(zone) = self.vpcs.get(vpc) else {
-            return Outcome::Drop(Error::UnknownVpc(vpc.clone()));
+    /// The view from the emulated internet: public names only (instances' public names,
+    /// load balancers, endpoints' public `vpce-…` names, the region's services).
+    pub fn public_view(&self) -> View<'_> {
+        View::new(vec![&self.lab_public, &self.catalog])
+    }
+
+    /// Answers one DNS message sent from inside `vpc` (`None`: from the emulated internet,
+    /// which sees the public names only).
+    pub fn answer(&self, vpc: Option<&VpcId>, query: &[u8], transport: Transport) -> Outcome {
+        let view = match vpc {
+            Some(vpc) => {
+                let Some(zone) = self.vpcs.get(vpc) else {
+                    return Outcome::Drop(Error::UnknownVpc(vpc.clone()));
+                };
+                if !zone.dns_support {
+                    return Outcome::Drop(Error::DnsDisabled(vpc.clone()));
+                }
+                self.view(vpc)
+            }
+            None => Some(self.public_view()),
         };
-        if !zone.dns_support {
-            return Outcome::Drop(Error::DnsDisabled(vpc.clone()));
-        }
         let msg = match Message::from_vec(query) {
             Ok(m) => m,
             Err(e) => return formerr_from_header(query, &e.to_string()),
@@ -553,7 +566,7 @@ impl Resolver {
             match msg.queries().first() {
                 Some(q) => {
                     resp.add_query(q.clone());
-                    self.resolve(vpc, q, &mut resp)
+                    resolve(view.as_ref(), q, &mut resp)
                 }
                 None => ResponseCode::FormErr,
             }
@@ -568,14 +581,16 @@ impl Resolver {
         };
         encode(&resp, rcode, limit)
     }
+}
 
-    /// Fills the answer section for `q`; returns the response code.
-    fn resolve(&self, vpc: &VpcId, q: &Query, resp: &mut Message) -> ResponseCode {
+/// Fills the answer section for `q` from `view`; returns the response code.
+fn resolve(view: Option<&View<'_>>, q: &Query, resp: &mut Message) -> ResponseCode {
+    {
         match q.query_class() {
             DNSClass::IN | DNSClass::ANY => {}
             _ => return ResponseCode::Refused,
         }
-        let Some(view) = self.view(vpc) else {
+        let Some(view) = view else {
             return ResponseCode::Refused;
         };
         let Some(rs) = view.lookup(&q.name().to_ascii()) else {
@@ -648,7 +663,7 @@ fn encode(resp: &Message, rcode: ResponseCode, limit: usize) -> Outcome {
 /// Returns the outcomes, for counting.
 pub fn serve_stream(
     resolver: &Resolver,
-    vpc: &VpcId,
+    vpc: Option<&VpcId>,
     input: &mut Vec<u8>,
     output: &mut Vec<u8>,
 ) -> Vec<Outcome> {

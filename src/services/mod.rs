@@ -90,6 +90,9 @@ pub enum ServicePort {
     /// private IP), and the router hands back on it the targets' packets to a node IP that
     /// belong to no client flow.
     LoadBalancer { arn: String },
+    /// The emulated internet's resolver at [`catalog::INTERNET_RESOLVER`]: public names
+    /// only (load balancers, instances' public names, the region's services).
+    InternetDns,
 }
 
 /// Why the services could not be built.
@@ -562,7 +565,7 @@ impl Services {
         );
         self.ports.retain(|p, _| match p {
             ServicePort::AmazonProvided { vpc } => vpcs.contains_key(vpc),
-            ServicePort::Region => true,
+            ServicePort::Region | ServicePort::InternetDns => true,
             ServicePort::GatewayEndpoint { vpce } => gwes.contains_key(vpce),
             ServicePort::InterfaceEndpoint { vpce } => iwes.contains_key(vpce),
             ServicePort::LoadBalancer { .. } => false, // never has a stack
@@ -590,6 +593,7 @@ impl Services {
                             ServicePort::GatewayEndpoint { .. } => Kind::Endpoint,
                             ServicePort::InterfaceEndpoint { .. } => Kind::InterfaceEndpoint,
                             ServicePort::LoadBalancer { .. } => return, // handled above
+                            ServicePort::InternetDns => Kind::PublicDns,
                         };
                         // Port 80 serves S3 (when it has storage) and DynamoDB (always).
                         let mut stack = Stack::new(kind, true, now, self.config.random_seed);
@@ -691,6 +695,12 @@ impl Services {
                 }
             }
             ServicePort::LoadBalancer { .. } => return Err(DropReason::NotServed),
+            ServicePort::InternetDns => {
+                if !matches!(p.l4, L4::Udp(53) | L4::Tcp(53)) || p.dst != catalog::INTERNET_RESOLVER
+                {
+                    return Err(DropReason::NotServed);
+                }
+            }
             ServicePort::InterfaceEndpoint { vpce } => {
                 let door = self
                     .interface_endpoints

@@ -341,6 +341,9 @@ pub enum Kind {
     /// ICMP echo and an AWS service on TCP 80, through an interface endpoint
     /// ([`ENDPOINT_MTU`]).
     InterfaceEndpoint,
+    /// DNS (UDP and TCP 53) for the emulated internet: public names only
+    /// ([`INTERNET_MTU`]).
+    PublicDns,
 }
 
 impl Kind {
@@ -348,7 +351,7 @@ impl Kind {
     pub fn mtu(self) -> usize {
         match self {
             Kind::AmazonProvided => MTU,
-            Kind::Region => INTERNET_MTU,
+            Kind::Region | Kind::PublicDns => INTERNET_MTU,
             Kind::Endpoint | Kind::InterfaceEndpoint => ENDPOINT_MTU,
         }
     }
@@ -373,7 +376,7 @@ impl Stack {
         let mut sockets = SocketSet::new(Vec::new());
         let mut udp_dns = None;
         let mut pools = Vec::new();
-        if kind == Kind::AmazonProvided {
+        if matches!(kind, Kind::AmazonProvided | Kind::PublicDns) {
             let mut s = udp::Socket::new(
                 udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 256], vec![0; 256 * 1024]),
                 udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 256], vec![0; 256 * 1024]),
@@ -381,7 +384,9 @@ impl Stack {
             let _ = s.bind(53);
             udp_dns = Some(sockets.add(s));
             pools.push(Pool::new(53, App::DnsTcp));
-            pools.push(Pool::new(80, App::Imds));
+            if kind == Kind::AmazonProvided {
+                pools.push(Pool::new(80, App::Imds));
+            }
         } else if kind == Kind::InterfaceEndpoint {
             pools.push(Pool::new(80, App::Interface));
         } else if with_s3 {
@@ -476,7 +481,8 @@ impl Stack {
     }
 
     fn serve_udp(&mut self, ctx: &mut AppCtx<'_>) {
-        let (Some(h), Some(vpc)) = (self.udp_dns, ctx.vpc) else {
+        // A VPC's Amazon DNS, or (no VPC) the emulated internet's public resolver.
+        let (Some(h), vpc) = (self.udp_dns, ctx.vpc) else {
             return;
         };
         let s = self.sockets.get_mut::<udp::Socket>(h);
@@ -572,7 +578,7 @@ impl Stack {
                 if !c.input.is_empty() && !c.close_when_sent {
                     let remote = s.remote_endpoint().map(|e| e.addr);
                     match (pool.app, ctx.vpc, remote) {
-                        (App::DnsTcp, Some(vpc), _) => {
+                        (App::DnsTcp, vpc, _) => {
                             for o in dns::serve_stream(
                                 ctx.resolver,
                                 vpc,

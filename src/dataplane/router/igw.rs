@@ -38,6 +38,10 @@ impl<'a, S: Sink> Pass<'a, S> {
         let snap = self.snap;
         let from_region = snap.role(port) == Role::Region;
         if info.dst == INTERNET_GATEWAY_IP && !from_region {
+            // The internet host's resolver, else the gateway answering ping.
+            if matches!(info.l4.ports(), Some((_, 53))) && port == snap.internet_port {
+                return self.send_to_service(snap.internet_dns_port, frame, &vnet);
+            }
             return self.echo_reply(port, frame, snap.internet_host_mac);
         }
         if snap.is_region_service(info.dst) && !from_region {

@@ -59,7 +59,7 @@ use super::conntrack::{Conntrack, FlowKey, Timeouts};
 use super::nlb::Sessions;
 use super::packet::{eth, parse_ipv4};
 use super::time::Instant;
-use super::topology::{Eni, EniIx, Framing, PortId, Role, Snapshot};
+use super::topology::{Eni, EniIx, Framing, PortId, Role, Snapshot, INTERNET_NET};
 
 pub use self::endpoint::ENDPOINT_MTU;
 use super::verdict::{Counters, Drop, FlowLog, PortCounters, Verdict};
@@ -420,6 +420,11 @@ impl<'a, S: Sink> Pass<'a, S> {
                     None => Verdict::Dropped(Drop::NoSuchAddress(vpc)),
                 }
             }
+            // The internet resolver's answers: to the internet host.
+            Role::InternetDns if INTERNET_NET.contains(&info.dst) => {
+                self.send_to_internet(frame, &vnet)
+            }
+            Role::InternetDns => Verdict::Dropped(Drop::Unexpected(port)),
             Role::LoadBalancer(n) => {
                 let Some(vpc) = self.snap.elb.nlbs.get(n.ix()).map(|l| l.vpc) else {
                     return Verdict::Dropped(Drop::UnknownPort(port));

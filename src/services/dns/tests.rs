@@ -44,7 +44,7 @@ fn a_records(m: &Message) -> Vec<Ipv4Addr> {
 }
 
 fn ask(r: &Resolver, vpc: &VpcId, name: &str, qt: RecordType) -> Message {
-    let m = reply(r.answer(vpc, &query(7, name, qt), Transport::Udp));
+    let m = reply(r.answer(Some(vpc), &query(7, name, qt), Transport::Udp));
     assert_eq!(m.id(), 7);
     assert_eq!(m.message_type(), MessageType::Response);
     assert!(m.recursion_available());
@@ -262,7 +262,7 @@ fn dns_support_off_means_no_answer() {
     let r = Resolver::new(&lab);
     let vpc = lab.vpcs[0].id.clone();
     let o = r.answer(
-        &vpc,
+        Some(&vpc),
         &query(1, "s3.ap-northeast-2.amazonaws.com", RecordType::A),
         Transport::Udp,
     );
@@ -276,20 +276,20 @@ fn malformed_queries_get_formerr_or_are_dropped() {
     let vpc = &lab.vpcs[0].id;
     // Too short for a header.
     assert!(matches!(
-        r.answer(vpc, &[1, 2, 3], Transport::Udp),
+        r.answer(Some(vpc), &[1, 2, 3], Transport::Udp),
         Outcome::Drop(Error::Unreadable(_))
     ));
     // A header that claims a question that is not there.
     let mut q = query(0x1234, "s3.ap-northeast-2.amazonaws.com", RecordType::A);
     q.truncate(12 + 5);
-    let m = reply(r.answer(vpc, &q, Transport::Udp));
+    let m = reply(r.answer(Some(vpc), &q, Transport::Udp));
     assert_eq!(m.id(), 0x1234);
     assert_eq!(m.response_code(), ResponseCode::FormErr);
     // A response is never answered.
     let mut resp = query(9, "s3.ap-northeast-2.amazonaws.com", RecordType::A);
     resp[2] |= 0x80;
     assert_eq!(
-        r.answer(vpc, &resp, Transport::Udp),
+        r.answer(Some(vpc), &resp, Transport::Udp),
         Outcome::Drop(Error::NotAQuery)
     );
     // Two questions: FORMERR. No question: FORMERR.
@@ -303,23 +303,23 @@ fn malformed_queries_get_formerr_or_are_dropped() {
             Name::from_ascii("b.com").unwrap(),
             RecordType::A,
         ));
-    let m = reply(r.answer(vpc, &two.to_vec().unwrap(), Transport::Udp));
+    let m = reply(r.answer(Some(vpc), &two.to_vec().unwrap(), Transport::Udp));
     assert_eq!(m.response_code(), ResponseCode::FormErr);
     let mut none = Message::new();
     none.set_id(4);
-    let m = reply(r.answer(vpc, &none.to_vec().unwrap(), Transport::Udp));
+    let m = reply(r.answer(Some(vpc), &none.to_vec().unwrap(), Transport::Udp));
     assert_eq!(m.response_code(), ResponseCode::FormErr);
     // Another opcode: NOTIMP.
     let mut upd = Message::new();
     upd.set_id(5).set_op_code(OpCode::Update);
-    let m = reply(r.answer(vpc, &upd.to_vec().unwrap(), Transport::Udp));
+    let m = reply(r.answer(Some(vpc), &upd.to_vec().unwrap(), Transport::Udp));
     assert_eq!(m.response_code(), ResponseCode::NotImp);
     // Another class: REFUSED.
     let mut ch = Message::new();
     let mut cq = Query::query(Name::from_ascii("version.bind").unwrap(), RecordType::TXT);
     cq.set_query_class(DNSClass::CH);
     ch.set_id(6).add_query(cq);
-    let m = reply(r.answer(vpc, &ch.to_vec().unwrap(), Transport::Udp));
+    let m = reply(r.answer(Some(vpc), &ch.to_vec().unwrap(), Transport::Udp));
     assert_eq!(m.response_code(), ResponseCode::Refused);
 }
 
@@ -334,7 +334,7 @@ fn edns_is_echoed_and_big_udp_answers_are_truncated_but_not_over_tcp() {
         .insert_a("big.example", &many);
 
     let classic = query(1, "big.example", RecordType::A);
-    match r.answer(&vpc, &classic, Transport::Udp) {
+    match r.answer(Some(&vpc), &classic, Transport::Udp) {
         Outcome::Reply {
             bytes, truncated, ..
         } => {
@@ -346,7 +346,7 @@ fn edns_is_echoed_and_big_udp_answers_are_truncated_but_not_over_tcp() {
         }
         o => panic!("{o:?}"),
     }
-    let m = reply(r.answer(&vpc, &classic, Transport::Tcp));
+    let m = reply(r.answer(Some(&vpc), &classic, Transport::Tcp));
     assert!(!m.truncated());
     assert_eq!(a_records(&m).len(), 60);
 
@@ -354,7 +354,7 @@ fn edns_is_echoed_and_big_udp_answers_are_truncated_but_not_over_tcp() {
     let mut e = Edns::new();
     e.set_max_payload(4096);
     with_edns.set_edns(e);
-    let m = reply(r.answer(&vpc, &with_edns.to_vec().unwrap(), Transport::Udp));
+    let m = reply(r.answer(Some(&vpc), &with_edns.to_vec().unwrap(), Transport::Udp));
     // About 1 KB: over 512, within the 1232 bytes EDNS allows.
     assert!(!m.truncated());
     assert_eq!(a_records(&m).len(), 60);
@@ -410,7 +410,7 @@ fn tcp_stream_answers_complete_messages_and_keeps_the_rest() {
     input.extend_from_slice(&(q.len() as u16).to_be_bytes());
     input.extend_from_slice(&q[..5]);
     let mut out = Vec::new();
-    let outcomes = serve_stream(&r, vpc, &mut input, &mut out);
+    let outcomes = serve_stream(&r, Some(vpc), &mut input, &mut out);
     assert_eq!(outcomes.len(), 2);
     assert_eq!(input.len(), 2 + 5);
     let len = u16::from_be_bytes([out[0], out[1]]) as usize;
@@ -426,16 +426,16 @@ fn counters_follow_outcomes() {
     let vpc = &lab.vpcs[0].id;
     let mut c = DnsCounters::default();
     c.count(&r.answer(
-        vpc,
+        Some(vpc),
         &query(1, "s3.ap-northeast-2.amazonaws.com", RecordType::A),
         Transport::Udp,
     ));
     c.count(&r.answer(
-        vpc,
+        Some(vpc),
         &query(1, "nope.example", RecordType::A),
         Transport::Udp,
     ));
-    c.count(&r.answer(vpc, &[0], Transport::Udp));
+    c.count(&r.answer(Some(vpc), &[0], Transport::Udp));
     assert_eq!((c.messages, c.noerror, c.nxdomain, c.dropped), (3, 1, 1, 1));
 }
 
@@ -656,4 +656,41 @@ fn load_balancer_names_resolve_to_their_nodes_from_every_vpc() {
     let mut want: Vec<Ipv4Addr> = lb.nodes.iter().map(|n| n.private_ip).collect();
     want.sort();
     assert_eq!(got, want);
+}
+
+#[test]
+fn the_internet_sees_public_names_only() {
+    let lab = default_lab();
+    let r = Resolver::new(&lab);
+    let ask = |name: &str| reply(r.answer(None, &query(3, name, RecordType::A), Transport::Udp));
+    // An internet-facing load balancer: its nodes' public IPs.
+    let nlb = &lab.load_balancers[0];
+    let publics: Vec<std::net::Ipv4Addr> = lab
+        .network_interfaces
+        .iter()
+        .filter(|e| e.owner == crate::model::EniOwner::LoadBalancer(nlb.arn.clone()))
+        .filter_map(|e| e.public_ip)
+        .collect();
+    let mut got = a_records(&ask(&nlb.dns_name));
+    got.sort();
+    let mut want = publics.clone();
+    want.sort();
+    assert_eq!(got, want);
+    // The region's services, and an instance's public name (to its public IP).
+    assert!(!a_records(&ask("s3.ap-northeast-2.amazonaws.com")).is_empty());
+    let web1 = lab
+        .instances
+        .iter()
+        .find(|i| i.public_ip.is_some())
+        .unwrap();
+    assert_eq!(
+        a_records(&ask(&web1.public_dns_name)),
+        vec![web1.public_ip.unwrap()]
+    );
+    // No private name: a VPC's hostnames are NXDOMAIN outside it.
+    let private = format!(
+        "{}.ap-northeast-2.compute.internal",
+        crate::model::ip_hostname(web1.private_ip)
+    );
+    assert_eq!(ask(&private).response_code(), ResponseCode::NXDomain);
 }
