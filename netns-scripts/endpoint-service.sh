@@ -88,9 +88,8 @@ got="$(run MyEC2 dig +short +time=2 +tries=2 "${nlb_dns}" | sort | tr '\n' ' ' |
 echo "    ${got}"
 [[ ${got} == "${node_public}" ]] || fail "${nlb_dns} resolved to '${got}', not the nodes' ${node_public}"
 balanced MyEC2 "http://${nlb_dns}/"
-first_node="${node_public%% *}"
-show "curl -s http://${first_node}/   # on the emulated internet"
-got="$(run internet curl -sS -m 3 "http://${first_node}/")" || fail "the internet cannot reach the NLB"
+show "curl -s http://${nlb_dns}/   # on the emulated internet (its resolver answers public names)"
+got="$(run internet curl -sS -m 3 "http://${nlb_dns}/")" || fail "the internet cannot reach the NLB by its name"
 echo "    ${got}"
 
 step "3. an endpoint service on the NLB (acceptance required) and an endpoint in My-VPC"
@@ -147,9 +146,9 @@ while read -r a; do
 done <<<"${got}"
 
 step "5. the web servers saw the NLB's private addresses, not MyEC2"
-show "grep GET /var/log/httpd/*_log | tail -n 1   # on WEB1 and WEB2 (python3 http.server logs to error_log)"
+show "tail -n 1 /var/log/httpd/access_log   # on WEB1 and WEB2"
 for web in WEB1 WEB2; do
-    last="$(run "${web}" sh -c 'cat /var/log/httpd/*_log' | grep '"GET / ' | tail -n 1)"
+    last="$(run "${web}" cat /var/log/httpd/access_log | grep '"GET / ' | tail -n 1)"
     echo "    ${web}: ${last}"
     src="${last%% *}"
     [[ " ${node_private} " == *" ${src} "* ]] || fail "${web} saw ${src}, not one of the NLB's ${node_private}"
