@@ -35,6 +35,7 @@ use super::time::Instant;
 
 /// TCP flag bits read here.
 mod tcp_flags {
+    pub const FIN: u8 = 0x01;
     pub const SYN: u8 = 0x02;
     pub const RST: u8 = 0x04;
 }
@@ -45,6 +46,10 @@ pub const INTERNET_ZONE: u32 = u32::MAX;
 
 /// UDP flows through a load balancer expire after this long idle (AWS: fixed 120 s).
 pub const UDP_IDLE: Duration = Duration::from_secs(120);
+
+/// A TCP flow both sides have closed (a FIN each way) lingers this long for the last ACKs
+/// and retransmissions, then its entry is free for new flows.
+pub const CLOSED_IDLE: Duration = Duration::from_secs(5);
 
 /// Where a session's client is: where the target's replies go back to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +80,8 @@ pub struct Session {
     pub last: Instant,
     /// Proxy protocol v2 (TCP only).
     pub proxy: Proxy,
+    /// FINs seen: 1 from the client, 2 from the target.
+    pub fins: u8,
 }
 
 /// Where a session stands with proxy protocol v2: the load balancer sends the header as
@@ -152,13 +159,13 @@ impl Sessions {
     /// The client's packet with outer key `key`: its session, refreshed.
     pub fn from_client(&mut self, now: Instant, key: &FlowKey, flags: u8) -> Option<Session> {
         let slot = *self.by_outer.get(key)?;
-        self.touch(now, slot, flags)
+        self.touch(now, slot, flags, 1)
     }
 
     /// The target's packet with key `key` (target → client as the target sees it).
     pub fn from_target(&mut self, now: Instant, key: &FlowKey, flags: u8) -> Option<Session> {
         let slot = *self.by_reply.get(key)?;
-        self.touch(now, slot, flags)
+        self.touch(now, slot, flags, 2)
     }
 
     /// Whether a reply key is taken (for choosing a node's source port).
@@ -166,13 +173,19 @@ impl Sessions {
         self.by_reply.contains_key(key)
     }
 
-    fn touch(&mut self, now: Instant, slot: u32, flags: u8) -> Option<Session> {
+    fn touch(&mut self, now: Instant, slot: u32, flags: u8, side: u8) -> Option<Session> {
         let s = self.slots.get_mut(slot as usize)?.as_mut()?;
         if s.expired(now) {
             self.remove_slot(slot);
             return None;
         }
         s.last = now;
+        if flags & tcp_flags::FIN != 0 {
+            s.fins |= side;
+            if s.fins == 3 {
+                s.idle = s.idle.min(CLOSED_IDLE);
+            }
+        }
         let s = *s;
         if flags & tcp_flags::RST != 0 {
             self.remove_slot(slot);

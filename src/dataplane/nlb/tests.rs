@@ -22,6 +22,7 @@ fn session(sport: u16, now: Instant) -> Session {
         idle: Duration::from_secs(350),
         last: now,
         proxy: Proxy::Off,
+        fins: 0,
     }
 }
 
@@ -279,4 +280,20 @@ fn shifting_sequence_numbers_keeps_the_checksum_right() {
     // A SYN has no acknowledgement to shift.
     let mut f = testkit::tcp(&a, 40000, 80, Flags::SYN, b"");
     assert!(!shift_seq(&mut f[14..], SeqField::Ack, 1, L4Csum::Full));
+}
+
+#[test]
+fn a_flow_closed_both_ways_frees_its_entry_within_seconds() {
+    let mut t = Sessions::new(4, 1);
+    let now = Instant::from_secs(1);
+    t.insert(session(7, now)).unwrap();
+    let outer = FlowKey::new(proto::TCP, A, 7, VIP, 80).in_zone(0);
+    let reply = FlowKey::new(proto::TCP, T1, 80, NODE, 7).in_zone(1);
+    t.from_client(now, &outer, 0x11).unwrap();
+    // One FIN: still the full idle timeout.
+    assert_eq!(t.expire(now + Duration::from_secs(60), 4), 0);
+    t.from_target(now + Duration::from_secs(60), &reply, 0x11)
+        .unwrap();
+    assert_eq!(t.expire(now + Duration::from_secs(64), 4), 0);
+    assert_eq!(t.expire(now + Duration::from_secs(66), 4), 1);
 }

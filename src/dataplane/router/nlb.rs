@@ -282,6 +282,7 @@ impl<S: Sink> Pass<'_, S> {
             } else {
                 Proxy::Off
             },
+            fins: 0,
         };
         self.sessions
             .insert(session)
