@@ -3,7 +3,8 @@
 //!
 //! Contract:
 //! - Each index ([`PortId`], [`VpcIx`], [`SubnetIx`], [`EniIx`], [`RtIx`],
-//!   [`SgIx`], [`AclIx`], [`VpceIx`]) is a distinct `u32` newtype, so a subnet
+//!   [`SgIx`], [`AclIx`], [`VpceIx`], [`NlbIx`], [`TgIx`], [`TargetIx`],
+//!   [`IfeIx`]) is a distinct `u32` newtype, so a subnet
 //!   index cannot be used where an ENI index is meant; `.ix()` gives the
 //!   `usize` position in the snapshot's table.
 //! - An index is only meaningful in the snapshot that made it, except port
@@ -61,6 +62,22 @@ index!(
     /// A gateway endpoint in the snapshot.
     VpceIx
 );
+index!(
+    /// A Network Load Balancer in the snapshot.
+    NlbIx
+);
+index!(
+    /// A target group in the snapshot.
+    TgIx
+);
+index!(
+    /// A registered target in the snapshot.
+    TargetIx
+);
+index!(
+    /// An interface endpoint in the snapshot.
+    IfeIx
+);
 
 pub(super) fn ix<T: From<u32>>(i: usize) -> T {
     T::from(u32::try_from(i).unwrap_or(u32::MAX))
@@ -69,4 +86,4 @@ pub(super) fn ix<T: From<u32>>(i: usize) -> T {
 macro_rules! from_u32 {
     ($($t:ident),*) => { $(impl From<u32> for $t { fn from(v: u32) -> Self { $t(v) } })* };
 }
-from_u32!(PortId, VpcIx, SubnetIx, EniIx, RtIx, SgIx, AclIx, VpceIx);
+from_u32!(PortId, VpcIx, SubnetIx, EniIx, RtIx, SgIx, AclIx, VpceIx, NlbIx, TgIx, TargetIx, IfeIx);

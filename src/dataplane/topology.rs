@@ -35,8 +35,7 @@ use super::verdict::Drop;
 mod elb;
 
 pub use self::elb::{
-    Elb, EndpointTo, EniRole, IfeIx, InterfaceEndpoint, Listener, Nlb, NlbIx, NlbNode, NlbTarget,
-    TargetGroup, TargetIx, TgIx,
+    Elb, EndpointTo, EniRole, InterfaceEndpoint, Listener, Nlb, NlbNode, NlbTarget, TargetGroup,
 };
 
 use crate::model::{
@@ -44,7 +43,9 @@ use crate::model::{
     SgId, SubnetId, VpcId, VpceId,
 };
 
-pub use super::index::{AclIx, EniIx, PortId, RtIx, SgIx, SubnetIx, VpcIx, VpceIx};
+pub use super::index::{
+    AclIx, EniIx, IfeIx, NlbIx, PortId, RtIx, SgIx, SubnetIx, TargetIx, TgIx, VpcIx, VpceIx,
+};
 
 use super::index::ix;
 
@@ -523,17 +524,11 @@ impl Snapshot {
             set(e.port, Role::Eni(ix(i)));
         }
         for (i, n) in elb.nlbs.iter().enumerate() {
-            set(
-                n.health_port,
-                Role::LoadBalancer(NlbIx(u32::try_from(i).unwrap_or(u32::MAX))),
-            );
+            set(n.health_port, Role::LoadBalancer(ix::<NlbIx>(i)));
         }
         for (i, e) in elb.interface_endpoints.iter().enumerate() {
             if let EndpointTo::Service { port } = e.to {
-                set(
-                    port,
-                    Role::InterfaceEndpoint(IfeIx(u32::try_from(i).unwrap_or(u32::MAX))),
-                );
+                set(port, Role::InterfaceEndpoint(ix::<IfeIx>(i)));
             }
         }
 

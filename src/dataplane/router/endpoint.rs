@@ -17,7 +17,6 @@
 
 use super::nlb::{Via, PRIVATELINK_MSS};
 use super::{Pass, Sink, Track};
-use crate::dataplane::nacl::Way;
 use crate::dataplane::nlb;
 use crate::dataplane::packet::{eth, Ipv4Info};
 use crate::dataplane::topology::{EndpointTo, Eni, EniIx, IfeIx};
@@ -56,14 +55,13 @@ impl<S: Sink> Pass<'_, S> {
         let snap = self.snap;
         let vpc = sender.vpc;
         let key = track.key;
-        let (Some(dst), Some(ife)) = (snap.eni(d), snap.elb.interface_endpoints.get(i.ix())) else {
+        let Some(ife) = snap.elb.interface_endpoints.get(i.ix()) else {
             return self.reject(Drop::NoSuchAddress(vpc), vpc, Some(e), info, key);
         };
-        if !same_subnet {
-            if let Err(r) = self.nacl(dst.subnet, Way::In, info, info.src) {
-                return self.reject(r, vpc, Some(e), info, key);
-            }
-        }
+        let dst = match self.enter_subnet_of(e, vpc, d, info, key, same_subnet) {
+            Ok(dst) => dst,
+            Err(v) => return v,
+        };
         if let Err(r) = self.ingress_gate(track, d, dst, info) {
             return self.reject(r, vpc, Some(e), info, key);
         }

@@ -19,7 +19,7 @@ use crate::dataplane::conntrack::{Direction, FlowKey};
 use crate::dataplane::nacl::Way;
 use crate::dataplane::packet::{proto, Ipv4Info, L4};
 use crate::dataplane::secgroup::Allowed;
-use crate::dataplane::topology::{Eni, EniIx, SubnetIx, VpcIx};
+use crate::dataplane::topology::{Eni, EniIx, Snapshot, SubnetIx, VpcIx};
 use crate::dataplane::verdict::{Drop, FlowAction, FlowRecord, Verdict};
 
 use super::{FlowVal, Pass, Sender, Sink, Track};
@@ -106,6 +106,30 @@ impl<'a, S: Sink> Pass<'a, S> {
             }
         }
         result
+    }
+
+    /// A packet from ENI `e` for ENI `d` of VPC `vpc` (an endpoint's or a load balancer
+    /// node's) enters `d`'s subnet: that subnet's ACL in, across subnets. `Err` is the
+    /// verdict of a refusal (recorded).
+    pub(super) fn enter_subnet_of(
+        &mut self,
+        e: EniIx,
+        vpc: VpcIx,
+        d: EniIx,
+        info: &Ipv4Info,
+        key: FlowKey,
+        same_subnet: bool,
+    ) -> Result<&'a Eni, Verdict> {
+        let snap: &'a Snapshot = self.snap;
+        let Some(dst) = snap.eni(d) else {
+            return Err(self.reject(Drop::NoSuchAddress(vpc), vpc, Some(e), info, key));
+        };
+        if !same_subnet {
+            if let Err(r) = self.nacl(dst.subnet, Way::In, info, info.src) {
+                return Err(self.reject(r, vpc, Some(e), info, key));
+            }
+        }
+        Ok(dst)
     }
 
     pub(super) fn nacl(

@@ -33,7 +33,6 @@ use core::net::Ipv4Addr;
 use super::{Pass, Sink, Track};
 use crate::dataplane::checksum::{self, AddrField};
 use crate::dataplane::conntrack::FlowKey;
-use crate::dataplane::nacl::Way;
 use crate::dataplane::nlb::{
     self, Client, PortField, Proxy, SeqField, Session, INTERNET_ZONE, UDP_IDLE,
 };
@@ -83,13 +82,11 @@ impl<S: Sink> Pass<'_, S> {
         let snap = self.snap;
         let vpc = sender.vpc;
         let key = track.key;
-        let (Some(dst), Some(lb)) = (snap.eni(d), snap.elb.nlbs.get(n.ix())) else {
+        let Some(lb) = snap.elb.nlbs.get(n.ix()) else {
             return self.reject(Drop::NoSuchAddress(vpc), vpc, Some(e), info, key);
         };
-        if !same_subnet {
-            if let Err(r) = self.nacl(dst.subnet, Way::In, info, info.src) {
-                return self.reject(r, vpc, Some(e), info, key);
-            }
+        if let Err(v) = self.enter_subnet_of(e, vpc, d, info, key, same_subnet) {
+            return v;
         }
         let listener = info
             .l4

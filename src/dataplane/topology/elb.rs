@@ -10,45 +10,12 @@
 use core::net::Ipv4Addr;
 use core::time::Duration;
 
-use super::{EniIx, PortId, PortKind, Ports, SubnetIx, TopologyError, VpcIx};
+use super::{
+    ix, EniIx, IfeIx, NlbIx, PortId, PortKind, Ports, SubnetIx, TargetIx, TgIx, TopologyError,
+    VpcIx,
+};
 use crate::model::catalog::{parse_service_name, ServiceName};
 use crate::model::{self, EniOwner, Lab, VpceId};
-
-macro_rules! table_index {
-    ($(#[$m:meta])* $name:ident) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(pub u32);
-
-        impl $name {
-            /// As a `usize` index.
-            pub const fn ix(self) -> usize {
-                self.0 as usize
-            }
-
-            fn at(i: usize) -> $name {
-                $name(u32::try_from(i).unwrap_or(u32::MAX))
-            }
-        }
-    };
-}
-
-table_index!(
-    /// A Network Load Balancer in the snapshot.
-    NlbIx
-);
-table_index!(
-    /// A target group in the snapshot.
-    TgIx
-);
-table_index!(
-    /// A registered target in the snapshot.
-    TargetIx
-);
-table_index!(
-    /// An interface endpoint in the snapshot.
-    IfeIx
-);
 
 /// What an ENI belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -223,10 +190,6 @@ fn dangling(what: &'static str, id: &str, missing: impl Into<String>) -> Topolog
     }
 }
 
-fn u32_of(i: usize) -> u32 {
-    u32::try_from(i).unwrap_or(u32::MAX)
-}
-
 fn position<T>(items: &[T], pred: impl Fn(&T) -> bool) -> Option<usize> {
     items.iter().position(pred)
 }
@@ -262,7 +225,7 @@ pub(super) fn compile(c: &Ctx<'_>, ports: &mut Ports) -> Result<Elb, TopologyErr
                 let Some(inst) = lab.instances.iter().find(|i| i.id.as_str() == t.id) else {
                     continue; // an instance gone since: the target is unused
                 };
-                (inst.private_ip, eni_ix(&inst.eni).map(|e| EniIx(u32_of(e))))
+                (inst.private_ip, eni_ix(&inst.eni).map(ix::<EniIx>))
             } else {
                 let Ok(ip) = t.id.parse::<Ipv4Addr>() else {
                     continue;
@@ -273,9 +236,9 @@ pub(super) fn compile(c: &Ctx<'_>, ports: &mut Ports) -> Result<Elb, TopologyErr
                 .and_then(|e| lab.network_interfaces.get(e.ix()))
                 .and_then(|e| subnet_ix(&e.subnet))
                 .and_then(|s| subnet_az.get(s).copied());
-            mine.push(TargetIx::at(targets.len()));
+            mine.push(ix::<TargetIx>(targets.len()));
             targets.push(NlbTarget {
-                tg: TgIx::at(ti),
+                tg: ix::<TgIx>(ti),
                 ip,
                 port: t.port,
                 az,
@@ -306,13 +269,13 @@ pub(super) fn compile(c: &Ctx<'_>, ports: &mut Ports) -> Result<Elb, TopologyErr
             let s = subnet_ix(&n.subnet).ok_or_else(|| d(n.subnet.as_str()))?;
             if let Some(r) = eni_roles.get_mut(e) {
                 *r = EniRole::LbNode {
-                    nlb: NlbIx::at(ni),
+                    nlb: ix::<NlbIx>(ni),
                     node: u16::try_from(k).unwrap_or(u16::MAX),
                 };
             }
             nodes.push(NlbNode {
-                eni: EniIx(u32_of(e)),
-                subnet: SubnetIx(u32_of(s)),
+                eni: ix::<EniIx>(e),
+                subnet: ix::<SubnetIx>(s),
                 ip: n.private_ip,
                 public_ip: lab.network_interfaces.get(e).and_then(|e| e.public_ip),
                 az: subnet_az.get(s).copied().unwrap_or(u16::MAX),
@@ -334,7 +297,7 @@ pub(super) fn compile(c: &Ctx<'_>, ports: &mut Ports) -> Result<Elb, TopologyErr
                 Some(Listener {
                     protocol,
                     port: l.port,
-                    tg: TgIx::at(tg),
+                    tg: ix::<TgIx>(tg),
                 })
             })
             .collect();
@@ -368,7 +331,7 @@ pub(super) fn compile(c: &Ctx<'_>, ports: &mut Ports) -> Result<Elb, TopologyErr
                     .endpoint_service_of(e)
                     .and_then(|s| s.network_load_balancers.first())
                     .and_then(|arn| position(&lab.load_balancers, |l| &l.arn == arn))
-                    .map(NlbIx::at);
+                    .map(ix::<NlbIx>);
                 EndpointTo::EndpointService {
                     nlb,
                     accepted: e.passes_traffic(),
@@ -378,7 +341,7 @@ pub(super) fn compile(c: &Ctx<'_>, ports: &mut Ports) -> Result<Elb, TopologyErr
                 port: ports.get(PortKind::InterfaceEndpoint(e.id.clone())),
             },
         };
-        let me = IfeIx::at(interface_endpoints.len());
+        let me = ix::<IfeIx>(interface_endpoints.len());
         for eni in network_interfaces {
             if let Some(r) = eni_ix(eni).and_then(|i| eni_roles.get_mut(i)) {
                 *r = EniRole::InterfaceEndpoint(me);
