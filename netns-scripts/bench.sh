@@ -2,6 +2,12 @@
 # Measures vpclab on real namespaces, each figure beside a baseline run on the same
 # machine at the same time:
 #
+#   netns-scripts/bench.sh [throughput]
+#                                    the default: the kernel routing between namespaces
+#                                    beside vpclab intra-VPC, through an NLB, through
+#                                    PrivateLink and through the IGW; iperf3 1 and 4 streams,
+#                                    64-byte UDP, idle and loaded ping, connections/s, router
+#                                    CPU per GB (netns-scripts/bench.py; JSON and CSV too)
 #   netns-scripts/bench.sh lab [N]   up/down times of the seed-2 lab and of a generated
 #                                    N-instance lab (default 100), idle ping RTT between
 #                                    instances against a veth pair between two namespaces
@@ -19,7 +25,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 vl_prepare "$@"
-what="${1:-lab}"
+what="${1:-throughput}"
 count="${2:-100}"
 
 if [[ ${what} == micro ]]; then
@@ -27,8 +33,8 @@ if [[ ${what} == micro ]]; then
     cargo bench "${VL_LOCKED[@]}"
     exit 0
 fi
-[[ ${what} == lab || ${what} == privatelink ]] ||
-    vl_die "usage: bench.sh lab [N] | bench.sh privatelink | bench.sh micro"
+[[ ${what} == lab || ${what} == privatelink || ${what} == throughput ]] ||
+    vl_die "usage: bench.sh [throughput] | bench.sh lab [N] | bench.sh privatelink | bench.sh micro"
 
 vl_say "cargo build --release"
 cargo build --release "${VL_LOCKED[@]}"
@@ -43,9 +49,21 @@ cleanup() {
     for l in "${labs[@]}"; do "${vpclab}" down --name "${l}" >/dev/null 2>&1 || true; done
     ip netns del vlbench_a 2>/dev/null || true
     ip netns del vlbench_b 2>/dev/null || true
+    for n in vlbk_a vlbk_r vlbk_b; do ip netns del "${n}" 2>/dev/null || true; done
     rm -rf "${work}"
 }
 trap cleanup EXIT
+
+if [[ ${what} == throughput ]]; then
+    # The kernel routing between namespaces beside vpclab's paths, interleaved (bench.py).
+    labs+=(vlbench_tp)
+    out="${target_dir}/bench"
+    vl_say "vpclab beside the kernel (benches/labs/privatelink.yaml); results also in ${out}/bench.{json,csv}"
+    python3 netns-scripts/bench.py --vpclab "${vpclab}" --lab vlbench_tp --out "${out}" \
+        --rounds "${VL_BENCH_ROUNDS:-3}" --seconds "${VL_BENCH_SECONDS:-3}"
+    echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+    exit 0
+fi
 
 if [[ ${what} == privatelink ]]; then
     # benches/labs/privatelink.yaml: Client2 → Server (instance to instance), Client2 → the

@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""vpclab beside the kernel: one table of throughput, packet rate, latency and connection rate.
+
+Run by `netns-scripts/bench.sh` (which builds the release binary, installs the tools and
+cleans up); not meant to be run alone. Every row is measured on every path in interleaved
+rounds (kernel, vpclab, kernel, vpclab, ...) and reported as median with min-max and the ratio
+to the kernel in the same run:
+
+  kernel       two namespaces routed through a third over veth pairs, ip_forward on, MTU 9001
+  intra-VPC    Client2 -> Server, two subnets of one VPC, SG + NACL + conntrack
+  NLB          Client2 -> the internal NLB's node -> Server
+  PrivateLink  Client (another VPC) -> its endpoint ENI -> the NLB node -> Server
+  IGW          the emulated internet -> Server's public IP (1500 MTU, NAT)
+
+The lab is benches/labs/privatelink.yaml. Output: a table on stdout, and JSON and CSV in
+--out. Everything it starts is stopped by bench.sh's cleanup (the lab goes down, the kernel
+baseline's namespaces are deleted).
+"""
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ACCEPT = r'''
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 5202)); s.listen(4096)
+while True:
+    try:
+        c, _ = s.accept(); c.close()
+    except OSError:
+        pass
+'''
+
+CONNECT = r'''
+import selectors, socket, struct, sys, time
+host, port, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+sel = selectors.DefaultSelector(); done = 0; end = time.time() + secs
+linger = struct.pack("ii", 1, 0)
+def start():
+    c = socket.socket(); c.setblocking(False)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+    c.connect_ex((host, port)); sel.register(c, selectors.EVENT_WRITE)
+for _ in range(64): start()
+while time.time() < end:
+    for key, _ in sel.select(0.5):
+        c = key.fileobj; sel.unregister(c)
+        if c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0: done += 1
+        c.close(); start()
+print(f"{done / secs:.0f}")
+'''
+
+KA, KR, KB = "vlbk_a", "vlbk_r", "vlbk_b"
+K_SERVER = "10.0.1.10"
+
+
+def run(cmd, check=True, timeout=120, stdin=None):
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=stdin)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.strip()[-400:]}")
+    return p.stdout
+
+
+class Side:
+    """Where a command runs: a kernel namespace, or an instance of the lab."""
+
+    def __init__(self, vpclab, lab, where):
+        self.vpclab, self.lab, self.where = vpclab, lab, where
+
+    def cmd(self, args):
+        if self.where.startswith("vlbk_"):
+            return ["ip", "netns", "exec", self.where] + args
+        return [self.vpclab, "exec", "--name", self.lab, self.where, "--"] + args
+
+    def run(self, args, **kw):
+        return run(self.cmd(args), **kw)
+
+    def spawn(self, args):
+        return subprocess.Popen(self.cmd(args), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def kernel_baseline():
+    """A -- R -- B over veth pairs, MTU 9001, routed by R's kernel."""
+    for ns in (KA, KR, KB):
+        run(["ip", "netns", "add", ns])
+    cmds = [
+        ["ip", "link", "add", "vlbk0", "netns", KA, "type", "veth", "peer", "name", "vlbk1", "netns", KR],
+        ["ip", "link", "add", "vlbk2", "netns", KR, "type", "veth", "peer", "name", "vlbk3", "netns", KB],
+        ["ip", "-n", KA, "addr", "add", "10.0.0.10/24", "dev", "vlbk0"],
+        ["ip", "-n", KR, "addr", "add", "10.0.0.1/24", "dev", "vlbk1"],
+        ["ip", "-n", KR, "addr", "add", "10.0.1.1/24", "dev", "vlbk2"],
+        ["ip", "-n", KB, "addr", "add", f"{K_SERVER}/24", "dev", "vlbk3"],
+    ]
+    for c in cmds:
+        run(c)
+    for ns, devs in ((KA, ["vlbk0"]), (KR, ["vlbk1", "vlbk2"]), (KB, ["vlbk3"])):
+        run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        for d in devs:
+            run(["ip", "-n", ns, "link", "set", d, "mtu", "9001", "up"])
+    run(["ip", "-n", KA, "route", "add", "default", "via", "10.0.0.1"])
+    run(["ip", "-n", KB, "route", "add", "default", "via", "10.0.1.1"])
+    run(["ip", "netns", "exec", KR, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
+
+
+def jdump(vpclab, lab, *what):
+    return json.loads(run([vpclab, "describe", *what, "--name", lab]))
+
+
+def iperf(client, server, addr, args):
+    """One iperf3 run against a one-off server; the JSON result."""
+    server.run(["iperf3", "-s", "-1", "-D", "-p", "5201"])
+    deadline = time.time() + 10
+    while True:
+        p = subprocess.run(client.cmd(["iperf3", "-c", addr, "-p", "5201", "-J"] + args),
+                           capture_output=True, text=True, timeout=60)
+        try:
+            out = json.loads(p.stdout)
+        except json.JSONDecodeError:
+            out = {"error": p.stderr or "no output"}
+        if "error" not in out:
+            return out
+        if time.time() > deadline:
+            raise RuntimeError(f"iperf3 to {addr}: {out['error']}")
+        time.sleep(0.1)
+
+
+def cpu_ticks(pid):
+    if not pid:
+        return None
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def ping_avg(client, addr, count=100):
+    out = client.run(["ping", "-q", "-c", str(count), "-i", "0.01", "-W", "1", addr], check=False)
+    for line in out.splitlines():
+        if line.startswith("rtt") or line.startswith("round-trip"):
+            return float(line.split("=")[1].split("/")[1])
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vpclab", required=True)
+    ap.add_argument("--lab", default="vlbench_tp")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=int, default=3)
+    a = ap.parse_args()
+    vpclab, lab, t = a.vpclab, a.lab, str(a.seconds)
+
+    kernel_baseline()
+    run([vpclab, "up", "benches/labs/privatelink.yaml", "--name", lab, "--detach"], timeout=300)
+    side = lambda w: Side(vpclab, lab, w)
+    server = run([vpclab, "describe", "instances", "Server", "--name", lab])
+    server = json.loads(server)["Reservations"][0]["Instances"][0]
+    server_ip, server_public = server["PrivateIpAddress"], server["PublicIpAddress"]
+    nlb_dns = jdump(vpclab, lab, "load-balancers")["LoadBalancers"][0]["DNSName"]
+    vpce_dns = jdump(vpclab, lab, "vpc-endpoints")["VpcEndpoints"][0]["DnsEntries"][0]["DnsName"]
+    node = side("Client2").run(["dig", "+short", nlb_dns]).split()[0]
+    eni = side("Client").run(["dig", "+short", vpce_dns]).split()[0]
+    with open(f"/run/vpclab/{lab}/state.json") as f:
+        router_pid = json.load(f).get("pid")
+
+    paths = [
+        ("kernel", Side(vpclab, lab, KA), Side(vpclab, lab, KB), K_SERVER),
+        ("intra-VPC", side("Client2"), side("Server"), server_ip),
+        ("NLB", side("Client2"), side("Server"), node),
+        ("PrivateLink", side("Client"), side("Server"), eni),
+        ("IGW", side("internet"), side("Server"), server_public),
+    ]
+    # Connection-rate servers (python3 -c: nothing is written to a file system the host shares).
+    accepters = [side("Server").spawn(["python3", "-c", ACCEPT]),
+                 Side(vpclab, lab, KB).spawn(["python3", "-c", ACCEPT])]
+
+    facts = {
+        "cores": os.cpu_count(),
+        "kernel": os.uname().release,
+        "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
+        "instance_mtu": side("Client2").run(["cat", "/sys/class/net/eth0/mtu"]).strip(),
+        "instance_offloads": " ".join(
+            l.strip() for l in side("Client2").run(["ethtool", "-k", "eth0"], check=False).splitlines()
+            if l.split(":")[0].strip() in ("tcp-segmentation-offload", "generic-segmentation-offload",
+                                           "generic-receive-offload", "tx-checksumming")),
+    }
+
+    rows = {}  # (metric, path) -> [values]
+
+    def add(metric, path, v):
+        rows.setdefault((metric, path), []).append(v)
+
+    t0 = time.time()
+    for rnd in range(a.rounds):
+        for name, cli, srv, addr in paths:
+            before = cpu_ticks(router_pid) if name != "kernel" else None
+            loaded = cli.spawn(["ping", "-q", "-c", "100", "-i", "0.02", addr]) if name not in ("NLB", "PrivateLink") else None
+            r = iperf(cli, srv, addr, ["-t", t])
+            gbit = r["end"]["sum_received"]["bits_per_second"] / 1e9
+            add("1 TCP stream (Gbit/s)", name, gbit)
+            after = cpu_ticks(router_pid) if name != "kernel" else None
+            if before is not None and after is not None:
+                gb = r["end"]["sum_received"]["bytes"] / 1e9
+                add("router CPU s/GB (1 stream)", name, (after - before) / os.sysconf("SC_CLK_TCK") / gb)
+            if loaded:
+                out, _ = loaded.communicate(timeout=60)
+                for line in out.splitlines():
+                    if line.startswith("rtt"):
+                        add("loaded ping avg (ms)", name, float(line.split("=")[1].split("/")[1]))
+            r = iperf(cli, srv, addr, ["-t", t, "-P", "4"])
+            add("4 TCP streams (Gbit/s)", name, r["end"]["sum_received"]["bits_per_second"] / 1e9)
+            r = iperf(cli, srv, addr, ["-t", t, "-u", "-l", "64", "-b", "0"])
+            s = r["end"]["sum"]
+            add("64-byte UDP delivered (kpps)", name, (s["packets"] - s["lost_packets"]) / s["seconds"] / 1e3)
+            add("64-byte UDP loss (%)", name, s["lost_percent"])
+            if name not in ("NLB", "PrivateLink"):
+                v = ping_avg(cli, addr)
+                if v is not None:
+                    add("idle ping avg (ms)", name, v)
+            add("new TCP connections/s", name,
+                float(cli.run(["python3", "-c", CONNECT, addr, "5202", t]).strip()))
+        print(f"  round {rnd + 1} done ({time.time() - t0:.0f} s)", file=sys.stderr)
+    for p in accepters:
+        p.kill()
+
+    order = ["1 TCP stream (Gbit/s)", "4 TCP streams (Gbit/s)", "64-byte UDP delivered (kpps)",
+             "64-byte UDP loss (%)", "idle ping avg (ms)", "loaded ping avg (ms)",
+             "new TCP connections/s", "router CPU s/GB (1 stream)"]
+    names = [p[0] for p in paths]
+    result = {"machine": facts, "rounds": a.rounds, "seconds": a.seconds, "rows": []}
+    for metric in order:
+        base = rows.get((metric, "kernel"))
+        for name in names:
+            vals = rows.get((metric, name))
+            if not vals:
+                continue
+            med = statistics.median(vals)
+            ratio = med / statistics.median(base) if base and statistics.median(base) else None
+            result["rows"].append({"metric": metric, "path": name, "median": med, "min": min(vals),
+                                   "max": max(vals), "ratio_to_kernel": ratio, "values": vals})
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "bench.json"), "w") as f:
+        json.dump(result, f, indent=1)
+    with open(os.path.join(a.out, "bench.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["metric", "path", "median", "min", "max", "ratio_to_kernel"])
+        for r in result["rows"]:
+            w.writerow([r["metric"], r["path"], f"{r['median']:.4g}", f"{r['min']:.4g}", f"{r['max']:.4g}",
+                        "" if r["ratio_to_kernel"] is None else f"{r['ratio_to_kernel']:.2f}"])
+    # The table: one line per metric, one column per path (median [min-max] ratio).
+    print(f"machine: {facts['cores']} cores, {facts['cpu']}, Linux {facts['kernel']}; "
+          f"instance MTU {facts['instance_mtu']}; {facts['instance_offloads']}")
+    print(f"{a.rounds} interleaved rounds of {a.seconds} s; median [min-max] (ratio to the kernel)")
+    width = 30
+    print("| metric | " + " | ".join(names) + " |")
+    print("|---" * (len(names) + 1) + "|")
+    for metric in order:
+        cells = []
+        for name in names:
+            r = next((x for x in result["rows"] if x["metric"] == metric and x["path"] == name), None)
+            if r is None:
+                cells.append("-")
+                continue
+            c = f"{r['median']:.3g} [{r['min']:.3g}–{r['max']:.3g}]"
+            if r["ratio_to_kernel"] is not None and name != "kernel":
+                c += f" ({r['ratio_to_kernel']:.2f}×)"
+            cells.append(c)
+        print(f"| {metric:<{width}} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
