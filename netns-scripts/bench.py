@@ -11,6 +11,8 @@ to the kernel in the same run:
   NLB          Client2 -> the internal NLB's node -> Server
   PrivateLink  Client (another VPC) -> its endpoint ENI -> the NLB node -> Server
   IGW          the emulated internet -> Server's public IP (1500 MTU, NAT)
+  slirp4netns  a namespace to the host's loopback through slirp4netns (10.0.2.2)
+  pasta        a namespace to the host's loopback through pasta (its -T/-U port forwards)
 
 The lab is benches/labs/privatelink.yaml. Output: a table on stdout, and JSON and CSV in
 --out. Everything it starts is stopped by bench.sh's cleanup (the lab goes down, the kernel
@@ -27,9 +29,9 @@ import sys
 import time
 
 ACCEPT = r'''
-import socket
+import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 5202)); s.listen(4096)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(4096)
 while True:
     try:
         c, _ = s.accept(); c.close()
@@ -56,6 +58,10 @@ print(f"{done / secs:.0f}")
 '''
 
 KA, KR, KB = "vlbk_a", "vlbk_r", "vlbk_b"
+SLIRP, PASTA = "vlbk_s", "vlbk_p"
+# The peers reach a server on the host's loopback (never a real address): slirp4netns maps
+# 10.0.2.2 to it; pasta forwards the namespace's own 127.0.0.1 ports 5301/5302 to it (-T/-U).
+PEER_PORTS = (5301, 5302)
 K_SERVER = "10.0.1.10"
 
 
@@ -73,6 +79,8 @@ class Side:
         self.vpclab, self.lab, self.where = vpclab, lab, where
 
     def cmd(self, args):
+        if self.where == "host":
+            return args
         if self.where.startswith("vlbk_"):
             return ["ip", "netns", "exec", self.where] + args
         return [self.vpclab, "exec", "--name", self.lab, self.where, "--"] + args
@@ -107,16 +115,34 @@ def kernel_baseline():
     run(["ip", "netns", "exec", KR, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
 
 
+def peers():
+    """slirp4netns and pasta, each with its own namespace; the processes they leave are ended
+    by bench.sh's cleanup (and by deleting the namespaces)."""
+    run(["ip", "netns", "add", SLIRP])
+    subprocess.Popen(["slirp4netns", "--configure", "--mtu=65520", "--netns-type=path",
+                      f"/var/run/netns/{SLIRP}", "tap0"],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    run(["ip", "netns", "add", PASTA])
+    run(["pasta", "-q", "--runas", "0", "--config-net", "--no-map-gw", "--netns", PASTA,
+         "--netns-only", "-t", "none", "-u", "none", "-T", "5301,5302", "-U", "5301"])
+    deadline = time.time() + 10
+    while "10.0.2.100" not in run(["ip", "-n", SLIRP, "-4", "addr"], check=False):
+        if time.time() > deadline:
+            raise RuntimeError("slirp4netns did not configure its namespace")
+        time.sleep(0.1)
+
+
 def jdump(vpclab, lab, *what):
     return json.loads(run([vpclab, "describe", *what, "--name", lab]))
 
 
-def iperf(client, server, addr, args):
+def iperf(client, server, addr, args, port=5201):
     """One iperf3 run against a one-off server; the JSON result."""
-    server.run(["iperf3", "-s", "-1", "-D", "-p", "5201"])
+    bind = ["-B", "127.0.0.1"] if server.where == "host" else []
+    server.run(["iperf3", "-s", "-1", "-D", "-p", str(port)] + bind)
     deadline = time.time() + 10
     while True:
-        p = subprocess.run(client.cmd(["iperf3", "-c", addr, "-p", "5201", "-J"] + args),
+        p = subprocess.run(client.cmd(["iperf3", "-c", addr, "-p", str(port), "-J"] + args),
                            capture_output=True, text=True, timeout=60)
         try:
             out = json.loads(p.stdout)
@@ -156,6 +182,7 @@ def main():
     vpclab, lab, t = a.vpclab, a.lab, str(a.seconds)
 
     kernel_baseline()
+    peers()
     run([vpclab, "up", "benches/labs/privatelink.yaml", "--name", lab, "--detach"], timeout=300)
     side = lambda w: Side(vpclab, lab, w)
     server = run([vpclab, "describe", "instances", "Server", "--name", lab])
@@ -174,10 +201,13 @@ def main():
         ("NLB", side("Client2"), side("Server"), node),
         ("PrivateLink", side("Client"), side("Server"), eni),
         ("IGW", side("internet"), side("Server"), server_public),
+        ("slirp4netns", Side(vpclab, lab, SLIRP), Side(vpclab, lab, "host"), "10.0.2.2"),
+        ("pasta", Side(vpclab, lab, PASTA), Side(vpclab, lab, "host"), "127.0.0.1"),
     ]
     # Connection-rate servers (python3 -c: nothing is written to a file system the host shares).
-    accepters = [side("Server").spawn(["python3", "-c", ACCEPT]),
-                 Side(vpclab, lab, KB).spawn(["python3", "-c", ACCEPT])]
+    accepters = [side("Server").spawn(["python3", "-c", ACCEPT, "0.0.0.0", "5202"]),
+                 Side(vpclab, lab, KB).spawn(["python3", "-c", ACCEPT, "0.0.0.0", "5202"]),
+                 Side(vpclab, lab, "host").spawn(["python3", "-c", ACCEPT, "127.0.0.1", "5302"])]
 
     facts = {
         "cores": os.cpu_count(),
@@ -198,12 +228,16 @@ def main():
     t0 = time.time()
     for rnd in range(a.rounds):
         for name, cli, srv, addr in paths:
-            before = cpu_ticks(router_pid) if name != "kernel" else None
-            loaded = cli.spawn(["ping", "-q", "-c", "100", "-i", "0.02", addr]) if name not in ("NLB", "PrivateLink") else None
-            r = iperf(cli, srv, addr, ["-t", t])
+            peer = name in ("slirp4netns", "pasta")
+            port, cport = PEER_PORTS if peer else (5201, 5202)
+            vp = name not in ("kernel", "slirp4netns", "pasta")
+            before = cpu_ticks(router_pid) if vp else None
+            pings = name not in ("NLB", "PrivateLink", "slirp4netns", "pasta")
+            loaded = cli.spawn(["ping", "-q", "-c", "100", "-i", "0.02", addr]) if pings else None
+            r = iperf(cli, srv, addr, ["-t", t], port)
             gbit = r["end"]["sum_received"]["bits_per_second"] / 1e9
             add("1 TCP stream (Gbit/s)", name, gbit)
-            after = cpu_ticks(router_pid) if name != "kernel" else None
+            after = cpu_ticks(router_pid) if vp else None
             if before is not None and after is not None:
                 gb = r["end"]["sum_received"]["bytes"] / 1e9
                 add("router CPU s/GB (1 stream)", name, (after - before) / os.sysconf("SC_CLK_TCK") / gb)
@@ -212,18 +246,18 @@ def main():
                 for line in out.splitlines():
                     if line.startswith("rtt"):
                         add("loaded ping avg (ms)", name, float(line.split("=")[1].split("/")[1]))
-            r = iperf(cli, srv, addr, ["-t", t, "-P", "4"])
+            r = iperf(cli, srv, addr, ["-t", t, "-P", "4"], port)
             add("4 TCP streams (Gbit/s)", name, r["end"]["sum_received"]["bits_per_second"] / 1e9)
-            r = iperf(cli, srv, addr, ["-t", t, "-u", "-l", "64", "-b", "0"])
+            r = iperf(cli, srv, addr, ["-t", t, "-u", "-l", "64", "-b", "0"], port)
             s = r["end"]["sum"]
             add("64-byte UDP delivered (kpps)", name, (s["packets"] - s["lost_packets"]) / s["seconds"] / 1e3)
             add("64-byte UDP loss (%)", name, s["lost_percent"])
-            if name not in ("NLB", "PrivateLink"):
+            if pings:
                 v = ping_avg(cli, addr)
                 if v is not None:
                     add("idle ping avg (ms)", name, v)
             add("new TCP connections/s", name,
-                float(cli.run(["python3", "-c", CONNECT, addr, "5202", t]).strip()))
+                float(cli.run(["python3", "-c", CONNECT, addr, str(cport), t]).strip()))
         print(f"  round {rnd + 1} done ({time.time() - t0:.0f} s)", file=sys.stderr)
     for p in accepters:
         p.kill()

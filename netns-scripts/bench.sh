@@ -49,12 +49,24 @@ cleanup() {
     for l in "${labs[@]}"; do "${vpclab}" down --name "${l}" >/dev/null 2>&1 || true; done
     ip netns del vlbench_a 2>/dev/null || true
     ip netns del vlbench_b 2>/dev/null || true
-    for n in vlbk_a vlbk_r vlbk_b; do ip netns del "${n}" 2>/dev/null || true; done
+    pkill -f "slirp4netns --configure --mtu=65520 --netns-type=path /var/run/netns/vlbk_s" 2>/dev/null || true
+    pkill -f "pasta -q --runas 0 --config-net --no-map-gw --netns vlbk_p" 2>/dev/null || true
+    pkill -f "iperf3 -s -1 -D -p 530[12] -B 127.0.0.1" 2>/dev/null || true
+    for n in vlbk_a vlbk_r vlbk_b vlbk_s vlbk_p; do ip netns del "${n}" 2>/dev/null || true; done
     rm -rf "${work}"
 }
 trap cleanup EXIT
 
 if [[ ${what} == throughput ]]; then
+    for tool in slirp4netns pasta; do
+        if ! command -v "${tool}" >/dev/null 2>&1; then
+            vl_say "installing ${tool} (bench only: the peers' rows)"
+            pkg="${tool}"
+            [[ ${tool} == pasta ]] && pkg=passt
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkg}" >/dev/null ||
+                vl_die "cannot install ${pkg}: install it (apt-get install ${pkg}) and run again"
+        fi
+    done
     # The kernel routing between namespaces beside vpclab's paths, interleaved (bench.py).
     labs+=(vlbench_tp)
     out="${target_dir}/bench"
