@@ -23,33 +23,10 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 vl_prepare "$@"
-cargo build "${VL_LOCKED[@]}"
-target_dir="$(cargo metadata --format-version 1 --no-deps "${VL_LOCKED[@]}" 2>/dev/null |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
-vpclab="${target_dir}/debug/vpclab"
-lab="${VPCLAB_LAB:-epservice}"
-work="$(mktemp -d /tmp/vpclab-eps.XXXXXX)"
-cleanup() {
-    "${vpclab}" down --name "${lab}" >/dev/null 2>&1 || true
-    rm -rf "${work}"
-}
-trap cleanup EXIT
+# shellcheck source-path=SCRIPTDIR source=walkthrough.sh
+. "$(dirname "${BASH_SOURCE[0]}")/walkthrough.sh"
+vl_walkthrough epservice
 
-run() { # instance command...
-    local inst="$1"
-    shift
-    "${vpclab}" exec --name "${lab}" "${inst}" -- "$@"
-}
-show() { printf '    $ %s\n' "$*"; }
-step() { vl_say "$*"; }
-fail() { vl_die "FAILED: $*"; }
-# json FILE EXPR: a Python expression on the parsed file `d`, printed (lists one item a line).
-json() {
-    python3 -c 'import json,sys
-d = json.load(open(sys.argv[1]))
-v = eval(sys.argv[2])
-print("\n".join(map(str, v)) if isinstance(v, list) else v)' "$1" "$2"
-}
 # balanced INSTANCE URL: curls URL until both WEB1 and WEB2 answered (at most 30 times, the
 # first answer within 20 s: the web servers start with the user data); prints each answer.
 balanced() {

@@ -21,28 +21,12 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 vl_prepare "$@"
-cargo build "${VL_LOCKED[@]}"
-target_dir="$(cargo metadata --format-version 1 --no-deps "${VL_LOCKED[@]}" 2>/dev/null |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
-vpclab="${target_dir}/debug/vpclab"
-lab="${VPCLAB_LAB:-gwendpoint}"
-work="$(mktemp -d /tmp/vpclab-gwe.XXXXXX)"
-cleanup() {
-    "${vpclab}" down --name "${lab}" >/dev/null 2>&1 || true
-    rm -rf "${work}"
-}
-trap cleanup EXIT
+# shellcheck source-path=SCRIPTDIR source=walkthrough.sh
+. "$(dirname "${BASH_SOURCE[0]}")/walkthrough.sh"
+vl_walkthrough gwendpoint
 
 region=ap-northeast-2
 s3="s3.${region}.amazonaws.com"
-run() { # instance command...
-    local inst="$1"
-    shift
-    "${vpclab}" exec --name "${lab}" "${inst}" -- "$@"
-}
-show() { printf '    $ %s\n' "$*"; }
-step() { vl_say "$*"; }
-fail() { vl_die "FAILED: $*"; }
 
 step "1. the seed-2 stack, everything but the S3 endpoint (--parameter S3Endpoint=no)"
 "${vpclab}" down --name "${lab}" >/dev/null 2>&1 || true

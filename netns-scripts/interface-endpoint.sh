@@ -25,36 +25,13 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 vl_prepare "$@"
-cargo build "${VL_LOCKED[@]}"
-target_dir="$(cargo metadata --format-version 1 --no-deps "${VL_LOCKED[@]}" 2>/dev/null |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
-vpclab="${target_dir}/debug/vpclab"
-lab="${VPCLAB_LAB:-ifendpoint}"
-work="$(mktemp -d /tmp/vpclab-ife.XXXXXX)"
-cleanup() {
-    "${vpclab}" down --name "${lab}" >/dev/null 2>&1 || true
-    rm -rf "${work}"
-}
-trap cleanup EXIT
+# shellcheck source-path=SCRIPTDIR source=walkthrough.sh
+. "$(dirname "${BASH_SOURCE[0]}")/walkthrough.sh"
+vl_walkthrough ifendpoint
 
 region=ap-northeast-2
 cfn="cloudformation.${region}.amazonaws.com"
 cfn_public=52.95.193.132 # the write-up's answer
-run() { # instance command...
-    local inst="$1"
-    shift
-    "${vpclab}" exec --name "${lab}" "${inst}" -- "$@"
-}
-show() { printf '    $ %s\n' "$*"; }
-step() { vl_say "$*"; }
-fail() { vl_die "FAILED: $*"; }
-# json FILE EXPR: a Python expression on the parsed file `d`, printed (lists one item a line).
-json() {
-    python3 -c 'import json,sys
-d = json.load(open(sys.argv[1]))
-v = eval(sys.argv[2])
-print("\n".join(map(str, v)) if isinstance(v, list) else v)' "$1" "$2"
-}
 # digs INSTANCE NAME: dig +short's addresses, sorted, on one line.
 digs() {
     run "$1" dig +short +time=2 +tries=2 "$2" | sort | tr '\n' ' ' | sed 's/ $//'
