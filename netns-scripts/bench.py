@@ -178,11 +178,17 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=3)
+    ap.add_argument("--paths", default="kernel,intra-VPC,NLB,PrivateLink,IGW,slirp4netns,pasta",
+                    help="which paths, comma-separated; the first is the baseline of the ratios")
     a = ap.parse_args()
     vpclab, lab, t = a.vpclab, a.lab, str(a.seconds)
+    wanted = a.paths.split(",")
+    baseline = wanted[0]
 
-    kernel_baseline()
-    peers()
+    if "kernel" in wanted:
+        kernel_baseline()
+    if "slirp4netns" in wanted or "pasta" in wanted:
+        peers()
     run([vpclab, "up", "benches/labs/privatelink.yaml", "--name", lab, "--detach"], timeout=300)
     side = lambda w: Side(vpclab, lab, w)
     server = run([vpclab, "describe", "instances", "Server", "--name", lab])
@@ -204,10 +210,13 @@ def main():
         ("slirp4netns", Side(vpclab, lab, SLIRP), Side(vpclab, lab, "host"), "10.0.2.2"),
         ("pasta", Side(vpclab, lab, PASTA), Side(vpclab, lab, "host"), "127.0.0.1"),
     ]
+    paths = sorted((p for p in paths if p[0] in wanted), key=lambda p: wanted.index(p[0]))
     # Connection-rate servers (python3 -c: nothing is written to a file system the host shares).
-    accepters = [side("Server").spawn(["python3", "-c", ACCEPT, "0.0.0.0", "5202"]),
-                 Side(vpclab, lab, KB).spawn(["python3", "-c", ACCEPT, "0.0.0.0", "5202"]),
-                 Side(vpclab, lab, "host").spawn(["python3", "-c", ACCEPT, "127.0.0.1", "5302"])]
+    accepters = [side("Server").spawn(["python3", "-c", ACCEPT, "0.0.0.0", "5202"])]
+    if "kernel" in wanted:
+        accepters.append(Side(vpclab, lab, KB).spawn(["python3", "-c", ACCEPT, "0.0.0.0", "5202"]))
+    if "slirp4netns" in wanted or "pasta" in wanted:
+        accepters.append(Side(vpclab, lab, "host").spawn(["python3", "-c", ACCEPT, "127.0.0.1", "5302"]))
 
     facts = {
         "cores": os.cpu_count(),
@@ -268,7 +277,7 @@ def main():
     names = [p[0] for p in paths]
     result = {"machine": facts, "rounds": a.rounds, "seconds": a.seconds, "rows": []}
     for metric in order:
-        base = rows.get((metric, "kernel"))
+        base = rows.get((metric, baseline))
         for name in names:
             vals = rows.get((metric, name))
             if not vals:
@@ -276,20 +285,20 @@ def main():
             med = statistics.median(vals)
             ratio = med / statistics.median(base) if base and statistics.median(base) else None
             result["rows"].append({"metric": metric, "path": name, "median": med, "min": min(vals),
-                                   "max": max(vals), "ratio_to_kernel": ratio, "values": vals})
+                                   "max": max(vals), "ratio": ratio, "values": vals})
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "bench.json"), "w") as f:
         json.dump(result, f, indent=1)
     with open(os.path.join(a.out, "bench.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["metric", "path", "median", "min", "max", "ratio_to_kernel"])
+        w.writerow(["metric", "path", "median", "min", "max", f"ratio_to_{baseline}"])
         for r in result["rows"]:
             w.writerow([r["metric"], r["path"], f"{r['median']:.4g}", f"{r['min']:.4g}", f"{r['max']:.4g}",
-                        "" if r["ratio_to_kernel"] is None else f"{r['ratio_to_kernel']:.2f}"])
+                        "" if r["ratio"] is None else f"{r['ratio']:.2f}"])
     # The table: one line per metric, one column per path (median [min-max] ratio).
     print(f"machine: {facts['cores']} cores, {facts['cpu']}, Linux {facts['kernel']}; "
           f"instance MTU {facts['instance_mtu']}; {facts['instance_offloads']}")
-    print(f"{a.rounds} interleaved rounds of {a.seconds} s; median [min-max] (ratio to the kernel)")
+    print(f"{a.rounds} interleaved rounds of {a.seconds} s; median [min-max] (ratio to {baseline})")
     width = 30
     print("| metric | " + " | ".join(names) + " |")
     print("|---" * (len(names) + 1) + "|")
@@ -301,8 +310,8 @@ def main():
                 cells.append("-")
                 continue
             c = f"{r['median']:.3g} [{r['min']:.3g}–{r['max']:.3g}]"
-            if r["ratio_to_kernel"] is not None and name != "kernel":
-                c += f" ({r['ratio_to_kernel']:.2f}×)"
+            if r["ratio"] is not None and name != baseline:
+                c += f" ({r['ratio']:.2f}×)"
             cells.append(c)
         print(f"| {metric:<{width}} | " + " | ".join(cells) + " |")
 

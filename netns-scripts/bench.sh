@@ -12,9 +12,8 @@
 #                                    N-instance lab (default 100), idle ping RTT between
 #                                    instances against a veth pair between two namespaces
 #   netns-scripts/bench.sh privatelink
-#                                    single-stream iperf3 and new TCP connections/s
-#                                    through an NLB and through PrivateLink, each beside
-#                                    instance to instance in the same run (medians of 3)
+#                                    the same rows through an NLB and through PrivateLink,
+#                                    with instance to instance as the baseline
 #   netns-scripts/bench.sh micro     the criterion benches (cargo bench)
 #
 # Release build. Re-runs itself through sudo when not root. Nothing is left behind: the
@@ -57,110 +56,27 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [[ ${what} == throughput ]]; then
-    for tool in slirp4netns pasta; do
-        if ! command -v "${tool}" >/dev/null 2>&1; then
-            vl_say "installing ${tool} (bench only: the peers' rows)"
-            pkg="${tool}"
-            [[ ${tool} == pasta ]] && pkg=passt
+# throughput: the kernel routing between namespaces beside vpclab's paths and the peers;
+# privatelink: the NLB and PrivateLink paths beside instance to instance. Interleaved rounds,
+# medians and ratios to the first path (netns-scripts/bench.py).
+if [[ ${what} == throughput || ${what} == privatelink ]]; then
+    if [[ ${what} == throughput ]]; then
+        paths=kernel,intra-VPC,NLB,PrivateLink,IGW,slirp4netns,pasta seconds=3 name=vlbench_tp
+        for pkg in slirp4netns passt; do
+            tool="${pkg/passt/pasta}"
+            command -v "${tool}" >/dev/null 2>&1 && continue
+            vl_say "installing ${pkg} (bench only: the peers' rows)"
             DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkg}" >/dev/null ||
                 vl_die "cannot install ${pkg}: install it (apt-get install ${pkg}) and run again"
-        fi
-    done
-    # The kernel routing between namespaces beside vpclab's paths, interleaved (bench.py).
-    labs+=(vlbench_tp)
-    out="${target_dir}/bench"
-    vl_say "vpclab beside the kernel (benches/labs/privatelink.yaml); results also in ${out}/bench.{json,csv}"
-    python3 netns-scripts/bench.py --vpclab "${vpclab}" --lab vlbench_tp --out "${out}" \
-        --rounds "${VL_BENCH_ROUNDS:-3}" --seconds "${VL_BENCH_SECONDS:-3}"
-    echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-    exit 0
-fi
-
-if [[ ${what} == privatelink ]]; then
-    # benches/labs/privatelink.yaml: Client2 → Server (instance to instance), Client2 → the
-    # NLB node (through the NLB), Client → the endpoint ENI (through PrivateLink).
-    lab=vlbench_pl
-    "${vpclab}" up benches/labs/privatelink.yaml --name "${lab}" --detach >/dev/null
-    labs+=("${lab}")
-    x() { # instance command...
-        local i="$1"
-        shift
-        "${vpclab}" exec --name "${lab}" "${i}" -- "$@"
-    }
-    server="$("${vpclab}" describe instances Server --name "${lab}" |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["Reservations"][0]["Instances"][0]["PrivateIpAddress"])')"
-    nlb_name="$("${vpclab}" describe load-balancers --name "${lab}" |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["LoadBalancers"][0]["DNSName"])')"
-    vpce_name="$("${vpclab}" describe vpc-endpoints --name "${lab}" |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["VpcEndpoints"][0]["DnsEntries"][0]["DnsName"])')"
-    node="$(x Client2 dig +short "${nlb_name}" | head -1)"
-    eni="$(x Client dig +short "${vpce_name}" | head -1)"
-    [[ -n ${node} && -n ${eni} ]] || vl_die "the NLB (${nlb_name}) or the endpoint (${vpce_name}) does not resolve"
-    echo "  server ${server}, NLB node ${node}, endpoint ENI ${eni}"
-    # A server that accepts and closes, and a client that opens and resets connections for
-    # 5 s, 64 at a time (RST on close: no TIME_WAIT to run out of ports).
-    cat >"${work}/accept.py" <<'PY'
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 5202)); s.listen(4096)
-while True:
-    try:
-        c, _ = s.accept(); c.close()
-    except OSError:
-        pass
-PY
-    cat >"${work}/connect.py" <<'PY'
-import selectors, socket, struct, sys, time
-host, port, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-sel = selectors.DefaultSelector(); done = 0; end = time.time() + secs
-linger = struct.pack("ii", 1, 0)
-def start():
-    c = socket.socket(); c.setblocking(False)
-    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
-    c.connect_ex((host, port)); sel.register(c, selectors.EVENT_WRITE)
-for _ in range(64): start()
-while time.time() < end:
-    for key, _ in sel.select(0.5):
-        c = key.fileobj; sel.unregister(c)
-        if c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0: done += 1
-        c.close(); start()
-print(f"{done / secs:.0f}")
-PY
-    x Server sh -c "cat > /tmp/accept.py" <"${work}/accept.py"
-    for c in Client Client2; do x "${c}" sh -c "cat > /tmp/connect.py" <"${work}/connect.py"; done
-    x Server sh -c 'nohup python3 /tmp/accept.py >/dev/null 2>&1 &'
-    iperf() { # client dst -> Gbit/s
-        x Server iperf3 -s -D -1 -p 5201 >/dev/null
-        sleep 0.3
-        x "$1" iperf3 -c "$2" -p 5201 -t 5 -J |
-            python3 -c 'import json,sys; d=json.load(sys.stdin)["end"]["sum_received"]; print("%.2f" % (d["bits_per_second"]/1e9))'
-    }
-    results="${work}/pl.txt"
-    vl_say "single-stream TCP (iperf3 -t 5) and new connections/s (5 s, 64 in flight), 3 interleaved runs"
-    for run in 1 2 3; do
-        a="$(iperf Client2 "${server}")"; b="$(iperf Client2 "${node}")"; c="$(iperf Client "${eni}")"
-        echo "  run ${run} iperf3 Gbit/s: instance-to-instance ${a}, NLB ${b}, PrivateLink ${c}"
-        echo "iperf ${a} ${b} ${c}" >>"${results}"
-    done
-    for run in 1 2 3; do
-        a="$(x Client2 python3 /tmp/connect.py "${server}" 5202 5)"
-        b="$(x Client2 python3 /tmp/connect.py "${node}" 5202 5)"
-        c="$(x Client python3 /tmp/connect.py "${eni}" 5202 5)"
-        echo "  run ${run} connections/s: instance-to-instance ${a}, NLB ${b}, PrivateLink ${c}"
-        echo "conn ${a} ${b} ${c}" >>"${results}"
-    done
-    python3 - "${results}" <<'PY'
-import statistics, sys
-rows = {}
-for line in open(sys.argv[1]):
-    k, *v = line.split(); rows.setdefault(k, []).append([float(x) for x in v])
-for k, unit in (("iperf", "Gbit/s"), ("conn", "connections/s")):
-    cols = list(zip(*rows[k])); med = [statistics.median(c) for c in cols]
-    print(f"  median {k}: instance-to-instance {med[0]:g} {unit}; "
-          f"NLB {med[1]:g} ({med[1] / med[0]:.2f}x); PrivateLink {med[2]:g} ({med[2] / med[0]:.2f}x)")
-PY
-    "${vpclab}" status --name "${lab}" | sed -n '/load balancer/p;/NlbFlowsFull\|ConntrackFull\|Endpoint/p'
+        done
+    else
+        paths=intra-VPC,NLB,PrivateLink seconds=5 name=vlbench_pl
+    fi
+    labs+=("${name}")
+    out="${target_dir}/bench-${what}"
+    vl_say "${paths//,/, } (benches/labs/privatelink.yaml); also in ${out}/bench.{json,csv}"
+    python3 netns-scripts/bench.py --vpclab "${vpclab}" --lab "${name}" --out "${out}" \
+        --paths "${paths}" --rounds "${VL_BENCH_ROUNDS:-3}" --seconds "${VL_BENCH_SECONDS:-${seconds}}"
     echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
     exit 0
 fi
