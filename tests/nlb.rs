@@ -5,85 +5,38 @@
 
 mod common;
 
+use common::router::{Harness as H, Host};
+
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use vpclab::dataplane::checksum;
-use vpclab::dataplane::router::{Config, Router};
-use vpclab::dataplane::testkit::{self, Addrs, Collect, Flags, Sent};
-use vpclab::dataplane::time::Instant;
-use vpclab::dataplane::topology::{PortId, PortKind, Snapshot};
+use vpclab::dataplane::testkit::{self, Addrs, Flags};
+use vpclab::dataplane::topology::{PortId, PortKind};
 use vpclab::dataplane::verdict::{Drop, DropKind, Verdict};
-use vpclab::dataplane::vnet::{flags, gso_type, HdrSize, VnetHdr};
+use vpclab::dataplane::vnet::{flags, gso_type, VnetHdr};
 use vpclab::model::change::{Change, RuleSpec};
 use vpclab::model::{EndpointKind, EniOwner, Lab};
-
-const HDR: HdrSize = HdrSize::Legacy;
-
-struct H {
-    lab: Lab,
-    router: Router,
-    sink: Collect,
-    now: Instant,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Host {
-    port: PortId,
-    mac: [u8; 6],
-    ip: Ipv4Addr,
-}
 
 fn default_lab() -> Lab {
     common::load_file("templates/default.yaml")
 }
 
-impl H {
-    fn new(lab: Lab) -> H {
-        let snap = Snapshot::build(&lab, None).expect("snapshot");
-        H {
-            lab,
-            router: Router::new(Arc::new(snap), Config::default()),
-            sink: Collect::default(),
-            now: Instant::from_secs(10),
-        }
-    }
-
-    fn apply(&mut self) {
-        let snap = Snapshot::build(&self.lab, Some(self.router.snapshot())).expect("snapshot");
-        self.router.install(Arc::new(snap));
-    }
-
-    fn host(&self, name: &str) -> Host {
-        let i = self
-            .lab
-            .instances
-            .iter()
-            .find(|i| i.origin.logical_id.as_deref() == Some(name))
-            .unwrap_or_else(|| panic!("no instance {name}"));
-        let eni = self.lab.eni(&i.eni).unwrap();
-        Host {
-            port: self
-                .router
-                .snapshot()
-                .port_of(&PortKind::Eni(i.eni.clone()))
-                .unwrap(),
-            mac: eni.mac.0,
-            ip: i.private_ip,
-        }
-    }
-
-    fn public_ip(&self, name: &str) -> Ipv4Addr {
-        self.lab
-            .instances
-            .iter()
-            .find(|i| i.origin.logical_id.as_deref() == Some(name))
-            .and_then(|i| i.public_ip)
-            .unwrap()
-    }
-
+/// What these tests read of the lab besides the harness's instances.
+trait Elb {
+    fn public_ip(&self, name: &str) -> Ipv4Addr;
     /// The interface endpoint `logical`'s ENI addresses, in subnet order.
+    fn endpoint_ips(&self, logical: &str) -> Vec<Ipv4Addr>;
+    /// Every load balancer node: private and public IP.
+    fn nlb_nodes(&self) -> Vec<(Ipv4Addr, Option<Ipv4Addr>)>;
+}
+
+impl Elb for H {
+    fn public_ip(&self, name: &str) -> Ipv4Addr {
+        self.host(name).public.unwrap()
+    }
+
     fn endpoint_ips(&self, logical: &str) -> Vec<Ipv4Addr> {
         let e = self
             .lab
@@ -110,22 +63,6 @@ impl H {
             .filter(|e| matches!(e.owner, EniOwner::LoadBalancer(_)))
             .map(|e| (e.private_ip, e.public_ip))
             .collect()
-    }
-
-    fn send_vnet(&mut self, port: PortId, vnet: &VnetHdr, frame: &[u8]) -> (Verdict, Vec<Sent>) {
-        let mut buf = testkit::with_vnet(HDR, vnet, frame);
-        let v = self
-            .router
-            .process(self.now, port, &mut buf, &mut self.sink);
-        (v, self.sink.take())
-    }
-
-    fn send(&mut self, port: PortId, frame: &[u8]) -> (Verdict, Vec<Sent>) {
-        self.send_vnet(port, &VnetHdr::PLAIN, frame)
-    }
-
-    fn from(&self, h: &Host, dst: Ipv4Addr) -> Addrs {
-        Addrs::new(h.mac, self.router.snapshot().router_mac, h.ip, dst)
     }
 }
 
@@ -158,16 +95,14 @@ fn an_interface_endpoint_to_an_aws_service_reaches_its_service_port_and_the_answ
     ));
     assert_eq!(parsed(&out[0].frame).dst, eni_ip);
     // The service's SYN-ACK from the endpoint's address comes back to the instance.
-    let mut answer = testkit::tcp(
+    let answer = testkit::tcp(
         &Addrs::new([0; 6], [0; 6], eni_ip, private.ip),
         80,
         40000,
         Flags::SYN_ACK,
         b"",
     );
-    let mut packet = answer.split_off(14);
-    let v = h.router.process(h.now, port, &mut packet, &mut h.sink);
-    let out = h.sink.take();
+    let (v, out) = h.send_ip(port, &answer[14..]);
     assert_eq!(v, Verdict::Forwarded(private.port), "{v:?}");
     assert_eq!(parsed(testkit::ip_of(&out[0].frame)).src, eni_ip);
 }
@@ -656,10 +591,8 @@ fn the_internet_hosts_dns_queries_reach_its_resolver_and_the_answers_come_back()
         resolver,
         vpclab::model::catalog::INTERNET_HOST,
     );
-    let mut answer = testkit::udp(&back, 53, 40000, b"answer").split_off(14);
-    let v = h
-        .router
-        .process(h.now, snap.internet_dns_port, &mut answer, &mut h.sink);
+    let answer = testkit::udp(&back, 53, 40000, b"answer");
+    let (v, _) = h.send_ip(snap.internet_dns_port, &answer[14..]);
     assert_eq!(v, Verdict::Forwarded(snap.internet_port));
     let (v, _) = h.send(snap.internet_port, &testkit::ping(&a, 1, 1));
     assert_eq!(v, Verdict::Answered);

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::router::Harness;
+
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -12,125 +14,14 @@ use etherparse::{SlicedPacket, TransportSlice};
 use proptest::prelude::*;
 use vpclab::dataplane::checksum::{self, AddrField, L4Csum};
 use vpclab::dataplane::conntrack::Timeouts;
-use vpclab::dataplane::router::{Config, Router};
-use vpclab::dataplane::testkit::{self, Addrs, Collect, Flags, Sent};
-use vpclab::dataplane::time::Instant;
+use vpclab::dataplane::router::Config;
+use vpclab::dataplane::testkit::{self, Addrs, Flags, Sent};
 use vpclab::dataplane::topology::{PortId, PortKind, Snapshot, INTERNET_GATEWAY_IP};
 use vpclab::dataplane::verdict::{Drop, DropKind, FlowAction, Verdict};
-use vpclab::dataplane::vnet::{flags, gso_type, HdrSize, VnetHdr};
-use vpclab::model::{self, catalog, AclEntry, Lab, Protocol, RuleAction};
+use vpclab::dataplane::vnet::{flags, gso_type, VnetHdr};
+use vpclab::model::{self, catalog, AclEntry, Protocol, RuleAction};
 
-const HDR: HdrSize = HdrSize::Legacy;
 const INTERNET_HOST: Ipv4Addr = catalog::INTERNET_HOST;
-
-/// One instance's side of the lab.
-#[derive(Clone, Copy, Debug)]
-struct Host {
-    port: PortId,
-    mac: [u8; 6],
-    ip: Ipv4Addr,
-    public: Option<Ipv4Addr>,
-    gateway: Ipv4Addr,
-}
-
-struct Harness {
-    lab: Lab,
-    router: Router,
-    sink: Collect,
-    now: Instant,
-}
-
-impl Harness {
-    fn new(lab: Lab) -> Harness {
-        Harness::with_config(lab, Config::default())
-    }
-
-    fn with_config(lab: Lab, config: Config) -> Harness {
-        let snap = Snapshot::build(&lab, None).expect("snapshot");
-        Harness {
-            lab,
-            router: Router::new(Arc::new(snap), config),
-            sink: Collect::default(),
-            now: Instant::from_secs(1000),
-        }
-    }
-
-    fn snap(&self) -> &Snapshot {
-        self.router.snapshot()
-    }
-
-    /// Rebuilds the snapshot from the (changed) lab and swaps it in.
-    fn apply(&mut self) {
-        let snap = Snapshot::build(&self.lab, Some(self.router.snapshot())).expect("snapshot");
-        self.router.install(Arc::new(snap));
-    }
-
-    fn host(&self, logical_id: &str) -> Host {
-        let i = self
-            .lab
-            .instances
-            .iter()
-            .find(|i| i.origin.logical_id.as_deref() == Some(logical_id))
-            .unwrap_or_else(|| panic!("no instance {logical_id}"));
-        let eni = self.lab.eni(&i.eni).unwrap();
-        let subnet = self.lab.subnet(&i.subnet).unwrap();
-        Host {
-            port: self.snap().port_of(&PortKind::Eni(i.eni.clone())).unwrap(),
-            mac: eni.mac.0,
-            ip: i.private_ip,
-            public: i.public_ip,
-            gateway: model::cidr::router_address(subnet.cidr),
-        }
-    }
-
-    fn router_mac(&self) -> [u8; 6] {
-        self.snap().router_mac
-    }
-
-    fn internet(&self) -> PortId {
-        self.snap().internet_port
-    }
-
-    /// Addresses of a frame from `h` to `dst` through the router.
-    fn from(&self, h: &Host, dst: Ipv4Addr) -> Addrs {
-        Addrs::new(h.mac, self.router_mac(), h.ip, dst)
-    }
-
-    /// Addresses of a frame from the internet host to `dst`.
-    fn inbound_addrs(&self, dst: Ipv4Addr) -> Addrs {
-        Addrs::new(
-            self.snap().internet_host_mac,
-            self.router_mac(),
-            INTERNET_HOST,
-            dst,
-        )
-    }
-
-    fn send_vnet(&mut self, port: PortId, vnet: &VnetHdr, frame: &[u8]) -> (Verdict, Vec<Sent>) {
-        let mut buf = testkit::with_vnet(HDR, vnet, frame);
-        let v = self
-            .router
-            .process(self.now, port, &mut buf, &mut self.sink);
-        (v, self.sink.take())
-    }
-
-    fn send(&mut self, port: PortId, frame: &[u8]) -> (Verdict, Vec<Sent>) {
-        self.send_vnet(port, &VnetHdr::PLAIN, frame)
-    }
-
-    /// Sends a bare IP packet on a service port.
-    fn send_ip(&mut self, port: PortId, packet: &[u8]) -> (Verdict, Vec<Sent>) {
-        let mut buf = packet.to_vec();
-        let v = self
-            .router
-            .process(self.now, port, &mut buf, &mut self.sink);
-        (v, self.sink.take())
-    }
-
-    fn advance(&mut self, secs: u64) {
-        self.now = Instant::from_millis(self.now.total_millis() + secs * 1000);
-    }
-}
 
 fn seed2() -> Harness {
     Harness::new(common::load_file("templates/seed2-gateway-endpoint.yaml"))
