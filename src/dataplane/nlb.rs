@@ -30,15 +30,8 @@ use std::collections::HashMap;
 use super::checksum::{self, L4Csum};
 use super::conntrack::FlowKey;
 use super::hash::FastState;
-use super::packet::proto;
+use super::packet::{proto, tcp_flags};
 use super::time::Instant;
-
-/// TCP flag bits read here.
-mod tcp_flags {
-    pub const FIN: u8 = 0x01;
-    pub const SYN: u8 = 0x02;
-    pub const RST: u8 = 0x04;
-}
 
 /// The zone of clients on the internet side of an internet gateway (the emulated internet,
 /// or another VPC's instance through its public IP).
@@ -484,7 +477,7 @@ pub fn shift_seq(ip: &mut [u8], which: SeqField, delta: u32, mode: L4Csum) -> bo
             SeqField::Seq => 4,
             SeqField::Ack => 8,
         };
-    if which == SeqField::Ack && ip.get(ihl + 13).is_none_or(|f| f & 0x10 == 0) {
+    if which == SeqField::Ack && ip.get(ihl + 13).is_none_or(|f| f & tcp_flags::ACK == 0) {
         return false;
     }
     let old = match ip.get(at..at + 4) {

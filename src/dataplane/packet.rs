@@ -42,6 +42,20 @@ pub mod proto {
     pub const UDP: u8 = 17;
 }
 
+/// TCP flag bits (byte 13 of the header) the router reads or writes.
+pub mod tcp_flags {
+    /// No more data from the sender.
+    pub const FIN: u8 = 0x01;
+    /// Synchronize sequence numbers.
+    pub const SYN: u8 = 0x02;
+    /// Reset the connection.
+    pub const RST: u8 = 0x04;
+    /// Push.
+    pub const PSH: u8 = 0x08;
+    /// The acknowledgement number is valid.
+    pub const ACK: u8 = 0x10;
+}
+
 /// ICMP types the router reads or writes.
 pub mod icmp_type {
     /// Echo reply.

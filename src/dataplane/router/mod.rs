@@ -151,7 +151,7 @@ impl Router {
             ports: vec![PortCounters::default(); snap.ports.len()],
             ..Counters::default()
         };
-        let snap_for_health = Arc::clone(&snap);
+        let health = vec![false; snap.elb.targets.len()];
         Router {
             snap,
             ct: Conntrack::new(config.conntrack_capacity, config.timeouts, config.seed),
@@ -161,7 +161,7 @@ impl Router {
             inbuf: vec![0; MAX_FRAME],
             gen: vec![0; MAX_GEN],
             seg: vec![0; MAX_FRAME],
-            health: vec![false; snap_targets(&snap_for_health)],
+            health,
             sessions: Sessions::new(config.nlb_capacity, config.seed ^ 0x6e6c62),
             health_by_target: HashMap::new(),
             seed: config.seed,
@@ -182,17 +182,12 @@ impl Router {
             *h = healthy;
         }
         let elb = &self.snap.elb;
-        let terminate = elb
+        let group = elb
             .targets
             .get(t.ix())
-            .and_then(|x| elb.target_groups.get(x.tg.ix()))
-            .is_some_and(|g| g.terminate_on_unhealthy);
-        if was == Some(true) && !healthy && terminate {
-            if let Some(g) = elb
-                .targets
-                .get(t.ix())
-                .and_then(|x| elb.target_groups.get(x.tg.ix()))
-            {
+            .and_then(|x| elb.target_groups.get(x.tg.ix()));
+        if let Some(g) = group {
+            if was == Some(true) && !healthy && g.terminate_on_unhealthy {
                 self.sessions.end_target(g.vpc.0, ip);
             }
         }
@@ -437,10 +432,6 @@ impl<'a, S: Sink> Pass<'a, S> {
             Role::Inactive => Verdict::Dropped(Drop::UnknownPort(port)),
         }
     }
-}
-
-fn snap_targets(snap: &Snapshot) -> usize {
-    snap.elb.targets.len()
 }
 
 impl Role {

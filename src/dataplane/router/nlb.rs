@@ -36,6 +36,7 @@ use crate::dataplane::conntrack::FlowKey;
 use crate::dataplane::nlb::{
     self, Client, PortField, Proxy, SeqField, Session, INTERNET_ZONE, UDP_IDLE,
 };
+use crate::dataplane::packet::tcp_flags::{ACK, FIN, PSH, RST, SYN};
 use crate::dataplane::packet::{eth, parse_ipv4, proto, Ipv4Info, L4};
 use crate::dataplane::topology::{Eni, EniIx, IfeIx, NlbIx, VpcIx, INTERNET_NET};
 use crate::dataplane::verdict::{Drop, Verdict};
@@ -121,9 +122,6 @@ impl<S: Sink> Pass<'_, S> {
         let Some(lb) = snap.elb.nlbs.get(n.ix()) else {
             return Verdict::Dropped(Drop::NlbNoListener(n));
         };
-        let Some(nd) = lb.nodes.get(node) else {
-            return Verdict::Dropped(Drop::NlbNoListener(n));
-        };
         let Some((sport, dport)) = info.l4.ports() else {
             return Verdict::Dropped(Drop::NlbNoListener(n));
         };
@@ -133,7 +131,7 @@ impl<S: Sink> Pass<'_, S> {
         };
         let outer = FlowKey::new(info.protocol, info.src, sport, info.dst, dport).in_zone(zone);
         let flags = info.l4.tcp_flags();
-        let session = match self.sessions.from_client(self.now, &outer, flags) {
+        let mut session = match self.sessions.from_client(self.now, &outer, flags) {
             Some(s) => s,
             None => match self.new_session(n, node, outer, endpoint, frame, info) {
                 Ok(s) => s,
@@ -145,12 +143,10 @@ impl<S: Sink> Pass<'_, S> {
                 }
             },
         };
-        let _ = nd;
-        let mut session = session;
         // Proxy protocol v2: the header goes to the target before the client's first byte,
         // when the client's handshake completes.
         if session.proxy == Proxy::Pending
-            && matches!(info.l4, L4::Tcp { flags, .. } if flags & 0x12 == 0x10)
+            && matches!(info.l4, L4::Tcp { flags, .. } if flags & (SYN | ACK) == ACK)
         {
             if let Some(shift) = self.send_proxy_header(lb.vpc, &session, frame) {
                 self.sessions.proxy_sent(&session.outer, shift);
@@ -202,7 +198,7 @@ impl<S: Sink> Pass<'_, S> {
             .listener(info.protocol, outer.dst_port)
             .ok_or(Drop::NlbNoListener(n))?;
         let tcp = info.protocol == proto::TCP;
-        if tcp && !matches!(info.l4, L4::Tcp { flags, .. } if flags & 0x12 == 0x02) {
+        if tcp && !matches!(info.l4, L4::Tcp { flags, .. } if flags & (SYN | ACK) == SYN) {
             return Err(Drop::NlbNoFlow(n));
         }
         let via_privatelink = endpoint.is_some();
@@ -336,7 +332,7 @@ impl<S: Sink> Pass<'_, S> {
         l4[4..8].copy_from_slice(&seq);
         l4[8..12].copy_from_slice(&ack);
         l4[12] = 5 << 4;
-        l4[13] = 0x18; // PSH, ACK
+        l4[13] = PSH | ACK;
         l4[14..16].copy_from_slice(&window);
         let l4_len = u16::try_from(20 + n).ok()?;
         let pseudo = checksum::pseudo_v4(inner.src, inner.dst, proto::TCP, l4_len);
@@ -358,7 +354,7 @@ impl<S: Sink> Pass<'_, S> {
         else {
             return;
         };
-        if flags & 0x04 != 0 {
+        if flags & RST != 0 {
             return;
         }
         let (port, mac) = match via {
@@ -384,11 +380,11 @@ impl<S: Sink> Pass<'_, S> {
         let data = info
             .total_len
             .saturating_sub(info.ihl + usize::from(tcp[12] >> 4) * 4);
-        let (r_seq, r_ack, r_flags) = if flags & 0x10 != 0 {
-            (ack, 0, 0x04)
+        let (r_seq, r_ack, r_flags) = if flags & ACK != 0 {
+            (ack, 0, RST)
         } else {
-            let len = u32::try_from(data).unwrap_or(0) + u32::from(flags & 0x03 != 0);
-            (0, seq.wrapping_add(len), 0x14)
+            let len = u32::try_from(data).unwrap_or(0) + u32::from(flags & (SYN | FIN) != 0);
+            (0, seq.wrapping_add(len), RST | ACK)
         };
         let len = eth::LEN + 40;
         let Some(out) = self.gen.get_mut(..len) else {
