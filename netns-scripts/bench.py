@@ -14,9 +14,9 @@ to the kernel in the same run:
   slirp4netns  a namespace to the host's loopback through slirp4netns (10.0.2.2)
   pasta        a namespace to the host's loopback through pasta (its -T/-U port forwards)
 
-The lab is benches/labs/privatelink.yaml. Output: a table on stdout, and JSON and CSV in
---out. Everything it starts is stopped by bench.sh's cleanup (the lab goes down, the kernel
-baseline's namespaces are deleted).
+The lab is benches/labs/privatelink.yaml. Output: a table on stdout; JSON, CSV and a plot
+(bench.png, matplotlib) in --out. Everything it starts is stopped by bench.sh's cleanup (the
+lab goes down, the kernel baseline's namespaces are deleted).
 """
 
 import argparse
@@ -63,6 +63,10 @@ SLIRP, PASTA = "vlbk_s", "vlbk_p"
 # 10.0.2.2 to it; pasta forwards the namespace's own 127.0.0.1 ports 5301/5302 to it (-T/-U).
 PEER_PORTS = (5301, 5302)
 K_SERVER = "10.0.1.10"
+
+# Rows where a smaller figure is the better one; the others are better higher.
+LOWER_BETTER = ("64-byte UDP loss (%)", "idle ping avg (ms)", "loaded ping avg (ms)",
+                "router CPU s/GB (1 stream)")
 
 
 def run(cmd, check=True, timeout=120, stdin=None):
@@ -132,6 +136,11 @@ def peers():
         time.sleep(0.1)
 
 
+def num(v):
+    """A figure as the table and the plot show it: 3 significant digits, thousands in full."""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+
+
 def jdump(vpclab, lab, *what):
     return json.loads(run([vpclab, "describe", *what, "--name", lab]))
 
@@ -171,6 +180,53 @@ def ping_avg(client, addr, count=100):
     return None
 
 
+def plot(result, order, names, baseline, path):
+    """bench.png: one panel per row, a bar per path at its median with its min-max as whiskers;
+    the baseline hatched and drawn across the panel as a dashed line."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = [m for m in order if any(r["metric"] == m for r in result["rows"])]
+    cols = 2
+    nrows = (len(metrics) + cols - 1) // cols
+    fig, axes = plt.subplots(nrows, cols, figsize=(6.5 * cols, 3.6 * nrows + 1.4), squeeze=False)
+    colours = {n: plt.cm.tab10(i % 10) for i, n in enumerate(x for x in names if x != baseline)}
+    colours[baseline] = "0.75"
+    for ax, metric in zip(axes.flat, metrics):
+        got = [(n, next(r for r in result["rows"] if r["metric"] == metric and r["path"] == n))
+               for n in names if any(r["metric"] == metric and r["path"] == n for r in result["rows"])]
+        xs = range(len(got))
+        meds = [r["median"] for _, r in got]
+        err = [[r["median"] - r["min"] for _, r in got], [r["max"] - r["median"] for _, r in got]]
+        bars = ax.bar(xs, meds, yerr=err, capsize=4, color=[colours[n] for n, _ in got],
+                      edgecolor="black", linewidth=0.6)
+        for (n, r), b in zip(got, bars):
+            if n == baseline:
+                b.set_hatch("//")
+                ax.axhline(r["median"], color="0.3", linestyle="--", linewidth=0.8, zorder=0)
+            ax.annotate(num(r["median"]), (b.get_x() + b.get_width() / 2, r["max"]),
+                        xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels([f"{n}\n(baseline)" if n == baseline else n for n, _ in got],
+                           rotation=30, ha="right", fontsize=8)
+        for label, (n, _) in zip(ax.get_xticklabels(), got):
+            if n == baseline:
+                label.set_fontweight("bold")
+        ax.set_title(f"{metric}: {'lower' if metric in LOWER_BETTER else 'higher'} is better", fontsize=10)
+        ax.set_ylim(0, max(r["max"] for _, r in got) * 1.15 or 1)
+        ax.grid(axis="y", alpha=0.3)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.axis("off")
+    m = result["machine"]
+    fig.suptitle(f"vpclab bench: {m['cores']} cores, {m['cpu']}, Linux {m['kernel']}, {m['date']}\n"
+                 f"{result['rounds']} interleaved rounds of {result['seconds']} s; bar: median, whiskers: "
+                 f"min-max; hatched and dashed: {baseline} (the baseline)", fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vpclab", required=True)
@@ -184,6 +240,12 @@ def main():
     vpclab, lab, t = a.vpclab, a.lab, str(a.seconds)
     wanted = a.paths.split(",")
     baseline = wanted[0]
+    try:  # the plot comes at the end: fail before minutes of measuring, not after
+        import matplotlib  # noqa: F401
+    except ImportError:
+        sys.exit(f"bench.py: {sys.executable} has no matplotlib for the plot "
+                 "(apt-get install python3-matplotlib; bench.sh does)")
+
 
     if "kernel" in wanted:
         kernel_baseline()
@@ -222,6 +284,7 @@ def main():
         "cores": os.cpu_count(),
         "kernel": os.uname().release,
         "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
+        "date": time.strftime("%Y-%m-%d"),
         "instance_mtu": side("Client2").run(["cat", "/sys/class/net/eth0/mtu"]).strip(),
         "instance_offloads": " ".join(
             l.strip() for l in side("Client2").run(["ethtool", "-k", "eth0"], check=False).splitlines()
@@ -275,7 +338,7 @@ def main():
              "64-byte UDP loss (%)", "idle ping avg (ms)", "loaded ping avg (ms)",
              "new TCP connections/s", "router CPU s/GB (1 stream)"]
     names = [p[0] for p in paths]
-    result = {"machine": facts, "rounds": a.rounds, "seconds": a.seconds, "rows": []}
+    result = {"machine": facts, "rounds": a.rounds, "seconds": a.seconds, "baseline": baseline, "rows": []}
     for metric in order:
         base = rows.get((metric, baseline))
         for name in names:
@@ -285,7 +348,8 @@ def main():
             med = statistics.median(vals)
             ratio = med / statistics.median(base) if base and statistics.median(base) else None
             result["rows"].append({"metric": metric, "path": name, "median": med, "min": min(vals),
-                                   "max": max(vals), "ratio": ratio, "values": vals})
+                                   "max": max(vals), "ratio": ratio, "values": vals,
+                                   "better": "lower" if metric in LOWER_BETTER else "higher"})
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "bench.json"), "w") as f:
         json.dump(result, f, indent=1)
@@ -295,11 +359,13 @@ def main():
         for r in result["rows"]:
             w.writerow([r["metric"], r["path"], f"{r['median']:.4g}", f"{r['min']:.4g}", f"{r['max']:.4g}",
                         "" if r["ratio"] is None else f"{r['ratio']:.2f}"])
+    png = os.path.join(a.out, "bench.png")
+    plot(result, order, names, baseline, png)
     # The table: one line per metric, one column per path (median [min-max] ratio).
     print(f"machine: {facts['cores']} cores, {facts['cpu']}, Linux {facts['kernel']}; "
           f"instance MTU {facts['instance_mtu']}; {facts['instance_offloads']}")
     print(f"{a.rounds} interleaved rounds of {a.seconds} s; median [min-max] (ratio to {baseline})")
-    width = 30
+    width = max(len(m) for m in order) + len(", lower is better")
     print("| metric | " + " | ".join(names) + " |")
     print("|---" * (len(names) + 1) + "|")
     for metric in order:
@@ -309,11 +375,13 @@ def main():
             if r is None:
                 cells.append("-")
                 continue
-            c = f"{r['median']:.3g} [{r['min']:.3g}–{r['max']:.3g}]"
+            c = f"{num(r['median'])} [{num(r['min'])}–{num(r['max'])}]"
             if r["ratio"] is not None and name != baseline:
                 c += f" ({r['ratio']:.2f}×)"
             cells.append(c)
-        print(f"| {metric:<{width}} | " + " | ".join(cells) + " |")
+        label = metric + (", lower is better" if metric in LOWER_BETTER else "")
+        print(f"| {label:<{width}} | " + " | ".join(cells) + " |")
+    print(f"plot: {png}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@
 #                                    beside vpclab intra-VPC, through an NLB, through
 #                                    PrivateLink and through the IGW; iperf3 1 and 4 streams,
 #                                    64-byte UDP, idle and loaded ping, connections/s, router
-#                                    CPU per GB (netns-scripts/bench.py; JSON and CSV too)
+#                                    CPU per GB (netns-scripts/bench.py; JSON, CSV and a PNG
+#                                    plot too)
 #   netns-scripts/bench.sh lab [N]   up/down times of the seed-2 lab and of a generated
 #                                    N-instance lab (default 100), idle ping RTT between
 #                                    instances against a veth pair between two namespaces
@@ -72,10 +73,27 @@ if [[ ${what} == throughput || ${what} == privatelink ]]; then
     else
         paths=intra-VPC,NLB,PrivateLink seconds=5 name=vlbench_pl
     fi
+    # bench.py draws its plot with matplotlib: run it with a python3 that has it (Debian's
+    # first, since another python3 may come first on PATH), else install Debian's.
+    py=""
+    for p in /usr/bin/python3 "$(command -v python3 || true)"; do
+        if [[ -x ${p} ]] && "${p}" -c 'import matplotlib' 2>/dev/null; then
+            py="${p}"
+            break
+        fi
+    done
+    if [[ -z ${py} ]]; then
+        vl_say "installing python3-matplotlib (bench only: the plot)"
+        py=/usr/bin/python3
+        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-matplotlib >/dev/null ||
+            ! "${py}" -c 'import matplotlib' 2>/dev/null; then
+            vl_die "cannot install python3-matplotlib for ${py} (the plot): install it (apt-get install python3-matplotlib) and run again"
+        fi
+    fi
     labs+=("${name}")
     out="${target_dir}/bench-${what}"
-    vl_say "${paths//,/, } (benches/labs/privatelink.yaml); also in ${out}/bench.{json,csv}"
-    python3 netns-scripts/bench.py --vpclab "${vpclab}" --lab "${name}" --out "${out}" \
+    vl_say "${paths//,/, } (benches/labs/privatelink.yaml); also in ${out}/bench.{json,csv,png}"
+    "${py}" netns-scripts/bench.py --vpclab "${vpclab}" --lab "${name}" --out "${out}" \
         --paths "${paths}" --rounds "${VL_BENCH_ROUNDS:-3}" --seconds "${VL_BENCH_SECONDS:-${seconds}}"
     echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
     exit 0
