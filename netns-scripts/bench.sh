@@ -5,10 +5,12 @@
 #   netns-scripts/bench.sh [throughput]
 #                                    the default: the kernel routing between namespaces
 #                                    beside vpclab intra-VPC, through an NLB, through
-#                                    PrivateLink and through the IGW; iperf3 1 and 4 streams,
-#                                    64-byte UDP, idle and loaded ping, connections/s, router
-#                                    CPU per GB (netns-scripts/bench.py; JSON, CSV and a PNG
-#                                    plot too)
+#                                    PrivateLink and through the IGW, and slirp4netns and
+#                                    pasta; iperf3 1 and 4 streams, 64-byte UDP, idle and
+#                                    loaded ping, connections/s, router CPU per GB; and
+#                                    intra-VPC again with 10,000 more routes per route table
+#                                    and 1,000 idle tracked flows ("no collapse")
+#                                    (netns-scripts/bench.py; JSON, CSV and a PNG plot too)
 #   netns-scripts/bench.sh lab [N]   up/down times of the seed-2 lab and of a generated
 #                                    N-instance lab (default 100), idle ping RTT between
 #                                    instances against a veth pair between two namespaces
@@ -62,7 +64,7 @@ trap cleanup EXIT
 # medians and ratios to the first path (netns-scripts/bench.py).
 if [[ ${what} == throughput || ${what} == privatelink ]]; then
     if [[ ${what} == throughput ]]; then
-        paths=kernel,intra-VPC,NLB,PrivateLink,IGW,slirp4netns,pasta seconds=3 name=vlbench_tp
+        paths=kernel,intra-VPC,intra-VPC+10k,NLB,PrivateLink,IGW,slirp4netns,pasta seconds=3 name=vlbench_tp
         for pkg in slirp4netns passt; do
             tool="${pkg/passt/pasta}"
             command -v "${tool}" >/dev/null 2>&1 && continue
@@ -90,10 +92,11 @@ if [[ ${what} == throughput || ${what} == privatelink ]]; then
             vl_die "cannot install python3-matplotlib for ${py} (the plot): install it (apt-get install python3-matplotlib) and run again"
         fi
     fi
-    labs+=("${name}")
+    # The second lab is intra-VPC+10k's (when the paths have it); both go down on exit.
+    labs+=("${name}" "${name}r")
     out="${target_dir}/bench-${what}"
     vl_say "${paths//,/, } (benches/labs/privatelink.yaml); also in ${out}/bench.{json,csv,png}"
-    "${py}" netns-scripts/bench.py --vpclab "${vpclab}" --lab "${name}" --out "${out}" \
+    "${py}" netns-scripts/bench.py --vpclab "${vpclab}" --lab "${name}" --routes-lab "${name}r" --out "${out}" \
         --paths "${paths}" --rounds "${VL_BENCH_ROUNDS:-3}" --seconds "${VL_BENCH_SECONDS:-${seconds}}"
     echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
     exit 0
