@@ -18,9 +18,9 @@ to the kernel in the same run:
   pasta        a namespace to the host's loopback through pasta (its -T/-U port forwards)
 
 The lab is benches/labs/privatelink.yaml (intra-VPC+10k: a template generated from it into
---out, on the lab --routes-lab). Output: a table on stdout; JSON, CSV and a plot (bench.png,
-matplotlib) in --out. Everything it starts is stopped by bench.sh's cleanup (the labs go
-down, the kernel baseline's namespaces are deleted).
+--out, on the lab --routes-lab). Output: a table on stdout, then a snippet for the README; JSON,
+CSV and a plot (bench.png, matplotlib) in --out. Everything it starts is stopped by bench.sh's
+cleanup (the labs go down, the kernel baseline's namespaces are deleted).
 """
 
 import argparse
@@ -88,6 +88,8 @@ for port in range(int(sys.argv[2]), int(sys.argv[2]) + int(sys.argv[3])):
 # Rows where a smaller figure is the better one; the others are better higher.
 LOWER_BETTER = ("64-byte UDP loss (%)", "idle ping avg (ms)", "loaded ping avg (ms)",
                 "router CPU s/GB (1 stream)")
+# Where the README's snippet expects the plot (bench.sh writes it to --out/bench.png).
+PLOT_LINK = "docs/bench-throughput.png"
 
 
 def run(cmd, check=True, timeout=120, stdin=None):
@@ -479,8 +481,9 @@ def main():
     plot(result, order, names, baseline, png)
     # The table: one line per metric, one column per path (median [min-max] ratio).
     machine = f"{facts['cores']} cores, {facts['cpu']}, Linux {facts['kernel']}"
+    rounds = f"{a.rounds} interleaved round{'s' * (a.rounds != 1)} of {a.seconds} s"
     print(f"machine: {machine}; instance MTU {facts['instance_mtu']}; {facts['instance_offloads']}")
-    print(f"{a.rounds} interleaved rounds of {a.seconds} s (connections/s: {t_connect} s); "
+    print(f"{rounds} (connections/s: {t_connect} s); "
           f"median [min-max] (ratio to {baseline})")
     width = max(len(m) for m in order) + len(", lower is better")
     print("| metric | " + " | ".join(names) + " |")
@@ -505,7 +508,12 @@ def main():
               f"{nc['tracked_flows_min']}")
         if (nc["tracked_flows_min"] or 0) < FLOWS:
             print(f"WARNING: fewer than {FLOWS} tracked flows during {ROUTES_PATH}'s rows: not the load it names")
-    print(f"plot: {png}")
+    print()
+    print(f"plot: {png}; for the README (with the plot copied to {PLOT_LINK}):")
+    print()
+    print(f"Measured by `netns-scripts/bench.sh` on {machine}, {facts['date']} "
+          f"({rounds}): [plot]({PLOT_LINK}), table in "
+          f"[docs/performance.md](docs/performance.md).")
 
 
 if __name__ == "__main__":
