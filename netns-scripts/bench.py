@@ -271,7 +271,8 @@ def plot(result, order, names, baseline, path):
         ax.axis("off")
     m = result["machine"]
     fig.suptitle(f"vpclab bench: {m['cores']} cores, {m['cpu']}, Linux {m['kernel']}, {m['date']}\n"
-                 f"{result['rounds']} interleaved rounds of {result['seconds']} s; bar: median, whiskers: "
+                 f"{result['rounds']} interleaved round{'s' * (result['rounds'] != 1)} of {result['seconds']} s "
+                 f"(connections/s: {result['connect_seconds']} s); bar: median, whiskers: "
                  f"min-max; hatched and dashed: {baseline} (the baseline)", fontsize=11)
     nc = result.get("no_collapse")
     if nc:
