@@ -8,7 +8,8 @@
 //! ([`Count`]). Frames are built before arming and copied into a buffer made
 //! before arming, since the router rewrites them in place.
 //!
-//! Covered: an established TCP flow across subnets (64-byte frames both ways,
+//! Covered: new UDP flows (each frame the first of its flow, so tracked
+//! anew), an established TCP flow across subnets (64-byte frames both ways,
 //! the reply through the tracked side only), a 64 KiB GSO super-frame
 //! forwarded whole, the internet gateway's NAT both ways (SNAT out, DNAT in),
 //! and what the gateway's 1500-byte MTU does to bigger packets: a GSO frame
@@ -169,12 +170,22 @@ impl Case {
 /// Runs every case `N` times (interleaved, as a flow's two directions are)
 /// with the heap watched; returns the heap calls and the frames sent.
 fn forward(router: &mut Router, now: Instant, cases: &[Case]) -> (Heap, Count) {
+    forward_rounds(router, now, cases, N)
+}
+
+/// [`forward`], `rounds` times.
+fn forward_rounds(
+    router: &mut Router,
+    now: Instant,
+    cases: &[Case],
+    rounds: usize,
+) -> (Heap, Count) {
     let mut sink = Count::default();
     let longest = cases.iter().map(|c| c.frame.len()).max().unwrap_or(0);
     let mut buf = vec![0u8; longest];
     let mut wrong: Option<(usize, Verdict)> = None;
     let heap = heap_calls_of(|| {
-        for _ in 0..N {
+        for _ in 0..rounds {
             for (i, c) in cases.iter().enumerate() {
                 let b = &mut buf[..c.frame.len()];
                 b.copy_from_slice(&c.frame);
@@ -195,8 +206,8 @@ fn assert_no_heap(heap: Heap, what: &str) {
     assert_eq!(
         heap,
         Heap::NONE,
-        "{what}: Router::process used the heap ({} allocations, {} reallocations, {} frees \
-         over {N} rounds); rerun with VPCLAB_ALLOC_BACKTRACE=1 to see where",
+        "{what}: Router::process used the heap ({} allocations, {} reallocations, {} frees); \
+         rerun with VPCLAB_ALLOC_BACKTRACE=1 to see where",
         heap.allocs,
         heap.reallocs,
         heap.frees
@@ -405,6 +416,33 @@ fn a_jumbo_packet_fragmented_for_the_internet_gateway_does_not_allocate() {
         heap,
         "a 9001-byte packet fragmented at the internet gateway",
     );
+}
+
+#[test]
+fn new_flows_are_tracked_without_allocating() {
+    let mut h = lab();
+    let client = h.host("ClientA");
+    let server = h.host("ServerB");
+    let a = h.from(&client, server.ip);
+    // `N` UDP flows to ServerB's port 53, each frame the first of its flow:
+    // judged by the groups, the ACLs and the route table, then inserted into
+    // connection tracking (allocated up front) and recorded in the flow log.
+    let cases: Vec<Case> = (0..N as u16)
+        .map(|i| {
+            Case::new(
+                client.port,
+                &VnetHdr::PLAIN,
+                &testkit::udp(&a, 10_000 + i, 53, &[0; 18]),
+                Verdict::Forwarded(server.port),
+            )
+        })
+        .collect();
+    let flows = h.router.tracked_flows();
+    let now = h.now;
+    let (heap, sent) = forward_rounds(&mut h.router, now, &cases, 1);
+    assert_eq!(sent.frames, N as u64);
+    assert_eq!(h.router.tracked_flows(), flows + N, "one new flow each");
+    assert_no_heap(heap, "new flows");
 }
 
 /// The check itself: an allocation inside a measurement is counted.
