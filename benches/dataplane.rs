@@ -3,15 +3,23 @@
 //! hit and insert at 1M flows, GSO segmentation of a 64 KiB frame, and the
 //! whole router: frames/s for a 64-byte cross-subnet forward through security
 //! groups, network ACLs and the route table with a conntrack hit, for a new
-//! flow each frame, and for a 64 KiB GSO frame forwarded whole.
+//! flow each frame, and for a 64 KiB GSO frame forwarded whole. The hit and
+//! the GSO frame are measured twice, side by side: on the bare router lab and
+//! on a loaded one (`…_10k_routes_100k_flows`: 10,000 more routes in the
+//! sender's route table, loaded from a template, and 100,000 other flows
+//! tracked, opened through the router; see `loaded_router`). Frames/s is one
+//! over the time per frame (the GSO pair reports bytes/s as its throughput).
 //!
 //! Run: `cargo bench --bench dataplane -- --warm-up-time 1 --measurement-time 3`
+//! (only the router pairs: add `'router/forward_64(B_cross|KiB)'`)
 
+use std::fmt::Write as _;
 use std::hint::black_box;
 
 use core::net::Ipv4Addr;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use etherparse::PacketBuilder;
+use ipnet::Ipv4Net;
 use vpclab::dataplane::checksum::{self, AddrField, L4Csum};
 use vpclab::dataplane::conntrack::{Conntrack, FlowKey, Timeouts};
 use vpclab::dataplane::gso;
@@ -272,12 +280,18 @@ fn host(lab: &Lab, snap: &Snapshot, logical_id: &str) -> Host {
     }
 }
 
+/// The router lab's template (`tests/fixtures/router-lab.yaml`).
+const ROUTER_LAB: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/router-lab.yaml"
+));
+
 fn router_lab(capacity: usize) -> (Lab, Router, Host, Host) {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/router-lab.yaml"
-    );
-    let lab = vpclab::template::load_file(path.as_ref(), &Default::default()).expect("lab");
+    router_lab_from(ROUTER_LAB, capacity)
+}
+
+fn router_lab_from(template: &str, capacity: usize) -> (Lab, Router, Host, Host) {
+    let lab = vpclab::template::load(template, &Default::default()).expect("lab");
     let snap = Snapshot::build(&lab, None).expect("snapshot");
     let client = host(&lab, &snap, "ClientA");
     let server = host(&lab, &snap, "ServerB");
@@ -289,30 +303,178 @@ fn router_lab(capacity: usize) -> (Lab, Router, Host, Host) {
     (lab, router, client, server)
 }
 
-fn bench_router(c: &mut Criterion) {
-    let (_lab, mut router, client, server) = router_lab(1 << 18);
-    let mac = router.snapshot().router_mac;
-    let a = Addrs::new(client.mac, mac, client.ip, server.ip);
-    let mut sink = Count::default();
-    let now = Instant::from_secs(10);
-    let mut g = c.benchmark_group("router");
-    g.throughput(Throughput::Elements(1));
+/// Extra routes for the loaded router: 10,000 distinct CIDRs. First the eight
+/// that cover the VPC (10.0.0.0/8 … 10.0.0.0/15, less specific than its local
+/// 10.1.0.0/16, as a corporate summary route would be), then random prefixes
+/// of every length /8 … /32 (the LPM bench's mix) that do not overlap the VPC:
+/// AWS accepts a route more specific than `local` only to an interface target.
+const EXTRA_ROUTES: usize = 10_000;
 
+fn extra_routes() -> Vec<Ipv4Net> {
+    let vpc: Ipv4Net = "10.1.0.0/16".parse().expect("cidr");
+    let mut seen = std::collections::HashSet::new();
+    let mut out: Vec<Ipv4Net> = (8..16)
+        .map(|len| Ipv4Net::new(Ipv4Addr::new(10, 0, 0, 0), len).expect("cidr"))
+        .collect();
+    seen.extend(out.iter().copied());
+    let mut rng = Rng(0x726f_7574_6573);
+    while out.len() < EXTRA_ROUTES {
+        let len = 8 + (rng.next() % 25) as u8;
+        let net = Ipv4Net::new(Ipv4Addr::from(rng.next() as u32), len)
+            .expect("cidr")
+            .trunc();
+        if !net.contains(&vpc) && !vpc.contains(&net) && seen.insert(net) {
+            out.push(net);
+        }
+    }
+    out
+}
+
+/// The router lab's template with [`EXTRA_ROUTES`] more `AWS::EC2::Route`s in
+/// RtA (ClientA's subnet's route table), each to the internet gateway, as a
+/// CloudFormation template declares them. AWS allows at most 1,000 routes in
+/// a route table, even on request (its default quota is lower, and a
+/// prefix-list route counts as its list's maximum entries); vpclab does not
+/// enforce the quota, so this is ten times what AWS allows in one table: a
+/// stress figure, not a lab AWS would run.
+fn router_lab_10k_routes_template() -> String {
+    let mut t = String::from(ROUTER_LAB);
+    for (i, net) in extra_routes().iter().enumerate() {
+        writeln!(
+            t,
+            "  ExtraRoute{i}:\n    Type: AWS::EC2::Route\n    DependsOn: IgwAttachment\n    \
+             Properties:\n      RouteTableId: !Ref RtA\n      DestinationCidrBlock: {net}\n      \
+             GatewayId: !Ref Igw"
+        )
+        .expect("write to a String");
+    }
+    t
+}
+
+/// Tracked flows in the loaded router besides the measured one.
+const LOADED_FLOWS: usize = 100_000;
+
+/// The loaded router: the router lab with [`EXTRA_ROUTES`] more routes in
+/// ClientA's route table (see [`router_lab_10k_routes_template`]), then
+/// [`LOADED_FLOWS`] distinct TCP flows opened through it at `now`: the SYN of
+/// each, 50,000 from ClientA and 50,000 from NoPublicA (source ports 10,000 …
+/// 59,999, ClientA's 40,000 moved to 60,000: the measured flow's) to ServerB
+/// port 22, every one judged by the groups, the ACLs and the route table and
+/// inserted into connection tracking (capacity 2^18 flows: 38 % used).
+fn loaded_router(now: Instant) -> (Router, Host, Host) {
+    let (lab, mut router, client, server) =
+        router_lab_from(&router_lab_10k_routes_template(), 1 << 18);
+    let snap = router.snapshot().clone();
+    let rt_a = lab
+        .route_tables
+        .iter()
+        .find(|t| t.origin.logical_id.as_deref() == Some("RtA"))
+        .expect("RtA");
+    let routes = snap
+        .route_tables
+        .iter()
+        .find(|t| t.id == rt_a.id)
+        .expect("compiled RtA")
+        .table
+        .len();
+    assert_eq!(
+        routes,
+        EXTRA_ROUTES + 2,
+        "the extra routes, local and default"
+    );
+    let other = host(&lab, &snap, "NoPublicA");
+    let mut sink = Count::default();
+    for (h, n) in [(&client, LOADED_FLOWS / 2), (&other, LOADED_FLOWS / 2)] {
+        let a = Addrs::new(h.mac, snap.router_mac, h.ip, server.ip);
+        for i in 0..n {
+            let sport = match 10_000 + i as u16 {
+                40_000 if h.port == client.port => 60_000,
+                p => p,
+            };
+            let mut syn = testkit::with_vnet(
+                HdrSize::Legacy,
+                &VnetHdr::PLAIN,
+                &testkit::tcp(&a, sport, 22, Flags::SYN, &[0; 10]),
+            );
+            let v = router.process(now, h.port, &mut syn, &mut sink);
+            assert_eq!(v, Verdict::Forwarded(server.port));
+        }
+    }
+    assert_eq!(router.tracked_flows(), LOADED_FLOWS);
+    println!(
+        "loaded router: {routes} routes in ClientA's route table, {} tracked flows",
+        router.tracked_flows()
+    );
+    (router, client, server)
+}
+
+/// The frames of the router group, built for `client` → `server` through a
+/// router whose MAC is `mac`.
+struct Frames {
+    syn: Vec<u8>,
+    ack64: Vec<u8>,
+    gso64k: Vec<u8>,
+}
+
+fn frames(client: &Host, server: &Host, mac: [u8; 6]) -> Frames {
+    let a = Addrs::new(client.mac, mac, client.ip, server.ip);
     // 64-byte frames (14 + 20 + 20 + 10) on a flow both groups track.
     let syn = testkit::with_vnet(
         HdrSize::Legacy,
         &VnetHdr::PLAIN,
         &testkit::tcp(&a, 40000, 22, Flags::SYN, &[0; 10]),
     );
-    let mut first = syn.clone();
-    let v = router.process(now, client.port, &mut first, &mut sink);
-    assert_eq!(v, Verdict::Forwarded(server.port));
-    let mut frame = testkit::with_vnet(
+    let ack64 = testkit::with_vnet(
         HdrSize::Legacy,
         &VnetHdr::PLAIN,
         &testkit::tcp(&a, 40000, 22, Flags::ACK, &[0; 10]),
     );
-    assert_eq!(frame.len() - 10, 64);
+    assert_eq!(ack64.len() - 10, 64);
+    // A 64 KiB TSO super-frame, judged once and forwarded whole.
+    let payload = 65_535 - 20 - 20;
+    let mut big = testkit::tcp(&a, 40000, 22, Flags::ACK, &vec![0xa5; payload]);
+    let vnet = VnetHdr {
+        flags: flags::NEEDS_CSUM,
+        gso_type: gso_type::TCPV4,
+        hdr_len: 54,
+        gso_size: 8948,
+        csum_start: 34,
+        csum_offset: 16,
+        num_buffers: 0,
+    };
+    let pseudo = checksum::pseudo_v4(client.ip, server.ip, 6, (payload + 20) as u16);
+    big[50..52].copy_from_slice(&pseudo.to_be_bytes());
+    let gso64k = testkit::with_vnet(HdrSize::Legacy, &vnet, &big);
+    Frames { syn, ack64, gso64k }
+}
+
+fn bench_router(c: &mut Criterion) {
+    let (_lab, mut router, client, server) = router_lab(1 << 18);
+    let mac = router.snapshot().router_mac;
+    let mut sink = Count::default();
+    let now = Instant::from_secs(10);
+    let Frames {
+        syn,
+        ack64: mut frame,
+        gso64k: mut big,
+    } = frames(&client, &server, mac);
+    let v = router.process(now, client.port, &mut syn.clone(), &mut sink);
+    assert_eq!(v, Verdict::Forwarded(server.port));
+
+    // The same flow through the loaded router.
+    let (mut loaded, l_client, l_server) = loaded_router(now);
+    let l_mac = loaded.snapshot().router_mac;
+    let Frames {
+        syn: l_syn,
+        ack64: mut l_frame,
+        gso64k: mut l_big,
+    } = frames(&l_client, &l_server, l_mac);
+    let v = loaded.process(now, l_client.port, &mut l_syn.clone(), &mut sink);
+    assert_eq!(v, Verdict::Forwarded(l_server.port));
+    assert_eq!(loaded.tracked_flows(), LOADED_FLOWS + 1);
+
+    let mut g = c.benchmark_group("router");
+    g.throughput(Throughput::Elements(1));
     // The baseline, side by side: what a bare forwarder does per frame (read
     // the vnet header, parse Ethernet and IPv4, rewrite the MACs).
     let server_mac = server.mac;
@@ -329,9 +491,27 @@ fn bench_router(c: &mut Criterion) {
     g.bench_function("forward_64B_cross_subnet_conntrack_hit", |b| {
         b.iter(|| router.process(now, client.port, black_box(&mut frame), &mut sink))
     });
+    g.bench_function(
+        "forward_64B_cross_subnet_conntrack_hit_10k_routes_100k_flows",
+        |b| b.iter(|| loaded.process(now, l_client.port, black_box(&mut l_frame), &mut sink)),
+    );
+
+    g.throughput(Throughput::Bytes(big.len() as u64));
+    g.bench_function("forward_64KiB_gso_frame_whole", |b| {
+        b.iter(|| router.process(now, client.port, black_box(&mut big), &mut sink))
+    });
+    g.bench_function("forward_64KiB_gso_frame_whole_10k_routes_100k_flows", |b| {
+        b.iter(|| loaded.process(now, l_client.port, black_box(&mut l_big), &mut sink))
+    });
 
     // A new UDP flow every frame: 65 536 source ports cycled 1 ms apart, so a
     // port comes back after its 30 s entry has expired (miss, reclaim, insert).
+    // A router of its own: its flows (up to 65 536, live and expired) would
+    // otherwise sit in the table the benchmarks above measure, but only when
+    // this one runs first (not under a filter that skips it).
+    let (_l, mut churn, _, _) = router_lab(1 << 18);
+    let a = Addrs::new(client.mac, mac, client.ip, server.ip);
+    g.throughput(Throughput::Elements(1));
     let udp: Vec<Vec<u8>> = (0..=u16::MAX)
         .map(|p| {
             testkit::with_vnet(
@@ -344,7 +524,7 @@ fn bench_router(c: &mut Criterion) {
     let mut buf = udp[0].clone();
     for (i, f) in udp.iter().enumerate().take(16) {
         let mut b = f.clone();
-        let v = router.process(
+        let v = churn.process(
             Instant::from_millis(i as u64),
             client.port,
             &mut b,
@@ -359,33 +539,13 @@ fn bench_router(c: &mut Criterion) {
             i = (i + 1) & 0xffff;
             t += 1;
             buf.copy_from_slice(&udp[i]);
-            router.process(
+            churn.process(
                 Instant::from_millis(t),
                 client.port,
                 black_box(&mut buf),
                 &mut sink,
             )
         })
-    });
-
-    // A 64 KiB TSO super-frame, judged once and forwarded whole.
-    let payload = 65_535 - 20 - 20;
-    let mut big = testkit::tcp(&a, 40000, 22, Flags::ACK, &vec![0xa5; payload]);
-    let vnet = VnetHdr {
-        flags: flags::NEEDS_CSUM,
-        gso_type: gso_type::TCPV4,
-        hdr_len: 54,
-        gso_size: 8948,
-        csum_start: 34,
-        csum_offset: 16,
-        num_buffers: 0,
-    };
-    let pseudo = checksum::pseudo_v4(client.ip, server.ip, 6, (payload + 20) as u16);
-    big[50..52].copy_from_slice(&pseudo.to_be_bytes());
-    let mut big = testkit::with_vnet(HdrSize::Legacy, &vnet, &big);
-    g.throughput(Throughput::Bytes(big.len() as u64));
-    g.bench_function("forward_64KiB_gso_frame_whole", |b| {
-        b.iter(|| router.process(now, client.port, black_box(&mut big), &mut sink))
     });
     g.finish();
 

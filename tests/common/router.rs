@@ -1,5 +1,6 @@
 //! A router fed frames by hand, for the sans-IO scenario tests (`tests/router.rs`,
-//! `tests/nlb.rs`): a topology built from a template, frames injected on its ports with a
+//! `tests/nlb.rs`, and `tests/alloc.rs`, which drives `router` directly into a sink that
+//! does not allocate): a topology built from a template, frames injected on its ports with a
 //! fake clock, and what comes out collected.
 
 use std::net::Ipv4Addr;
