@@ -6,7 +6,10 @@
 //!   one preallocated 64 KiB buffer), hands each to the router, and writes what the router
 //!   sends: to a TAP as one `writev` (virtio-net header + frame, no copy), to a service port
 //!   into the [`ServiceSide`]. Nothing on this path allocates or logs per frame, except
-//!   packets for the emulated services (not the fast path).
+//!   packets for the emulated services (not the fast path). The poll set is built once.
+//! - With [`EventLoop::with_busy_poll`] the loop does not sleep until that long has passed
+//!   without a frame: lower latency for a core's worth of CPU while traffic flows (measured in
+//!   `docs/performance.md`); off by default.
 //! - Commands arrive on a channel (and a byte on the wake pipe): install a new snapshot
 //!   between two frames, report counters, stop.
 //! - A TAP whose write fails (its queue full, `EAGAIN`) loses the frame, counted in
@@ -145,6 +148,8 @@ pub struct EventLoop<S: ServiceSide> {
     stats: LoopStats,
     /// The services' health generation last pushed to the router.
     health_seen: Option<u64>,
+    /// See [`EventLoop::with_busy_poll`].
+    busy_poll: Duration,
 }
 
 /// The sink the router writes into during one frame.
@@ -199,7 +204,16 @@ impl<S: ServiceSide> EventLoop<S> {
             clock: std::time::Instant::now(),
             stats: LoopStats::default(),
             health_seen: None,
+            busy_poll: Duration::ZERO,
         }
+    }
+
+    /// Spins for up to `d` after a wake-up that had work: `poll` does not sleep until `d`
+    /// has passed without a frame (zero, the default: always sleep). Trades CPU for latency:
+    /// a frame that arrives while spinning is read without a sleep and a wake-up.
+    pub fn with_busy_poll(mut self, d: Duration) -> Self {
+        self.busy_poll = d;
+        self
     }
 
     fn now(&self) -> Instant {
@@ -210,9 +224,21 @@ impl<S: ServiceSide> EventLoop<S> {
     pub fn run(mut self) -> io::Result<()> {
         let mut buf = vec![0u8; READ_BUF];
         let mut pending: Vec<(PortId, Vec<u8>)> = Vec::new();
-        let ports: Vec<usize> = (0..self.taps.len())
-            .filter(|&i| self.taps[i].is_some())
+        // The devices leave `self` for the loop's duration so that the poll set, built once,
+        // can borrow them while the router (in `self`) is borrowed mutably per frame.
+        let taps = std::mem::take(&mut self.taps);
+        let ports: Vec<usize> = (0..taps.len()).filter(|&i| taps[i].is_some()).collect();
+        let wake = self.wake.try_clone()?;
+        let mut fds: Vec<PollFd<'_>> = ports
+            .iter()
+            .filter_map(|&i| taps[i].as_ref())
+            .map(|t| PollFd::new(t.fd(), PollFlags::POLLIN))
+            .chain(std::iter::once(PollFd::new(
+                wake.as_fd(),
+                PollFlags::POLLIN,
+            )))
             .collect();
+        let mut last_work = std::time::Instant::now();
         let mut last_tick = self.now();
         loop {
             let now = self.now();
@@ -220,25 +246,18 @@ impl<S: ServiceSide> EventLoop<S> {
             if let Some(d) = self.services.poll_delay(now) {
                 timeout = timeout.min(d);
             }
-            let ready: Vec<bool> = {
-                let mut fds: Vec<PollFd> = ports
-                    .iter()
-                    .filter_map(|&i| self.taps[i].as_ref())
-                    .map(|t| PollFd::new(t.fd(), PollFlags::POLLIN))
-                    .collect();
-                fds.push(PollFd::new(self.wake.as_fd(), PollFlags::POLLIN));
-                let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
-                match poll(&mut fds, PollTimeout::from(ms)) {
-                    Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                    Err(e) => return Err(io::Error::from(e)),
-                }
-                fds.iter()
-                    .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-                    .collect()
-            };
-            if ready.last().copied().unwrap_or(false) {
+            if !self.busy_poll.is_zero() && last_work.elapsed() < self.busy_poll {
+                timeout = Duration::ZERO;
+            }
+            let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+            match poll(&mut fds, PollTimeout::from(ms)) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(io::Error::from(e)),
+            }
+            let readable = |f: &PollFd<'_>| f.revents().is_some_and(|r| !r.is_empty());
+            if fds.last().is_some_and(readable) {
                 let mut byte = [0u8; 64];
-                let _ = nix::unistd::read(&self.wake, &mut byte);
+                let _ = nix::unistd::read(&wake, &mut byte);
             }
             if !self.commands()? {
                 return Ok(());
@@ -247,14 +266,16 @@ impl<S: ServiceSide> EventLoop<S> {
                 return Ok(());
             }
             let now = self.now();
-            for (k, &i) in ports.iter().enumerate() {
-                if !ready.get(k).copied().unwrap_or(false) {
+            let mut worked = false;
+            for (f, &i) in fds.iter().zip(&ports) {
+                if !readable(f) {
                     continue;
                 }
+                let Some(Some(tap)) = taps.get(i) else {
+                    continue;
+                };
+                let port = PortId(u32::try_from(i).unwrap_or(u32::MAX));
                 for _ in 0..BURST {
-                    let Some(Some(tap)) = self.taps.get(i) else {
-                        break;
-                    };
                     let n = match tap.read_frame(&mut buf) {
                         Ok(n) => n,
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -263,12 +284,15 @@ impl<S: ServiceSide> EventLoop<S> {
                             break;
                         }
                     };
+                    worked = true;
                     self.stats.rx_frames += 1;
-                    let port = PortId(u32::try_from(i).unwrap_or(u32::MAX));
-                    self.process(now, port, &mut buf[..n], &mut pending);
+                    self.process(&taps, now, port, &mut buf[..n], &mut pending);
                 }
             }
-            self.serve(now, &mut pending);
+            if worked {
+                last_work = std::time::Instant::now();
+            }
+            self.serve(&taps, now, &mut pending);
             if now.total_millis().saturating_sub(last_tick.total_millis()) >= 1000 {
                 self.router.expire(now, EXPIRE_BUDGET);
                 last_tick = now;
@@ -278,13 +302,14 @@ impl<S: ServiceSide> EventLoop<S> {
 
     fn process(
         &mut self,
+        taps: &[Option<Box<dyn FrameIo>>],
         now: Instant,
         port: PortId,
         frame: &mut [u8],
         pending: &mut Vec<(PortId, Vec<u8>)>,
     ) {
         let mut out = Out {
-            taps: &self.taps,
+            taps,
             snap: &self.snap,
             to_services: pending,
             tx_errors: &mut self.stats.tx_errors,
@@ -293,7 +318,12 @@ impl<S: ServiceSide> EventLoop<S> {
     }
 
     /// Hands queued packets to the services and their answers to the router, until quiet.
-    fn serve(&mut self, now: Instant, pending: &mut Vec<(PortId, Vec<u8>)>) {
+    fn serve(
+        &mut self,
+        taps: &[Option<Box<dyn FrameIo>>],
+        now: Instant,
+        pending: &mut Vec<(PortId, Vec<u8>)>,
+    ) {
         // Nothing for the services and no timer of theirs due: leave them be (most wakes
         // are frames between instances).
         let due = self.services.poll_delay(now).is_some_and(|d| d.is_zero());
@@ -314,7 +344,7 @@ impl<S: ServiceSide> EventLoop<S> {
                 return;
             }
             for (port, mut packet) in answers {
-                self.process(now, port, &mut packet, pending);
+                self.process(taps, now, port, &mut packet, pending);
             }
         }
     }

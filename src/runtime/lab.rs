@@ -239,7 +239,15 @@ fn bring_up_and_serve(
         rx,
         wake_r,
         Box::new(move || stop_loop.load(Ordering::SeqCst) || signals::stop_requested()),
-    );
+    )
+    // `VPCLAB_BUSY_POLL_US` in `up`'s environment (the daemon inherits it): see
+    // `EventLoop::with_busy_poll` and docs/performance.md.
+    .with_busy_poll(Duration::from_micros(
+        std::env::var("VPCLAB_BUSY_POLL_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    ));
     let loop_thread = std::thread::Builder::new()
         .name("vpclab-router".into())
         .spawn(move || event_loop.run())
