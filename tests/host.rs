@@ -64,8 +64,9 @@ impl LabGuard {
     fn track(&mut self, instance: &str) {
         self.ids
             .add(&netns::path(&names::netns(&self.name, instance)));
-        self.ids.add(&instance::uts_file(&self.name, instance));
-        self.ids.add(&instance::mnt_file(&self.name, instance));
+        for f in instance::ns_files(&self.name, instance) {
+            self.ids.add(&f);
+        }
     }
 
     /// `down`, then checks that nothing of the lab is left.
@@ -860,72 +861,130 @@ fn instance_names_that_collide_are_refused_and_leave_nothing_half_made() {
     lab.finish();
 }
 
+/// sha256 of a host file, or of `find <dir>`'s sorted listing with sizes.
+fn host_digest(path: &str) -> String {
+    let out = if Path::new(path).is_dir() {
+        Command::new("sh")
+            .args([
+                "-c",
+                &format!("find {path} -xdev -printf '%p %s\\n' 2>/dev/null | sort | sha256sum"),
+            ])
+            .output()
+            .unwrap()
+    } else {
+        Command::new("sha256sum").arg(path).output().unwrap()
+    };
+    assert!(out.status.success(), "sha256sum {path}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
-fn instance_writes_only_its_own_layers_and_the_host_stays_unchanged() {
+fn hostile_user_data_cannot_reach_the_host_and_writes_land_in_the_instance() {
     let mut lab = LabGuard::new();
     let mut st = LabState::create(&lab.name).unwrap();
-    let inst = Instance::create(&mut st, "ro", &spec(Ipv4Addr::new(10, 0, 3, 7))).unwrap();
-    lab.track("ro");
-    let host_root_flags = nix::sys::statvfs::statvfs("/").unwrap().flags();
-    let host_forward = fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
-    let marker = format!("vpclab-ro-{}", lab.name);
-    let (_, mountinfo, _) = sh(&inst, "cat /proc/self/mountinfo");
-
-    // Outside the instance's layers every write fails with EROFS and the host sees nothing.
-    for dir in [
+    let inst = Instance::create(&mut st, "hostile", &spec(Ipv4Addr::new(10, 0, 3, 7))).unwrap();
+    lab.track("hostile");
+    let marker = format!("vpclab-escape-{}", lab.name);
+    let watched = [
         "/usr",
+        "/etc/shadow",
+        "/etc/ssh/sshd_config",
         "/opt",
-        "/",
-        "/usr/local/sbin",
         "/srv",
-        "/mnt",
-        "/boot",
-        "/dev",
+    ];
+    let before: Vec<String> = watched.iter().map(|p| host_digest(p)).collect();
+    let swappiness = fs::read_to_string("/proc/sys/vm/swappiness").unwrap();
+    // A host process standing in for the router: this test's own pid.
+    let host_pid = std::process::id();
+    let script = format!(
+        r#"#!/bin/bash
+try() {{ name=$1; shift; if ( "$@" ) >/dev/null 2>&1; then echo "ESCAPED $name"; else echo "blocked $name"; fi; }}
+mkdir -p /mnt/p /mnt/t
+try remount mount -o remount,rw /
+try mount-proc mount -t proc proc /mnt/p
+try mount-tmpfs mount -t tmpfs t /mnt/t
+try nsenter-net nsenter -t {host_pid} -n true
+try nsenter-mnt nsenter -t {host_pid} -m true
+try nsenter-init nsenter -t 1 -m -n true
+try unshare unshare -m -n true
+try shadow cat /proc/{host_pid}/root/etc/shadow
+try kill kill -0 {host_pid}
+try mknod mknod /tmp/blk b 8 0
+try sysctl sh -c 'echo {swappiness} > /proc/sys/vm/swappiness'
+try insmod sh -c 'grep -q . /proc/modules && modprobe -n dummy && false'
+if [ -z "$(ls -A /var/lib/vpclab)" ]; then echo "blocked list-vpclab"; else echo "ESCAPED list-vpclab $(ls /var/lib/vpclab)"; fi
+echo "processes $(ps -e --no-headers | wc -l)"
+grep CapEff /proc/self/status
+mkdir -p /srv/www /opt/app /usr/local/bin
+echo page > /srv/www/{marker} && echo app > /opt/app/{marker} && echo tool > /usr/local/bin/{marker} && echo x > /usr/{marker} && echo "wrote all"
+"#
+    );
+    let report = inst
+        .run_user_data(script.as_bytes(), Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(report.outcome, UserDataOutcome::Succeeded);
+    let log = fs::read_to_string(&report.log).unwrap();
+    for name in [
+        "remount",
+        "mount-proc",
+        "mount-tmpfs",
+        "nsenter-net",
+        "nsenter-mnt",
+        "nsenter-init",
+        "unshare",
+        "shadow",
+        "kill",
+        "mknod",
+        "sysctl",
+        "insmod",
+        "list-vpclab",
     ] {
-        let target = if Path::new(dir).is_dir() {
-            Path::new(dir).join(&marker)
-        } else {
-            // Not on this host: creating the directory itself must fail the same way.
-            PathBuf::from(dir)
-        };
-        let t = target.display();
-        let (ok, _, err) = sh(&inst, &format!("mkdir {t} || touch {t}"));
         assert!(
-            !ok && err.contains("Read-only file system"),
-            "writing {t} inside the instance: ok={ok} {err}\nmountinfo:\n{mountinfo}"
+            log.lines().any(|l| l == format!("blocked {name}")),
+            "{name} was not blocked:\n{log}"
         );
-        assert!(!target.exists(), "{t} appeared on the host");
     }
-    // Opening an existing host file for writing fails too (`>>` with nothing to append: harmless
-    // even if it did not).
-    for f in [
-        "/usr/bin/env",
-        "/proc/sys/kernel/threads-max",
-        "/sys/class/net/lo/mtu",
+    assert!(!log.contains("ESCAPED"), "{log}");
+    // ps sees the instance's processes only: init, the script's shell, ps, wc (and sshd if
+    // started; not here).
+    let procs: usize = log
+        .lines()
+        .find_map(|l| l.strip_prefix("processes "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("process count in the log");
+    assert!(procs <= 8, "ps inside lists {procs} processes:\n{log}");
+    // Docker's default capabilities without MKNOD, plus NET_ADMIN.
+    assert!(log.contains("CapEff:\t00000000a00435fb"), "{log}");
+    assert!(log.contains("wrote all"), "{log}");
+    // The writes are the instance's: in its upper layer, not on the host.
+    for (dir, text) in [
+        ("srv/www", "page\n"),
+        ("opt/app", "app\n"),
+        ("usr/local/bin", "tool\n"),
+        ("usr", "x\n"),
     ] {
-        let (ok, _, err) = sh(&inst, &format!(": >> {f}"));
-        assert!(
-            !ok && err.contains("Read-only file system"),
-            "{f}: ok={ok} {err}"
+        let host = Path::new("/").join(dir).join(&marker);
+        assert!(!host.exists(), "{} appeared on the host", host.display());
+        let top = dir.split('/').next().unwrap();
+        let rest = dir.split_once('/').map_or("", |(_, r)| r);
+        let upper = inst.upper(top).join(rest).join(&marker);
+        assert_eq!(
+            fs::read_to_string(&upper).unwrap_or_default(),
+            text,
+            "{}",
+            upper.display()
         );
     }
+    let after: Vec<String> = watched.iter().map(|p| host_digest(p)).collect();
+    assert_eq!(before, after, "host files changed: {watched:?}");
+    assert_eq!(
+        fs::read_to_string("/proc/sys/vm/swappiness").unwrap(),
+        swappiness
+    );
 
-    // The instance's own layers take writes, which stay in the instance.
-    for dir in [
-        "/etc", "/root", "/home", "/var", "/var/tmp", "/tmp", "/run", "/dev/shm",
-    ] {
-        if !Path::new(dir).is_dir() {
-            continue;
-        }
-        let p = format!("{dir}/{marker}");
-        let (ok, out, err) = sh(&inst, &format!("echo in > {p} && cat {p}"));
-        assert!(
-            ok && out == "in\n",
-            "writing {p} inside the instance: {err}"
-        );
-        assert!(!Path::new(&p).exists(), "{p} leaked to the host");
-    }
-    // /dev/null, ptys and the instance's own net sysctls work.
+    // What still works: /dev/null, urandom, ptys, the instance's own net sysctls (not the
+    // host's), the personality, tcpdump's capabilities.
+    let host_forward = fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
     let (ok, out, err) = sh(
         &inst,
         "echo x > /dev/null && head -c 4 /dev/urandom | wc -c && \
@@ -942,21 +1001,24 @@ fn instance_writes_only_its_own_layers_and_the_host_stays_unchanged() {
         host_forward,
         "the instance's sysctl reached the host"
     );
-    // The personality still runs from its read-only /usr/local/sbin.
     let (ok, out, err) = sh(
         &inst,
         "yum install -y httpd && test -d /var/www/html && echo ok",
     );
     assert!(ok && out.ends_with("ok\n"), "{out} {err}");
-
-    // Per-mount flags inside the instance only: the host's root is as writable as before.
+    // Read-only where containers have it so, and the devices are the usual ones only.
+    for f in ["/proc/sys/kernel/threads-max", "/sys/class/net/lo/mtu"] {
+        let (ok, _, err) = sh(&inst, &format!(": >> {f}"));
+        assert!(
+            !ok && err.contains("Read-only file system"),
+            "{f}: ok={ok} {err}"
+        );
+    }
+    let (_, out, _) = sh(&inst, "ls /dev | tr '\\n' ' '");
     assert_eq!(
-        nix::sys::statvfs::statvfs("/").unwrap().flags(),
-        host_root_flags
+        out.trim(),
+        "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero"
     );
-    let probe = Path::new("/var/lib/vpclab").join(format!(".probe-{marker}"));
-    fs::write(&probe, b"x").expect("the host's /var/lib is still writable");
-    fs::remove_file(&probe).unwrap();
     drop(st);
     lab.finish();
 }
@@ -1009,12 +1071,30 @@ fn lab_key_pair_is_made_once_recorded_and_opens_the_instances_sshd() {
     );
     let ssh = "ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
                -o ConnectTimeout=10 -o LogLevel=ERROR";
-    // With the .pem, as the user has it (the instance sees the lab's files through /var).
-    let (ok, out, err) = sh(
-        &inst,
-        &format!("{ssh} -i {} root@127.0.0.1 hostname", pem.display()),
+    // The lab's files are not visible inside an instance (its /var/lib/vpclab is empty)...
+    let (ok, _, _) = sh(&inst, &format!("test -e {}", pem.display()));
+    assert!(!ok, "{} is visible inside the instance", pem.display());
+    // ...so the key goes in as a user would bring it: on stdin of a command inside.
+    let mut child = inst
+        .spawn(
+            "/bin/sh",
+            [
+                "-c",
+                &format!(
+                    "umask 077 && cat > /root/k.pem && {ssh} -i /root/k.pem root@127.0.0.1 hostname"
+                ),
+            ],
+            (Stdio::piped(), Stdio::piped(), Stdio::piped()),
+        )
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (ok, out, err) = (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
     );
-    assert!(ok, "ssh -i {} failed: {out} {err}", pem.display());
+    assert!(ok, "ssh -i (the .pem, inside) failed: {out} {err}");
     assert_eq!(out.trim(), "ip-10-0-4-20");
     // The same from the host's files, in the instance's network namespace only.
     let host_side = netns::run_in(inst.netns(), || {
@@ -1177,12 +1257,12 @@ fn many_instances_are_made_concurrently_and_each_is_whole() {
         let (ok, out, err) = sh(
             inst,
             "hostname; cat /etc/hostname; test -s /etc/ssh/ssh_host_rsa_key && echo key; \
-             touch /usr/x 2>&1 | grep -c 'Read-only'",
+             touch /usr/vpclab-x && echo wrote",
         );
         assert!(ok, "{}: {err}", inst.name());
         assert_eq!(
             out.lines().collect::<Vec<_>>(),
-            [want.as_str(), want.as_str(), "key", "1"],
+            [want.as_str(), want.as_str(), "key", "wrote"],
             "{}",
             inst.name()
         );

@@ -6,29 +6,28 @@
 //!   recorded in the lab's state file *before* any of it is made (one write per batch):
 //!   - its network namespace `vl-<lab>-<instance>` (empty: `host::link::attach` adds `eth0`);
 //!   - a UTS namespace with its hostname (`ip-10-0-1-109`);
-//!   - a mount namespace in which `/etc`, `/root`, `/home` and `/var` are overlayfs mounts
-//!     (lower = the host's directory, upper and work = `/var/lib/vpclab/<lab>/<instance>/<dir>/`),
-//!     `/run` and `/tmp` are private tmpfs, `/sys` is a sysfs of the instance's network
-//!     namespace (as `ip netns exec` does), and `/usr/local/sbin` is the instance's personality
-//!     bin directory (below). Every mount is private: nothing propagates to the host, and the
-//!     host's own mounts under `/run` and `/tmp` are detached inside the instance.
-//!   - Only the instance's own layers are writable: every other mount it sees — `/` itself,
-//!     `/usr`, `/opt`, `/srv`, `/boot`, `/mnt`, `/usr/local/sbin`, the host's `/dev` — is
-//!     remounted read-only in the instance's mount namespace (a per-mount bind remount, read
-//!     from mountinfo; the host's mounts and filesystems are untouched), and creation fails
-//!     unless every visible mount outside [`KEEP_WRITABLE`] is read-only. `/dev/null`, ttys and
-//!     ptys still work (opening a device node does not write to its filesystem; `/dev/pts`
-//!     stays writable), `/dev/shm` is the instance's own tmpfs, `/sys` is read-only, and
-//!     `/proc/sys` is read-only except `/proc/sys/net`, whose sysctls are the instance's own
-//!     network namespace's. This stops accidents (user-data, `touch /usr/x`), not a hostile
-//!     root: processes in an instance are root in the host's user namespace and can remount,
-//!     or enter the host's namespaces through `/proc/1/ns`.
-//!   - Both namespaces persist without any process: they are bind-mounted on
-//!     `/run/vpclab/<lab>/ns/<instance>.uts` and `.mnt`, in a directory that is first made a
-//!     private bind mount of itself (what `unshare --mount=<file>` does).
+//!   - UTS, IPC and cgroup namespaces, and a mount namespace whose root is the instance's own:
+//!     an overlayfs of the host's root filesystem (lower = `/`, upper and work =
+//!     `/var/lib/vpclab/<lab>/<instance>/upper` and `work`), so every directory is writable
+//!     like an EC2 instance's (`/srv/www`, `/opt/app`, `/usr/local/bin/tool`) and every write
+//!     lands in the upper layer, never on the host. Host mounts of `/usr`, `/var`, `/home`,
+//!     `/opt` or `/srv` on their own filesystems get an overlay each (upper under
+//!     `mounts/<dir>/`). On top: `/run`, `/tmp` and `/dev/shm` private tmpfs; `/dev` a tmpfs
+//!     with only `null zero full random urandom tty`, a new `devpts` instance and `ptmx`;
+//!     `/sys` a read-only sysfs of the instance's network namespace; `/usr/local/sbin` the
+//!     instance's personality directory (read-only); `/var/lib/vpclab` an empty read-only
+//!     tmpfs (other labs' and instances' files are not visible). Nothing is propagated to
+//!     the host.
+//!   - a PID namespace whose pid 1 is the instance's init (`instance/init.rs`): it enters the
+//!     root above with `pivot_root` (the host's tree is detached from the namespace), mounts
+//!     the instance's own `/proc` (`/proc/sys` read-only but for `net`, host-wide files
+//!     read-only or masked) and reaps orphans. Killing it ends every process of the instance.
+//!   - The namespaces are bind-mounted on `/run/vpclab/<lab>/ns/<instance>.{uts,mnt,ipc,
+//!     cgroup,pid}`, in a directory that is first made a private bind mount of itself (what
+//!     `unshare --mount=<file>` does).
 //!   - The calling thread never changes namespace: the namespaces are made on a dedicated
 //!     thread that `setns()` into the network namespace (for the sysfs) and `unshare()`s the
-//!     rest; the caller then bind-mounts that thread's namespace files.
+//!     rest, and in the init it forks; the caller then bind-mounts their namespace files.
 //! - The instance's `/etc` gets `hostname`, `hosts`, `resolv.conf` (nameserver = the VPC's DNS,
 //!   search = the region's domain) and an Amazon Linux 2 `ssh/sshd_config` with its own host
 //!   keys (made with `ssh-keygen` when the host has it); `/root/.bashrc` gives the Amazon Linux
@@ -43,11 +42,16 @@
 //!   and `httpd`, which serves `/var/www/html` on port 80 with the host's `python3 -m
 //!   http.server` (this machine has python3 and no busybox). sshd is the host's
 //!   `/usr/sbin/sshd` run with the instance's `/etc/ssh/sshd_config`.
-//! - [`Instance::command`] returns a `std::process::Command` whose child enters the
-//!   instance's UTS, network and mount namespaces (`setns` in a `pre_exec` hook, on namespace
-//!   fds opened beforehand: a forked child is single-threaded, which `setns(CLONE_NEWNS)`
-//!   requires), starts in `/root`, with a clean environment (`HOME=/root`, the PATH above).
-//!   [`Instance::spawn`], [`Instance::exec`] and [`Instance::output`] build on it.
+//! - [`Instance::command`] returns a `std::process::Command` whose child enters all of the
+//!   instance's namespaces (`setns` in a `pre_exec` hook, on namespace fds opened beforehand:
+//!   a forked child is single-threaded, which `setns(CLONE_NEWNS)` requires), forks once more
+//!   to be inside the PID namespace ([`seal::enter_pid_ns_and_fork`]: what the caller holds
+//!   is a waiter that exits as the command does), seals itself ([`seal::Seal`]: Docker-like
+//!   capabilities and seccomp filter), and starts in `/root` with a clean environment
+//!   (`HOME=/root`, the PATH above). [`Instance::spawn`], [`Instance::exec`] and
+//!   [`Instance::output`] build on it. Every process in an instance is such a process or a
+//!   descendant of one: what runs there as root cannot reach the host (see
+//!   `docs/decisions/0013-sealed-instances.md`).
 //! - [`Instance::run_user_data`] runs a user-data script once, as root, inside the instance,
 //!   output appended to the instance's `/var/log/cloud-init-output.log`; a failing or
 //!   hanging script is an outcome, not an error.
@@ -69,18 +73,26 @@ use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
 use nix::sys::signal::{killpg, Signal};
-use nix::unistd::{chdir, sethostname, setsid, Pid};
+use nix::unistd::{chdir, sethostname, Pid};
 use thiserror::Error;
 
 use super::cleanup::{self, CleanupError};
 use super::mounts::{self, MountsError};
 use super::names::{self, NameError};
 use super::netns::{self, NetnsError};
+use super::seal::{self, Seal, SealError};
 use super::state::{LabState, Resource, StateError};
 
-/// The host directories an instance sees through an overlay, in mount order (`var` last: the
-/// other layers' upper directories are reached through the host's `/var`).
-pub const OVERLAYS: [&str; 4] = ["etc", "root", "home", "var"];
+mod init;
+
+/// The instance's namespaces that are bind-mounted on files (`<instance>.<kind>`), in the
+/// order a process entering the instance joins them (`mnt` last of the path-based ones,
+/// `pid` before the fork into it).
+pub const NS_KINDS: [&str; 5] = ["uts", "ipc", "cgroup", "pid", "mnt"];
+
+/// Host mount points that get an overlay of their own when they are separate filesystems
+/// (an overlay of `/` shows only the root filesystem's empty directory under a mount).
+const SEPARATE_FS: [&str; 5] = ["usr", "var", "home", "opt", "srv"];
 
 /// The PATH of commands run in an instance (the personality scripts come first).
 pub const INSTANCE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -164,12 +176,9 @@ pub enum InstanceError {
         /// The first error, as text (each instance of the batch gets a copy).
         reason: String,
     },
-    /// Mounts of the host stayed writable inside the instance after the read-only remount.
-    #[error("host mounts still writable inside the instance: {mounts:?}")]
-    Writable {
-        /// Their mount points.
-        mounts: Vec<PathBuf>,
-    },
+    /// The seal of the instances' processes could not be built.
+    #[error(transparent)]
+    Seal(#[from] SealError),
     /// A helper command failed (ssh-keygen, the user-data writer, `service sshd start`).
     #[error("`{cmd}` failed ({status}): {stderr}")]
     Command {
@@ -300,7 +309,17 @@ pub fn uts_file(lab: &str, instance: &str) -> PathBuf {
 
 /// `/run/vpclab/<lab>/ns/<instance>.mnt`.
 pub fn mnt_file(lab: &str, instance: &str) -> PathBuf {
-    names::ns_dir(lab).join(format!("{instance}.mnt"))
+    ns_file(lab, instance, "mnt")
+}
+
+/// `/run/vpclab/<lab>/ns/<instance>.<kind>` (`kind` one of [`NS_KINDS`]).
+pub fn ns_file(lab: &str, instance: &str, kind: &str) -> PathBuf {
+    names::ns_dir(lab).join(format!("{instance}.{kind}"))
+}
+
+/// Every namespace file of an instance, in [`NS_KINDS`] order.
+pub fn ns_files(lab: &str, instance: &str) -> Vec<PathBuf> {
+    NS_KINDS.iter().map(|k| ns_file(lab, instance, k)).collect()
 }
 
 impl Instance {
@@ -448,13 +467,12 @@ impl Instance {
                 Resource::Netns {
                     name: inst.netns.clone(),
                 },
-                Resource::NsFile {
-                    path: uts_file(&inst.lab, &inst.name),
-                },
-                Resource::NsFile {
-                    path: mnt_file(&inst.lab, &inst.name),
-                },
             ]);
+            all.extend(
+                ns_files(&inst.lab, &inst.name)
+                    .into_iter()
+                    .map(|path| Resource::NsFile { path }),
+            );
         }
         state.record_resources(all)?;
         Ok(())
@@ -471,9 +489,8 @@ impl Instance {
         self.write_files(spec)?;
         netns::create(&self.netns)?;
 
-        let uts = uts_file(&self.lab, &self.name);
-        let mnt = mnt_file(&self.lab, &self.name);
-        for f in [&uts, &mnt] {
+        let files = ns_files(&self.lab, &self.name);
+        for f in &files {
             OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -481,8 +498,8 @@ impl Instance {
                 .open(f)
                 .map_err(io_err("create", f))?;
         }
-        let (uts_ns, mnt_ns) = self.make_namespaces(&spec.hostname)?;
-        for (ns, file) in [(&uts_ns, &uts), (&mnt_ns, &mnt)] {
+        let namespaces = self.make_namespaces(&spec.hostname)?;
+        for (ns, file) in namespaces.iter().zip(&files) {
             let src = format!("/proc/self/fd/{}", ns.as_raw_fd());
             mount(
                 Some(src.as_str()),
@@ -509,11 +526,7 @@ impl Instance {
             netns: names::netns(lab, name),
             dir: names::instance_dir(lab, name),
         };
-        for p in [
-            netns::path(&inst.netns),
-            uts_file(lab, name),
-            mnt_file(lab, name),
-        ] {
+        for p in std::iter::once(netns::path(&inst.netns)).chain(ns_files(lab, name)) {
             if !p.exists() {
                 return Err(InstanceError::NotRunning {
                     lab: lab.to_string(),
@@ -545,10 +558,16 @@ impl Instance {
         &self.dir
     }
 
-    /// The host path of the upper layer of one of [`OVERLAYS`] (`"etc"` →
-    /// `/var/lib/vpclab/<lab>/<instance>/etc/upper`): what the instance wrote there.
-    pub fn upper(&self, overlay: &str) -> PathBuf {
-        self.dir.join(overlay).join("upper")
+    /// The host path of what the instance wrote under its directory `/<dir>` (`"etc"` →
+    /// `/var/lib/vpclab/<lab>/<instance>/upper/etc`; for a host directory on a filesystem of
+    /// its own, see [`SEPARATE_FS`], `mounts/<dir>/upper`).
+    pub fn upper(&self, dir: &str) -> PathBuf {
+        let own = self.dir.join("mounts").join(dir).join("upper");
+        if own.is_dir() {
+            own
+        } else {
+            self.dir.join("upper").join(dir)
+        }
     }
 
     /// The host directory of the personality scripts.
@@ -556,34 +575,48 @@ impl Instance {
         self.dir.join("bin")
     }
 
-    /// Upper and work directories, with the mode and owner of the host directory they cover
-    /// (the root of an overlay takes its attributes from the upper directory).
+    /// The root's upper and work directories and its mount point, the upper directories of
+    /// the host directories written before the first mount (`/`, `/etc`, `/etc/ssh`, `/root`,
+    /// with the mode and owner of the host directory they cover: the merged directory takes
+    /// its attributes from the upper one), layers for separate host filesystems, and the
+    /// personality directory.
     fn make_layers(&self) -> Result<(), InstanceError> {
-        for d in OVERLAYS {
-            let lower = Path::new("/").join(d);
-            let meta = fs::metadata(&lower).ok();
-            for part in ["upper", "work"] {
-                let p = self.dir.join(d).join(part);
-                fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o755)
-                    .create(&p)
-                    .map_err(io_err("create directory", &p))?;
-            }
-            if let Some(m) = meta {
-                let up = self.upper(d);
+        let mkdir = |p: &Path, mode: u32| {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(mode)
+                .create(p)
+                .map_err(io_err("create directory", p))
+        };
+        for d in ["work", "root"] {
+            mkdir(&self.dir.join(d), 0o700)?;
+        }
+        let upper = self.dir.join("upper");
+        for (host, up) in [
+            ("/", upper.clone()),
+            ("/etc", upper.join("etc")),
+            ("/etc/ssh", upper.join("etc/ssh")),
+            ("/root", upper.join("root")),
+        ] {
+            mkdir(&up, 0o755)?;
+            if let Ok(m) = fs::metadata(host) {
                 fs::set_permissions(&up, fs::Permissions::from_mode(m.mode() & 0o7777))
                     .map_err(io_err("chmod", &up))?;
                 chown(&up, Some(m.uid()), Some(m.gid())).map_err(io_err("chown", &up))?;
             }
         }
-        let bin = self.bin_dir();
-        fs::DirBuilder::new()
-            .mode(0o755)
-            .create(&bin)
-            .map_err(io_err("create directory", &bin))?;
-        // The instance dir itself is 0700; what is mounted from it is reached by path at mount
-        // time, so that does not hide anything from the instance.
+        for d in separate_filesystems()? {
+            for part in ["upper", "work"] {
+                mkdir(&self.dir.join("mounts").join(d).join(part), 0o755)?;
+            }
+            let up = self.dir.join("mounts").join(d).join("upper");
+            if let Ok(m) = fs::metadata(Path::new("/").join(d)) {
+                fs::set_permissions(&up, fs::Permissions::from_mode(m.mode() & 0o7777))
+                    .map_err(io_err("chmod", &up))?;
+                chown(&up, Some(m.uid()), Some(m.gid())).map_err(io_err("chown", &up))?;
+            }
+        }
+        mkdir(&self.bin_dir(), 0o755)?;
         Ok(())
     }
 
@@ -618,10 +651,17 @@ impl Instance {
             0o644,
         )?;
         let ssh = etc.join("ssh");
-        fs::DirBuilder::new()
-            .mode(0o755)
-            .create(&ssh)
-            .map_err(io_err("create directory", &ssh))?;
+        // sshd's PAM stack: pam_loginuid needs CAP_AUDIT_CONTROL, which an instance lacks (as
+        // a container does); a required module that fails would refuse every login.
+        if let Ok(pam) = fs::read_to_string("/etc/pam.d/sshd") {
+            let pam_dir = etc.join("pam.d");
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(&pam_dir)
+                .map_err(io_err("create directory", &pam_dir))?;
+            write_file(&pam_dir.join("sshd"), &pam_without_loginuid(&pam), 0o644)?;
+        }
         write_file(&ssh.join("sshd_config"), SSHD_CONFIG, 0o600)?;
         generate_host_keys(&ssh, &spec.hostname)?;
         write_file(&self.upper("root").join(".bashrc"), ROOT_BASHRC, 0o644)?;
@@ -631,8 +671,9 @@ impl Instance {
         Ok(())
     }
 
-    /// Makes the UTS and mount namespaces on a dedicated thread and returns fds of them.
-    fn make_namespaces(&self, hostname: &str) -> Result<(File, File), InstanceError> {
+    /// Makes the instance's namespaces on a dedicated thread and returns fds of them, in
+    /// [`NS_KINDS`] order.
+    fn make_namespaces(&self, hostname: &str) -> Result<Vec<File>, InstanceError> {
         let net = netns::open(&self.netns)?;
         let dir = self.dir.clone();
         let hostname = hostname.to_string();
@@ -648,21 +689,51 @@ impl Instance {
             .unwrap_or_else(|p| std::panic::resume_unwind(p))
     }
 
-    /// A command that runs `program` inside the instance (UTS, network and mount namespaces),
-    /// in `/root`, with a clean environment: `PATH` = [`INSTANCE_PATH`], `HOME=/root`,
+    /// A command that runs `program` inside the instance (all its namespaces, sealed), in
+    /// `/root`, with a clean environment: `PATH` = [`INSTANCE_PATH`], `HOME=/root`,
     /// `USER`/`LOGNAME=root`, `SHELL=/bin/bash`, `LANG=C.UTF-8`, and the caller's `TERM`.
     /// A program name without `/` is looked up on that PATH inside the instance. Callers may
-    /// add arguments, environment and stdio as with any `Command`.
+    /// add arguments, environment and stdio as with any `Command`; the child the caller sees
+    /// is the waiter of [`seal::enter_pid_ns_and_fork`], which exits as the program does.
     pub fn command<S: AsRef<OsStr>>(&self, program: S) -> Result<Command, InstanceError> {
+        self.command_with(program, false)
+    }
+
+    /// [`Instance::command`] in a new session whose process group is the spawned child's
+    /// pid, so that `killpg(child.id())` reaches the program and everything it started.
+    pub fn command_in_new_session<S: AsRef<OsStr>>(
+        &self,
+        program: S,
+    ) -> Result<Command, InstanceError> {
+        self.command_with(program, true)
+    }
+
+    fn command_with<S: AsRef<OsStr>>(
+        &self,
+        program: S,
+        new_session: bool,
+    ) -> Result<Command, InstanceError> {
         let not_running = |p: PathBuf| InstanceError::NotRunning {
             lab: self.lab.clone(),
             instance: self.name.clone(),
             path: p,
         };
         let open = |p: PathBuf| File::open(&p).map_err(|_| not_running(p));
-        let uts = open(uts_file(&self.lab, &self.name))?;
         let net = open(netns::path(&self.netns))?;
-        let mnt = open(mnt_file(&self.lab, &self.name))?;
+        let ns: Vec<(File, CloneFlags)> = NS_KINDS
+            .iter()
+            .map(|k| {
+                let flag = match *k {
+                    "uts" => CloneFlags::CLONE_NEWUTS,
+                    "ipc" => CloneFlags::CLONE_NEWIPC,
+                    "cgroup" => CloneFlags::CLONE_NEWCGROUP,
+                    "pid" => CloneFlags::CLONE_NEWPID,
+                    _ => CloneFlags::CLONE_NEWNS,
+                };
+                open(ns_file(&self.lab, &self.name, k)).map(|f| (f, flag))
+            })
+            .collect::<Result<_, _>>()?;
+        let seal = Seal::get()?;
         let mut cmd = Command::new(program);
         cmd.env_clear()
             .env("PATH", INSTANCE_PATH)
@@ -675,16 +746,18 @@ impl Instance {
             cmd.env("TERM", term);
         }
         // SAFETY: the hook runs in the forked child before exec. It only makes raw syscalls
-        // (setns, chdir on a static C string) that are async-signal-safe and allocate nothing;
-        // the fds it uses were opened by the parent and are owned by the closure, which the
-        // Command keeps alive until it is dropped.
+        // (setns, chdir on a static C string, fork, prctl, seccomp, capset) that are
+        // async-signal-safe and allocate nothing; the fds and the seal it uses were made by
+        // the parent and are owned by the closure (or static), which the Command keeps alive.
         unsafe {
             cmd.pre_exec(move || {
-                setns(&uts, CloneFlags::CLONE_NEWUTS)?;
                 setns(&net, CloneFlags::CLONE_NEWNET)?;
-                setns(&mnt, CloneFlags::CLONE_NEWNS)?;
+                for (f, flag) in &ns {
+                    setns(f, *flag)?;
+                }
                 chdir(c"/root")?;
-                Ok(())
+                seal::enter_pid_ns_and_fork(new_session)?;
+                seal.apply()
             });
         }
         Ok(cmd)
@@ -869,20 +942,12 @@ impl Instance {
              echo \"Cloud-init v. vpclab finished at $(date -R). Datasource DataSourceEc2Local. Up $(cut -d' ' -f1 /proc/uptime) seconds\"\n\
              exit $rc\n"
         );
-        let mut cmd = self.command("/bin/sh")?;
+        // A new session (and process group) lets a timeout kill the whole script.
+        let mut cmd = self.command_in_new_session("/bin/sh")?;
         cmd.args(["-c", &wrapper])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        // SAFETY: runs in the forked child before exec; setsid is an async-signal-safe
-        // syscall that allocates nothing. A new session (and process group) lets a timeout
-        // kill the whole script.
-        unsafe {
-            cmd.pre_exec(|| {
-                setsid()?;
-                Ok(())
-            });
-        }
         let mut child = cmd.spawn().map_err(|source| InstanceError::Spawn {
             instance: self.name.clone(),
             cmd: "user-data".into(),
@@ -1017,20 +1082,28 @@ fn private_bind_dir(dir: &Path) -> Result<(), InstanceError> {
     .map_err(sys_err(format!("make {} private", dir.display())))
 }
 
-/// Runs on a dedicated thread: joins the instance's network namespace, makes new UTS and
-/// mount namespaces, sets the hostname, mounts the instance's view, and returns fds of the
-/// two namespaces (which keep them alive until the caller bind-mounts them).
+/// Runs on a dedicated thread: joins the instance's network namespace, makes new UTS, IPC,
+/// cgroup and mount namespaces, sets the hostname, builds the instance's root (not entered:
+/// the init does that), starts the init in a new PID namespace, and returns fds of the
+/// namespaces in [`NS_KINDS`] order (which keep them alive until the caller bind-mounts them).
 fn setup_namespaces(
     net: File,
     dir: &Path,
     bin: &Path,
     hostname: &str,
-) -> Result<(File, File), InstanceError> {
+) -> Result<Vec<File>, InstanceError> {
     setns(&net, CloneFlags::CLONE_NEWNET).map_err(sys_err("setns(CLONE_NEWNET)"))?;
     drop(net);
     // CLONE_NEWNS implies CLONE_FS: this thread stops sharing root/cwd with the process.
-    unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS)
-        .map_err(sys_err("unshare(CLONE_NEWNS | CLONE_NEWUTS)"))?;
+    unshare(
+        CloneFlags::CLONE_NEWNS
+            | CloneFlags::CLONE_NEWUTS
+            | CloneFlags::CLONE_NEWIPC
+            | CloneFlags::CLONE_NEWCGROUP,
+    )
+    .map_err(sys_err(
+        "unshare(CLONE_NEWNS | NEWUTS | NEWIPC | NEWCGROUP)",
+    ))?;
     sethostname(hostname).map_err(sys_err(format!("sethostname({hostname})")))?;
     // Before anything else: nothing mounted from here on propagates to the host.
     mount(
@@ -1041,40 +1114,61 @@ fn setup_namespaces(
         None::<&str>,
     )
     .map_err(sys_err("make / private (recursively)"))?;
-    // The host's mounts under /run and /tmp (other labs' namespace files among them) would be
-    // hidden by the tmpfs anyway; detached, they do not keep those namespaces alive.
-    const MY_MOUNTINFO: &str = "/proc/thread-self/mountinfo";
-    for d in ["/run", "/tmp"] {
-        mounts::umount_all_under_in(MY_MOUNTINFO, Path::new(d))?;
-    }
-    for d in OVERLAYS {
-        let target = Path::new("/").join(d);
-        if d == "var" {
-            // Before /var is covered: the bind source is reached through the host's /var.
-            mount(
-                Some(bin),
-                PERSONALITY_MOUNT,
-                None::<&str>,
-                MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .map_err(sys_err(format!(
-                "bind {} on {PERSONALITY_MOUNT}",
-                bin.display()
-            )))?;
-        }
-        if !target.is_dir() {
-            continue;
-        }
+    let root = dir.join("root");
+    build_root(dir, bin, &root)?;
+    let open = |p: &'static str| File::open(p).map_err(io_err("open", Path::new(p)));
+    let uts = open("/proc/thread-self/ns/uts")?;
+    let ipc = open("/proc/thread-self/ns/ipc")?;
+    let cgroup = open("/proc/thread-self/ns/cgroup")?;
+    let mnt = open("/proc/thread-self/ns/mnt")?;
+    // Last: once the init has entered the root, so has this thread (same mount namespace).
+    let pid = init::start(&root)?;
+    Ok(vec![uts, ipc, cgroup, pid, mnt])
+}
+
+/// The host directories of [`SEPARATE_FS`] that are mount points of their own.
+fn separate_filesystems() -> Result<Vec<&'static str>, InstanceError> {
+    let points = mounts::mount_points("/proc/self/mountinfo")?;
+    Ok(SEPARATE_FS
+        .into_iter()
+        .filter(|d| points.iter().any(|p| p == &Path::new("/").join(d)))
+        .collect())
+}
+
+/// `/etc/pam.d/sshd` with `pam_loginuid` made optional (see `write_files`).
+fn pam_without_loginuid(pam: &str) -> String {
+    pam.lines()
+        .map(|l| {
+            let t = l.trim_start();
+            if !t.starts_with('#') && t.contains("pam_loginuid.so") {
+                format!(
+                    "# vpclab: optional, an instance has no CAP_AUDIT_CONTROL\n{}",
+                    l.replacen("required", "optional", 1)
+                )
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// Mounts the instance's root at `root` in this thread's (private) mount namespace: the
+/// overlay of the host's root filesystem and of separate host filesystems, and on top of it
+/// `/run`, `/tmp`, `/dev`, `/sys`, the personality directory and the mask on
+/// `/var/lib/vpclab` (see the module docs). `/proc` is the init's to mount.
+fn build_root(dir: &Path, bin: &Path, root: &Path) -> Result<(), InstanceError> {
+    let overlay = |lower: &Path, upper: &Path, work: &Path, target: &Path| {
         let opts = format!(
             "lowerdir={},upperdir={},workdir={}",
-            target.display(),
-            dir.join(d).join("upper").display(),
-            dir.join(d).join("work").display()
+            lower.display(),
+            upper.display(),
+            work.display()
         );
         mount(
             Some("overlay"),
-            &target,
+            target,
             Some("overlay"),
             MsFlags::empty(),
             Some(opts.as_str()),
@@ -1082,184 +1176,133 @@ fn setup_namespaces(
         .map_err(sys_err(format!(
             "mount overlay on {} ({opts})",
             target.display()
-        )))?;
+        )))
+    };
+    overlay(Path::new("/"), &dir.join("upper"), &dir.join("work"), root)?;
+    for d in separate_filesystems()? {
+        let layer = dir.join("mounts").join(d);
+        overlay(
+            &Path::new("/").join(d),
+            &layer.join("upper"),
+            &layer.join("work"),
+            &root.join(d),
+        )?;
     }
+    let at = |p: &str| root.join(p.trim_start_matches('/'));
+    let mkdir = |p: &Path, mode: u32| {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(mode)
+            .create(p)
+            .map_err(io_err("create directory", p))
+    };
+    let tmpfs = |target: &Path, flags: MsFlags, opts: &str| {
+        mount(Some("tmpfs"), target, Some("tmpfs"), flags, Some(opts))
+            .map_err(sys_err(format!("mount tmpfs on {}", target.display())))
+    };
+    let bind = |src: &Path, target: &Path| {
+        mount(
+            Some(src),
+            target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(sys_err(format!(
+            "bind {} on {}",
+            src.display(),
+            target.display()
+        )))
+    };
+    let read_only = |target: &Path, extra: MsFlags| {
+        mount(
+            None::<&str>,
+            target,
+            None::<&str>,
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | extra,
+            None::<&str>,
+        )
+        .map_err(sys_err(format!("remount {} read-only", target.display())))
+    };
     let nosuid_nodev = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+
+    let sbin = at(PERSONALITY_MOUNT);
+    mkdir(&sbin, 0o755)?;
+    bind(bin, &sbin)?;
+    read_only(&sbin, MsFlags::empty())?;
+
+    let run = at("/run");
+    mkdir(&run, 0o755)?;
+    tmpfs(&run, nosuid_nodev, "mode=755")?;
+    mkdir(&run.join("lock"), 0o1777)?;
+    fs::set_permissions(run.join("lock"), fs::Permissions::from_mode(0o1777))
+        .map_err(io_err("chmod", &run.join("lock")))?;
+    let tmp = at("/tmp");
+    mkdir(&tmp, 0o1777)?;
+    tmpfs(&tmp, nosuid_nodev, "mode=1777")?;
+
+    // /dev: the usual devices only (bind mounts of the host's nodes: an instance cannot make
+    // nodes), its own ptys and shared memory.
+    let dev = at("/dev");
+    mkdir(&dev, 0o755)?;
+    tmpfs(
+        &dev,
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        "mode=755,size=64k",
+    )?;
+    for node in ["null", "zero", "full", "random", "urandom", "tty"] {
+        let target = dev.join(node);
+        File::create(&target).map_err(io_err("create", &target))?;
+        bind(&Path::new("/dev").join(node), &target)?;
+    }
+    let pts = dev.join("pts");
+    mkdir(&pts, 0o755)?;
     mount(
-        Some("tmpfs"),
-        "/run",
-        Some("tmpfs"),
-        nosuid_nodev,
-        Some("mode=755"),
+        Some("devpts"),
+        &pts,
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
     )
-    .map_err(sys_err("mount tmpfs on /run"))?;
-    fs::DirBuilder::new()
-        .mode(0o1777)
-        .create("/run/lock")
-        .map_err(io_err("create directory", Path::new("/run/lock")))?;
-    mount(
-        Some("tmpfs"),
-        "/tmp",
-        Some("tmpfs"),
-        nosuid_nodev,
-        Some("mode=1777"),
-    )
-    .map_err(sys_err("mount tmpfs on /tmp"))?;
+    .map_err(sys_err(format!("mount devpts on {}", pts.display())))?;
+    for (link, to) in [
+        ("ptmx", "pts/ptmx"),
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        std::os::unix::fs::symlink(to, dev.join(link))
+            .map_err(io_err("symlink", &dev.join(link)))?;
+    }
+    let shm = dev.join("shm");
+    mkdir(&shm, 0o1777)?;
+    tmpfs(&shm, nosuid_nodev, "mode=1777")?;
+
     // A sysfs of the instance's network namespace, as `ip netns exec` mounts one, read-only as
     // containers have it: much of it (/sys/kernel, /sys/module, devices) is the host's.
-    mounts::umount_all_under_in(MY_MOUNTINFO, Path::new("/sys"))?;
+    let sys = at("/sys");
+    mkdir(&sys, 0o555)?;
     mount(
         Some("sysfs"),
-        "/sys",
+        &sys,
         Some("sysfs"),
         nosuid_nodev | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY,
         None::<&str>,
     )
-    .map_err(sys_err("mount sysfs on /sys"))?;
-    // The instance's own /dev/shm (the host's is a tmpfs shared by everything on the host).
-    if Path::new("/dev/shm").is_dir() {
-        mounts::umount_all_under_in(MY_MOUNTINFO, Path::new("/dev/shm"))?;
-        mount(
-            Some("tmpfs"),
-            "/dev/shm",
-            Some("tmpfs"),
-            nosuid_nodev,
-            Some("mode=1777"),
-        )
-        .map_err(sys_err("mount tmpfs on /dev/shm"))?;
-    }
-    read_only_proc_sys(MY_MOUNTINFO)?;
-    read_only_host(MY_MOUNTINFO)?;
-    let open = |p: &'static str| File::open(p).map_err(io_err("open", Path::new(p)));
-    Ok((
-        open("/proc/thread-self/ns/uts")?,
-        open("/proc/thread-self/ns/mnt")?,
-    ))
-}
+    .map_err(sys_err(format!("mount sysfs on {}", sys.display())))?;
+    mkdir(&at("/proc"), 0o555)?;
 
-/// Inside an instance, the mounts at or below these paths keep their own writability: the
-/// instance's layers (overlays, tmpfs), the ptys, and the kernel filesystems that
-/// `setup_namespaces` handles one by one (`/proc/sys` read-only but for `net`, `/sys`
-/// read-only). Every other mount is made read-only.
-pub const KEEP_WRITABLE: [&str; 10] = [
-    "/etc", "/root", "/home", "/var", "/run", "/tmp", "/dev/pts", "/dev/shm", "/proc", "/sys",
-];
-
-/// `MS_NOSYMFOLLOW` (Linux 5.10), which the libc crate does not name.
-const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(256);
-
-/// The flags that make the mount `e` read-only and keep its `nosuid`, `nodev`, `noexec` and
-/// `nosymfollow` (a bind remount sets exactly the flags it is given; atime flags left out keep
-/// the mount's own).
-fn read_only_flags(e: &mounts::MountEntry) -> MsFlags {
-    let mut f = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
-    for (opt, flag) in [
-        ("nosuid", MsFlags::MS_NOSUID),
-        ("nodev", MsFlags::MS_NODEV),
-        ("noexec", MsFlags::MS_NOEXEC),
-        ("nosymfollow", MS_NOSYMFOLLOW),
-    ] {
-        if e.has(opt) {
-            f |= flag;
-        }
-    }
-    f
-}
-
-/// Refuses to go on unless the calling thread has a mount namespace of its own: a bind
-/// remount read-only in the process's namespace would make the host's mounts read-only.
-fn ensure_own_mount_ns() -> Result<(), InstanceError> {
-    let ino = |p: &'static str| {
-        fs::metadata(p)
-            .map(|m| m.ino())
-            .map_err(io_err("stat", Path::new(p)))
-    };
-    if ino("/proc/thread-self/ns/mnt")? == ino("/proc/self/ns/mnt")? {
-        return Err(InstanceError::Sys {
-            what: "refusing to change mounts: this thread is in the process's mount namespace"
-                .into(),
-            source: Errno::EINVAL,
-        });
+    // Other labs' and instances' files (this one's layers among them) stay out of sight.
+    let data = at(super::DATA_DIR);
+    if data.is_dir() {
+        tmpfs(
+            &data,
+            nosuid_nodev | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY,
+            "mode=755,size=4k",
+        )?;
     }
     Ok(())
-}
-
-/// Makes every visible mount outside [`KEEP_WRITABLE`] read-only in this thread's mount
-/// namespace (a per-mount bind remount: the host's mounts and filesystems stay as they are),
-/// then checks that none is left writable. Mounts hidden under another mount (an overlay on a
-/// host `/var` partition, a stacked mount) cannot be reached by path, so they are skipped: what
-/// a process sees at their path is the mount on top.
-fn read_only_host(mountinfo: &str) -> Result<(), InstanceError> {
-    ensure_own_mount_ns()?;
-    let kept = |p: &Path| KEEP_WRITABLE.iter().any(|k| p.starts_with(k));
-    let visible = |e: &mounts::MountEntry| mounts::mount_id_of(&e.point).is_ok_and(|id| id == e.id);
-    let mut todo: Vec<mounts::MountEntry> = mounts::entries(mountinfo)?
-        .into_iter()
-        .filter(|e| !kept(&e.point) && !e.is_read_only())
-        .collect();
-    todo.sort_by_key(|e| e.point.components().count());
-    for e in todo.iter().filter(|e| visible(e)) {
-        mount(
-            None::<&str>,
-            &e.point,
-            None::<&str>,
-            read_only_flags(e),
-            None::<&str>,
-        )
-        .map_err(sys_err(format!(
-            "remount {} read-only (bind)",
-            e.point.display()
-        )))?;
-    }
-    let left: Vec<PathBuf> = mounts::entries(mountinfo)?
-        .into_iter()
-        .filter(|e| !kept(&e.point) && !e.is_read_only() && visible(e))
-        .map(|e| e.point)
-        .collect();
-    if !left.is_empty() {
-        return Err(InstanceError::Writable { mounts: left });
-    }
-    Ok(())
-}
-
-/// Makes `/proc/sys` read-only but for `/proc/sys/net`, which shows the sysctls of the
-/// caller's own network namespace (`net.ipv4.ip_forward` of a NAT instance); the rest
-/// (`kernel.*`, `vm.*`, `fs.*`) is the host's.
-fn read_only_proc_sys(mountinfo: &str) -> Result<(), InstanceError> {
-    ensure_own_mount_ns()?;
-    let sys = Path::new("/proc/sys");
-    let net = Path::new("/proc/sys/net");
-    if !sys.is_dir() {
-        return Ok(());
-    }
-    if net.is_dir() {
-        mount(Some(net), net, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .map_err(sys_err("bind /proc/sys/net onto itself"))?;
-    }
-    // Recursive, so the /proc/sys/net mount just made is carried into the copy.
-    mount(
-        Some(sys),
-        sys,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(sys_err("bind /proc/sys onto itself"))?;
-    let entry = mounts::entries(mountinfo)?
-        .into_iter()
-        .rfind(|e| e.point == sys)
-        .ok_or_else(|| InstanceError::Sys {
-            what: "find the /proc/sys bind mount in mountinfo".into(),
-            source: Errno::ENOENT,
-        })?;
-    mount(
-        None::<&str>,
-        sys,
-        None::<&str>,
-        read_only_flags(&entry),
-        None::<&str>,
-    )
-    .map_err(sys_err("remount /proc/sys read-only (bind)"))
 }
 
 /// Removes an instance: kills the processes in its namespaces, detaches and unlinks its
@@ -1269,7 +1312,7 @@ pub fn teardown(lab: &str, name: &str, state: Option<&mut LabState>) -> Result<(
     names::check_lab(lab)?;
     names::check_instance(name)?;
     let netns_name = names::netns(lab, name);
-    let ns_files = [uts_file(lab, name), mnt_file(lab, name)];
+    let ns_files = ns_files(lab, name);
     let mut ids = cleanup::NsIds::default();
     ids.add(&netns::path(&netns_name));
     for f in &ns_files {
@@ -1327,37 +1370,24 @@ mod tests {
     }
 
     #[test]
-    fn var_is_mounted_last() {
-        assert_eq!(OVERLAYS.last(), Some(&"var"));
+    fn pam_loginuid_becomes_optional_and_nothing_else_changes() {
+        let pam = "# comment pam_loginuid.so required\n\
+                   session    required     pam_loginuid.so\n\
+                   session    required     pam_limits.so\n";
+        let out = pam_without_loginuid(pam);
+        assert!(out.contains("session    optional     pam_loginuid.so"));
+        assert!(out.contains("session    required     pam_limits.so"));
+        assert!(out.contains("# comment pam_loginuid.so required"));
     }
 
     #[test]
-    fn read_only_remount_keeps_nosuid_nodev_noexec() {
-        let e = mounts::MountEntry {
-            id: 1,
-            point: PathBuf::from("/x"),
-            options: ["rw", "nosuid", "nodev", "noexec", "relatime"]
-                .map(String::from)
-                .to_vec(),
-        };
-        let base = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
-        assert_eq!(
-            read_only_flags(&e),
-            base | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC
-        );
-        let plain = mounts::MountEntry {
-            options: vec!["rw".into(), "noatime".into()],
-            ..e
-        };
-        assert_eq!(read_only_flags(&plain), base);
-    }
-
-    #[test]
-    fn the_instance_layers_stay_writable() {
-        for d in OVERLAYS {
-            assert!(KEEP_WRITABLE.contains(&format!("/{d}").as_str()), "{d}");
-        }
-        assert!(!KEEP_WRITABLE.contains(&"/usr") && !KEEP_WRITABLE.contains(&"/dev"));
+    fn the_namespace_files_end_with_mnt() {
+        // A process entering an instance joins its mount namespace last of the path-based
+        // ones (the ns files are opened before) and its PID namespace before the fork.
+        assert_eq!(NS_KINDS.last(), Some(&"mnt"));
+        let f = ns_files("lab", "web");
+        assert_eq!(f.len(), NS_KINDS.len());
+        assert!(f[0].ends_with("web.uts"));
     }
 
     #[test]

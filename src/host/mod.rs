@@ -10,9 +10,11 @@
 //! - [`tap`]: TAP devices opened with a virtio-net header and TSO/USO offloads.
 //! - [`netns`]: named network namespaces compatible with `ip netns` (`/run/netns/<name>`).
 //! - [`link`]: move a TAP into a namespace and make it the instance's `eth0` (iproute2).
-//! - [`instance`]: an instance's hostname (UTS ns), private files (mount ns with overlays,
-//!   everything else read-only), commands run inside it, the Amazon Linux personality,
+//! - [`instance`]: an instance's namespaces (UTS, IPC, cgroup, PID with its own init, mount
+//!   with a copy-on-write root), commands run inside it, the Amazon Linux personality,
 //!   user-data.
+//! - [`seal`]: what a process in an instance cannot do (capabilities, seccomp), and the fork
+//!   into an instance's PID namespace.
 //! - [`keys`]: the lab key pair of a template's `KeyName` (`/var/lib/vpclab/<lab>/<key>.pem`).
 //! - [`state`]: the lab state file `/run/vpclab/<lab>/state.json`, written before anything is
 //!   created.
@@ -31,6 +33,7 @@ mod mounts;
 pub mod names;
 pub mod netns;
 pub mod process;
+pub mod seal;
 pub mod signals;
 pub mod state;
 pub mod tap;

@@ -2,8 +2,7 @@
 //!
 //! Contract: [`mount_points`] lists the mount points of one mount namespace (`/proc/self` is
 //! the process's, `/proc/thread-self` the calling thread's), unescaped; [`entries`] gives the
-//! same lines with the mount id and per-mount options; [`mount_id_of`] says which mount a path
-//! resolves to (so a caller can tell a visible mount from one hidden under another); [`under`]
+//! same lines with the mount id and per-mount options; [`under`]
 //! keeps mount points at or below a directory (path-component-wise, so `/run/vpclab/a` does not
 //! match `/run/vpclab/ab`); [`umount_lazy`] detaches a mount and treats "not mounted" and "no
 //! such file" as success, so callers can be idempotent.
@@ -52,18 +51,6 @@ pub struct MountEntry {
     pub options: Vec<String>,
 }
 
-impl MountEntry {
-    /// Whether the mount itself is read-only (its `ro` per-mount option).
-    pub fn is_read_only(&self) -> bool {
-        self.options.iter().any(|o| o == "ro")
-    }
-
-    /// Whether the mount has the per-mount option `opt` (`nosuid`, `nodev`, …).
-    pub fn has(&self, opt: &str) -> bool {
-        self.options.iter().any(|o| o == opt)
-    }
-}
-
 /// The lines of `mountinfo`, in the kernel's order (a mount stacked on a path comes after the
 /// one it covers).
 pub fn entries(mountinfo: &str) -> Result<Vec<MountEntry>, MountsError> {
@@ -86,23 +73,6 @@ fn parse(text: &str) -> Vec<MountEntry> {
             })
         })
         .collect()
-}
-
-/// The id of the mount that `path` resolves to (the `mnt_id` of an `O_PATH` descriptor, which
-/// neither opens the file nor triggers an automount). A mount whose point resolves to another
-/// mount's id is hidden: something is mounted over it or over one of its parents.
-pub fn mount_id_of(path: &Path) -> io::Result<u64> {
-    use std::os::fd::AsRawFd;
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_PATH)
-        .open(path)?;
-    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", f.as_raw_fd()))?;
-    info.lines()
-        .find_map(|l| l.strip_prefix("mnt_id:"))
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| io::Error::other(format!("no mnt_id in fdinfo of {}", path.display())))
 }
 
 /// Undoes the kernel's octal escapes (`\040` space, `\011` tab, `\012` newline, `\134` `\`).
@@ -195,18 +165,7 @@ mod tests {
         assert_eq!(p[0].point, PathBuf::from("/mnt/a b"));
         assert_eq!(p[0].id, 36);
         assert_eq!(p[0].options, ["rw", "noatime"]);
-        assert!(!p[0].is_read_only() && p[0].has("noatime"));
         assert_eq!(p[1].point, PathBuf::from("/run/vpclab/x/ns"));
-    }
-
-    #[test]
-    fn mount_id_of_root_is_in_mountinfo() {
-        let id = mount_id_of(Path::new("/")).unwrap();
-        let all = entries("/proc/self/mountinfo").unwrap();
-        assert!(
-            all.iter().any(|e| e.id == id && e.point == Path::new("/")),
-            "{id} {all:?}"
-        );
     }
 
     #[test]
