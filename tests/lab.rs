@@ -118,14 +118,16 @@ fn seed2_lab_pings_sshes_and_reaches_the_internet_as_aws_does() {
         "{text}"
     );
 
-    // The template's KeyName is a lab key pair: its .pem logs in as root from outside.
-    let pem = format!("/var/lib/vpclab/{}/vpclab-key.pem", lab.name);
+    // The template's KeyName is a lab key pair: its .pem logs in as root from outside. The
+    // emulated internet holds it in /root, as a user's laptop would (no instance sees the
+    // host's /var/lib/vpclab, where the lab keeps it).
+    let pem = "/root/vpclab-key.pem";
     let out = lab.ok(
         "internet",
         &[
             "ssh",
             "-i",
-            &pem,
+            pem,
             "-o",
             "BatchMode=yes",
             "-o",

@@ -51,7 +51,7 @@
 //!   (`HOME=/root`, the PATH above). [`Instance::spawn`], [`Instance::exec`] and
 //!   [`Instance::output`] build on it. Every process in an instance is such a process or a
 //!   descendant of one: what runs there as root cannot reach the host (see
-//!   `docs/decisions/0013-sealed-instances.md`).
+//!   `docs/decisions/0012-sealed-instances.md`).
 //! - [`Instance::run_user_data`] runs a user-data script once, as root, inside the instance,
 //!   output appended to the instance's `/var/log/cloud-init-output.log`; a failing or
 //!   hanging script is an outcome, not an error.
@@ -870,6 +870,41 @@ impl Instance {
             "umask 077 && mkdir -p /root/.ssh && cat >> /root/.ssh/authorized_keys",
             line.as_bytes(),
         )
+    }
+
+    /// Writes a key pair's private key to `/root/<key_name>.pem` (mode 0600) inside the
+    /// instance: the emulated internet holds the lab's keys as a user's laptop holds theirs,
+    /// since no instance sees `/var/lib/vpclab`.
+    pub fn install_private_key(&self, key_name: &str, pem: &[u8]) -> Result<(), InstanceError> {
+        super::keys::check_key_name(key_name).map_err(|e| InstanceError::Command {
+            cmd: "install_private_key".into(),
+            status: "refused".into(),
+            stderr: e.to_string(),
+        })?;
+        // The name is printable ASCII without `/` and goes in as an argument, never as code.
+        let mut child = self.spawn(
+            "/bin/sh",
+            ["-c", "umask 077 && cat > \"/root/$1.pem\"", "sh", key_name],
+            (Stdio::piped(), Stdio::null(), Stdio::piped()),
+        )?;
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(pem);
+        }
+        let out = child
+            .wait_with_output()
+            .map_err(|source| InstanceError::Spawn {
+                instance: self.name.clone(),
+                cmd: "/bin/sh".into(),
+                source,
+            })?;
+        if !out.status.success() {
+            return Err(InstanceError::Command {
+                cmd: format!("writing /root/{key_name}.pem (in instance {})", self.name),
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// Starts the instance's sshd (`service sshd start` inside it). `Ok(false)` when the host

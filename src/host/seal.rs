@@ -16,7 +16,7 @@
 //! - [`enter_pid_ns_and_fork`] is the step after `setns(CLONE_NEWPID)`: `setns` moves only a
 //!   process's future children, so the process forks; the parent stays behind as a small
 //!   waiter that mirrors the child's exit, and the child goes on (to seal and `exec`).
-//! - Which threat each measure closes is written in `docs/decisions/0013-sealed-instances.md`.
+//! - Which threat each measure closes is written in `docs/decisions/0012-sealed-instances.md`.
 
 use std::io;
 use std::sync::OnceLock;

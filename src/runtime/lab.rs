@@ -140,6 +140,8 @@ fn bring_up_and_serve(
     let region = lab.region();
     let mut taps: Vec<Option<Box<dyn FrameIo>>> = (0..snap.ports.len()).map(|_| None).collect();
     let mut members = Vec::new();
+    // Key pairs already copied to the emulated internet (`Instance::install_private_key`).
+    let mut keys_given = std::collections::BTreeSet::new();
 
     // The emulated internet.
     progress("creating the emulated internet (203.0.113.10)");
@@ -212,6 +214,14 @@ fn bring_up_and_serve(
             instance
                 .authorize_key(&pair.public_key)
                 .map_err(|e| RuntimeError::Host(format!("instance {iname}: key pair: {e}")))?;
+            if keys_given.insert(key_name.clone()) {
+                let pem = std::fs::read(&pair.private_key).map_err(|e| {
+                    RuntimeError::Host(format!("key pair {key_name}: read .pem: {e}"))
+                })?;
+                internet
+                    .install_private_key(key_name, &pem)
+                    .map_err(|e| RuntimeError::Host(format!("internet: key pair: {e}")))?;
+            }
         }
         members.push(Member {
             name: iname.clone(),
