@@ -844,6 +844,35 @@ fn too_big_for_the_internet_gateway_gets_fragmentation_needed_or_is_fragmented()
     assert_eq!(total, 8 + 3000);
 }
 
+#[test]
+fn larger_than_the_vpcs_9001_byte_mtu_is_dropped_with_fragmentation_needed() {
+    let mut h = lab();
+    let client = h.host("ClientA");
+    let server = h.host("ServerB");
+    let a = h.from(&client, server.ip);
+    // 9001 bytes of IP (28 of IP and UDP headers): not dropped for its size.
+    let fits = testkit::udp(&a, 5000, 9000, &vec![7u8; 9001 - 28]);
+    let (v, _) = h.send(client.port, &fits);
+    assert_ne!(v, Verdict::Dropped(Drop::VpcMtuExceeded));
+    assert_ne!(v, Verdict::Dropped(Drop::Malformed));
+    // 9004 bytes with DF set (etherparse sets it): dropped, Fragmentation Needed, MTU 9001.
+    let big = testkit::udp(&a, 5000, 9000, &vec![7u8; 9004 - 28]);
+    let (v, sent) = h.send(client.port, &big);
+    assert_eq!(v, Verdict::Dropped(Drop::VpcMtuExceeded));
+    let out = only(&sent, client.port);
+    assert_checksums_ok(&out.frame);
+    let l4 = &testkit::ip_of(&out.frame)[20..];
+    assert_eq!((l4[0], l4[1]), (3, 4), "fragmentation needed");
+    assert_eq!(u16::from_be_bytes([l4[6], l4[7]]), 9001, "next-hop MTU");
+    // DF clear: dropped all the same, and nothing is sent.
+    let mut nodf = big.clone();
+    nodf[14 + 6] &= !0x40;
+    checksum::fill_ipv4_header_checksum(&mut nodf[14..]).unwrap();
+    let (v, sent) = h.send(client.port, &nodf);
+    assert_eq!(v, Verdict::Dropped(Drop::VpcMtuExceeded));
+    assert!(sent.is_empty(), "{sent:?}");
+}
+
 // ---- GSO and partial checksums ----------------------------------------------------
 
 /// A TSO super-frame as a TAP hands it over: `NEEDS_CSUM`, the L4 checksum

@@ -248,6 +248,9 @@ pub const INTERNET_NET: Ipv4Net = match Ipv4Net::new(Ipv4Addr::new(203, 0, 113, 
 
 /// The internet gateway's MTU.
 pub const IGW_MTU: u16 = 1500;
+/// The MTU within a VPC (jumbo frames): an IP packet an instance sends larger than this is
+/// dropped, with Fragmentation Needed when DF is set (AWS's documented PMTUD behaviour).
+pub const VPC_MTU: u16 = 9001;
 
 /// What a port is to the packet path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -815,6 +818,9 @@ impl Snapshot {
             Drop::MtuExceeded => {
                 "larger than the internet gateway's 1500-byte MTU with DF set".into()
             }
+            Drop::VpcMtuExceeded => format!(
+                "larger than the VPC's {VPC_MTU}-byte MTU (Fragmentation Needed sent when DF is set)"
+            ),
             Drop::UnsupportedTarget(r) => format!(
                 "the matching route in {} targets a NAT gateway or peering connection, which vpclab does not emulate yet",
                 self.rt_text(r)

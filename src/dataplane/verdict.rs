@@ -95,6 +95,9 @@ pub enum Drop {
     EndpointNoNodeInAz(IfeIx),
     /// Larger than an endpoint's 8500-byte MTU.
     EndpointMtuExceeded(IfeIx),
+    /// Larger than the VPC's 9001-byte MTU, as an instance sent it (Fragmentation Needed
+    /// sent when DF is set).
+    VpcMtuExceeded,
 }
 
 /// The kind of a [`Drop`], without its details: what counters count.
@@ -131,11 +134,12 @@ pub enum DropKind {
     EndpointNoService,
     EndpointNoNodeInAz,
     EndpointMtuExceeded,
+    VpcMtuExceeded,
 }
 
 impl DropKind {
     /// Every kind, in counter order.
-    pub const ALL: [DropKind; 30] = [
+    pub const ALL: [DropKind; 31] = [
         DropKind::Malformed,
         DropKind::UnsupportedEtherType,
         DropKind::NotUnicast,
@@ -166,6 +170,7 @@ impl DropKind {
         DropKind::EndpointNoService,
         DropKind::EndpointNoNodeInAz,
         DropKind::EndpointMtuExceeded,
+        DropKind::VpcMtuExceeded,
     ];
 
     /// The name counters and logs use (`SgEgressDenied`, …).
@@ -201,6 +206,7 @@ impl DropKind {
             DropKind::EndpointNoService => "EndpointNoService",
             DropKind::EndpointNoNodeInAz => "EndpointNoNodeInAz",
             DropKind::EndpointMtuExceeded => "EndpointMtuExceeded",
+            DropKind::VpcMtuExceeded => "VpcMtuExceeded",
         }
     }
 }
@@ -245,6 +251,7 @@ impl Drop {
             Drop::EndpointNoService(_) => DropKind::EndpointNoService,
             Drop::EndpointNoNodeInAz(_) => DropKind::EndpointNoNodeInAz,
             Drop::EndpointMtuExceeded(_) => DropKind::EndpointMtuExceeded,
+            Drop::VpcMtuExceeded => DropKind::VpcMtuExceeded,
         }
     }
 }

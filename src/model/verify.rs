@@ -172,6 +172,31 @@ pub fn verify_routes(lab: &Lab, p: &mut Problems) {
             } else {
                 seen.insert(dest.clone(), r);
             }
+            // AWS: a route more specific than `local` (inside a VPC CIDR) may target only a
+            // network interface, an instance, a NAT gateway (or a middlebox endpoint).
+            if let (Destination::Cidr(c), Some(vpc)) = (&r.destination, lab.vpc(&rt.vpc)) {
+                let interface_like = matches!(
+                    r.target,
+                    RouteTarget::Local
+                        | RouteTarget::NetworkInterface(_)
+                        | RouteTarget::Instance(_)
+                        | RouteTarget::NatGateway(_)
+                );
+                if vpc.cidr.contains(c) && !interface_like {
+                    p.push(Problem::new(
+                        "RouteInsideVpcCidr",
+                        r.origin.clone(),
+                        format!(
+                            "route to {c} in route table {} is inside {}'s CIDR {}: Route target is not supported. This route only supports interface and instance targets",
+                            rt.origin.name(),
+                            lab.label(Kind::Vpc, rt.vpc.as_str()),
+                            vpc.cidr
+                        ),
+                        "a route more specific than the VPC's local route may target only a network interface, an instance or a NAT gateway; traffic inside the VPC never leaves through an internet gateway",
+                        format!("target a network interface or instance, or pick a destination outside {}", vpc.cidr),
+                    ));
+                }
+            }
             if let RouteTarget::InternetGateway(g) = &r.target {
                 if let Some(igw) = lab.igw(g) {
                     if igw.attachment.as_ref() != Some(&rt.vpc) {

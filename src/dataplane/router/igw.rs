@@ -17,7 +17,7 @@
 use crate::dataplane::checksum::{self, field as ipf, AddrField};
 use crate::dataplane::packet::{eth, icmp_type, parse_ipv4, Ipv4Info};
 use crate::dataplane::topology::{
-    EniRole, PortId, Role, IGW_MTU, INTERNET_GATEWAY_IP, INTERNET_NET,
+    EniRole, PortId, Role, IGW_MTU, INTERNET_GATEWAY_IP, INTERNET_NET, VPC_MTU,
 };
 use crate::dataplane::verdict::{Drop, Verdict};
 use crate::dataplane::vnet::{Gso, VnetHdr};
@@ -153,31 +153,49 @@ impl<'a, S: Sink> Pass<'a, S> {
         vnet: &VnetHdr,
         info: &Ipv4Info,
     ) -> Option<Verdict> {
-        let mtu = usize::from(IGW_MTU);
-        let fits = match vnet.gso() {
-            Ok(Gso::None) => info.total_len <= mtu,
-            // Each segment: IP and L4 headers plus at most gso_size bytes.
-            Ok(_) => {
-                gso_headers(frame, info).is_some_and(|h| h + usize::from(vnet.gso_size) <= mtu)
+        match fits_mtu(frame, vnet, info, IGW_MTU) {
+            Err(()) => Some(Verdict::Dropped(Drop::Malformed)),
+            Ok(true) => None,
+            Ok(false) if info.dont_fragment => {
+                self.frag_needed(port, sender_mac, frame, IGW_MTU);
+                Some(Verdict::Dropped(Drop::MtuExceeded))
             }
-            Err(_) => return Some(Verdict::Dropped(Drop::Malformed)),
-        };
-        if fits {
-            return None;
+            Ok(false) => None,
         }
-        if info.dont_fragment {
-            let mtu16 = IGW_MTU;
-            self.icmp_error(
-                port,
-                sender_mac,
-                frame,
-                icmp_type::DEST_UNREACHABLE,
-                icmp::CODE_FRAG_NEEDED,
-                mtu16,
-            );
-            return Some(Verdict::Dropped(Drop::MtuExceeded));
+    }
+
+    /// The VPC's MTU for a packet an instance sent: `Some(verdict)` when it is larger (dropped;
+    /// Fragmentation Needed sent when DF is set).
+    pub(super) fn vpc_mtu(
+        &mut self,
+        port: PortId,
+        sender_mac: [u8; 6],
+        frame: &mut [u8],
+        vnet: &VnetHdr,
+        info: &Ipv4Info,
+    ) -> Option<Verdict> {
+        match fits_mtu(frame, vnet, info, VPC_MTU) {
+            Err(()) => Some(Verdict::Dropped(Drop::Malformed)),
+            Ok(true) => None,
+            Ok(false) => {
+                if info.dont_fragment {
+                    self.frag_needed(port, Some(sender_mac), frame, VPC_MTU);
+                }
+                Some(Verdict::Dropped(Drop::VpcMtuExceeded))
+            }
         }
-        None
+    }
+
+    /// Answers a packet too big for `mtu` with ICMP Fragmentation Needed.
+    fn frag_needed(&mut self, port: PortId, sender_mac: Option<[u8; 6]>, frame: &[u8], mtu: u16) {
+        self.icmp_error(
+            port,
+            sender_mac,
+            frame,
+            icmp_type::DEST_UNREACHABLE,
+            icmp::CODE_FRAG_NEEDED,
+            mtu,
+        );
     }
 
     /// Sends a DF-clear packet larger than the internet gateway's MTU as IPv4
@@ -235,5 +253,18 @@ impl<'a, S: Sink> Pass<'a, S> {
             return Verdict::Dropped(Drop::Malformed);
         }
         Verdict::Forwarded(port)
+    }
+}
+
+/// Whether the packet, or each segment of a GSO frame (IP and L4 headers plus at most
+/// `gso_size` bytes), fits `mtu`; `Err` for a malformed GSO header.
+fn fits_mtu(frame: &[u8], vnet: &VnetHdr, info: &Ipv4Info, mtu: u16) -> Result<bool, ()> {
+    let mtu = usize::from(mtu);
+    match vnet.gso() {
+        Ok(Gso::None) => Ok(info.total_len <= mtu),
+        Ok(_) => {
+            Ok(gso_headers(frame, info).is_some_and(|h| h + usize::from(vnet.gso_size) <= mtu))
+        }
+        Err(_) => Err(()),
     }
 }

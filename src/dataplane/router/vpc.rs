@@ -49,6 +49,9 @@ impl<'a, S: Sink> Pass<'a, S> {
         if eni.source_dest_check && info.src != eni.ip {
             return Verdict::Dropped(Drop::SourceDestCheck(e));
         }
+        if let Some(v) = self.vpc_mtu(port, eni.mac, frame, &vnet, info) {
+            return v;
+        }
         let vpc_ix = eni.vpc;
         let Some(vpc) = snap.vpc(vpc_ix) else {
             return Verdict::Dropped(Drop::UnknownPort(port));

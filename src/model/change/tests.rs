@@ -79,6 +79,15 @@ fn bad_route_changes_leave_the_lab_unchanged() {
             route("0.0.0.0/0", TargetRef::Gateway("vpce-0123".into())),
             "InvalidParameterValue",
         ),
+        // Inside the VPC's CIDR (10.0.0.0/16): AWS refuses an internet gateway target.
+        (
+            route("10.0.1.0/24", TargetRef::Gateway("CloudNetaIGW".into())),
+            "InvalidParameterValue",
+        ),
+        (
+            route("10.0.0.128/25", TargetRef::Gateway("CloudNetaIGW".into())),
+            "InvalidParameterValue",
+        ),
         (
             Change::DeleteRoute {
                 route_table: "CloudNetaPrivateRT".into(),
@@ -796,4 +805,27 @@ fn target_group_and_load_balancer_attributes_with_aws_defaults() {
     assert_eq!(d["TargetGroups"][0]["HealthCheckPath"], "/health");
     assert_eq!(d["TargetGroups"][0]["Matcher"]["HttpCode"], "200");
     assert_eq!(d["TargetGroups"][0]["HealthCheckTimeoutSeconds"], 6);
+}
+
+#[test]
+fn a_route_inside_the_vpc_cidr_to_the_igw_is_refused_as_aws_does() {
+    let mut lab = seed2();
+    let e = lab
+        .apply(&route(
+            "10.0.1.0/24",
+            TargetRef::Gateway("CloudNetaIGW".into()),
+        ))
+        .unwrap_err();
+    assert_eq!(e.code, "InvalidParameterValue");
+    assert!(
+        e.message
+            .contains("only supports interface and instance targets"),
+        "{e}"
+    );
+    // Wider than the VPC's CIDR, the same target is a route like any other.
+    lab.apply(&route(
+        "10.0.0.0/8",
+        TargetRef::Gateway("CloudNetaIGW".into()),
+    ))
+    .unwrap();
 }
