@@ -430,3 +430,89 @@ fn down_after_kill_9_leaves_nothing_and_invalid_templates_create_nothing() {
         .unwrap()
         .is_none());
 }
+
+#[test]
+fn the_control_socket_is_not_stalled_by_slow_clients_and_refuses_oversized_input() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixStream;
+    use std::time::{Duration, Instant};
+
+    let lab = Lab::up(SEED2);
+    let sock = vpclab::runtime::lab::control_socket(&lab.name);
+    // A client that sends one byte and then nothing, and one that sends a byte every 300 ms.
+    let idle = UnixStream::connect(&sock).unwrap();
+    (&idle).write_all(b"{").unwrap();
+    let slow = UnixStream::connect(&sock).unwrap();
+    let trickle = std::thread::spawn(move || {
+        for _ in 0..10 {
+            if (&slow).write_all(b" ").is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let t = Instant::now();
+    let (code, out) = lab.vpclab(&["status"]);
+    let took = t.elapsed();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("forwarded"), "{out}");
+    assert!(
+        took < Duration::from_secs(1),
+        "status took {took:?} while two clients were slow"
+    );
+    trickle.join().unwrap();
+    drop(idle);
+
+    // A request line over the limit is answered with a clear error, not read whole.
+    let big = UnixStream::connect(&sock).unwrap();
+    let writer = big.try_clone().unwrap();
+    let flood = std::thread::spawn(move || {
+        let chunk = vec![b'a'; 64 * 1024];
+        for _ in 0..(vpclab::runtime::lab::MAX_REQUEST / chunk.len() + 4) {
+            if (&writer).write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    });
+    big.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let mut line = String::new();
+    BufReader::new(&big).read_line(&mut line).unwrap();
+    assert!(line.contains("request line longer than"), "{line}");
+    drop(big);
+    let _ = flood.join();
+
+    // A policy document over AWS's 20,480 characters is refused before it is read whole.
+    let t = Instant::now();
+    let (code, out) = lab.vpclab(&[
+        "create-vpc-endpoint",
+        "--vpc-id",
+        "CloudNetaVPC",
+        "--service-name",
+        "com.amazonaws.ap-northeast-2.s3",
+        "--route-table-ids",
+        "CloudNetaPrivateRT",
+        "--policy-document",
+        "file:///dev/zero",
+    ]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("at most 20480"), "{out}");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+
+    // A user who is not root is told the lab runs and needs root.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_vpclab"))
+        .args(["status", "--name", &lab.name])
+        .output()
+        .expect("setpriv (util-linux)");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        text.contains("is running") && text.contains("sudo"),
+        "{text}"
+    );
+    // The daemon still answers.
+    let (code, out) = lab.vpclab(&["status"]);
+    assert_eq!(code, 0, "{out}");
+}

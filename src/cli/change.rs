@@ -9,6 +9,7 @@ use super::Failure;
 use crate::control::describe::What;
 use crate::control::protocol::{Request, Response};
 use crate::model::change::{Change, EndpointType, RuleSpec, TargetGroupSpec, TargetRef};
+use crate::model::policy::MAX_POLICY_CHARS;
 use crate::runtime::lab as runlab;
 
 /// Route target flags (one of them).
@@ -407,12 +408,46 @@ fn policy_document(arg: &Option<String>) -> Result<Option<Value>, Failure> {
         .strip_prefix("file://")
         .or_else(|| arg.strip_prefix("fileb://"))
     {
-        Some(path) => std::fs::read_to_string(path).map_err(|e| {
-            Failure::Invalid(format!("--policy-document {arg}: cannot read {path}: {e}"))
-        })?,
+        Some(path) => read_policy_file(arg, path)?,
         None => arg.clone(),
     };
+    let chars = text.chars().count();
+    if chars > MAX_POLICY_CHARS {
+        return Err(too_long(arg, &chars.to_string()));
+    }
     Ok(Some(Value::String(text)))
+}
+
+/// The refusal of a policy document over AWS's limit (`size`: its length, or "more").
+fn too_long(arg: &str, size: &str) -> Failure {
+    Failure::Invalid(format!(
+        "--policy-document {arg}: the policy document has {size} characters; an endpoint policy \
+         (AWS IAM) may have at most {MAX_POLICY_CHARS}: shorten it (fewer statements, wildcards)"
+    ))
+}
+
+/// Reads a policy file, but never more than AWS's limit allows (a character is at most 4
+/// bytes of UTF-8): `/dev/zero` or a huge file is refused after reading that much.
+fn read_policy_file(arg: &str, path: &str) -> Result<String, Failure> {
+    use std::io::Read;
+    let cant = |e: std::io::Error| {
+        Failure::Invalid(format!("--policy-document {arg}: cannot read {path}: {e}"))
+    };
+    let limit = (MAX_POLICY_CHARS * 4) as u64;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(cant)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cant)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_long(arg, "more than that"));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        Failure::Invalid(format!(
+            "--policy-document {arg}: {path} is not UTF-8 text (a policy is JSON)"
+        ))
+    })
 }
 
 /// `create-vpc-endpoint`.

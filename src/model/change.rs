@@ -565,6 +565,14 @@ impl Lab {
 
     /// Applies a live change; see the module docs.
     pub fn apply(&mut self, change: &Change) -> Result<Value, ChangeError> {
+        let (next, out) = self.apply_to_copy(change)?;
+        *self = next;
+        Ok(out)
+    }
+
+    /// The lab as it would be after `change`, and the change's answer, leaving `self` as it
+    /// is: for a caller that has more to build before it commits (the daemon's snapshot).
+    pub fn apply_to_copy(&self, change: &Change) -> Result<(Lab, Value), ChangeError> {
         let mut next = self.clone();
         let out = next.apply_unchecked(change)?;
         let problems = verify::verify(&next);
@@ -575,8 +583,7 @@ impl Lab {
                 message: format!("{} ({}; fix: {})", p.message, p.rule, p.fix),
             });
         }
-        *self = next;
-        Ok(out)
+        Ok((next, out))
     }
 
     fn apply_unchecked(&mut self, change: &Change) -> Result<Value, ChangeError> {

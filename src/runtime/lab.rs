@@ -341,13 +341,17 @@ fn bring_up_and_serve(
         failures,
         stop: Arc::clone(&stop),
     };
+    // Each client is read on a thread of its own, with a size limit and a deadline for the
+    // whole request; this thread handles whole requests one at a time, so a slow or idle
+    // client delays nobody.
+    let (req_tx, req_rx) = mpsc::channel::<(Request, mpsc::Sender<Response>)>();
+    let clients = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     while !stop.load(Ordering::SeqCst) && !signals::stop_requested() && !loop_thread.is_finished() {
-        match listener.accept() {
-            Ok((conn, _)) => daemon.serve(conn),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(50))
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        while let Ok((conn, _)) = listener.accept() {
+            client(conn, req_tx.clone(), Arc::clone(&clients));
+        }
+        if let Ok((req, reply)) = req_rx.recv_timeout(Duration::from_millis(20)) {
+            let _ = reply.send(daemon.handle(req));
         }
     }
     (daemon.send)(Command::Stop);
@@ -426,28 +430,139 @@ struct Daemon {
     stop: Arc<AtomicBool>,
 }
 
-impl Daemon {
-    fn serve(&mut self, conn: UnixStream) {
-        let _ = conn.set_nonblocking(false);
-        let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-        let mut line = String::new();
-        let mut reader = BufReader::new(&conn);
-        if reader.read_line(&mut line).is_err() {
-            return;
-        }
-        let response = match serde_json::from_str::<Request>(&line) {
-            Ok(req) => self.handle(req),
-            Err(e) => Response::Error {
-                message: format!("bad request: {e}"),
-            },
-        };
-        if let Ok(mut text) = serde_json::to_string(&response) {
+/// The longest request line the control socket reads (the largest thing a request carries
+/// is a policy document, at most 20,480 characters).
+pub const MAX_REQUEST: usize = 1 << 20;
+/// How long a client has to send its whole request line.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
+/// Clients read at once; more are answered with an error at once.
+const MAX_CLIENTS: usize = 32;
+
+/// Serves one control-socket client on a thread of its own: reads its request line (at most
+/// [`MAX_REQUEST`] bytes within [`REQUEST_DEADLINE`]), hands the request to the daemon's
+/// thread, and writes the answer (or the reason the request was refused).
+fn client(
+    conn: UnixStream,
+    requests: mpsc::Sender<(Request, mpsc::Sender<Response>)>,
+    clients: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let answer = |conn: &UnixStream, response: &Response| {
+        let _ = conn.set_write_timeout(Some(REQUEST_DEADLINE));
+        if let Ok(mut text) = serde_json::to_string(response) {
             text.push('\n');
-            let mut w = &conn;
-            let _ = w.write_all(text.as_bytes());
+            let _ = (&*conn).write_all(text.as_bytes());
+        }
+    };
+    if clients.fetch_add(1, Ordering::SeqCst) >= MAX_CLIENTS {
+        clients.fetch_sub(1, Ordering::SeqCst);
+        answer(
+            &conn,
+            &Response::Error {
+                message: format!(
+                    "the lab's daemon is serving {MAX_CLIENTS} clients already; try again"
+                ),
+            },
+        );
+        return;
+    }
+    let count = Arc::clone(&clients);
+    let spawned = std::thread::Builder::new()
+        .name("vpclab-client".into())
+        .spawn(move || {
+            let response = match read_request(&conn) {
+                Err(message) => Response::Error { message },
+                Ok(line) => match serde_json::from_str::<Request>(&line) {
+                    Err(e) => Response::Error {
+                        message: format!("bad request: {e}"),
+                    },
+                    Ok(req) => {
+                        let (tx, rx) = mpsc::channel();
+                        match requests.send((req, tx)).ok().and_then(|()| rx.recv().ok()) {
+                            Some(r) => r,
+                            None => Response::Error {
+                                message: "the lab's daemon is stopping".into(),
+                            },
+                        }
+                    }
+                },
+            };
+            answer(&conn, &response);
+            clients.fetch_sub(1, Ordering::SeqCst);
+        });
+    if spawned.is_err() {
+        // The closure, and with it the connection, is dropped: the client sees it closed.
+        count.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Reads one request line: at most [`MAX_REQUEST`] bytes, all of it within
+/// [`REQUEST_DEADLINE`].
+fn read_request(conn: &UnixStream) -> Result<String, String> {
+    use std::io::Read;
+    let _ = conn.set_nonblocking(false);
+    let deadline = StdInstant::now() + REQUEST_DEADLINE;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(StdInstant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "request not complete within {} s: send the whole request line at once",
+                REQUEST_DEADLINE.as_secs()
+            ));
+        }
+        let _ = conn.set_read_timeout(Some(left));
+        let n = match (&*conn).read(&mut chunk) {
+            Ok(0) => return Err("connection closed before a whole request line".into()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                continue
+            }
+            Err(e) => return Err(format!("reading the request: {e}")),
+        };
+        let end = chunk[..n].iter().position(|&b| b == b'\n');
+        buf.extend_from_slice(&chunk[..end.unwrap_or(n)]);
+        if buf.len() > MAX_REQUEST {
+            return Err(format!(
+                "request line longer than {MAX_REQUEST} bytes: the control socket reads at most that (policy documents are limited to 20,480 characters)"
+            ));
+        }
+        if end.is_some() {
+            return String::from_utf8(buf).map_err(|_| "request is not UTF-8".to_string());
         }
     }
+}
 
+/// A live change, all or nothing: the change is applied to a copy of `lab` and its snapshot
+/// built (`build`) before either is kept; only then do `lab`, `snap` and the recipe (what
+/// `describe --name` replays) take it. A change the model refuses, or whose snapshot fails,
+/// leaves all three as they were.
+fn commit_change<E: std::fmt::Display>(
+    lab: &mut Lab,
+    snap: &mut Arc<Snapshot>,
+    recipe: &mut Recipe,
+    change: crate::model::change::Change,
+    build: impl FnOnce(&Lab, &Snapshot) -> Result<Snapshot, E>,
+) -> Result<serde_json::Value, Box<Response>> {
+    let (next, value) = lab
+        .apply_to_copy(&change)
+        .map_err(|e| Box::new(Response::ChangeFailed(e)))?;
+    let built = build(&next, snap).map_err(|e| {
+        Box::new(Response::Error {
+            message: format!("the change could not be made on the router, and was not kept: {e}"),
+        })
+    })?;
+    *lab = next;
+    *snap = Arc::new(built);
+    recipe.changes.push(change);
+    Ok(value)
+}
+
+impl Daemon {
     fn handle(&mut self, req: Request) -> Response {
         match req {
             Request::Status => self.status(),
@@ -460,23 +575,24 @@ impl Daemon {
             Request::Recipe => Response::Recipe(self.recipe.clone()),
             Request::FlowLogs { rejected } => self.flow_logs(rejected),
             Request::TargetHealth { target_group } => self.target_health(target_group.as_deref()),
-            Request::Change(change) => match self.lab.apply(&change) {
-                Ok(value) => match Snapshot::build(&self.lab, Some(&self.snap)) {
-                    Ok(snap) => {
-                        self.recipe.changes.push(change);
-                        self.snap = Arc::new(snap);
+            Request::Change(change) => {
+                match commit_change(
+                    &mut self.lab,
+                    &mut self.snap,
+                    &mut self.recipe,
+                    change,
+                    |next, prev| Snapshot::build(next, Some(prev)),
+                ) {
+                    Ok(value) => {
                         (self.send)(Command::Install(
                             Arc::clone(&self.snap),
                             Arc::new(self.lab.clone()),
                         ));
                         Response::Json { value }
                     }
-                    Err(e) => Response::Error {
-                        message: e.to_string(),
-                    },
-                },
-                Err(e) => Response::ChangeFailed(e),
-            },
+                    Err(r) => *r,
+                }
+            }
             Request::Down => {
                 self.stop.store(true, Ordering::SeqCst);
                 Response::Stopping
@@ -658,10 +774,17 @@ fn port_name(lab: &Lab, kind: &PortKind) -> String {
 pub fn request(lab: &str, req: &Request) -> Result<Response, String> {
     let sock = control_socket(lab);
     let conn = UnixStream::connect(&sock).map_err(|e| {
-        format!(
-            "lab '{lab}' is not running (no answer on {}: {e}); bring it up with `sudo vpclab up --name {lab}`",
-            sock.display()
-        )
+        if e.kind() == std::io::ErrorKind::PermissionDenied {
+            format!(
+                "lab '{lab}' is running, but its control socket {} is root's: run the command with sudo",
+                sock.display()
+            )
+        } else {
+            format!(
+                "lab '{lab}' is not running (no answer on {}: {e}); bring it up with `sudo vpclab up --name {lab}`",
+                sock.display()
+            )
+        }
     })?;
     let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
     let mut text = serde_json::to_string(req).map_err(|e| e.to_string())?;
@@ -674,4 +797,57 @@ pub fn request(lab: &str, req: &Request) -> Result<Response, String> {
         .read_line(&mut line)
         .map_err(|e| e.to_string())?;
     serde_json::from_str(&line).map_err(|e| format!("bad answer from the daemon: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::change::TargetRef;
+
+    fn seed2() -> Lab {
+        crate::template::load(
+            include_str!("../../templates/seed2-gateway-endpoint.yaml"),
+            &crate::template::Options::default(),
+        )
+        .expect("seed-2 loads")
+    }
+
+    #[test]
+    fn a_change_whose_snapshot_fails_is_not_kept_anywhere() {
+        let mut lab = seed2();
+        let mut snap = Arc::new(Snapshot::build(&lab, None).unwrap());
+        let mut recipe = Recipe {
+            template: String::new(),
+            file: String::new(),
+            region: "ap-northeast-2".into(),
+            parameters: Vec::new(),
+            changes: Vec::new(),
+        };
+        let route = || crate::model::change::Change::CreateRoute {
+            route_table: "CloudNetaPrivateRT".into(),
+            destination: "0.0.0.0/0".into(),
+            target: TargetRef::Gateway("CloudNetaIGW".into()),
+        };
+        let before_lab = format!("{:?}", lab.route_tables);
+        let before_snap = Arc::clone(&snap);
+        let r = commit_change(&mut lab, &mut snap, &mut recipe, route(), |_, _| {
+            Err::<Snapshot, _>("injected failure")
+        });
+        let Err(e) = r else { panic!("{r:?}") };
+        let Response::Error { message } = *e else {
+            panic!("{e:?}")
+        };
+        assert!(message.contains("injected failure") && message.contains("not kept"));
+        assert_eq!(format!("{:?}", lab.route_tables), before_lab);
+        assert!(Arc::ptr_eq(&snap, &before_snap));
+        assert!(recipe.changes.is_empty());
+        // The same change with a snapshot that builds: kept in all three.
+        commit_change(&mut lab, &mut snap, &mut recipe, route(), |next, prev| {
+            Snapshot::build(next, Some(prev))
+        })
+        .unwrap();
+        assert_ne!(format!("{:?}", lab.route_tables), before_lab);
+        assert!(!Arc::ptr_eq(&snap, &before_snap));
+        assert_eq!(recipe.changes.len(), 1);
+    }
 }

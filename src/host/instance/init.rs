@@ -272,28 +272,10 @@ fn reap() -> ! {
     // SAFETY: prctl with integer arguments only: the init's memory (a copy of the spawner's)
     // cannot be read through /proc or ptrace by an unprivileged process, nor dumped.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
-    // `ps` inside shows `/sbin/init` as pid 1, not the command line of the process this init
-    // was forked from (the router daemon's). Cosmetic: failures are ignored.
-    static CMDLINE: &[u8] = b"/sbin/init\0";
-    let start = CMDLINE.as_ptr() as libc::c_ulong;
-    // SAFETY: prctl(PR_SET_MM) only records addresses; the kernel reads the command line
-    // from them later, and CMDLINE is static (mapped for the process's lifetime). The
-    // comm name is a NUL-terminated static string.
+    // `ps -e` inside names pid 1 `init` (its command line stays that of the process it was
+    // forked from, which `ps -f` shows).
+    // SAFETY: PR_SET_NAME copies at most 16 bytes of a static NUL-terminated string.
     unsafe {
-        libc::prctl(
-            libc::PR_SET_MM,
-            libc::PR_SET_MM_ARG_START as libc::c_ulong,
-            start,
-            0,
-            0,
-        );
-        libc::prctl(
-            libc::PR_SET_MM,
-            libc::PR_SET_MM_ARG_END as libc::c_ulong,
-            start + CMDLINE.len() as libc::c_ulong,
-            0,
-            0,
-        );
         libc::prctl(
             libc::PR_SET_NAME,
             c"init".as_ptr() as libc::c_ulong,
