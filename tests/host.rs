@@ -1006,6 +1006,16 @@ echo page > /srv/www/{marker} && echo app > /opt/app/{marker} && echo tool > /us
         "yum install -y httpd && test -d /var/www/html && echo ok",
     );
     assert!(ok && out.ends_with("ok\n"), "{out} {err}");
+    // tcpdump captures (NET_RAW, NET_ADMIN kept).
+    let (ok, out, err) = sh(
+        &inst,
+        "ip link set lo up && (timeout 10 tcpdump -n -c 1 -i lo icmp 2>/dev/null & sleep 1; \
+         ping -c 2 -W 1 127.0.0.1 >/dev/null; wait)",
+    );
+    assert!(
+        ok && out.contains("ICMP echo"),
+        "tcpdump inside: {out} {err}"
+    );
     // Read-only where containers have it so, and the devices are the usual ones only.
     for f in ["/proc/sys/kernel/threads-max", "/sys/class/net/lo/mtu"] {
         let (ok, _, err) = sh(&inst, &format!(": >> {f}"));
