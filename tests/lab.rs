@@ -516,3 +516,41 @@ fn the_control_socket_is_not_stalled_by_slow_clients_and_refuses_oversized_input
     let (code, out) = lab.vpclab(&["status"]);
     assert_eq!(code, 0, "{out}");
 }
+
+#[test]
+fn status_reports_the_frames_the_kernel_dropped_on_a_tap() {
+    let lab = Lab::up(SEED2);
+    let to = private_ip(SEED2, "CloudNetaPrivateEC2");
+    // Four senders of 1400-byte datagrams for 2 s: more than the router reads, so the TAP's
+    // queue overflows in the kernel.
+    let flood = format!(
+        "for i in 1 2 3 4; do python3 -c \"\nimport socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.setblocking(False)\nt=time.time()\nwhile time.time()-t<2:\n    try: s.sendto(b'x'*1400,('{to}',9))\n    except BlockingIOError: pass\n\" & done; wait"
+    );
+    lab.ok("CloudNetaPublicEC2", &["sh", "-c", &flood]);
+    let (code, out) = lab.vpclab(&["status", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("status --json");
+    let port = v["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| {
+            p["name"]
+                .as_str()
+                .is_some_and(|n| n.ends_with("(CloudNetaPublicEC2)"))
+        })
+        .expect("the public instance's port");
+    let reported = port["kernel_dropped"].as_u64().unwrap();
+    // What the kernel itself says of the TAP (eth0 inside the instance).
+    let ns = format!("vl-{}-CloudNetaPublicEC2", lab.name);
+    let ip = Command::new("ip")
+        .args(["-n", &ns, "-s", "-j", "link", "show", "dev", "eth0"])
+        .output()
+        .unwrap();
+    let link: serde_json::Value = serde_json::from_slice(&ip.stdout).unwrap();
+    let stats = &link[0]["stats64"];
+    let kernel =
+        stats["tx"]["dropped"].as_u64().unwrap() + stats["rx"]["dropped"].as_u64().unwrap();
+    assert!(reported > 0, "the flood lost nothing in the kernel? {port}");
+    assert_eq!(reported, kernel, "{port}");
+}

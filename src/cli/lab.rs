@@ -262,8 +262,8 @@ pub fn status(a: StatusArgs) -> Result<(), Failure> {
             }
             for p in &s.ports {
                 println!(
-                    "  port {:<60} rx {:>8} tx {:>8} dropped {:>6}",
-                    p.name, p.rx_frames, p.tx_frames, p.dropped
+                    "  port {:<60} rx {:>8} tx {:>8} dropped {:>6} kernel dropped {:>6}",
+                    p.name, p.rx_frames, p.tx_frames, p.dropped, p.kernel_dropped
                 );
             }
             for line in &s.services {

@@ -77,6 +77,10 @@ pub struct PortStatus {
     pub tx_bytes: u64,
     /// Frames from it that were dropped.
     pub dropped: u64,
+    /// Frames the kernel dropped on its TAP (`tx_dropped` + `rx_dropped`): what the instance
+    /// sent while the router could not keep up. Zero for ports without a TAP.
+    #[serde(default)]
+    pub kernel_dropped: u64,
 }
 
 /// The daemon's view of a running lab.

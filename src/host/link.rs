@@ -241,6 +241,79 @@ pub fn disable_ipv6(netns: &str) -> Result<(), LinkError> {
     })?
 }
 
+/// The kernel's drop counters of one interface inside a network namespace, kept open so that
+/// reading them costs two `pread`s and no namespace switch: the frames the kernel could not
+/// queue on a TAP because the router did not read them in time (`tx_dropped`, what an
+/// instance sent that never reached the router) and those it dropped on receive.
+#[derive(Debug)]
+pub struct LinkDrops {
+    tx: std::fs::File,
+    rx: std::fs::File,
+}
+
+impl LinkDrops {
+    /// The two counters' sum now (0 if a read fails).
+    pub fn read(&self) -> u64 {
+        use std::os::unix::fs::FileExt;
+        let one = |f: &std::fs::File| {
+            let mut buf = [0u8; 32];
+            // A sysfs attribute is produced again on each read at offset 0.
+            f.read_at(&mut buf, 0)
+                .ok()
+                .and_then(|n| {
+                    std::str::from_utf8(&buf[..n])
+                        .ok()?
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+                .unwrap_or(0)
+        };
+        one(&self.tx) + one(&self.rx)
+    }
+}
+
+/// Opens `ifname`'s drop counters in `netns` (see [`LinkDrops`]): on a thread inside the
+/// namespace, in a mount namespace of its own, a sysfs of that network namespace is mounted
+/// on `/sys` and the two statistics files opened; the files stay valid after the thread and
+/// its mount namespace are gone.
+pub fn open_drop_counters(netns: &str, ifname: &str) -> Result<LinkDrops, LinkError> {
+    use nix::mount::{mount, MsFlags};
+    use nix::sched::{unshare, CloneFlags};
+    let sys = |what: &str, source: io::Error| LinkError::Sysctl {
+        netns: netns.to_string(),
+        path: what.to_string(),
+        source,
+    };
+    netns::run_in(netns, || -> Result<LinkDrops, LinkError> {
+        unshare(CloneFlags::CLONE_NEWNS).map_err(|e| sys("unshare(CLONE_NEWNS)", e.into()))?;
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .map_err(|e| sys("make / private", e.into()))?;
+        mount(
+            Some("sysfs"),
+            "/sys",
+            Some("sysfs"),
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None::<&str>,
+        )
+        .map_err(|e| sys("mount sysfs on /sys", e.into()))?;
+        let open = |name: &str| {
+            let path = format!("/sys/class/net/{ifname}/statistics/{name}");
+            std::fs::File::open(&path).map_err(|e| sys(&path, e))
+        };
+        Ok(LinkDrops {
+            tx: open("tx_dropped")?,
+            rx: open("rx_dropped")?,
+        })
+    })?
+}
+
 /// Whether a link of that name exists in the root namespace (`None`) or a named one.
 pub fn exists(netns: Option<&str>, ifname: &str) -> bool {
     let mut args = Vec::new();

@@ -35,7 +35,7 @@ use crate::dataplane::router::{Config, Router};
 use crate::dataplane::topology::{PortKind, Snapshot, INTERNET_GATEWAY_IP};
 use crate::dataplane::verdict::{DropKind, FlowAction};
 use crate::host::instance::{Instance, InstanceSpec};
-use crate::host::link::EthConfig;
+use crate::host::link::{EthConfig, LinkDrops};
 use crate::host::state::{LabState, Resource};
 use crate::host::tap::Tap;
 use crate::host::{cleanup, keys, names, signals};
@@ -140,6 +140,8 @@ fn bring_up_and_serve(
     let region = lab.region();
     let mut taps: Vec<Option<Box<dyn FrameIo>>> = (0..snap.ports.len()).map(|_| None).collect();
     let mut members = Vec::new();
+    // The kernel's drop counters of each port's TAP, for `status`.
+    let mut kernel_drops: Vec<Option<LinkDrops>> = (0..snap.ports.len()).map(|_| None).collect();
     // Key pairs already copied to the emulated internet (`Instance::install_private_key`).
     let mut keys_given = std::collections::BTreeSet::new();
 
@@ -156,7 +158,10 @@ fn bring_up_and_serve(
     let mut cfg = EthConfig::new(snap.internet_host_mac, catalog::INTERNET_HOST, 24)
         .with_gateway(INTERNET_GATEWAY_IP);
     cfg.mtu = 1500;
-    let tap = attach_tap(state, name, INTERNET, internet.netns(), &cfg)?;
+    let (tap, drops) = attach_tap(state, name, INTERNET, internet.netns(), &cfg)?;
+    if let Some(slot) = kernel_drops.get_mut(snap.internet_port.ix()) {
+        *slot = Some(drops);
+    }
     if let Some(slot) = taps.get_mut(snap.internet_port.ix()) {
         *slot = Some(Box::new(tap));
     }
@@ -201,12 +206,15 @@ fn bring_up_and_serve(
         let gateway = cidr::router_address(subnet.cidr);
         let cfg = EthConfig::new(eni.mac.0, inst.private_ip, subnet.cidr.prefix_len())
             .with_gateway(gateway);
-        let tap = attach_tap(state, name, &iname, instance.netns(), &cfg)?;
+        let (tap, drops) = attach_tap(state, name, &iname, instance.netns(), &cfg)?;
         let port = snap
             .port_of(&PortKind::Eni(eni.id.clone()))
             .ok_or_else(|| RuntimeError::Topology(format!("{iname}: no port")))?;
         if let Some(slot) = taps.get_mut(port.ix()) {
             *slot = Some(Box::new(tap));
+        }
+        if let Some(slot) = kernel_drops.get_mut(port.ix()) {
+            *slot = Some(drops);
         }
         if let Some(key_name) = &inst.key_name {
             let pair = keys::ensure(state, key_name)
@@ -331,6 +339,7 @@ fn bring_up_and_serve(
         .set_nonblocking(true)
         .map_err(|e| RuntimeError::Host(e.to_string()))?;
     let mut daemon = Daemon {
+        kernel_drops,
         lab,
         loop_epoch_secs,
         recipe,
@@ -363,14 +372,15 @@ fn bring_up_and_serve(
     }
 }
 
-/// Creates a TAP, records it, and makes it `eth0` of `netns`.
+/// Creates a TAP, records it, and makes it `eth0` of `netns`; also opens its kernel drop
+/// counters.
 fn attach_tap(
     state: &mut LabState,
     lab: &str,
     instance: &str,
     netns: &str,
     cfg: &EthConfig,
-) -> Result<Tap, RuntimeError> {
+) -> Result<(Tap, LinkDrops), RuntimeError> {
     let ifname = names::tap(lab, instance);
     state
         .record_resource(Resource::Tap {
@@ -382,7 +392,9 @@ fn attach_tap(
         .map_err(|e| RuntimeError::Host(format!("{instance}: {e}")))?;
     tap.set_nonblocking(true)
         .map_err(|e| RuntimeError::Host(format!("{instance}: {e}")))?;
-    Ok(tap)
+    let drops = crate::host::link::open_drop_counters(netns, "eth0")
+        .map_err(|e| RuntimeError::Host(format!("{instance}: {e}")))?;
+    Ok((tap, drops))
 }
 
 /// The lab's AWS services: S3 keeps its buckets in the lab's data directory, IMDSv2
@@ -418,6 +430,8 @@ fn services_for(lab: &Lab, name: &str, snap: Arc<Snapshot>) -> Result<LabService
 const ACCOUNT: &str = "123456789012";
 
 struct Daemon {
+    /// The kernel's drop counters of the ports' TAPs (by port index).
+    kernel_drops: Vec<Option<LinkDrops>>,
     lab: Lab,
     /// Wall-clock seconds at the event loop's time zero (flow log timestamps).
     loop_epoch_secs: u64,
@@ -717,7 +731,13 @@ impl Daemon {
             .ports
             .iter()
             .zip(report.counters.ports.iter())
-            .map(|(p, c)| PortStatus {
+            .enumerate()
+            .map(|(i, (p, c))| PortStatus {
+                kernel_dropped: self
+                    .kernel_drops
+                    .get(i)
+                    .and_then(Option::as_ref)
+                    .map_or(0, LinkDrops::read),
                 name: port_name(&self.lab, &p.kind),
                 rx_frames: c.rx_frames,
                 rx_bytes: c.rx_bytes,
