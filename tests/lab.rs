@@ -554,3 +554,39 @@ fn status_reports_the_frames_the_kernel_dropped_on_a_tap() {
     assert!(reported > 0, "the flood lost nothing in the kernel? {port}");
     assert_eq!(reported, kernel, "{port}");
 }
+
+#[test]
+fn a_bring_up_that_fails_after_namespaces_and_taps_exist_leaves_nothing() {
+    common::lab::require_root();
+    let name = format!("lf{}", std::process::id());
+    let tap_of = |i: &str| vpclab::host::names::tap(&name, i);
+    // A TAP of the private instance's name already held on the host: attaching that
+    // instance fails after every namespace and the internet's TAP exist.
+    let squat = vpclab::host::tap::Tap::create(&tap_of("CloudNetaPrivateEC2")).unwrap();
+    let (code, out, err) = common::vpclab(&["up", SEED2, "--name", &name, "--detach"]);
+    assert_ne!(code, 0, "up succeeded:\n{out}\n{err}");
+    let all = format!("{out}{err}");
+    assert!(
+        all.contains("instance CloudNetaPrivateEC2: 10.0.1.237"),
+        "up failed before making the instances, not part-way:\n{out}\n{err}"
+    );
+    assert!(
+        all.contains("CloudNetaPrivateEC2: TUNSETIFF") && all.contains("nothing is left behind"),
+        "{all}"
+    );
+    drop(squat);
+    let left = vpclab::host::cleanup::leftovers(&name).unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let listed = String::from_utf8_lossy(&netns.stdout);
+    assert!(!listed.contains(&format!("vl-{name}-")), "{listed}");
+    for i in ["internet", "CloudNetaPublicEC2", "CloudNetaPrivateEC2"] {
+        let shown = Command::new("ip")
+            .args(["link", "show", "dev", &tap_of(i)])
+            .output()
+            .unwrap();
+        assert!(!shown.status.success(), "TAP of {i} left on the host");
+    }
+    assert!(!std::path::Path::new(&format!("/run/vpclab/{name}")).exists());
+    assert!(!std::path::Path::new(&format!("/var/lib/vpclab/{name}")).exists());
+}
