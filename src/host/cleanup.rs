@@ -187,15 +187,30 @@ pub fn processes_in(ids: &NsIds) -> Vec<u32> {
     pids
 }
 
-/// SIGKILLs every process in the namespaces `ids` until none is left (zombies do not count:
-/// their namespaces are already released). Returns the pids killed.
+/// SIGKILLs every process in the namespaces `ids` until none is left, then waits until each
+/// one killed has finished exiting (zombies count as finished). A dying process leaves the
+/// namespace listing early in its exit, before it is a zombie; and when an instance's init is
+/// killed, the kernel kills the rest of its PID namespace on its own schedule. Returns the
+/// pids killed.
 pub fn kill_processes_in(ids: &NsIds) -> Result<Vec<u32>, CleanupError> {
     let start = Instant::now();
     let mut killed = BTreeSet::new();
     loop {
         let left = processes_in(ids);
         if left.is_empty() {
-            return Ok(killed.into_iter().collect());
+            let dying: Vec<u32> = killed
+                .iter()
+                .copied()
+                .filter(|&p| still_running(p))
+                .collect();
+            if dying.is_empty() {
+                return Ok(killed.into_iter().collect());
+            }
+            if start.elapsed() > KILL_TIMEOUT {
+                return Err(CleanupError::ProcessesLeft(dying));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
         }
         if start.elapsed() > KILL_TIMEOUT {
             return Err(CleanupError::ProcessesLeft(left));
@@ -207,6 +222,18 @@ pub fn kill_processes_in(ids: &NsIds) -> Result<Vec<u32>, CleanupError> {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Whether `pid` exists and is not a zombie (`/proc/<pid>/stat`'s state after the name).
+fn still_running(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rfind(')')
+                .and_then(|i| s.get(i + 2..i + 3))
+                .map(|st| st != "Z")
+        })
+        .unwrap_or(false)
 }
 
 /// Removes the directory tree `path`, which must be under `root`. Mounts below it are
