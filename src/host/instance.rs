@@ -88,7 +88,13 @@ mod init;
 /// The instance's namespaces that are bind-mounted on files (`<instance>.<kind>`), in the
 /// order a process entering the instance joins them (`mnt` last of the path-based ones,
 /// `pid` before the fork into it).
-pub const NS_KINDS: [&str; 5] = ["uts", "ipc", "cgroup", "pid", "mnt"];
+pub const NS_KINDS: [(&str, CloneFlags); 5] = [
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+    ("pid", CloneFlags::CLONE_NEWPID),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+];
 
 /// Host mount points that get an overlay of their own when they are separate filesystems
 /// (an overlay of `/` shows only the root filesystem's empty directory under a mount).
@@ -176,6 +182,9 @@ pub enum InstanceError {
         /// The first error, as text (each instance of the batch gets a copy).
         reason: String,
     },
+    /// A key pair's name is invalid.
+    #[error(transparent)]
+    Keys(#[from] super::keys::KeysError),
     /// The seal of the instances' processes could not be built.
     #[error(transparent)]
     Seal(#[from] SealError),
@@ -319,7 +328,10 @@ pub fn ns_file(lab: &str, instance: &str, kind: &str) -> PathBuf {
 
 /// Every namespace file of an instance, in [`NS_KINDS`] order.
 pub fn ns_files(lab: &str, instance: &str) -> Vec<PathBuf> {
-    NS_KINDS.iter().map(|k| ns_file(lab, instance, k)).collect()
+    NS_KINDS
+        .iter()
+        .map(|(k, _)| ns_file(lab, instance, k))
+        .collect()
 }
 
 impl Instance {
@@ -591,30 +603,24 @@ impl Instance {
         for d in ["work", "root"] {
             mkdir(&self.dir.join(d), 0o700)?;
         }
-        let upper = self.dir.join("upper");
-        for (host, up) in [
-            ("/", upper.clone()),
-            ("/etc", upper.join("etc")),
-            ("/etc/ssh", upper.join("etc/ssh")),
-            ("/root", upper.join("root")),
-        ] {
-            mkdir(&up, 0o755)?;
+        // An upper directory that covers host directory `host`, with its mode and owner.
+        let covering = |host: &Path, up: &Path| -> Result<(), InstanceError> {
+            mkdir(up, 0o755)?;
             if let Ok(m) = fs::metadata(host) {
-                fs::set_permissions(&up, fs::Permissions::from_mode(m.mode() & 0o7777))
-                    .map_err(io_err("chmod", &up))?;
-                chown(&up, Some(m.uid()), Some(m.gid())).map_err(io_err("chown", &up))?;
+                fs::set_permissions(up, fs::Permissions::from_mode(m.mode() & 0o7777))
+                    .map_err(io_err("chmod", up))?;
+                chown(up, Some(m.uid()), Some(m.gid())).map_err(io_err("chown", up))?;
             }
+            Ok(())
+        };
+        let upper = self.dir.join("upper");
+        for d in ["", "etc", "etc/ssh", "root"] {
+            covering(&Path::new("/").join(d), &upper.join(d))?;
         }
         for d in separate_filesystems()? {
-            for part in ["upper", "work"] {
-                mkdir(&self.dir.join("mounts").join(d).join(part), 0o755)?;
-            }
-            let up = self.dir.join("mounts").join(d).join("upper");
-            if let Ok(m) = fs::metadata(Path::new("/").join(d)) {
-                fs::set_permissions(&up, fs::Permissions::from_mode(m.mode() & 0o7777))
-                    .map_err(io_err("chmod", &up))?;
-                chown(&up, Some(m.uid()), Some(m.gid())).map_err(io_err("chown", &up))?;
-            }
+            let layer = self.dir.join("mounts").join(d);
+            mkdir(&layer.join("work"), 0o755)?;
+            covering(&Path::new("/").join(d), &layer.join("upper"))?;
         }
         mkdir(&self.bin_dir(), 0o755)?;
         Ok(())
@@ -722,16 +728,7 @@ impl Instance {
         let net = open(netns::path(&self.netns))?;
         let ns: Vec<(File, CloneFlags)> = NS_KINDS
             .iter()
-            .map(|k| {
-                let flag = match *k {
-                    "uts" => CloneFlags::CLONE_NEWUTS,
-                    "ipc" => CloneFlags::CLONE_NEWIPC,
-                    "cgroup" => CloneFlags::CLONE_NEWCGROUP,
-                    "pid" => CloneFlags::CLONE_NEWPID,
-                    _ => CloneFlags::CLONE_NEWNS,
-                };
-                open(ns_file(&self.lab, &self.name, k)).map(|f| (f, flag))
-            })
+            .map(|&(k, flag)| open(ns_file(&self.lab, &self.name, k)).map(|f| (f, flag)))
             .collect::<Result<_, _>>()?;
         let seal = Seal::get()?;
         let mut cmd = Command::new(program);
@@ -832,12 +829,17 @@ impl Instance {
             })
     }
 
-    /// Runs `sh -c script` inside the instance with `input` on stdin; an error unless it
-    /// exits 0.
-    fn sh_with_input(&self, script: &str, input: &[u8]) -> Result<(), InstanceError> {
+    /// Runs `sh -c script sh args…` inside the instance with `input` on stdin (the
+    /// arguments are `$1`… of the script, never code); an error unless it exits 0.
+    fn sh_with_input(
+        &self,
+        script: &str,
+        args: &[&str],
+        input: &[u8],
+    ) -> Result<(), InstanceError> {
         let mut child = self.spawn(
             "/bin/sh",
-            ["-c", script],
+            ["-c", script, "sh"].iter().chain(args),
             (Stdio::piped(), Stdio::null(), Stdio::piped()),
         )?;
         if let Some(mut stdin) = child.stdin.take() {
@@ -868,6 +870,7 @@ impl Instance {
         line.push('\n');
         self.sh_with_input(
             "umask 077 && mkdir -p /root/.ssh && cat >> /root/.ssh/authorized_keys",
+            &[],
             line.as_bytes(),
         )
     }
@@ -876,35 +879,8 @@ impl Instance {
     /// instance: the emulated internet holds the lab's keys as a user's laptop holds theirs,
     /// since no instance sees `/var/lib/vpclab`.
     pub fn install_private_key(&self, key_name: &str, pem: &[u8]) -> Result<(), InstanceError> {
-        super::keys::check_key_name(key_name).map_err(|e| InstanceError::Command {
-            cmd: "install_private_key".into(),
-            status: "refused".into(),
-            stderr: e.to_string(),
-        })?;
-        // The name is printable ASCII without `/` and goes in as an argument, never as code.
-        let mut child = self.spawn(
-            "/bin/sh",
-            ["-c", "umask 077 && cat > \"/root/$1.pem\"", "sh", key_name],
-            (Stdio::piped(), Stdio::null(), Stdio::piped()),
-        )?;
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = stdin.write_all(pem);
-        }
-        let out = child
-            .wait_with_output()
-            .map_err(|source| InstanceError::Spawn {
-                instance: self.name.clone(),
-                cmd: "/bin/sh".into(),
-                source,
-            })?;
-        if !out.status.success() {
-            return Err(InstanceError::Command {
-                cmd: format!("writing /root/{key_name}.pem (in instance {})", self.name),
-                status: out.status.to_string(),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-            });
-        }
-        Ok(())
+        super::keys::check_key_name(key_name)?;
+        self.sh_with_input("umask 077 && cat > \"/root/$1.pem\"", &[key_name], pem)
     }
 
     /// Starts the instance's sshd (`service sshd start` inside it). `Ok(false)` when the host
@@ -961,6 +937,7 @@ impl Instance {
              cat > /var/lib/cloud/instance/user-data.txt && \
              cp /var/lib/cloud/instance/user-data.txt /var/lib/cloud/instance/scripts/part-001 && \
              chmod 700 /var/lib/cloud/instance/scripts/part-001",
+            &[],
             script,
         )?;
         let run = if script.starts_with(b"#!") {
@@ -1141,14 +1118,7 @@ fn setup_namespaces(
     ))?;
     sethostname(hostname).map_err(sys_err(format!("sethostname({hostname})")))?;
     // Before anything else: nothing mounted from here on propagates to the host.
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(sys_err("make / private (recursively)"))?;
+    mounts::make_private_recursively().map_err(sys_err("make / private (recursively)"))?;
     let root = dir.join("root");
     build_root(dir, bin, &root)?;
     let open = |p: &'static str| File::open(p).map_err(io_err("open", Path::new(p)));
@@ -1419,7 +1389,7 @@ mod tests {
     fn the_namespace_files_end_with_mnt() {
         // A process entering an instance joins its mount namespace last of the path-based
         // ones (the ns files are opened before) and its PID namespace before the fork.
-        assert_eq!(NS_KINDS.last(), Some(&"mnt"));
+        assert_eq!(NS_KINDS.last().map(|k| k.0), Some("mnt"));
         let f = ns_files("lab", "web");
         assert_eq!(f.len(), NS_KINDS.len());
         assert!(f[0].ends_with("web.uts"));

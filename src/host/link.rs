@@ -52,6 +52,16 @@ pub enum LinkError {
         /// Its standard error, trimmed.
         stderr: String,
     },
+    /// The interface's drop counters could not be opened inside the namespace.
+    #[error("opening the drop counters in network namespace {netns}: {what}: {source}")]
+    Counters {
+        /// The namespace.
+        netns: String,
+        /// The step (a call or a sysfs path).
+        what: String,
+        /// Why.
+        source: io::Error,
+    },
     /// A sysctl could not be written inside the namespace.
     #[error("writing {path} in network namespace {netns}: {source}")]
     Sysctl {
@@ -280,21 +290,14 @@ impl LinkDrops {
 pub fn open_drop_counters(netns: &str, ifname: &str) -> Result<LinkDrops, LinkError> {
     use nix::mount::{mount, MsFlags};
     use nix::sched::{unshare, CloneFlags};
-    let sys = |what: &str, source: io::Error| LinkError::Sysctl {
+    let sys = |what: &str, source: io::Error| LinkError::Counters {
         netns: netns.to_string(),
-        path: what.to_string(),
+        what: what.to_string(),
         source,
     };
     netns::run_in(netns, || -> Result<LinkDrops, LinkError> {
         unshare(CloneFlags::CLONE_NEWNS).map_err(|e| sys("unshare(CLONE_NEWNS)", e.into()))?;
-        mount(
-            None::<&str>,
-            "/",
-            None::<&str>,
-            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-            None::<&str>,
-        )
-        .map_err(|e| sys("make / private", e.into()))?;
+        super::mounts::make_private_recursively().map_err(|e| sys("make / private", e.into()))?;
         mount(
             Some("sysfs"),
             "/sys",

@@ -4,7 +4,8 @@
 //! the process's, `/proc/thread-self` the calling thread's), unescaped; [`entries`] gives the
 //! same lines with the mount id and per-mount options; [`under`]
 //! keeps mount points at or below a directory (path-component-wise, so `/run/vpclab/a` does not
-//! match `/run/vpclab/ab`); [`umount_lazy`] detaches a mount and treats "not mounted" and "no
+//! match `/run/vpclab/ab`); [`make_private_recursively`] cuts a new mount namespace off from
+//! propagation; [`umount_lazy`] detaches a mount and treats "not mounted" and "no
 //! such file" as success, so callers can be idempotent.
 
 use std::io;
@@ -113,6 +114,19 @@ pub fn is_mount_point(path: &Path) -> Result<bool, MountsError> {
     Ok(mount_points("/proc/self/mountinfo")?
         .iter()
         .any(|p| p == path))
+}
+
+/// Makes every mount of the calling thread's mount namespace private, recursively: nothing
+/// mounted afterwards propagates to (or from) the namespace it was copied from. Call it right
+/// after `unshare(CLONE_NEWNS)`.
+pub fn make_private_recursively() -> Result<(), Errno> {
+    nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
 }
 
 /// Detaches the mount at `path` (MNT_DETACH); "not mounted" or "no such file" is success.
