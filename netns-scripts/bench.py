@@ -14,6 +14,8 @@ to the kernel in the same run:
   NLB          Client2 -> the internal NLB's node -> Server
   PrivateLink  Client (another VPC) -> its endpoint ENI -> the NLB node -> Server
   IGW          the emulated internet -> Server's public IP (1500 MTU, NAT)
+  intra-VPC/Nw intra-VPC on a lab of its own started with `up --workers N` (N router workers,
+               N queues on every TAP; `bench.sh workers` compares 1 and 2)
   slirp4netns  a namespace to the host's loopback through slirp4netns (10.0.2.2)
   pasta        a namespace to the host's loopback through pasta (its -T/-U port forwards)
 
@@ -25,6 +27,7 @@ cleanup (the labs go down, the kernel baseline's namespaces are deleted).
 
 import argparse
 import csv
+import re
 import ipaddress
 import json
 import os
@@ -348,11 +351,27 @@ def main():
                          for rt in ("ServerRT", "ClientRT")}
         if min(routes_loaded.values()) <= ROUTES:
             raise RuntimeError(f"{a.routes_lab}: route tables hold {routes_loaded}, not {ROUTES} routes more each")
+    # intra-VPC/Nw: a lab of its own with N workers.
+    for want in wanted:
+        m = re.fullmatch(r"intra-VPC/(\d+)w", want)
+        if not m:
+            continue
+        wlab = f"{lab}w{m.group(1)}"
+        run([vpclab, "up", "benches/labs/privatelink.yaml", "--name", wlab, "--detach",
+             "--workers", m.group(1)], timeout=300)
+        wside = lambda w, wlab=wlab: Side(vpclab, wlab, w)
+        wserver = jdump(vpclab, wlab, "instances", "Server")["Reservations"][0]["Instances"][0]
+        paths.append((want, wside("Client2"), wside("Server"), wserver["PrivateIpAddress"]))
+        with open(f"/run/vpclab/{wlab}/state.json") as f:
+            routers[want] = json.load(f).get("pid")
     paths = sorted((p for p in paths if p[0] in wanted), key=lambda p: wanted.index(p[0]))
     # Connection-rate servers (python3 -c: nothing is written to a file system the host shares).
     accepters = [side("Server").spawn(["python3", "-c", ACCEPT, "0.0.0.0", "5202"])]
     if "kernel" in wanted:
         accepters.append(Side(vpclab, lab, KB).spawn(["python3", "-c", ACCEPT, "0.0.0.0", "5202"]))
+    for name, _, srv, _ in paths:
+        if re.fullmatch(r"intra-VPC/\d+w", name):
+            accepters.append(srv.spawn(["python3", "-c", ACCEPT, "0.0.0.0", "5202"]))
     if "slirp4netns" in wanted or "pasta" in wanted:
         accepters.append(Side(vpclab, lab, "host").spawn(["python3", "-c", ACCEPT, "127.0.0.1", "5302"]))
 
@@ -361,6 +380,7 @@ def main():
         "kernel": os.uname().release,
         "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
         "date": time.strftime("%Y-%m-%d"),
+        "workers": json.loads(run([vpclab, "status", "--json", "--name", lab])).get("workers"),
         "instance_mtu": side("Client2").run(["cat", "/sys/class/net/eth0/mtu"]).strip(),
         "instance_offloads": " ".join(
             l.strip() for l in side("Client2").run(["ethtool", "-k", "eth0"], check=False).splitlines()
@@ -483,7 +503,8 @@ def main():
     # The table: one line per metric, one column per path (median [min-max] ratio).
     machine = f"{facts['cores']} cores, {facts['cpu']}, Linux {facts['kernel']}"
     rounds = f"{a.rounds} interleaved round{'s' * (a.rounds != 1)} of {a.seconds} s"
-    print(f"machine: {machine}; instance MTU {facts['instance_mtu']}; {facts['instance_offloads']}")
+    print(f"machine: {machine}; instance MTU {facts['instance_mtu']}; {facts['instance_offloads']}; "
+          f"router workers {facts['workers']} (intra-VPC/Nw: N)")
     print(f"{rounds} (connections/s: {t_connect} s); "
           f"median [min-max] (ratio to {baseline})")
     width = max(len(m) for m in order) + len(", lower is better")

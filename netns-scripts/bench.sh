@@ -17,6 +17,8 @@
 #   netns-scripts/bench.sh privatelink
 #                                    the same rows through an NLB and through PrivateLink,
 #                                    with instance to instance as the baseline
+#   netns-scripts/bench.sh workers   intra-VPC with 1 router worker and with 2 (multi-queue
+#                                    TAPs, `up --workers N`) beside the kernel
 #   netns-scripts/bench.sh micro     the criterion benches (cargo bench)
 #
 # Release build. Re-runs itself through sudo when not root. Nothing is left behind: the
@@ -35,8 +37,8 @@ if [[ ${what} == micro ]]; then
     cargo bench "${VL_LOCKED[@]}"
     exit 0
 fi
-[[ ${what} == lab || ${what} == privatelink || ${what} == throughput ]] ||
-    vl_die "usage: bench.sh [throughput] | bench.sh lab [N] | bench.sh privatelink | bench.sh micro"
+[[ ${what} == lab || ${what} == privatelink || ${what} == throughput || ${what} == workers ]] ||
+    vl_die "usage: bench.sh [throughput] | bench.sh lab [N] | bench.sh privatelink | bench.sh workers | bench.sh micro"
 
 vl_say "cargo build --release"
 cargo build --release "${VL_LOCKED[@]}"
@@ -62,8 +64,10 @@ trap cleanup EXIT
 # throughput: the kernel routing between namespaces beside vpclab's paths and the peers;
 # privatelink: the NLB and PrivateLink paths beside instance to instance. Interleaved rounds,
 # medians and ratios to the first path (netns-scripts/bench.py).
-if [[ ${what} == throughput || ${what} == privatelink ]]; then
-    if [[ ${what} == throughput ]]; then
+if [[ ${what} == throughput || ${what} == privatelink || ${what} == workers ]]; then
+    if [[ ${what} == workers ]]; then
+        paths=kernel,intra-VPC/1w,intra-VPC/2w seconds=3 name=vlbench_wk
+    elif [[ ${what} == throughput ]]; then
         paths=kernel,intra-VPC,intra-VPC+10k,NLB,PrivateLink,IGW,slirp4netns,pasta seconds=3 name=vlbench_tp
         for pkg in slirp4netns passt; do
             tool="${pkg/passt/pasta}"
@@ -93,7 +97,7 @@ if [[ ${what} == throughput || ${what} == privatelink ]]; then
         fi
     fi
     # The second lab is intra-VPC+10k's (when the paths have it); both go down on exit.
-    labs+=("${name}" "${name}r")
+    labs+=("${name}" "${name}r" "${name}w1" "${name}w2")
     out="${target_dir}/bench-${what}"
     vl_say "${paths//,/, } (benches/labs/privatelink.yaml); also in ${out}/bench.{json,csv,png}"
     "${py}" netns-scripts/bench.py --vpclab "${vpclab}" --lab "${name}" --routes-lab "${name}r" --out "${out}" \

@@ -590,3 +590,70 @@ fn a_bring_up_that_fails_after_namespaces_and_taps_exist_leaves_nothing() {
     assert!(!std::path::Path::new(&format!("/run/vpclab/{name}")).exists());
     assert!(!std::path::Path::new(&format!("/var/lib/vpclab/{name}")).exists());
 }
+
+/// `iperf3 -c <to> -P <streams> -t 2 -J` from `from`, retried until the server listens (at
+/// most 10 s); the bytes each stream delivered.
+fn iperf_streams(lab: &Lab, from: &str, to: &str, streams: usize) -> Vec<u64> {
+    let cmd = format!(
+        "for i in $(seq 100); do iperf3 -c {to} -P {streams} -t 2 -J >/tmp/iperf.json 2>&1 && exec cat /tmp/iperf.json; sleep 0.1; done; cat /tmp/iperf.json; exit 1"
+    );
+    let out = lab.ok(from, &["sh", "-c", &cmd]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("iperf3 -J");
+    v["end"]["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .map(|s| s["receiver"]["bytes"].as_u64().unwrap_or(0))
+        .collect()
+}
+
+fn status_json(lab: &Lab) -> serde_json::Value {
+    let (code, out) = lab.vpclab(&["status", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    serde_json::from_str(&out).expect("status --json")
+}
+
+#[test]
+fn two_workers_share_the_flows_on_multi_queue_taps_and_one_worker_keeps_one_queue() {
+    const BENCH: &str = "benches/labs/privatelink.yaml";
+    let two = Lab::up_with(BENCH, &["--workers", "2"]);
+    let one = Lab::up_with(BENCH, &["--workers", "1"]);
+    let server = private_ip(BENCH, "Server");
+    let public = public_ip(BENCH, "Server");
+    // Each instance's eth0 is a TAP with one queue per worker.
+    let link = |lab: &Lab| lab.ok("Server", &["ip", "-d", "link", "show", "dev", "eth0"]);
+    assert!(
+        link(&two).contains("multi_queue numqueues 2"),
+        "{}",
+        link(&two)
+    );
+    assert!(!link(&one).contains("multi_queue"), "{}", link(&one));
+    for lab in [&two, &one] {
+        lab.ok("Server", &["iperf3", "-s", "-D", "-p", "5201"]);
+        // Eight TCP streams within the VPC, then eight through the internet gateway's NAT:
+        // every stream delivers (state kept for flows whichever worker sees their frames).
+        for (from, to) in [("Client2", &server), ("internet", &public)] {
+            let streams = iperf_streams(lab, from, to, 8);
+            assert_eq!(streams.len(), 8, "{from} -> {to}");
+            assert!(
+                streams.iter().all(|&b| b > 1_000_000),
+                "{from} -> {to}: a stream delivered (almost) nothing: {streams:?}"
+            );
+        }
+    }
+    let s = status_json(&two);
+    assert_eq!(s["workers"], 2, "{s}");
+    let frames: Vec<u64> = s["worker_frames"]
+        .as_array()
+        .expect("worker_frames")
+        .iter()
+        .filter_map(|n| n.as_u64())
+        .collect();
+    assert_eq!(frames.len(), 2, "{s}");
+    assert!(
+        frames.iter().all(|&n| n > 1000),
+        "sixteen flows all on one worker: {frames:?}"
+    );
+    let s = status_json(&one);
+    assert_eq!(s["workers"], 1, "{s}");
+}

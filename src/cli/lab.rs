@@ -38,6 +38,11 @@ pub struct UpArgs {
     /// (internal) Run as the detached daemon.
     #[arg(long, hide = true)]
     pub daemon: bool,
+    /// Router worker threads: each TAP gets this many queues and each worker reads and
+    /// writes one queue of every TAP (flows stay on one worker). 1 to 16; by default one per
+    /// core, at most 4.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub workers: Option<u16>,
 }
 
 /// Runs `up`.
@@ -70,7 +75,11 @@ pub fn up(a: UpArgs) -> Result<(), Failure> {
         println!("Ctrl-C stops the router and removes the lab.");
     }
     let recipe = a.source.recipe(a.template.as_ref())?;
-    runlab::run(lab, &name, recipe, &mut progress).map_err(|e| Failure::Invalid(e.to_string()))
+    let options = runlab::RouterOptions {
+        workers: a.workers.map_or_else(runlab::default_workers, usize::from),
+    };
+    runlab::run(lab, &name, recipe, &options, &mut progress)
+        .map_err(|e| Failure::Invalid(e.to_string()))
 }
 
 fn detach(a: &UpArgs, name: &str) -> Result<(), Failure> {
@@ -88,6 +97,8 @@ fn detach(a: &UpArgs, name: &str) -> Result<(), Failure> {
     for (k, v) in &a.source.parameters {
         args.extend(["--parameter".into(), format!("{k}={v}")]);
     }
+    let workers = a.workers.map_or_else(runlab::default_workers, usize::from);
+    args.extend(["--workers".into(), workers.to_string()]);
     args.push("--daemon".into());
     let mut child = Process::new("setsid")
         .arg(&exe)
@@ -254,9 +265,14 @@ pub fn status(a: StatusArgs) -> Result<(), Failure> {
         }
         Response::Status(s) => {
             println!(
-                "lab {} ({}), router pid {}, up {} s: {} forwarded, {} to services, {} answered, {} tracked flows",
-                s.lab, s.region, s.pid, s.uptime_secs, s.forwarded, s.delivered, s.answered, s.tracked_flows
+                "lab {} ({}), router pid {} ({} worker{}), up {} s: {} forwarded, {} to services, {} answered, {} tracked flows",
+                s.lab, s.region, s.pid, s.workers, if s.workers == 1 { "" } else { "s" }, s.uptime_secs,
+                s.forwarded, s.delivered, s.answered, s.tracked_flows
             );
+            if s.workers > 1 {
+                let each: Vec<String> = s.worker_frames.iter().map(u64::to_string).collect();
+                println!("  frames read by each worker: {}", each.join(" / "));
+            }
             for (reason, n) in &s.drops {
                 println!("  dropped {n:>8}  {reason}");
             }

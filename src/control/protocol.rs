@@ -111,6 +111,12 @@ pub struct Status {
     /// What the AWS services did, a line per service that saw traffic.
     #[serde(default)]
     pub services: Vec<String>,
+    /// Router worker threads (each with its own queue of every TAP).
+    #[serde(default)]
+    pub workers: usize,
+    /// Frames each worker has read from its queues.
+    #[serde(default)]
+    pub worker_frames: Vec<u64>,
 }
 
 /// The daemon's answer.

@@ -17,6 +17,12 @@
 //!   namespace and renamed (see `host::link`), and disappears with that namespace.
 //! - Reads and writes are one syscall each, no allocation; blocking unless
 //!   [`Tap::set_nonblocking`] was called (then `WouldBlock` when there is nothing to read).
+//! - [`Tap::create_queues`] with `n > 1` makes an `IFF_MULTI_QUEUE` device and opens `n`
+//!   queues on it (one fd each, all opened before the device leaves this namespace, since a
+//!   queue is attached by name). The kernel picks the queue a frame from the instance is read
+//!   on by a symmetric hash of its flow, and remembers for a few seconds the queue each flow
+//!   was last *written* on, so a flow's frames come back on the queue its replies went out
+//!   on: a flow stays on one queue, in order.
 //!
 //! Why direct ioctls and not a crate: `docs/decisions/0006-tap-ioctls.md`.
 
@@ -61,6 +67,7 @@ pub mod offload {
 }
 
 const IFF_TAP: libc::c_short = 0x0002;
+const IFF_MULTI_QUEUE: libc::c_short = 0x0100;
 const IFF_NO_PI: libc::c_short = 0x1000;
 const IFF_VNET_HDR: libc::c_short = 0x4000;
 
@@ -146,6 +153,34 @@ impl Tap {
     /// header and offloads described in the module docs. Blocking until
     /// [`Tap::set_nonblocking`].
     pub fn create(name: &str) -> Result<Tap, TapError> {
+        let mut queues = Tap::create_queues(name, 1)?;
+        Ok(queues.remove(0))
+    }
+
+    /// Creates the TAP `name` with `n` queues (at least one; `IFF_MULTI_QUEUE` when `n > 1`),
+    /// one `Tap` per queue, first queue first. See the module docs.
+    pub fn create_queues(name: &str, n: usize) -> Result<Vec<Tap>, TapError> {
+        let n = n.max(1);
+        let flags = if n > 1 {
+            IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE
+        } else {
+            IFF_TAP | IFF_NO_PI | IFF_VNET_HDR
+        };
+        let first = Tap::open_queue(name, flags, None)?;
+        let mut queues = Vec::with_capacity(n);
+        let name = first.name.clone();
+        let offloads = first.offloads;
+        queues.push(first);
+        for _ in 1..n {
+            queues.push(Tap::open_queue(&name, flags, Some(offloads))?);
+        }
+        Ok(queues)
+    }
+
+    /// Opens one queue of `name` (creating the device when it does not exist). `known`: the
+    /// offloads already set on the device by its first queue (device-wide settings are not
+    /// repeated).
+    fn open_queue(name: &str, flags: libc::c_short, known: Option<u32>) -> Result<Tap, TapError> {
         if name.is_empty()
             || name.len() > MAX_IFNAME
             || name
@@ -162,7 +197,7 @@ impl Tap {
             .map_err(TapError::Open)?;
         let mut req = IfReq {
             name: [0; 16],
-            flags: IFF_TAP | IFF_NO_PI | IFF_VNET_HDR,
+            flags,
             _pad: [0; 22],
         };
         req.name[..name.len()].copy_from_slice(name.as_bytes());
@@ -174,6 +209,13 @@ impl Tap {
         })?;
         let end = req.name.iter().position(|&b| b == 0).unwrap_or(16);
         let name = String::from_utf8_lossy(&req.name[..end]).into_owned();
+        if let Some(offloads) = known {
+            return Ok(Tap {
+                file,
+                name,
+                offloads,
+            });
+        }
 
         let size: libc::c_int = VNET_HDR_LEN as libc::c_int;
         // SAFETY: TUNSETVNETHDRSZ reads one `int` through the pointer, which points to `size`.

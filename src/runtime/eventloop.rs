@@ -17,8 +17,9 @@
 
 use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -103,6 +104,8 @@ pub struct Report {
     pub stats: LoopStats,
     /// [`ServiceSide::summary`].
     pub services: Vec<String>,
+    /// Frames each worker read (one entry per worker).
+    pub worker_frames: Vec<u64>,
 }
 
 /// What the loop is asked to do.
@@ -134,22 +137,90 @@ pub struct LoopStats {
 
 /// The event loop; see the module docs.
 pub struct EventLoop<S: ServiceSide> {
+    core: Core<S>,
+    /// Worker 0's TAP queues by port id (`None` for service ports and ports without a device).
+    taps: Vec<Option<Box<dyn FrameIo>>>,
+    /// The other workers' queues, by worker then port id.
+    extra: Vec<Vec<Option<Box<dyn FrameIo>>>>,
+    commands: Receiver<Command>,
+    wake: OwnedFd,
+    stop: Box<dyn Fn() -> bool + Send>,
+    /// See [`EventLoop::with_busy_poll`].
+    busy_poll: Duration,
+}
+
+/// What the workers share, behind one lock: the router and everything it touches.
+struct Core<S> {
     router: Router,
     /// The router's current snapshot, kept here too so that a frame's sink can read it
     /// while the router is borrowed mutably (no reference counting per frame).
     snap: Arc<Snapshot>,
-    /// TAPs by port id (`None` for service ports and ports without a device).
-    taps: Vec<Option<Box<dyn FrameIo>>>,
     services: S,
-    commands: Receiver<Command>,
-    wake: OwnedFd,
-    stop: Box<dyn Fn() -> bool + Send>,
     clock: std::time::Instant,
     stats: LoopStats,
+    /// Frames each worker read.
+    worker_frames: Vec<u64>,
     /// The services' health generation last pushed to the router.
     health_seen: Option<u64>,
-    /// See [`EventLoop::with_busy_poll`].
-    busy_poll: Duration,
+}
+
+/// Frames a worker writes after it let go of the lock (only with more than one worker).
+#[derive(Default)]
+struct Deferred {
+    /// Port, virtio-net header, and where the frame's bytes are.
+    frames: Vec<(PortId, [u8; 10], Span)>,
+    /// Copies of frames that were not the input frame (segments, generated frames).
+    arena: Vec<u8>,
+    /// The input frame's address and length while it is processed.
+    input: (usize, usize),
+}
+
+/// Where a deferred frame's bytes are.
+#[derive(Clone, Copy)]
+enum Span {
+    /// In the frame being processed (forwarded in place): offset, length.
+    Input(usize, usize),
+    /// In [`Deferred::arena`]: offset, length.
+    Arena(usize, usize),
+}
+
+impl Deferred {
+    fn push(&mut self, port: PortId, hdr: [u8; 10], frame: &[u8]) {
+        let (base, len) = self.input;
+        let at = frame.as_ptr() as usize;
+        let span = if at >= base && at + frame.len() <= base + len {
+            Span::Input(at - base, frame.len())
+        } else {
+            let off = self.arena.len();
+            self.arena.extend_from_slice(frame);
+            Span::Arena(off, frame.len())
+        };
+        self.frames.push((port, hdr, span));
+    }
+
+    /// Writes every deferred frame on this worker's queues; returns the writes that failed.
+    fn flush(&mut self, taps: &[Option<Box<dyn FrameIo>>], input: &[u8]) -> u64 {
+        let mut failed = 0;
+        for (port, hdr, span) in self.frames.drain(..) {
+            let Some(Some(tap)) = taps.get(port.ix()) else {
+                continue;
+            };
+            let frame = match span {
+                Span::Input(off, len) => input.get(off..off + len),
+                Span::Arena(off, len) => self.arena.get(off..off + len),
+            };
+            let Some(frame) = frame else { continue };
+            if tap
+                .write_frame(&[IoSlice::new(&hdr), IoSlice::new(frame)])
+                .is_err()
+            {
+                failed += 1;
+            }
+        }
+        self.arena.clear();
+        self.input = (0, 0);
+        failed
+    }
 }
 
 /// The sink the router writes into during one frame.
@@ -158,17 +229,23 @@ struct Out<'a> {
     snap: &'a Snapshot,
     to_services: &'a mut Vec<(PortId, Vec<u8>)>,
     tx_errors: &'a mut u64,
+    /// With more than one worker, frames are written after the lock is released.
+    defer: Option<&'a mut Deferred>,
 }
 
 impl Sink for Out<'_> {
     fn send(&mut self, port: PortId, vnet: &VnetHdr, frame: &[u8]) {
         match self.snap.port(port).map(|p| p.framing) {
             Some(Framing::Tap) => {
+                let mut hdr = [0u8; 10];
+                let _ = vnet.emit(&mut hdr, HdrSize::Legacy);
+                if let Some(d) = self.defer.as_deref_mut() {
+                    d.push(port, hdr, frame);
+                    return;
+                }
                 let Some(Some(tap)) = self.taps.get(port.ix()) else {
                     return;
                 };
-                let mut hdr = [0u8; 10];
-                let _ = vnet.emit(&mut hdr, HdrSize::Legacy);
                 if tap
                     .write_frame(&[IoSlice::new(&hdr), IoSlice::new(frame)])
                     .is_err()
@@ -194,16 +271,20 @@ impl<S: ServiceSide> EventLoop<S> {
         stop: Box<dyn Fn() -> bool + Send>,
     ) -> Self {
         EventLoop {
-            snap: Arc::clone(router.snapshot()),
-            router,
+            core: Core {
+                snap: Arc::clone(router.snapshot()),
+                router,
+                services,
+                clock: std::time::Instant::now(),
+                stats: LoopStats::default(),
+                worker_frames: vec![0],
+                health_seen: None,
+            },
             taps,
-            services,
+            extra: Vec::new(),
             commands,
             wake,
             stop,
-            clock: std::time::Instant::now(),
-            stats: LoopStats::default(),
-            health_seen: None,
             busy_poll: Duration::ZERO,
         }
     }
@@ -216,35 +297,153 @@ impl<S: ServiceSide> EventLoop<S> {
         self
     }
 
-    fn now(&self) -> Instant {
-        Instant::from_millis(self.clock.elapsed().as_millis() as u64)
+    /// More workers, one per further queue of the multi-queue TAPs: `extra[k]` holds worker
+    /// `k + 1`'s queue of each port (indexed like the taps given to [`EventLoop::new`]). Each
+    /// worker is a thread that reads and writes its own queues; they share the router behind
+    /// one lock, held only while a frame goes through [`Router::process`] (the reads and
+    /// writes, most of the loop's time, run in parallel).
+    pub fn with_workers(mut self, extra: Vec<Vec<Option<Box<dyn FrameIo>>>>) -> Self {
+        self.core.worker_frames = vec![0; 1 + extra.len()];
+        self.extra = extra;
+        self
     }
 
     /// Runs until [`Command::Stop`], a closed command channel, or `stop()`.
-    pub fn run(mut self) -> io::Result<()> {
+    pub fn run(self) -> io::Result<()> {
+        let EventLoop {
+            core,
+            taps,
+            extra,
+            commands,
+            wake,
+            stop,
+            busy_poll,
+        } = self;
+        let workers = 1 + extra.len();
+        let core = Mutex::new(core);
+        let halt = AtomicBool::new(false);
+        // Each worker's own wake-up pipe: to stop it, and (worker 0's) to have the services'
+        // timers looked at again when another worker gave them work.
+        let mut pipes = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            pipes.push(nix::unistd::pipe().map_err(io::Error::from)?);
+        }
+        let (reads, writes): (Vec<OwnedFd>, Vec<OwnedFd>) = pipes.into_iter().unzip();
+        let mut reads = reads.into_iter();
+        let own0 = reads.next().ok_or_else(|| io::Error::other("no worker"))?;
+        let shared = Shared {
+            core: &core,
+            halt: &halt,
+            pokes: &writes,
+            busy_poll,
+            defer: workers > 1,
+        };
+        std::thread::scope(|scope| -> io::Result<()> {
+            let mut handles = Vec::new();
+            for (k, (queues, own)) in extra.into_iter().zip(reads).enumerate() {
+                let shared = &shared;
+                let handle = std::thread::Builder::new()
+                    .name(format!("vpclab-worker{}", k + 1))
+                    .spawn_scoped(scope, move || {
+                        shared.work(&Worker {
+                            ix: k + 1,
+                            main: None,
+                            taps: queues,
+                            own,
+                        })
+                    })?;
+                handles.push(handle);
+            }
+            let result = shared.work(&Worker {
+                ix: 0,
+                main: Some(Main {
+                    commands: &commands,
+                    wake: &wake,
+                    stop: &*stop,
+                }),
+                taps,
+                own: own0,
+            });
+            shared.halt_all();
+            for h in handles {
+                match h.join() {
+                    Ok(r) => r?,
+                    Err(_) => return Err(io::Error::other("a router worker panicked")),
+                }
+            }
+            result
+        })
+    }
+}
+
+/// What every worker reads.
+struct Shared<'a, S> {
+    core: &'a Mutex<Core<S>>,
+    /// Set when the loop is to end.
+    halt: &'a AtomicBool,
+    /// The write ends of the workers' wake-up pipes.
+    pokes: &'a [OwnedFd],
+    busy_poll: Duration,
+    /// More than one worker: frames are written after the lock is let go.
+    defer: bool,
+}
+
+/// What worker 0 alone does: commands, the stop flag.
+struct Main<'a> {
+    commands: &'a Receiver<Command>,
+    wake: &'a OwnedFd,
+    stop: &'a (dyn Fn() -> bool + Send),
+}
+
+/// One worker: its queue of each TAP, its wake-up pipe, and (worker 0) the main duties.
+struct Worker<'a> {
+    /// Its index (0: the main one).
+    ix: usize,
+    main: Option<Main<'a>>,
+    taps: Vec<Option<Box<dyn FrameIo>>>,
+    own: OwnedFd,
+}
+
+impl<S: ServiceSide> Shared<'_, S> {
+    fn lock(&self) -> MutexGuard<'_, Core<S>> {
+        // A worker that panicked holding the lock ends the loop (its join reports it); the
+        // state it left is still the router's, so the others may finish their frames.
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn halt_all(&self) {
+        self.halt.store(true, Ordering::SeqCst);
+        for w in self.pokes {
+            let _ = nix::unistd::write(w, &[1]);
+        }
+    }
+
+    /// One worker's loop.
+    fn work(&self, w: &Worker<'_>) -> io::Result<()> {
         let mut buf = vec![0u8; READ_BUF];
         let mut pending: Vec<(PortId, Vec<u8>)> = Vec::new();
-        // The devices leave `self` for the loop's duration so that the poll set, built once,
-        // can borrow them while the router (in `self`) is borrowed mutably per frame.
-        let taps = std::mem::take(&mut self.taps);
-        let ports: Vec<usize> = (0..taps.len()).filter(|&i| taps[i].is_some()).collect();
-        let wake = self.wake.try_clone()?;
+        let mut deferred = Deferred::default();
+        let mut tx_errors = 0u64;
+        let ports: Vec<usize> = (0..w.taps.len()).filter(|&i| w.taps[i].is_some()).collect();
         let mut fds: Vec<PollFd<'_>> = ports
             .iter()
-            .filter_map(|&i| taps[i].as_ref())
+            .filter_map(|&i| w.taps[i].as_ref())
             .map(|t| PollFd::new(t.fd(), PollFlags::POLLIN))
-            .chain(std::iter::once(PollFd::new(
-                wake.as_fd(),
-                PollFlags::POLLIN,
-            )))
             .collect();
+        let first_pipe = fds.len();
+        fds.push(PollFd::new(w.own.as_fd(), PollFlags::POLLIN));
+        if let Some(m) = &w.main {
+            fds.push(PollFd::new(m.wake.as_fd(), PollFlags::POLLIN));
+        }
         let mut last_work = std::time::Instant::now();
-        let mut last_tick = self.now();
+        let mut last_tick = self.lock().now();
         loop {
-            let now = self.now();
             let mut timeout = TICK;
-            if let Some(d) = self.services.poll_delay(now) {
-                timeout = timeout.min(d);
+            if w.main.is_some() {
+                let core = self.lock();
+                if let Some(d) = core.services.poll_delay(core.now()) {
+                    timeout = timeout.min(d);
+                }
             }
             if !self.busy_poll.is_zero() && last_work.elapsed() < self.busy_poll {
                 timeout = Duration::ZERO;
@@ -255,23 +454,26 @@ impl<S: ServiceSide> EventLoop<S> {
                 Err(e) => return Err(io::Error::from(e)),
             }
             let readable = |f: &PollFd<'_>| f.revents().is_some_and(|r| !r.is_empty());
-            if fds.last().is_some_and(readable) {
-                let mut byte = [0u8; 64];
-                let _ = nix::unistd::read(&wake, &mut byte);
+            let mut byte = [0u8; 64];
+            if fds.get(first_pipe).is_some_and(readable) {
+                let _ = nix::unistd::read(&w.own, &mut byte);
             }
-            if !self.commands()? {
+            if let Some(m) = &w.main {
+                if fds.get(first_pipe + 1).is_some_and(readable) {
+                    let _ = nix::unistd::read(m.wake, &mut byte);
+                }
+                if !self.lock().commands(m.commands) || (m.stop)() {
+                    return Ok(());
+                }
+            } else if self.halt.load(Ordering::SeqCst) {
                 return Ok(());
             }
-            if (self.stop)() {
-                return Ok(());
-            }
-            let now = self.now();
             let mut worked = false;
             for (f, &i) in fds.iter().zip(&ports) {
                 if !readable(f) {
                     continue;
                 }
-                let Some(Some(tap)) = taps.get(i) else {
+                let Some(Some(tap)) = w.taps.get(i) else {
                     continue;
                 };
                 let port = PortId(u32::try_from(i).unwrap_or(u32::MAX));
@@ -280,24 +482,64 @@ impl<S: ServiceSide> EventLoop<S> {
                         Ok(n) => n,
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         Err(_) => {
-                            self.stats.rx_errors += 1;
+                            self.lock().stats.rx_errors += 1;
                             break;
                         }
                     };
                     worked = true;
-                    self.stats.rx_frames += 1;
-                    self.process(&taps, now, port, &mut buf[..n], &mut pending);
+                    let frame = &mut buf[..n];
+                    {
+                        let mut core = self.lock();
+                        core.stats.rx_frames += 1;
+                        if let Some(n) = core.worker_frames.get_mut(w.ix) {
+                            *n += 1;
+                        }
+                        core.stats.tx_errors += std::mem::take(&mut tx_errors);
+                        let now = core.now();
+                        let defer = if self.defer {
+                            deferred.input = (frame.as_ptr() as usize, frame.len());
+                            Some(&mut deferred)
+                        } else {
+                            None
+                        };
+                        core.process(&w.taps, now, port, frame, &mut pending, defer);
+                    }
+                    tx_errors += deferred.flush(&w.taps, frame);
                 }
             }
             if worked {
                 last_work = std::time::Instant::now();
             }
-            self.serve(&taps, now, &mut pending);
-            if now.total_millis().saturating_sub(last_tick.total_millis()) >= 1000 {
-                self.router.expire(now, EXPIRE_BUDGET);
+            let now = {
+                let mut core = self.lock();
+                let now = core.now();
+                let defer = self.defer.then_some(&mut deferred);
+                if w.main.is_some() || !pending.is_empty() {
+                    core.serve(&w.taps, now, &mut pending, defer);
+                }
+                // Another worker gave the services work with a timer sooner than worker 0's
+                // sleep: have worker 0 look again.
+                if w.main.is_none() && core.services.poll_delay(now).is_some_and(|d| d < TICK) {
+                    if let Some(p) = self.pokes.first() {
+                        let _ = nix::unistd::write(p, &[1]);
+                    }
+                }
+                now
+            };
+            tx_errors += deferred.flush(&w.taps, &[]);
+            if w.main.is_some()
+                && now.total_millis().saturating_sub(last_tick.total_millis()) >= 1000
+            {
+                self.lock().router.expire(now, EXPIRE_BUDGET);
                 last_tick = now;
             }
         }
+    }
+}
+
+impl<S: ServiceSide> Core<S> {
+    fn now(&self) -> Instant {
+        Instant::from_millis(self.clock.elapsed().as_millis() as u64)
     }
 
     fn process(
@@ -307,12 +549,14 @@ impl<S: ServiceSide> EventLoop<S> {
         port: PortId,
         frame: &mut [u8],
         pending: &mut Vec<(PortId, Vec<u8>)>,
+        defer: Option<&mut Deferred>,
     ) {
         let mut out = Out {
             taps,
             snap: &self.snap,
             to_services: pending,
             tx_errors: &mut self.stats.tx_errors,
+            defer,
         };
         self.router.process(now, port, frame, &mut out);
     }
@@ -323,6 +567,7 @@ impl<S: ServiceSide> EventLoop<S> {
         taps: &[Option<Box<dyn FrameIo>>],
         now: Instant,
         pending: &mut Vec<(PortId, Vec<u8>)>,
+        mut defer: Option<&mut Deferred>,
     ) {
         // Nothing for the services and no timer of theirs due: leave them be (most wakes
         // are frames between instances).
@@ -344,7 +589,7 @@ impl<S: ServiceSide> EventLoop<S> {
                 return;
             }
             for (port, mut packet) in answers {
-                self.process(taps, now, port, &mut packet, pending);
+                self.process(taps, now, port, &mut packet, pending, defer.as_deref_mut());
             }
         }
     }
@@ -365,9 +610,9 @@ impl<S: ServiceSide> EventLoop<S> {
     }
 
     /// Handles queued commands; false to stop.
-    fn commands(&mut self) -> io::Result<bool> {
+    fn commands(&mut self, commands: &Receiver<Command>) -> bool {
         loop {
-            match self.commands.try_recv() {
+            match commands.try_recv() {
                 Ok(Command::Install(snap, lab)) => {
                     self.services.install(&snap, &lab);
                     self.router.install(Arc::clone(&snap));
@@ -381,6 +626,7 @@ impl<S: ServiceSide> EventLoop<S> {
                         tracked: self.router.tracked_flows(),
                         stats: self.stats,
                         services: self.services.summary(),
+                        worker_frames: self.worker_frames.clone(),
                     });
                 }
                 Ok(Command::TargetHealth(reply)) => {
@@ -389,8 +635,8 @@ impl<S: ServiceSide> EventLoop<S> {
                 Ok(Command::FlowLog(reply)) => {
                     let _ = reply.send(self.router.flow_log().records().copied().collect());
                 }
-                Ok(Command::Stop) | Err(TryRecvError::Disconnected) => return Ok(false),
-                Err(TryRecvError::Empty) => return Ok(true),
+                Ok(Command::Stop) | Err(TryRecvError::Disconnected) => return false,
+                Err(TryRecvError::Empty) => return true,
             }
         }
     }
