@@ -1,13 +1,22 @@
 //! The router's event loop: TAPs and service ports in, [`Router::process`], frames out.
 //!
 //! Contract:
-//! - One thread runs [`EventLoop::run`]. It `poll(2)`s every TAP, a wake-up pipe and a
-//!   timeout; for each readable TAP it drains up to [`BURST`] frames (non-blocking reads into
-//!   one preallocated 64 KiB buffer), hands each to the router, and writes what the router
-//!   sends: to a TAP as one `writev` (virtio-net header + frame, no copy), to a service port
-//!   into the [`ServiceSide`]. Nothing on this path allocates or logs per frame, except
-//!   packets for the emulated services (not the fast path). The poll set is built once.
-//! - With [`EventLoop::with_busy_poll`] the loop does not sleep until that long has passed
+//! - One worker thread per queue of the TAPs ([`EventLoop::with_workers`]; one by default).
+//!   Each `poll(2)`s its own queue of every TAP, a wake-up pipe and a timeout; for each
+//!   readable queue it drains up to [`BURST`] frames (non-blocking reads into one
+//!   preallocated 64 KiB buffer), hands each to the router, and writes what the router sends:
+//!   to a TAP as one `writev` (virtio-net header + frame, no copy), to a service port into the
+//!   [`ServiceSide`]. Nothing on this path allocates or logs per frame, except packets for the
+//!   emulated services (not the fast path). The poll sets are built once.
+//! - The workers share the router, the services and the counters behind one lock, held only
+//!   while a frame goes through [`Router::process`]; the reads and writes run outside it (with
+//!   one worker, writes happen inside, as there is no one to wait). A frame forwarded in place
+//!   is written from the read buffer; only generated frames and segments are copied.
+//! - With more than one worker, [`Spread`] picks the queue each TCP/UDP flow is written on
+//!   (round-robin per new flow); the kernel then sends the instance's frames of that flow on
+//!   the same queue, so a flow stays on one worker, in order, and flows spread evenly.
+//! - Worker 0 also handles commands, the services' timers and the conntrack sweep.
+//! - With [`EventLoop::with_busy_poll`] a worker does not sleep until that long has passed
 //!   without a frame: lower latency for a core's worth of CPU while traffic flows (measured in
 //!   `docs/performance.md`); off by default.
 //! - Commands arrive on a channel (and a byte on the wake pipe): install a new snapshot
@@ -24,6 +33,7 @@ use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
+use crate::dataplane::packet::{eth, eth::IPV4 as ETHERTYPE_IPV4, ether_type, parse_ipv4};
 use crate::dataplane::router::{Router, Sink};
 use crate::dataplane::time::Instant;
 use crate::dataplane::topology::{Framing, PortId, Snapshot};
@@ -41,8 +51,9 @@ pub const TICK: Duration = Duration::from_millis(100);
 /// Conntrack slots examined per tick.
 pub const EXPIRE_BUDGET: usize = 4096;
 
-/// A frame device: a TAP, in production.
-pub trait FrameIo: Send {
+/// A frame device: a TAP queue, in production. `Sync`: with more than one worker, a worker
+/// may write on another worker's queue (see [`Spread`]).
+pub trait FrameIo: Send + Sync {
     /// The fd to poll.
     fn fd(&self) -> BorrowedFd<'_>;
     /// Reads one frame (non-blocking: `WouldBlock` when empty).
@@ -160,6 +171,8 @@ struct Core<S> {
     stats: LoopStats,
     /// Frames each worker read.
     worker_frames: Vec<u64>,
+    /// The queue each flow is written on (more than one worker).
+    spread: Spread,
     /// The services' health generation last pushed to the router.
     health_seen: Option<u64>,
 }
@@ -167,8 +180,8 @@ struct Core<S> {
 /// Frames a worker writes after it let go of the lock (only with more than one worker).
 #[derive(Default)]
 struct Deferred {
-    /// Port, virtio-net header, and where the frame's bytes are.
-    frames: Vec<(PortId, [u8; 10], Span)>,
+    /// Port, queue, virtio-net header, and where the frame's bytes are.
+    frames: Vec<(PortId, usize, [u8; 10], Span)>,
     /// Copies of frames that were not the input frame (segments, generated frames).
     arena: Vec<u8>,
     /// The input frame's address and length while it is processed.
@@ -185,7 +198,7 @@ enum Span {
 }
 
 impl Deferred {
-    fn push(&mut self, port: PortId, hdr: [u8; 10], frame: &[u8]) {
+    fn push(&mut self, port: PortId, queue: usize, hdr: [u8; 10], frame: &[u8]) {
         let (base, len) = self.input;
         let at = frame.as_ptr() as usize;
         let span = if at >= base && at + frame.len() <= base + len {
@@ -195,14 +208,14 @@ impl Deferred {
             self.arena.extend_from_slice(frame);
             Span::Arena(off, frame.len())
         };
-        self.frames.push((port, hdr, span));
+        self.frames.push((port, queue, hdr, span));
     }
 
-    /// Writes every deferred frame on this worker's queues; returns the writes that failed.
-    fn flush(&mut self, taps: &[Option<Box<dyn FrameIo>>], input: &[u8]) -> u64 {
+    /// Writes every deferred frame on the queue chosen for it; returns the writes that failed.
+    fn flush(&mut self, queues: &[Queues], input: &[u8]) -> u64 {
         let mut failed = 0;
-        for (port, hdr, span) in self.frames.drain(..) {
-            let Some(Some(tap)) = taps.get(port.ix()) else {
+        for (port, queue, hdr, span) in self.frames.drain(..) {
+            let Some(Some(tap)) = queues.get(queue).and_then(|q| q.get(port.ix())) else {
                 continue;
             };
             let frame = match span {
@@ -223,14 +236,78 @@ impl Deferred {
     }
 }
 
+/// A worker's queue of each port, by port id (`None` for service ports and ports without a
+/// device).
+type Queues = Vec<Option<Box<dyn FrameIo>>>;
+
+/// With more than one worker, the queue each flow is written on: round-robin at the flow's
+/// first frame written, then the same for as long as the flow's slot holds it. The kernel sends
+/// an instance's frames of a flow on the queue the flow was last written on, so this spreads
+/// flows over the workers evenly, where the kernel's own hash may put every one of a few flows
+/// on one worker (measured in docs/performance.md). Flows are keyed without direction (both
+/// directions share a queue); a flow that is not TCP or UDP over IPv4 is written on the
+/// writer's own queue.
+struct Spread {
+    /// Direct-mapped: the flow's key (never 0) and its queue.
+    slots: Vec<(u64, u8)>,
+    next: u8,
+    queues: u8,
+}
+
+/// Slots of [`Spread`]: 1 MiB; two live flows that share a slot move between queues.
+const SPREAD_SLOTS: usize = 65_536;
+
+impl Spread {
+    fn new(queues: usize) -> Spread {
+        let queues = u8::try_from(queues).unwrap_or(u8::MAX).max(1);
+        let slots = if queues > 1 {
+            vec![(0, 0); SPREAD_SLOTS]
+        } else {
+            Vec::new()
+        };
+        Spread {
+            slots,
+            next: 0,
+            queues,
+        }
+    }
+
+    /// The queue to write `frame` (an Ethernet frame) on, if it is a TCP or UDP flow.
+    fn queue(&mut self, frame: &[u8]) -> Option<usize> {
+        if self.slots.is_empty() || ether_type(frame)? != ETHERTYPE_IPV4 {
+            return None;
+        }
+        let info = parse_ipv4(frame.get(eth::LEN..)?)?;
+        let (sp, dp) = info.l4.ports()?;
+        let a = (u32::from(info.src), sp);
+        let b = (u32::from(info.dst), dp);
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let mix = |a: u64, b: u64| {
+            let m = u128::from(a ^ b).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            (m as u64) ^ ((m >> 64) as u64)
+        };
+        let addrs = u64::from(lo.0) << 32 | u64::from(hi.0);
+        let ports = u64::from(lo.1) << 32 | u64::from(hi.1) << 16 | u64::from(info.protocol);
+        let key = mix(mix(addrs, 0x5851_F42D_4C95_7F2D), ports) | 1;
+        let len = self.slots.len();
+        let slot = self.slots.get_mut((key as usize) % len)?;
+        if slot.0 != key {
+            *slot = (key, self.next);
+            self.next = (self.next + 1) % self.queues;
+        }
+        Some(usize::from(slot.1))
+    }
+}
+
 /// The sink the router writes into during one frame.
 struct Out<'a> {
     taps: &'a [Option<Box<dyn FrameIo>>],
     snap: &'a Snapshot,
     to_services: &'a mut Vec<(PortId, Vec<u8>)>,
     tx_errors: &'a mut u64,
-    /// With more than one worker, frames are written after the lock is released.
-    defer: Option<&'a mut Deferred>,
+    /// With more than one worker, frames are written after the lock is released, on the
+    /// queue [`Spread`] picks (else the writer's own, `own`).
+    defer: Option<(&'a mut Deferred, &'a mut Spread, usize)>,
 }
 
 impl Sink for Out<'_> {
@@ -239,8 +316,9 @@ impl Sink for Out<'_> {
             Some(Framing::Tap) => {
                 let mut hdr = [0u8; 10];
                 let _ = vnet.emit(&mut hdr, HdrSize::Legacy);
-                if let Some(d) = self.defer.as_deref_mut() {
-                    d.push(port, hdr, frame);
+                if let Some((d, spread, own)) = self.defer.as_mut() {
+                    let queue = spread.queue(frame).unwrap_or(*own);
+                    d.push(port, queue, hdr, frame);
                     return;
                 }
                 let Some(Some(tap)) = self.taps.get(port.ix()) else {
@@ -278,6 +356,7 @@ impl<S: ServiceSide> EventLoop<S> {
                 clock: std::time::Instant::now(),
                 stats: LoopStats::default(),
                 worker_frames: vec![0],
+                spread: Spread::new(1),
                 health_seen: None,
             },
             taps,
@@ -304,6 +383,7 @@ impl<S: ServiceSide> EventLoop<S> {
     /// writes, most of the loop's time, run in parallel).
     pub fn with_workers(mut self, extra: Vec<Vec<Option<Box<dyn FrameIo>>>>) -> Self {
         self.core.worker_frames = vec![0; 1 + extra.len()];
+        self.core.spread = Spread::new(1 + extra.len());
         self.extra = extra;
         self
     }
@@ -331,8 +411,10 @@ impl<S: ServiceSide> EventLoop<S> {
         let (reads, writes): (Vec<OwnedFd>, Vec<OwnedFd>) = pipes.into_iter().unzip();
         let mut reads = reads.into_iter();
         let own0 = reads.next().ok_or_else(|| io::Error::other("no worker"))?;
+        let queues: Vec<Queues> = std::iter::once(taps).chain(extra).collect();
         let shared = Shared {
             core: &core,
+            queues: &queues,
             halt: &halt,
             pokes: &writes,
             busy_poll,
@@ -340,7 +422,7 @@ impl<S: ServiceSide> EventLoop<S> {
         };
         std::thread::scope(|scope| -> io::Result<()> {
             let mut handles = Vec::new();
-            for (k, (queues, own)) in extra.into_iter().zip(reads).enumerate() {
+            for (k, own) in reads.enumerate() {
                 let shared = &shared;
                 let handle = std::thread::Builder::new()
                     .name(format!("vpclab-worker{}", k + 1))
@@ -348,7 +430,6 @@ impl<S: ServiceSide> EventLoop<S> {
                         shared.work(&Worker {
                             ix: k + 1,
                             main: None,
-                            taps: queues,
                             own,
                         })
                     })?;
@@ -361,7 +442,6 @@ impl<S: ServiceSide> EventLoop<S> {
                     wake: &wake,
                     stop: &*stop,
                 }),
-                taps,
                 own: own0,
             });
             shared.halt_all();
@@ -379,6 +459,8 @@ impl<S: ServiceSide> EventLoop<S> {
 /// What every worker reads.
 struct Shared<'a, S> {
     core: &'a Mutex<Core<S>>,
+    /// Every worker's queues, by worker.
+    queues: &'a [Queues],
     /// Set when the loop is to end.
     halt: &'a AtomicBool,
     /// The write ends of the workers' wake-up pipes.
@@ -395,12 +477,12 @@ struct Main<'a> {
     stop: &'a (dyn Fn() -> bool + Send),
 }
 
-/// One worker: its queue of each TAP, its wake-up pipe, and (worker 0) the main duties.
+/// One worker: its index (its queue of each TAP), its wake-up pipe, and (worker 0) the main
+/// duties.
 struct Worker<'a> {
     /// Its index (0: the main one).
     ix: usize,
     main: Option<Main<'a>>,
-    taps: Vec<Option<Box<dyn FrameIo>>>,
     own: OwnedFd,
 }
 
@@ -424,10 +506,11 @@ impl<S: ServiceSide> Shared<'_, S> {
         let mut pending: Vec<(PortId, Vec<u8>)> = Vec::new();
         let mut deferred = Deferred::default();
         let mut tx_errors = 0u64;
-        let ports: Vec<usize> = (0..w.taps.len()).filter(|&i| w.taps[i].is_some()).collect();
+        let taps: &[Option<Box<dyn FrameIo>>] = self.queues.get(w.ix).map_or(&[], |q| q);
+        let ports: Vec<usize> = (0..taps.len()).filter(|&i| taps[i].is_some()).collect();
         let mut fds: Vec<PollFd<'_>> = ports
             .iter()
-            .filter_map(|&i| w.taps[i].as_ref())
+            .filter_map(|&i| taps[i].as_ref())
             .map(|t| PollFd::new(t.fd(), PollFlags::POLLIN))
             .collect();
         let first_pipe = fds.len();
@@ -473,7 +556,7 @@ impl<S: ServiceSide> Shared<'_, S> {
                 if !readable(f) {
                     continue;
                 }
-                let Some(Some(tap)) = w.taps.get(i) else {
+                let Some(Some(tap)) = taps.get(i) else {
                     continue;
                 };
                 let port = PortId(u32::try_from(i).unwrap_or(u32::MAX));
@@ -496,15 +579,13 @@ impl<S: ServiceSide> Shared<'_, S> {
                         }
                         core.stats.tx_errors += std::mem::take(&mut tx_errors);
                         let now = core.now();
-                        let defer = if self.defer {
+                        if self.defer {
                             deferred.input = (frame.as_ptr() as usize, frame.len());
-                            Some(&mut deferred)
-                        } else {
-                            None
-                        };
-                        core.process(&w.taps, now, port, frame, &mut pending, defer);
+                        }
+                        let defer = self.defer.then_some((&mut deferred, w.ix));
+                        core.process(taps, now, port, frame, &mut pending, defer);
                     }
-                    tx_errors += deferred.flush(&w.taps, frame);
+                    tx_errors += deferred.flush(self.queues, frame);
                 }
             }
             if worked {
@@ -513,9 +594,9 @@ impl<S: ServiceSide> Shared<'_, S> {
             let now = {
                 let mut core = self.lock();
                 let now = core.now();
-                let defer = self.defer.then_some(&mut deferred);
+                let defer = self.defer.then_some((&mut deferred, w.ix));
                 if w.main.is_some() || !pending.is_empty() {
-                    core.serve(&w.taps, now, &mut pending, defer);
+                    core.serve(taps, now, &mut pending, defer);
                 }
                 // Another worker gave the services work with a timer sooner than worker 0's
                 // sleep: have worker 0 look again.
@@ -526,7 +607,7 @@ impl<S: ServiceSide> Shared<'_, S> {
                 }
                 now
             };
-            tx_errors += deferred.flush(&w.taps, &[]);
+            tx_errors += deferred.flush(self.queues, &[]);
             if w.main.is_some()
                 && now.total_millis().saturating_sub(last_tick.total_millis()) >= 1000
             {
@@ -549,14 +630,14 @@ impl<S: ServiceSide> Core<S> {
         port: PortId,
         frame: &mut [u8],
         pending: &mut Vec<(PortId, Vec<u8>)>,
-        defer: Option<&mut Deferred>,
+        defer: Option<(&mut Deferred, usize)>,
     ) {
         let mut out = Out {
             taps,
             snap: &self.snap,
             to_services: pending,
             tx_errors: &mut self.stats.tx_errors,
-            defer,
+            defer: defer.map(|(d, own)| (d, &mut self.spread, own)),
         };
         self.router.process(now, port, frame, &mut out);
     }
@@ -567,7 +648,7 @@ impl<S: ServiceSide> Core<S> {
         taps: &[Option<Box<dyn FrameIo>>],
         now: Instant,
         pending: &mut Vec<(PortId, Vec<u8>)>,
-        mut defer: Option<&mut Deferred>,
+        mut defer: Option<(&mut Deferred, usize)>,
     ) {
         // Nothing for the services and no timer of theirs due: leave them be (most wakes
         // are frames between instances).
@@ -589,7 +670,8 @@ impl<S: ServiceSide> Core<S> {
                 return;
             }
             for (port, mut packet) in answers {
-                self.process(taps, now, port, &mut packet, pending, defer.as_deref_mut());
+                let defer = defer.as_mut().map(|(d, own)| (&mut **d, *own));
+                self.process(taps, now, port, &mut packet, pending, defer);
             }
         }
     }
@@ -639,5 +721,57 @@ impl<S: ServiceSide> Core<S> {
                 Err(TryRecvError::Empty) => return true,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn udp(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv4(src, dst, 64)
+            .udp(sport, dport);
+        let mut f = Vec::new();
+        b.write(&mut f, b"x").unwrap();
+        f
+    }
+
+    #[test]
+    fn spread_gives_flows_queues_in_turn_and_a_flow_one_queue_both_ways() {
+        let mut s = Spread::new(2);
+        let a = udp([10, 0, 0, 1], 4000, [10, 0, 1, 1], 5201);
+        let a_back = udp([10, 0, 1, 1], 5201, [10, 0, 0, 1], 4000);
+        let b = udp([10, 0, 0, 1], 4001, [10, 0, 1, 1], 5201);
+        let c = udp([10, 0, 0, 1], 4002, [10, 0, 1, 1], 5201);
+        let qa = s.queue(&a).unwrap();
+        let qb = s.queue(&b).unwrap();
+        let qc = s.queue(&c).unwrap();
+        assert_ne!(qa, qb, "two new flows on one queue");
+        assert_eq!(qa, qc, "the third flow should take the first queue again");
+        for _ in 0..3 {
+            assert_eq!(s.queue(&a_back), Some(qa), "the reply direction moved");
+            assert_eq!(s.queue(&a), Some(qa));
+            assert_eq!(s.queue(&b), Some(qb));
+        }
+    }
+
+    #[test]
+    fn spread_leaves_other_frames_and_single_queues_alone() {
+        let mut one = Spread::new(1);
+        assert_eq!(one.queue(&udp([10, 0, 0, 1], 1, [10, 0, 0, 2], 2)), None);
+        let mut s = Spread::new(2);
+        let mut arp = udp([10, 0, 0, 1], 1, [10, 0, 0, 2], 2);
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert_eq!(s.queue(&arp), None);
+        assert_eq!(s.queue(&[0u8; 10]), None, "a runt frame");
+        let mut icmp = Vec::new();
+        PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .icmpv4_echo_request(1, 1)
+            .write(&mut icmp, b"ping")
+            .unwrap();
+        assert_eq!(s.queue(&icmp), None);
     }
 }
