@@ -438,7 +438,7 @@ fn the_control_socket_is_not_stalled_by_slow_clients_and_refuses_oversized_input
     use std::time::{Duration, Instant};
 
     let lab = Lab::up(SEED2);
-    let sock = vpclab::runtime::lab::control_socket(&lab.name);
+    let sock = vpclab::control::client::control_socket(&lab.name);
     // A client that sends one byte and then nothing, and one that sends a byte every 300 ms.
     let idle = UnixStream::connect(&sock).unwrap();
     (&idle).write_all(b"{").unwrap();

@@ -6,11 +6,11 @@ use clap::Args;
 use serde_json::Value;
 
 use super::Failure;
+use crate::control::client;
 use crate::control::describe::What;
 use crate::control::protocol::{Request, Response};
 use crate::model::change::{Change, EndpointType, RuleSpec, TargetGroupSpec, TargetRef};
 use crate::model::policy::MAX_POLICY_CHARS;
-use crate::runtime::lab as runlab;
 
 /// Route target flags (one of them).
 #[derive(Debug, Args)]
@@ -218,7 +218,7 @@ fn send(lab: &str, change: Change) -> Result<(), Failure> {
 
 /// Sends a request to the lab's daemon and prints the JSON answer (nothing for `{}`).
 fn ask(lab: &str, request: &Request) -> Result<(), Failure> {
-    match runlab::request(lab, request).map_err(Failure::Invalid)? {
+    match client::request(lab, request).map_err(Failure::Invalid)? {
         Response::Json { value } => {
             if value.as_object().is_some_and(|o| !o.is_empty()) {
                 // A closed pipe (`| head`) is not an error of the change, which is done.

@@ -6,6 +6,7 @@ use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 
 use super::{Failure, Output, Source};
+use crate::control::client;
 use crate::control::describe::{describe, resolve, What};
 use crate::model::lookup::Kind;
 use crate::model::*;
@@ -81,14 +82,13 @@ fn target_health(a: &DescribeArgs) -> Result<(), Failure> {
     let req = crate::control::protocol::Request::TargetHealth {
         target_group: a.names.first().cloned(),
     };
-    let value =
-        match crate::runtime::lab::request(&a.source.name, &req).map_err(Failure::Invalid)? {
-            crate::control::protocol::Response::Json { value } => value,
-            crate::control::protocol::Response::Error { message } => {
-                return Err(Failure::Invalid(message))
-            }
-            other => return Err(Failure::Invalid(format!("unexpected answer: {other:?}"))),
-        };
+    let value = match client::request(&a.source.name, &req).map_err(Failure::Invalid)? {
+        crate::control::protocol::Response::Json { value } => value,
+        crate::control::protocol::Response::Error { message } => {
+            return Err(Failure::Invalid(message))
+        }
+        other => return Err(Failure::Invalid(format!("unexpected answer: {other:?}"))),
+    };
     match a.output {
         Output::Json => println!(
             "{}",

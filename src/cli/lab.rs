@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::{Failure, Source};
+use crate::control::client;
 use crate::control::describe::What;
 use crate::control::protocol::{Request, Response};
 use crate::host::{self, cleanup, instance::Instance, state::LabState};
@@ -128,7 +129,7 @@ fn detach(a: &UpArgs, name: &str) -> Result<(), Failure> {
                 "the lab did not come up (router daemon exited: {status}); nothing is left behind"
             )));
         }
-        if let Ok(Response::Status(_)) = runlab::request(name, &Request::Status) {
+        if let Ok(Response::Status(_)) = client::request(name, &Request::Status) {
             break;
         }
         if start.elapsed() > Duration::from_secs(600) {
@@ -210,7 +211,7 @@ pub fn down(a: DownArgs) -> Result<(), Failure> {
     for lab in labs {
         host::names::check_lab(&lab).map_err(|e| Failure::Invalid(e.to_string()))?;
         let daemon_pid = LabState::load(&lab).ok().flatten().map(|s| s.record().pid);
-        if let Ok(Response::Stopping) = runlab::request(&lab, &Request::Down) {
+        if let Ok(Response::Stopping) = client::request(&lab, &Request::Down) {
             // Until the daemon is gone, not only its state file: it removes the state file
             // before the run directory, and cleaning up beside it would race it.
             let start = Instant::now();
@@ -258,7 +259,7 @@ pub struct StatusArgs {
 
 /// Runs `status`.
 pub fn status(a: StatusArgs) -> Result<(), Failure> {
-    match runlab::request(&a.name, &Request::Status).map_err(Failure::Invalid)? {
+    match client::request(&a.name, &Request::Status).map_err(Failure::Invalid)? {
         Response::Status(s) if a.json => {
             println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
             Ok(())
@@ -310,7 +311,7 @@ pub fn flow_logs(a: FlowLogsArgs) -> Result<(), Failure> {
     let req = Request::FlowLogs {
         rejected: a.rejected,
     };
-    match runlab::request(&a.name, &req).map_err(Failure::Invalid)? {
+    match client::request(&a.name, &req).map_err(Failure::Invalid)? {
         Response::Lines { lines } => {
             println!(
                 "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets \
@@ -342,7 +343,7 @@ pub fn target_health(a: TargetHealthArgs) -> Result<(), Failure> {
     let req = Request::TargetHealth {
         target_group: a.target_group_arn,
     };
-    match runlab::request(&a.name, &req).map_err(Failure::Invalid)? {
+    match client::request(&a.name, &req).map_err(Failure::Invalid)? {
         Response::Json { value } => {
             println!(
                 "{}",
@@ -373,7 +374,7 @@ fn open_instance(lab: &str, query: &str) -> Result<Instance, Failure> {
     if let Ok(i) = Instance::open(lab, query) {
         return Ok(i);
     }
-    let described = runlab::request(
+    let described = client::request(
         lab,
         &Request::Describe {
             what: What::Instances,

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::control::client;
 use crate::control::protocol::{Recipe, Request, Response};
 
 /// The lab (and stack) name when `--name` is not given.
@@ -219,7 +220,7 @@ impl Source {
     /// The model of the running lab `self.name`, rebuilt from its daemon's recipe; `None`
     /// when no such lab runs.
     pub fn running(&self) -> Result<Option<Lab>, Failure> {
-        let sock = crate::runtime::lab::control_socket(&self.name);
+        let sock = client::control_socket(&self.name);
         match std::fs::metadata(&sock) {
             Ok(_) => {}
             // Without root, the default name means the embedded default lab, as it always
@@ -236,7 +237,7 @@ impl Source {
             }
             Err(_) => return Ok(None),
         }
-        let recipe = match crate::runtime::lab::request(&self.name, &Request::Recipe) {
+        let recipe = match client::request(&self.name, &Request::Recipe) {
             Ok(Response::Recipe(r)) => r,
             Ok(other) => {
                 return Err(Failure::Invalid(format!(

@@ -1,9 +1,11 @@
-//! What the CLI and (later) the router daemon exchange: requests, responses, and the
-//! AWS-shaped views of a lab that `describe` prints.
+//! What the CLI and the router daemon exchange: requests, responses, the AWS-shaped views of
+//! a lab that `describe` prints, and the client side of the control socket.
 //!
-//! Contract: everything here is plain data (serde) computed from a [`Lab`](crate::model::Lab);
-//! nothing here touches the host, so the CLI can describe a template offline and the daemon
-//! a running lab with the same code.
+//! Contract: `protocol` and `describe` are plain data (serde) computed from a
+//! [`Lab`](crate::model::Lab) and touch nothing on the host, so the CLI can describe a
+//! template offline and the daemon a running lab with the same code; `client` is the one
+//! place the CLI talks to a daemon (a Unix socket), so the CLI never imports the daemon.
 
+pub mod client;
 pub mod describe;
 pub mod protocol;

@@ -14,12 +14,11 @@
 //!   counters, `describe` of the running lab, live changes (applied to the lab model, then a
 //!   new router snapshot is swapped in), and down.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::Ipv4Addr;
 use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -29,6 +28,7 @@ use thiserror::Error;
 
 use super::eventloop::{Command, EventLoop, FrameIo};
 use super::services::LabServices;
+use crate::control::client::control_socket;
 use crate::control::describe::{describe, resolve};
 use crate::control::protocol::{PortStatus, Recipe, Request, Response, Status};
 use crate::dataplane::router::{Config, Router};
@@ -63,11 +63,6 @@ pub enum RuntimeError {
     /// An instance cannot reach its subnet router after bring-up.
     #[error("instance {0} cannot reach its subnet router {1}")]
     Unreachable(String, Ipv4Addr),
-}
-
-/// The control socket of lab `lab`.
-pub fn control_socket(lab: &str) -> PathBuf {
-    names::run_dir(lab).join("control.sock")
 }
 
 /// An instance as the daemon knows it.
@@ -840,35 +835,6 @@ fn port_name(lab: &Lab, kind: &PortKind) -> String {
         PortKind::LoadBalancer(arn) => format!("{arn} (health checks)"),
         PortKind::InternetDns => "internet DNS resolver".into(),
     }
-}
-
-/// Sends one request to lab `lab`'s daemon and reads the answer.
-pub fn request(lab: &str, req: &Request) -> Result<Response, String> {
-    let sock = control_socket(lab);
-    let conn = UnixStream::connect(&sock).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::PermissionDenied {
-            format!(
-                "lab '{lab}' is running, but its control socket {} is root's: run the command with sudo",
-                sock.display()
-            )
-        } else {
-            format!(
-                "lab '{lab}' is not running (no answer on {}: {e}); bring it up with `sudo vpclab up --name {lab}`",
-                sock.display()
-            )
-        }
-    })?;
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
-    let mut text = serde_json::to_string(req).map_err(|e| e.to_string())?;
-    text.push('\n');
-    (&conn)
-        .write_all(text.as_bytes())
-        .map_err(|e| e.to_string())?;
-    let mut line = String::new();
-    BufReader::new(&conn)
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
-    serde_json::from_str(&line).map_err(|e| format!("bad answer from the daemon: {e}"))
 }
 
 #[cfg(test)]
