@@ -48,12 +48,91 @@ pub const CREATE_THREADS: usize = 4;
 /// How long user data may run at bring-up.
 pub const USER_DATA_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Why a lab could not be run.
+/// Why a lab could not be run: each variant is the step that failed, wrapping the host's own
+/// error.
 #[derive(Debug, Error)]
 pub enum RuntimeError {
-    /// Something on the host failed (the message names it).
+    /// The lab name is not a valid one.
     #[error("{0}")]
-    Host(String),
+    LabName(#[source] crate::host::names::NameError),
+    /// The lab's state file could not be written.
+    #[error("{0}")]
+    State(#[source] crate::host::state::StateError),
+    /// The stop signals could not be handled.
+    #[error("{0}")]
+    Signals(#[source] crate::host::signals::SignalError),
+    /// Taking the lab down after it ran failed.
+    #[error("down: {0}")]
+    Down(#[source] crate::host::cleanup::CleanupError),
+    /// The emulated internet's namespace could not be made or given a key.
+    #[error("internet: {0}")]
+    Internet(#[source] crate::host::instance::InstanceError),
+    /// An instance could not be made, opened or given its key.
+    #[error("instance {instance}: {source}")]
+    Instance {
+        /// The instance.
+        instance: String,
+        /// What failed.
+        source: crate::host::instance::InstanceError,
+    },
+    /// An instance's key pair could not be made.
+    #[error("instance {instance}: key pair: {source}")]
+    KeyPair {
+        /// The instance.
+        instance: String,
+        /// What failed.
+        source: crate::host::keys::KeysError,
+    },
+    /// The emulated internet could not be given a key pair's private key.
+    #[error("internet: key pair: {0}")]
+    InternetKey(#[source] crate::host::instance::InstanceError),
+    /// A key pair's private key could not be read back.
+    #[error("key pair {key}: read .pem: {source}")]
+    ReadPem {
+        /// The key pair.
+        key: String,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// A TAP could not be created or set up.
+    #[error("{instance}: {source}")]
+    Tap {
+        /// The instance (or `internet`).
+        instance: String,
+        /// What failed.
+        source: crate::host::tap::TapError,
+    },
+    /// A TAP could not be moved into its namespace and configured.
+    #[error("{instance}: {source}")]
+    Link {
+        /// The instance (or `internet`).
+        instance: String,
+        /// What failed.
+        source: crate::host::link::LinkError,
+    },
+    /// The router's wake-up pipe or thread could not be made.
+    #[error("{0}")]
+    Router(#[source] std::io::Error),
+    /// The control socket could not be made.
+    #[error("{path}: {source}")]
+    ControlSocket {
+        /// Where.
+        path: std::path::PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// The event loop ended with an error.
+    #[error("event loop: {0}")]
+    EventLoop(#[source] std::io::Error),
+    /// The event loop panicked.
+    #[error("event loop panicked")]
+    EventLoopPanicked,
+    /// No randomness for the services' secrets.
+    #[error("/dev/urandom: {0}")]
+    Random(#[source] std::io::Error),
+    /// The AWS services could not start.
+    #[error("services: {0}")]
+    Services(#[source] crate::services::Error),
     /// The lab is already up.
     #[error("lab '{0}' is already up (its state file exists): run `vpclab down --name {0}` first, or pick another --name")]
     AlreadyUp(String),
@@ -128,22 +207,22 @@ pub fn run(
     options: &RouterOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), RuntimeError> {
-    names::check_lab(name).map_err(|e| RuntimeError::Host(e.to_string()))?;
+    names::check_lab(name).map_err(RuntimeError::LabName)?;
     if LabState::load(name).ok().flatten().is_some() {
         return Err(RuntimeError::AlreadyUp(name.to_string()));
     }
     let mut state = LabState::create(name).map_err(|e| match e {
         crate::host::state::StateError::Exists { .. } => RuntimeError::AlreadyUp(name.to_string()),
-        e => RuntimeError::Host(e.to_string()),
+        e => RuntimeError::State(e),
     })?;
-    signals::install().map_err(|e| RuntimeError::Host(e.to_string()))?;
+    signals::install().map_err(RuntimeError::Signals)?;
     let result = bring_up_and_serve(lab, name, recipe, options, &mut state, progress);
     progress("tearing the lab down");
     let report = cleanup::down(name);
     match (result, report) {
         (Err(e), _) => Err(e),
         (Ok(()), Ok(_)) => Ok(()),
-        (Ok(()), Err(e)) => Err(RuntimeError::Host(format!("down: {e}"))),
+        (Ok(()), Err(e)) => Err(RuntimeError::Down(e)),
     }
 }
 
@@ -191,7 +270,7 @@ fn bring_up_and_serve(
         private_ip: catalog::INTERNET_HOST,
     };
     let internet = Instance::create(state, INTERNET, &internet_spec)
-        .map_err(|e| RuntimeError::Host(format!("internet: {e}")))?;
+        .map_err(RuntimeError::Internet)?;
     let mut cfg = EthConfig::new(snap.internet_host_mac, catalog::INTERNET_HOST, 24)
         .with_gateway(INTERNET_GATEWAY_IP);
     cfg.mtu = 1500;
@@ -223,7 +302,10 @@ fn bring_up_and_serve(
     let made = Instance::create_many(state, &batch, CREATE_THREADS);
     let mut instances = Vec::new();
     for ((iname, _), r) in specs.iter().zip(made) {
-        instances.push(r.map_err(|e| RuntimeError::Host(format!("instance {iname}: {e}")))?);
+        instances.push(r.map_err(|source| RuntimeError::Instance {
+            instance: iname.clone(),
+            source,
+        })?);
     }
     let mut user_data = Vec::new();
     for (inst, instance) in lab.instances.iter().zip(instances) {
@@ -251,17 +333,25 @@ fn bring_up_and_serve(
         }
         if let Some(key_name) = &inst.key_name {
             let pair = keys::ensure(state, key_name)
-                .map_err(|e| RuntimeError::Host(format!("instance {iname}: key pair: {e}")))?;
+                .map_err(|source| RuntimeError::KeyPair {
+                    instance: iname.clone(),
+                    source,
+                })?;
             instance
                 .authorize_key(&pair.public_key)
-                .map_err(|e| RuntimeError::Host(format!("instance {iname}: key pair: {e}")))?;
-            if keys_given.insert(key_name.clone()) {
-                let pem = std::fs::read(&pair.private_key).map_err(|e| {
-                    RuntimeError::Host(format!("key pair {key_name}: read .pem: {e}"))
+                .map_err(|source| RuntimeError::Instance {
+                    instance: iname.clone(),
+                    source,
                 })?;
+            if keys_given.insert(key_name.clone()) {
+                let pem =
+                    std::fs::read(&pair.private_key).map_err(|source| RuntimeError::ReadPem {
+                        key: key_name.clone(),
+                        source,
+                    })?;
                 internet
                     .install_private_key(key_name, &pem)
-                    .map_err(|e| RuntimeError::Host(format!("internet: key pair: {e}")))?;
+                    .map_err(RuntimeError::InternetKey)?;
             }
         }
         members.push(Member {
@@ -277,7 +367,7 @@ fn bring_up_and_serve(
     let router = Router::new(Arc::clone(&snap), Config::default());
     let services = services_for(&lab, name, Arc::clone(&snap))?;
     let (tx, rx) = mpsc::channel();
-    let (wake_r, wake_w) = nix::unistd::pipe().map_err(|e| RuntimeError::Host(e.to_string()))?;
+    let (wake_r, wake_w) = nix::unistd::pipe().map_err(|e| RuntimeError::Router(e.into()))?;
     let stop = Arc::new(AtomicBool::new(false));
     let stop_loop = Arc::clone(&stop);
     let loop_epoch_secs = std::time::SystemTime::now()
@@ -303,7 +393,7 @@ fn bring_up_and_serve(
     let loop_thread = std::thread::Builder::new()
         .name("vpclab-router".into())
         .spawn(move || event_loop.run())
-        .map_err(|e| RuntimeError::Host(e.to_string()))?;
+        .map_err(RuntimeError::Router)?;
     let wake = Arc::new(Mutex::new(wake_w));
     let send = {
         let tx = tx.clone();
@@ -346,7 +436,10 @@ fn bring_up_and_serve(
     // Every instance reaches its router before anyone is told the lab is up.
     for m in &members {
         let inst = Instance::open(name, &m.name)
-            .map_err(|e| RuntimeError::Host(format!("instance {}: {e}", m.name)))?;
+            .map_err(|source| RuntimeError::Instance {
+                instance: m.name.clone(),
+                source,
+            })?;
         let ok = inst
             .output("ping", ["-c", "1", "-W", "2", &m.gateway.to_string()])
             .map(|o| o.status.success())
@@ -366,12 +459,13 @@ fn bring_up_and_serve(
     // The control socket, served until stop.
     let sock = control_socket(name);
     let _ = std::fs::remove_file(&sock);
-    let listener = UnixListener::bind(&sock)
-        .map_err(|e| RuntimeError::Host(format!("{}: {e}", sock.display())))?;
+    let socket_error = |source| RuntimeError::ControlSocket {
+        path: sock.clone(),
+        source,
+    };
+    let listener = UnixListener::bind(&sock).map_err(socket_error)?;
     let _ = std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600));
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| RuntimeError::Host(e.to_string()))?;
+    listener.set_nonblocking(true).map_err(socket_error)?;
     let mut daemon = Daemon {
         workers,
         kernel_drops,
@@ -402,8 +496,8 @@ fn bring_up_and_serve(
     let _ = std::fs::remove_file(&sock);
     match loop_thread.join() {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(RuntimeError::Host(format!("event loop: {e}"))),
-        Err(_) => Err(RuntimeError::Host("event loop panicked".into())),
+        Ok(Err(e)) => Err(RuntimeError::EventLoop(e)),
+        Err(_) => Err(RuntimeError::EventLoopPanicked),
     }
 }
 
@@ -422,21 +516,25 @@ fn attach_tap(
         .record_resource(Resource::Tap {
             ifname: ifname.clone(),
         })
-        .map_err(|e| RuntimeError::Host(e.to_string()))?;
-    let taps = Tap::create_queues(&ifname, queues)
-        .map_err(|e| RuntimeError::Host(format!("{instance}: {e}")))?;
+        .map_err(RuntimeError::State)?;
+    let tap_error = |source| RuntimeError::Tap {
+        instance: instance.to_string(),
+        source,
+    };
+    let link_error = |source| RuntimeError::Link {
+        instance: instance.to_string(),
+        source,
+    };
+    let taps = Tap::create_queues(&ifname, queues).map_err(tap_error)?;
     let first = taps
         .first()
         .map(|t| t.ifname().to_string())
         .unwrap_or(ifname);
-    crate::host::link::attach(&first, netns, cfg)
-        .map_err(|e| RuntimeError::Host(format!("{instance}: {e}")))?;
+    crate::host::link::attach(&first, netns, cfg).map_err(link_error)?;
     for tap in &taps {
-        tap.set_nonblocking(true)
-            .map_err(|e| RuntimeError::Host(format!("{instance}: {e}")))?;
+        tap.set_nonblocking(true).map_err(tap_error)?;
     }
-    let drops = crate::host::link::open_drop_counters(netns, "eth0")
-        .map_err(|e| RuntimeError::Host(format!("{instance}: {e}")))?;
+    let drops = crate::host::link::open_drop_counters(netns, "eth0").map_err(link_error)?;
     Ok((taps, drops))
 }
 
@@ -448,10 +546,10 @@ fn services_for(lab: &Lab, name: &str, snap: Arc<Snapshot>) -> Result<LabService
     {
         use std::io::Read;
         let mut f = std::fs::File::open("/dev/urandom")
-            .map_err(|e| RuntimeError::Host(format!("/dev/urandom: {e}")))?;
+            .map_err(RuntimeError::Random)?;
         f.read_exact(&mut secret)
             .and_then(|()| f.read_exact(&mut seed))
-            .map_err(|e| RuntimeError::Host(format!("/dev/urandom: {e}")))?;
+            .map_err(RuntimeError::Random)?;
     }
     let epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -465,7 +563,7 @@ fn services_for(lab: &Lab, name: &str, snap: Arc<Snapshot>) -> Result<LabService
         ..crate::services::Config::default()
     };
     let services = crate::services::Services::new(lab, config)
-        .map_err(|e| RuntimeError::Host(format!("services: {e}")))?;
+        .map_err(RuntimeError::Services)?;
     Ok(LabServices::new(services, snap))
 }
 
