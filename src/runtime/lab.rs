@@ -66,14 +66,14 @@ pub enum RuntimeError {
     Down(#[source] crate::host::cleanup::CleanupError),
     /// The emulated internet's namespace could not be made or given a key.
     #[error("internet: {0}")]
-    Internet(#[source] crate::host::instance::InstanceError),
+    Internet(#[source] Box<crate::host::instance::InstanceError>),
     /// An instance could not be made, opened or given its key.
     #[error("instance {instance}: {source}")]
     Instance {
         /// The instance.
         instance: String,
-        /// What failed.
-        source: crate::host::instance::InstanceError,
+        /// What failed (boxed: an instance error is large).
+        source: Box<crate::host::instance::InstanceError>,
     },
     /// An instance's key pair could not be made.
     #[error("instance {instance}: key pair: {source}")]
@@ -85,7 +85,7 @@ pub enum RuntimeError {
     },
     /// The emulated internet could not be given a key pair's private key.
     #[error("internet: key pair: {0}")]
-    InternetKey(#[source] crate::host::instance::InstanceError),
+    InternetKey(#[source] Box<crate::host::instance::InstanceError>),
     /// A key pair's private key could not be read back.
     #[error("key pair {key}: read .pem: {source}")]
     ReadPem {
@@ -270,7 +270,7 @@ fn bring_up_and_serve(
         private_ip: catalog::INTERNET_HOST,
     };
     let internet = Instance::create(state, INTERNET, &internet_spec)
-        .map_err(RuntimeError::Internet)?;
+        .map_err(|e| RuntimeError::Internet(Box::new(e)))?;
     let mut cfg = EthConfig::new(snap.internet_host_mac, catalog::INTERNET_HOST, 24)
         .with_gateway(INTERNET_GATEWAY_IP);
     cfg.mtu = 1500;
@@ -304,7 +304,7 @@ fn bring_up_and_serve(
     for ((iname, _), r) in specs.iter().zip(made) {
         instances.push(r.map_err(|source| RuntimeError::Instance {
             instance: iname.clone(),
-            source,
+            source: Box::new(source),
         })?);
     }
     let mut user_data = Vec::new();
@@ -332,16 +332,15 @@ fn bring_up_and_serve(
             *slot = Some(drops);
         }
         if let Some(key_name) = &inst.key_name {
-            let pair = keys::ensure(state, key_name)
-                .map_err(|source| RuntimeError::KeyPair {
-                    instance: iname.clone(),
-                    source,
-                })?;
+            let pair = keys::ensure(state, key_name).map_err(|source| RuntimeError::KeyPair {
+                instance: iname.clone(),
+                source,
+            })?;
             instance
                 .authorize_key(&pair.public_key)
                 .map_err(|source| RuntimeError::Instance {
                     instance: iname.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
             if keys_given.insert(key_name.clone()) {
                 let pem =
@@ -351,7 +350,7 @@ fn bring_up_and_serve(
                     })?;
                 internet
                     .install_private_key(key_name, &pem)
-                    .map_err(RuntimeError::InternetKey)?;
+                    .map_err(|e| RuntimeError::InternetKey(Box::new(e)))?;
             }
         }
         members.push(Member {
@@ -435,11 +434,10 @@ fn bring_up_and_serve(
 
     // Every instance reaches its router before anyone is told the lab is up.
     for m in &members {
-        let inst = Instance::open(name, &m.name)
-            .map_err(|source| RuntimeError::Instance {
-                instance: m.name.clone(),
-                source,
-            })?;
+        let inst = Instance::open(name, &m.name).map_err(|source| RuntimeError::Instance {
+            instance: m.name.clone(),
+            source: Box::new(source),
+        })?;
         let ok = inst
             .output("ping", ["-c", "1", "-W", "2", &m.gateway.to_string()])
             .map(|o| o.status.success())
@@ -545,8 +543,7 @@ fn services_for(lab: &Lab, name: &str, snap: Arc<Snapshot>) -> Result<LabService
     let mut seed = [0u8; 8];
     {
         use std::io::Read;
-        let mut f = std::fs::File::open("/dev/urandom")
-            .map_err(RuntimeError::Random)?;
+        let mut f = std::fs::File::open("/dev/urandom").map_err(RuntimeError::Random)?;
         f.read_exact(&mut secret)
             .and_then(|()| f.read_exact(&mut seed))
             .map_err(RuntimeError::Random)?;
@@ -562,8 +559,7 @@ fn services_for(lab: &Lab, name: &str, snap: Arc<Snapshot>) -> Result<LabService
         epoch_unix_millis: epoch,
         ..crate::services::Config::default()
     };
-    let services = crate::services::Services::new(lab, config)
-        .map_err(RuntimeError::Services)?;
+    let services = crate::services::Services::new(lab, config).map_err(RuntimeError::Services)?;
     Ok(LabServices::new(services, snap))
 }
 
