@@ -572,24 +572,32 @@ impl Lab {
 
     /// The lab as it would be after `change`, and the change's answer, leaving `self` as it
     /// is: for a caller that has more to build before it commits (the daemon's snapshot).
+    /// The lab is cloned once. A change that leaves the lab failing verification is refused
+    /// with every problem it causes, one after another.
     pub fn apply_to_copy(&self, change: &Change) -> Result<(Lab, Value), ChangeError> {
         let mut next = self.clone();
-        let out = next.apply_unchecked(change)?;
+        let out = next.apply_unchecked(self, change)?;
         let problems = verify::verify(&next);
-        if let Some(p) = problems.0.first() {
+        if !problems.0.is_empty() {
+            let each: Vec<String> = problems
+                .0
+                .iter()
+                .map(|p| format!("{} ({}; fix: {})", p.message, p.rule, p.fix))
+                .collect();
             return Err(ChangeError {
                 code: "InvalidParameterValue".to_string(),
                 operation: change.operation().to_string(),
-                message: format!("{} ({}; fix: {})", p.message, p.rule, p.fix),
+                message: each.join("; "),
             });
         }
         Ok((next, out))
     }
 
-    fn apply_unchecked(&mut self, change: &Change) -> Result<Value, ChangeError> {
+    /// Applies `change` to `self`, a copy of `before` (which the lookups read, so that they
+    /// see the lab as it was while `self` changes).
+    fn apply_unchecked(&mut self, before: &Lab, change: &Change) -> Result<Value, ChangeError> {
         let op = change.operation();
-        let snapshot = self.clone();
-        let cx = Ctx { op, lab: &snapshot };
+        let cx = Ctx { op, lab: before };
         match change {
             Change::CreateRoute {
                 route_table,

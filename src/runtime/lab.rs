@@ -464,6 +464,7 @@ fn bring_up_and_serve(
     let listener = UnixListener::bind(&sock).map_err(socket_error)?;
     let _ = std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600));
     listener.set_nonblocking(true).map_err(socket_error)?;
+    let lab = Arc::new(lab);
     let mut daemon = Daemon {
         workers,
         kernel_drops,
@@ -571,7 +572,8 @@ struct Daemon {
     workers: usize,
     /// The kernel's drop counters of the ports' TAPs (by port index).
     kernel_drops: Vec<Option<LinkDrops>>,
-    lab: Lab,
+    /// The lab as it runs, shared with the event loop (a change replaces it whole).
+    lab: Arc<Lab>,
     /// Wall-clock seconds at the event loop's time zero (flow log timestamps).
     loop_epoch_secs: u64,
     recipe: Recipe,
@@ -695,7 +697,7 @@ fn read_request(conn: &UnixStream) -> Result<String, String> {
 /// `describe --name` replays) take it. A change the model refuses, or whose snapshot fails,
 /// leaves all three as they were.
 fn commit_change<E: std::fmt::Display>(
-    lab: &mut Lab,
+    lab: &mut Arc<Lab>,
     snap: &mut Arc<Snapshot>,
     recipe: &mut Recipe,
     change: crate::model::change::Change,
@@ -709,7 +711,7 @@ fn commit_change<E: std::fmt::Display>(
             message: format!("the change could not be made on the router, and was not kept: {e}"),
         })
     })?;
-    *lab = next;
+    *lab = Arc::new(next);
     *snap = Arc::new(built);
     recipe.changes.push(change);
     Ok(value)
@@ -739,7 +741,7 @@ impl Daemon {
                     Ok(value) => {
                         (self.send)(Command::Install(
                             Arc::clone(&self.snap),
-                            Arc::new(self.lab.clone()),
+                            Arc::clone(&self.lab),
                         ));
                         Response::Json { value }
                     }
@@ -946,7 +948,7 @@ mod tests {
 
     #[test]
     fn a_change_whose_snapshot_fails_is_not_kept_anywhere() {
-        let mut lab = seed2();
+        let mut lab = Arc::new(seed2());
         let mut snap = Arc::new(Snapshot::build(&lab, None).unwrap());
         let mut recipe = Recipe {
             template: String::new(),

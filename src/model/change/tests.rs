@@ -829,3 +829,28 @@ fn a_route_inside_the_vpc_cidr_to_the_igw_is_refused_as_aws_does() {
     ))
     .unwrap();
 }
+
+#[test]
+fn a_refused_change_reports_every_problem_not_the_first() {
+    let mut lab = seed2();
+    // One route into the VPC's own range through the IGW slipped in unverified, then a second:
+    // the refusal names both.
+    let before = lab.clone();
+    lab.apply_unchecked(
+        &before,
+        &route("10.0.1.0/24", TargetRef::Gateway("CloudNetaIGW".into())),
+    )
+    .unwrap();
+    let e = lab
+        .apply(&route(
+            "10.0.0.0/25",
+            TargetRef::Gateway("CloudNetaIGW".into()),
+        ))
+        .unwrap_err();
+    assert_eq!(e.code, "InvalidParameterValue");
+    assert!(
+        e.message.contains("10.0.1.0/24") && e.message.contains("10.0.0.0/25"),
+        "{e}"
+    );
+    assert_eq!(e.message.matches("fix:").count(), 2, "{e}");
+}
