@@ -51,14 +51,16 @@ use super::s3::{self, Via, S3};
 use crate::dataplane::time::Instant;
 use crate::model::{catalog, VpcId, VpceId};
 
-/// The largest IP packet in either direction (the VPC's jumbo MTU).
-pub const MTU: usize = 9001;
+/// The largest IP packet in either direction: the VPC's jumbo MTU, the data plane's
+/// [`VPC_MTU`](crate::dataplane::topology::VPC_MTU).
+pub const MTU: usize = crate::dataplane::topology::VPC_MTU as usize;
 
 /// The MTU of a path through a VPC endpoint (AWS: 8500; endpoints clamp the MSS to it).
 pub const ENDPOINT_MTU: usize = 8500;
 
-/// The MTU of a path through an internet gateway.
-pub const INTERNET_MTU: usize = 1500;
+/// The MTU of a path through an internet gateway: the data plane's
+/// [`IGW_MTU`](crate::dataplane::topology::IGW_MTU), one number for both.
+pub const INTERNET_MTU: usize = crate::dataplane::topology::IGW_MTU as usize;
 
 /// Connections with no traffic for this long are aborted.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
