@@ -759,3 +759,65 @@ pub fn verify_load_balancers(lab: &Lab, p: &mut Problems) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Lab {
+        crate::template::load(text, &crate::template::Options::default()).expect("loads")
+    }
+
+    fn seed2() -> Lab {
+        load(include_str!("../../templates/seed2-gateway-endpoint.yaml"))
+    }
+
+    fn codes(lab: &Lab) -> Vec<&'static str> {
+        verify(lab).0.iter().map(|p| p.code).collect()
+    }
+
+    #[test]
+    fn every_shipped_template_verifies_clean() {
+        for text in [
+            include_str!("../../templates/seed2-gateway-endpoint.yaml"),
+            include_str!("../../templates/interface-endpoint.yaml"),
+            include_str!("../../templates/endpoint-service.yaml"),
+            include_str!("../../templates/default.yaml"),
+        ] {
+            assert!(verify(&load(text)).0.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_subnet_outside_its_vpc_is_reported_with_its_rule_and_fix() {
+        let mut lab = seed2();
+        lab.subnets[0].cidr = "192.168.0.0/24".parse().unwrap();
+        let problems = verify(&lab);
+        let p = problems
+            .0
+            .iter()
+            .find(|p| p.code == "SubnetOutsideVpc")
+            .expect("SubnetOutsideVpc");
+        assert!(p.message.contains("192.168.0.0/24"), "{}", p.message);
+        assert!(p.rule.contains("within its VPC"), "{}", p.rule);
+        assert!(p.fix.contains("10.0.0.0/16"), "{}", p.fix);
+    }
+
+    #[test]
+    fn passes_do_not_stop_at_the_first_problem() {
+        let mut lab = seed2();
+        // Two broken subnets and a non-canonical one: every problem is reported.
+        lab.subnets[0].cidr = "192.168.0.0/24".parse().unwrap();
+        lab.subnets[1].cidr = "10.0.0.1/24".parse().unwrap();
+        let found = codes(&lab);
+        assert!(found.contains(&"SubnetOutsideVpc"), "{found:?}");
+        assert!(found.contains(&"BadSubnetCidr"), "{found:?}");
+    }
+
+    #[test]
+    fn overlapping_subnets_of_one_vpc_are_refused() {
+        let mut lab = seed2();
+        lab.subnets[1].cidr = lab.subnets[0].cidr;
+        assert!(codes(&lab).contains(&"OverlappingSubnets"));
+    }
+}
