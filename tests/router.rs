@@ -202,7 +202,10 @@ fn seed2_an_endpoint_created_live_routes_to_s3_and_the_service_answers() {
             kind: Default::default(),
         })
         .unwrap();
-    let vpce = model::VpceId::parse(out["VpcEndpoint"]["VpcEndpointId"].as_str().unwrap()).unwrap();
+    let model::change::Applied::VpcEndpoint(id) = out else {
+        panic!("create-vpc-endpoint answered {out:?}")
+    };
+    let vpce = model::VpceId::parse(&id).unwrap();
     // The daemon's path: a snapshot built on the previous one, installed in both halves.
     let snap = Arc::new(Snapshot::build(&h.lab, Some(h.snap())).unwrap());
     h.router.install(Arc::clone(&snap));

@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde_json::{json, Map, Value};
 
-use crate::model::change::{elb, service};
+use super::shapes;
 use crate::model::lookup::Kind;
 use crate::model::*;
 
@@ -251,21 +251,21 @@ pub fn describe(lab: &Lab, what: What, filter: &[String]) -> Value {
         }
         What::VpcEndpointServices => endpoint_services(lab, filter),
         What::LoadBalancers => {
-            json!({"LoadBalancers": lab.load_balancers.iter().filter(|l| keep(filter, &l.arn)).map(|l| elb::load_balancer_json(lab, l)).collect::<Vec<_>>()})
+            json!({"LoadBalancers": lab.load_balancers.iter().filter(|l| keep(filter, &l.arn)).map(|l| shapes::load_balancer_json(lab, l)).collect::<Vec<_>>()})
         }
         What::TargetGroups => {
-            json!({"TargetGroups": lab.target_groups.iter().filter(|t| keep(filter, &t.arn)).map(|t| elb::target_group_json(lab, t)).collect::<Vec<_>>()})
+            json!({"TargetGroups": lab.target_groups.iter().filter(|t| keep(filter, &t.arn)).map(|t| shapes::target_group_json(lab, t)).collect::<Vec<_>>()})
         }
         // Health is the running daemon's (`Request::TargetHealth`); a model has none yet.
         What::TargetHealth => json!({"TargetHealthDescriptions": []}),
         What::Listeners => {
-            json!({"Listeners": lab.listeners.iter().filter(|l| keep(filter, &l.arn)).map(elb::listener_json).collect::<Vec<_>>()})
+            json!({"Listeners": lab.listeners.iter().filter(|l| keep(filter, &l.arn)).map(shapes::listener_json).collect::<Vec<_>>()})
         }
         What::VpcEndpointServiceConfigurations => {
-            json!({"ServiceConfigurations": lab.endpoint_services.iter().filter(|s| keep(filter, s.id.as_str())).map(|s| service::service_configuration_json(lab, s)).collect::<Vec<_>>()})
+            json!({"ServiceConfigurations": lab.endpoint_services.iter().filter(|s| keep(filter, s.id.as_str())).map(|s| shapes::service_configuration_json(lab, s)).collect::<Vec<_>>()})
         }
-        What::VpcEndpointConnections => service::connections_json(lab, filter),
-        What::VpcEndpointServicePermissions => service::permissions_json(lab, filter),
+        What::VpcEndpointConnections => shapes::connections_json(lab, filter),
+        What::VpcEndpointServicePermissions => shapes::permissions_json(lab, filter),
         What::PrefixLists => {
             let r = lab.region();
             json!({"PrefixLists": r.gateway_services.iter().filter(|s| keep(filter, s.prefix_list_id)).map(|s| json!({
@@ -628,7 +628,7 @@ fn reservation(lab: &Lab, i: &Instance) -> Value {
 }
 
 fn vpc_endpoint(lab: &Lab, e: &VpcEndpoint) -> Value {
-    crate::model::change::vpc_endpoint_json(lab, e)
+    shapes::vpc_endpoint_json(lab, e)
 }
 
 fn endpoint_services(lab: &Lab, filter: &[String]) -> Value {

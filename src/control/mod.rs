@@ -9,3 +9,4 @@
 pub mod client;
 pub mod describe;
 pub mod protocol;
+pub mod shapes;

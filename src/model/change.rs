@@ -6,7 +6,8 @@
 //! runs the same `verify_*` passes a template goes through, and only then replaces the
 //! lab. On any error the lab is unchanged and the error carries AWS's error code
 //! (`RouteAlreadyExists`, `InvalidPermission.Duplicate`, …) and a message that says what
-//! to do. The result is the JSON the AWS CLI prints for the call.
+//! to do. The result is an [`Applied`]: what the change did, in the model's terms;
+//! `control::shapes::applied` prints it as the AWS CLI prints the call's answer.
 //!
 //! Gateway endpoints (`create-vpc-endpoint`, `modify-vpc-endpoint`, `delete-vpc-endpoints`)
 //! live in [`endpoint`]: their routes come and go with the endpoint, as in AWS, and their
@@ -16,7 +17,7 @@
 
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::lookup::Kind;
 use super::*;
@@ -26,7 +27,7 @@ pub mod endpoint;
 pub mod interface;
 pub mod service;
 
-pub use self::endpoint::{default_policy, vpc_endpoint_json};
+pub use self::endpoint::default_policy;
 
 /// A route target as the CLI's flags name it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -384,6 +385,63 @@ impl Change {
     }
 }
 
+/// What a live change did, in the model's terms; `control::shapes::applied` prints it as the
+/// AWS CLI prints the verb's answer, from the lab after the change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// Done, and AWS answers `{"Return": true}`.
+    Return,
+    /// Done, and AWS answers `{}`.
+    Nothing,
+    /// A security group rule was added.
+    RuleAdded {
+        /// The rule's id (`sgr-…`).
+        rule: String,
+        /// The group.
+        group: String,
+        /// Egress (else ingress).
+        egress: bool,
+    },
+    /// A route table was associated with a subnet: the association's id.
+    Associated(String),
+    /// An instance's metadata options changed (the instance id).
+    MetadataOptions(String),
+    /// A load balancer was created (its ARN).
+    LoadBalancer(String),
+    /// A target group was created (its ARN).
+    TargetGroup(String),
+    /// A listener was created (its ARN).
+    Listener(String),
+    /// A target group's attributes changed (its ARN).
+    TargetGroupAttributes(String),
+    /// A load balancer's attributes changed (its ARN).
+    LoadBalancerAttributes(String),
+    /// A VPC endpoint was created (its id).
+    VpcEndpoint(String),
+    /// An endpoint service was created (its id).
+    ServiceConfiguration(String),
+    /// An endpoint service's permissions changed: the service and the principals added.
+    Permissions {
+        /// The service's id.
+        service: String,
+        /// The principals added (maybe none).
+        added: Vec<String>,
+    },
+    /// What could not be done, resource by resource (the rest was done).
+    Unsuccessful(Vec<Unsuccessful>),
+}
+
+/// One resource a change could not act on, as AWS lists it in `Unsuccessful`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsuccessful {
+    /// The resource as the caller named it.
+    pub resource: String,
+    /// AWS's error code.
+    pub code: String,
+    /// The message.
+    pub message: String,
+}
+
 /// Why a change was refused: AWS's error code and a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[error("An error occurred ({code}) when calling the {operation} operation: {message}")]
@@ -564,7 +622,7 @@ impl Lab {
     }
 
     /// Applies a live change; see the module docs.
-    pub fn apply(&mut self, change: &Change) -> Result<Value, ChangeError> {
+    pub fn apply(&mut self, change: &Change) -> Result<Applied, ChangeError> {
         let (next, out) = self.apply_to_copy(change)?;
         *self = next;
         Ok(out)
@@ -574,7 +632,7 @@ impl Lab {
     /// is: for a caller that has more to build before it commits (the daemon's snapshot).
     /// The lab is cloned once. A change that leaves the lab failing verification is refused
     /// with every problem it causes, one after another.
-    pub fn apply_to_copy(&self, change: &Change) -> Result<(Lab, Value), ChangeError> {
+    pub fn apply_to_copy(&self, change: &Change) -> Result<(Lab, Applied), ChangeError> {
         let mut next = self.clone();
         let out = next.apply_unchecked(self, change)?;
         let problems = verify::verify(&next);
@@ -595,7 +653,7 @@ impl Lab {
 
     /// Applies `change` to `self`, a copy of `before` (which the lookups read, so that they
     /// see the lab as it was while `self` changes).
-    fn apply_unchecked(&mut self, before: &Lab, change: &Change) -> Result<Value, ChangeError> {
+    fn apply_unchecked(&mut self, before: &Lab, change: &Change) -> Result<Applied, ChangeError> {
         let op = change.operation();
         let cx = Ctx { op, lab: before };
         match change {
@@ -655,7 +713,7 @@ impl Lab {
                         origin: origin_live("route"),
                     }),
                 }
-                Ok(json!({ "Return": true }))
+                Ok(Applied::Return)
             }
             Change::DeleteRoute {
                 route_table,
@@ -693,7 +751,7 @@ impl Lab {
                     ));
                 }
                 rt.routes.remove(pos);
-                Ok(json!({}))
+                Ok(Applied::Nothing)
             }
             Change::Authorize {
                 group,
@@ -728,9 +786,11 @@ impl Lab {
                     }
                     let id = r.id.clone();
                     rules.push(r);
-                    Ok(json!({ "Return": true, "SecurityGroupRules": [{
-                        "SecurityGroupRuleId": id.as_str(), "GroupId": sg_id, "IsEgress": *egress,
-                    }]}))
+                    Ok(Applied::RuleAdded {
+                        rule: id.as_str().to_string(),
+                        group: sg_id,
+                        egress: *egress,
+                    })
                 } else {
                     let Some(pos) = pos else {
                         return Err(cx.err(
@@ -739,7 +799,7 @@ impl Lab {
                         ));
                     };
                     rules.remove(pos);
-                    Ok(json!({ "Return": true }))
+                    Ok(Applied::Return)
                 }
             }
             Change::AssociateRouteTable {
@@ -773,9 +833,7 @@ impl Lab {
                     subnet: subnet_id,
                     origin: origin_live("association"),
                 });
-                Ok(
-                    json!({ "AssociationId": id.as_str(), "AssociationState": { "State": "associated" } }),
-                )
+                Ok(Applied::Associated(id.as_str().to_string()))
             }
             Change::CreateNetworkAclEntry {
                 acl,
@@ -835,7 +893,7 @@ impl Lab {
                     icmp: *icmp,
                     origin: origin_live("network ACL entry"),
                 });
-                Ok(json!({}))
+                Ok(Applied::Nothing)
             }
             Change::DeleteNetworkAclEntry {
                 acl,
@@ -868,7 +926,7 @@ impl Lab {
                         )
                     })?;
                 a.entries.remove(pos);
-                Ok(json!({}))
+                Ok(Applied::Nothing)
             }
             Change::CreateVpcEndpoint {
                 vpc,
@@ -1087,18 +1145,23 @@ impl Lab {
                 if let Some(h) = hops {
                     o.http_put_response_hop_limit = h;
                 }
-                let on_off = |b: bool, on: &str, off: &str| if b { on } else { off }.to_string();
-                Ok(serde_json::json!({
-                    "InstanceId": id,
-                    "InstanceMetadataOptions": {
-                        "State": "pending",
-                        "HttpTokens": on_off(o.http_tokens_required, "required", "optional"),
-                        "HttpPutResponseHopLimit": o.http_put_response_hop_limit,
-                        "HttpEndpoint": on_off(o.http_endpoint_enabled, "enabled", "disabled"),
-                    }
-                }))
+                Ok(Applied::MetadataOptions(id))
             }
         }
+    }
+}
+
+/// For the tests: a change's answer as the AWS CLI prints it.
+#[cfg(test)]
+trait ApplyJson {
+    fn apply_json(&mut self, change: &Change) -> Result<Value, ChangeError>;
+}
+
+#[cfg(test)]
+impl ApplyJson for Lab {
+    fn apply_json(&mut self, change: &Change) -> Result<Value, ChangeError> {
+        let applied = self.apply(change)?;
+        Ok(crate::control::shapes::applied(self, &applied))
     }
 }
 

@@ -711,6 +711,7 @@ fn commit_change<E: std::fmt::Display>(
             message: format!("the change could not be made on the router, and was not kept: {e}"),
         })
     })?;
+    let value = crate::control::shapes::applied(&next, &value);
     *lab = Arc::new(next);
     *snap = Arc::new(built);
     recipe.changes.push(change);

@@ -1,5 +1,6 @@
 //! Elastic Load Balancing v2 on a running lab (`aws elbv2` verbs): Network Load Balancers,
-//! target groups, targets, listeners, attributes; and the JSON the AWS CLI prints for them.
+//! target groups, targets, listeners, attributes (what the AWS CLI prints for them:
+//! `control::shapes`).
 //!
 //! Contract: a load balancer, target group or listener made live gets its ARN, DNS name and
 //! node addresses from [`crate::model::elbv2`], as a template's does. AWS's errors:
@@ -12,122 +13,10 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use serde_json::{json, Map, Value};
-
-use super::{origin_live, ChangeError, Ctx};
+use super::{origin_live, Applied, ChangeError, Ctx};
 use crate::model::elbv2;
 use crate::model::lookup::Kind;
 use crate::model::*;
-
-const CREATED: &str = "2026-01-01T00:00:00+00:00";
-
-/// One load balancer as `describe-load-balancers` prints it.
-pub fn load_balancer_json(lab: &Lab, l: &LoadBalancer) -> Value {
-    let zones: Vec<Value> = l
-        .nodes
-        .iter()
-        .map(|n| {
-            let eni = lab.eni(&n.eni);
-            let mut addr = Map::new();
-            if let Some(ip) = eni.and_then(|e| e.public_ip) {
-                addr.insert("IpAddress".into(), json!(ip.to_string()));
-            }
-            addr.insert("PrivateIPv4Address".into(), json!(n.private_ip.to_string()));
-            json!({"ZoneName": n.availability_zone, "SubnetId": n.subnet, "LoadBalancerAddresses": [Value::Object(addr)]})
-        })
-        .collect();
-    let mut v = json!({
-        "LoadBalancerArn": l.arn,
-        "DNSName": l.dns_name,
-        "CanonicalHostedZoneId": elbv2::load_balancer_zone(&lab.region),
-        "CreatedTime": CREATED,
-        "LoadBalancerName": l.name,
-        "Scheme": l.scheme,
-        "VpcId": l.vpc,
-        "State": {"Code": "active"},
-        "Type": l.lb_type,
-        "AvailabilityZones": zones,
-        "SecurityGroups": l.security_groups,
-        "IpAddressType": "ipv4",
-    });
-    if !l.security_groups.is_empty() {
-        v["EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic"] =
-            json!(if l.enforce_sg_inbound_on_privatelink {
-                "on"
-            } else {
-                "off"
-            });
-    }
-    v
-}
-
-/// One target group as `describe-target-groups` prints it.
-pub fn target_group_json(lab: &Lab, t: &TargetGroup) -> Value {
-    let mut lbs: Vec<&str> = lab
-        .listeners
-        .iter()
-        .filter(|l| l.target_group.as_deref() == Some(t.arn.as_str()))
-        .map(|l| l.load_balancer.as_str())
-        .collect();
-    lbs.dedup();
-    let mut v = json!({
-        "TargetGroupArn": t.arn,
-        "TargetGroupName": t.name,
-        "Protocol": t.protocol,
-        "Port": t.port,
-        "VpcId": t.vpc,
-        "HealthCheckProtocol": t.health_check_protocol,
-        "HealthCheckPort": t.health_check_port,
-        "HealthCheckEnabled": t.health_check_enabled,
-        "HealthCheckIntervalSeconds": t.health_check_interval_seconds,
-        "HealthCheckTimeoutSeconds": t.health_check_timeout_seconds,
-        "HealthyThresholdCount": t.healthy_threshold_count,
-        "UnhealthyThresholdCount": t.unhealthy_threshold_count,
-        "LoadBalancerArns": lbs,
-        "TargetType": t.target_type,
-        "IpAddressType": "ipv4",
-    });
-    // AWS prints the path and the matcher only for HTTP(S) health checks.
-    if t.health_check_protocol.starts_with("HTTP") {
-        v["HealthCheckPath"] = json!(t.health_check_path);
-        v["Matcher"] = json!({"HttpCode": t.health_check_matcher});
-    }
-    v
-}
-
-/// One listener as `describe-listeners` prints it.
-pub fn listener_json(l: &Listener) -> Value {
-    let actions: Vec<Value> = l
-        .target_group
-        .iter()
-        .map(|tg| {
-            json!({
-                "Type": "forward",
-                "TargetGroupArn": tg,
-                "ForwardConfig": {
-                    "TargetGroups": [{"TargetGroupArn": tg, "Weight": 1}],
-                    "TargetGroupStickinessConfig": {"Enabled": false},
-                },
-            })
-        })
-        .collect();
-    json!({
-        "ListenerArn": l.arn,
-        "LoadBalancerArn": l.load_balancer,
-        "Port": l.port,
-        "Protocol": l.protocol,
-        "DefaultActions": actions,
-    })
-}
-
-fn attributes_json(all: Vec<(String, String)>) -> Value {
-    json!({
-        "Attributes": all
-            .into_iter()
-            .map(|(k, v)| json!({"Key": k, "Value": v}))
-            .collect::<Vec<_>>()
-    })
-}
 
 fn lb_pos(lab: &Lab, cx: &Ctx, q: &str) -> Result<usize, ChangeError> {
     let arn = cx.find(Kind::LoadBalancer, q, "LoadBalancerNotFound")?;
@@ -197,7 +86,7 @@ pub(super) fn create_load_balancer(
     lab: &mut Lab,
     cx: &Ctx,
     a: &CreateLb,
-) -> Result<Value, ChangeError> {
+) -> Result<Applied, ChangeError> {
     let lb_type = a.lb_type.unwrap_or("application");
     if lb_type != "network" {
         return Err(validation(
@@ -343,11 +232,14 @@ pub(super) fn create_load_balancer(
         tags: Tags::default(),
         origin: origin_live("load balancer"),
     });
-    let v = lab.load_balancer(&arn).map(|l| load_balancer_json(lab, l));
-    Ok(json!({ "LoadBalancers": [v] }))
+    Ok(Applied::LoadBalancer(arn))
 }
 
-pub(super) fn delete_load_balancer(lab: &mut Lab, cx: &Ctx, q: &str) -> Result<Value, ChangeError> {
+pub(super) fn delete_load_balancer(
+    lab: &mut Lab,
+    cx: &Ctx,
+    q: &str,
+) -> Result<Applied, ChangeError> {
     let pos = lb_pos(lab, cx, q)?;
     let arn = lab.load_balancers[pos].arn.clone();
     if let Some(s) = lab
@@ -370,7 +262,7 @@ pub(super) fn delete_load_balancer(lab: &mut Lab, cx: &Ctx, q: &str) -> Result<V
     lab.listeners.retain(|l| l.load_balancer != arn);
     let owner = EniOwner::LoadBalancer(arn);
     lab.network_interfaces.retain(|n| n.owner != owner);
-    Ok(json!({}))
+    Ok(Applied::Nothing)
 }
 
 /// `create-target-group`.
@@ -413,7 +305,7 @@ pub(super) fn create_target_group(
     lab: &mut Lab,
     cx: &Ctx,
     a: &CreateTg,
-) -> Result<Value, ChangeError> {
+) -> Result<Applied, ChangeError> {
     if !elbv2::valid_name(a.name) {
         return Err(validation(cx, format!("target group name '{}' is not valid: 1–32 letters, digits and hyphens, not beginning or ending with a hyphen", a.name)));
     }
@@ -545,11 +437,14 @@ pub(super) fn create_target_group(
         tags: Tags::default(),
         origin: origin_live("target group"),
     });
-    let v = lab.target_group(&arn).map(|t| target_group_json(lab, t));
-    Ok(json!({ "TargetGroups": [v] }))
+    Ok(Applied::TargetGroup(arn))
 }
 
-pub(super) fn delete_target_group(lab: &mut Lab, cx: &Ctx, q: &str) -> Result<Value, ChangeError> {
+pub(super) fn delete_target_group(
+    lab: &mut Lab,
+    cx: &Ctx,
+    q: &str,
+) -> Result<Applied, ChangeError> {
     let pos = tg_pos(lab, cx, q)?;
     let arn = lab.target_groups[pos].arn.clone();
     if let Some(l) = lab
@@ -563,7 +458,7 @@ pub(super) fn delete_target_group(lab: &mut Lab, cx: &Ctx, q: &str) -> Result<Va
         ));
     }
     lab.target_groups.remove(pos);
-    Ok(json!({}))
+    Ok(Applied::Nothing)
 }
 
 /// A `--targets Id=…,Port=…` entry.
@@ -629,7 +524,7 @@ pub(super) fn register(
     q: &str,
     specs: &[TargetSpec],
     add: bool,
-) -> Result<Value, ChangeError> {
+) -> Result<Applied, ChangeError> {
     let pos = tg_pos(lab, cx, q)?;
     let tg = lab.target_groups[pos].clone();
     let list = targets(lab, cx, &tg, specs)?;
@@ -650,7 +545,7 @@ pub(super) fn register(
             }
         }
     }
-    Ok(json!({}))
+    Ok(Applied::Nothing)
 }
 
 pub(super) fn create_listener(
@@ -660,7 +555,7 @@ pub(super) fn create_listener(
     protocol: Option<&str>,
     port: u16,
     target_group: &str,
-) -> Result<Value, ChangeError> {
+) -> Result<Applied, ChangeError> {
     let lpos = lb_pos(lab, cx, lb)?;
     let tpos = tg_pos(lab, cx, target_group)?;
     let lb = lab.load_balancers[lpos].clone();
@@ -720,14 +615,18 @@ pub(super) fn create_listener(
         target_group: Some(tg.arn.clone()),
         origin: origin_live("listener"),
     });
-    let l = lab.listeners.last().map(listener_json);
-    Ok(json!({ "Listeners": [l] }))
+    Ok(Applied::Listener(
+        lab.listeners
+            .last()
+            .map(|l| l.arn.clone())
+            .unwrap_or_default(),
+    ))
 }
 
-pub(super) fn delete_listener(lab: &mut Lab, cx: &Ctx, q: &str) -> Result<Value, ChangeError> {
+pub(super) fn delete_listener(lab: &mut Lab, cx: &Ctx, q: &str) -> Result<Applied, ChangeError> {
     let pos = listener_pos(lab, cx, q)?;
     lab.listeners.remove(pos);
-    Ok(json!({}))
+    Ok(Applied::Nothing)
 }
 
 pub(super) fn target_group_attributes(
@@ -735,7 +634,7 @@ pub(super) fn target_group_attributes(
     cx: &Ctx,
     q: &str,
     attributes: &[(String, String)],
-) -> Result<Value, ChangeError> {
+) -> Result<Applied, ChangeError> {
     let pos = tg_pos(lab, cx, q)?;
     if attributes.is_empty() {
         return Err(validation(cx, "give --attributes Key=…,Value=…".into()));
@@ -748,7 +647,7 @@ pub(super) fn target_group_attributes(
     for (k, v) in attributes {
         t.attributes.insert(k.clone(), v.clone());
     }
-    Ok(attributes_json(elbv2::target_group_attributes(t)))
+    Ok(Applied::TargetGroupAttributes(t.arn.clone()))
 }
 
 pub(super) fn load_balancer_attributes(
@@ -756,7 +655,7 @@ pub(super) fn load_balancer_attributes(
     cx: &Ctx,
     q: &str,
     attributes: &[(String, String)],
-) -> Result<Value, ChangeError> {
+) -> Result<Applied, ChangeError> {
     let pos = lb_pos(lab, cx, q)?;
     if attributes.is_empty() {
         return Err(validation(cx, "give --attributes Key=…,Value=…".into()));
@@ -769,5 +668,5 @@ pub(super) fn load_balancer_attributes(
     for (k, v) in attributes {
         l.set_attribute(k, v);
     }
-    Ok(attributes_json(elbv2::load_balancer_attributes(l)))
+    Ok(Applied::LoadBalancerAttributes(l.arn.clone()))
 }

@@ -1,5 +1,5 @@
 //! `create-vpc-endpoint`, `modify-vpc-endpoint`, `delete-vpc-endpoints`: gateway endpoints on
-//! a running lab, and the JSON the AWS CLI prints for an endpoint.
+//! a running lab (what the AWS CLI prints for an endpoint: `control::shapes`).
 //!
 //! Contract: a gateway endpoint is created for S3 or DynamoDB of the lab's own region only;
 //! it adds to each of its route tables the route `pl-…` (the service's prefix list) → `vpce-…`,
@@ -10,9 +10,9 @@
 //! them too (with their network interfaces). Ids of live endpoints are deterministic: the
 //! region, VPC, service and the number of endpoints the lab had.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use super::{origin_live, ChangeError, Ctx, EndpointType};
+use super::{origin_live, Applied, ChangeError, Ctx, EndpointType, Unsuccessful};
 use crate::model::catalog::{parse_service_name, GatewayService, ServiceName};
 use crate::model::lookup::Kind;
 use crate::model::policy::Policy;
@@ -25,72 +25,6 @@ pub fn default_policy(gateway: bool) -> Value {
     } else {
         json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]})
     }
-}
-
-fn group_pairs(lab: &Lab, ids: &[SgId]) -> Value {
-    Value::Array(
-        ids.iter()
-            .map(|g| json!({"GroupName": lab.security_group(g).map(|s| s.group_name.clone()).unwrap_or_default(), "GroupId": g}))
-            .collect(),
-    )
-}
-
-/// One endpoint as `describe-vpc-endpoints` and `create-vpc-endpoint` print it.
-pub fn vpc_endpoint_json(lab: &Lab, e: &VpcEndpoint) -> Value {
-    let gateway = matches!(e.kind, EndpointKind::Gateway { .. });
-    let policy = e.policy.clone().unwrap_or_else(|| default_policy(gateway));
-    let mut m = Map::new();
-    m.insert("VpcEndpointId".into(), json!(e.id));
-    m.insert(
-        "VpcEndpointType".into(),
-        json!(if gateway { "Gateway" } else { "Interface" }),
-    );
-    m.insert("VpcId".into(), json!(e.vpc));
-    m.insert("ServiceName".into(), json!(e.service_name));
-    m.insert("State".into(), json!(e.state));
-    m.insert("PolicyDocument".into(), json!(policy.to_string()));
-    match &e.kind {
-        EndpointKind::Gateway { route_tables, .. } => {
-            m.insert("RouteTableIds".into(), json!(route_tables));
-            m.insert("SubnetIds".into(), json!([]));
-            m.insert("Groups".into(), json!([]));
-            m.insert("PrivateDnsEnabled".into(), json!(false));
-            m.insert("RequesterManaged".into(), json!(false));
-            m.insert("NetworkInterfaceIds".into(), json!([]));
-            m.insert("DnsEntries".into(), json!([]));
-        }
-        EndpointKind::Interface {
-            subnets,
-            network_interfaces,
-            security_groups,
-            private_dns_enabled,
-            dns_entries,
-        } => {
-            m.insert("RouteTableIds".into(), json!([]));
-            m.insert("SubnetIds".into(), json!(subnets));
-            m.insert("Groups".into(), group_pairs(lab, security_groups));
-            m.insert("IpAddressType".into(), json!("ipv4"));
-            m.insert("PrivateDnsEnabled".into(), json!(private_dns_enabled));
-            m.insert("RequesterManaged".into(), json!(false));
-            m.insert("NetworkInterfaceIds".into(), json!(network_interfaces));
-            m.insert(
-                "DnsEntries".into(),
-                Value::Array(
-                    dns_entries
-                        .iter()
-                        .map(|(n, z)| json!({"DnsName": n, "HostedZoneId": z}))
-                        .collect(),
-                ),
-            );
-        }
-    }
-    m.insert(
-        "CreationTimestamp".into(),
-        json!("2026-01-01T00:00:00.000Z"),
-    );
-    m.insert("Tags".into(), json!(e.tags));
-    m.insert("OwnerId".into(), json!(lab.account_id));
-    Value::Object(m)
 }
 
 /// A policy document (or its JSON text), checked; the document to keep.
@@ -255,7 +189,7 @@ pub(super) fn create(
     route_tables: &[String],
     policy: &Option<Value>,
     kind: EndpointType,
-) -> Result<Value, ChangeError> {
+) -> Result<Applied, ChangeError> {
     if kind == EndpointType::Interface {
         if !route_tables.is_empty() {
             return Err(cx.err(
@@ -293,8 +227,7 @@ pub(super) fn create(
         tags: Tags::default(),
         origin: origin_live("VPC endpoint"),
     });
-    let e = lab.vpc_endpoint(&id).map(|e| vpc_endpoint_json(lab, e));
-    Ok(json!({ "VpcEndpoint": e }))
+    Ok(Applied::VpcEndpoint(id.to_string()))
 }
 
 /// `modify-vpc-endpoint`.
@@ -306,7 +239,7 @@ pub(super) fn modify(
     remove: &[String],
     policy: &Option<Value>,
     reset_policy: bool,
-) -> Result<Value, ChangeError> {
+) -> Result<Applied, ChangeError> {
     let id = cx.find(Kind::VpcEndpoint, vpce, "InvalidVpcEndpointId.NotFound")?;
     let pos = lab
         .vpc_endpoints
@@ -376,11 +309,11 @@ pub(super) fn modify(
     } else if policy.is_some() {
         ep.policy = policy;
     }
-    Ok(json!({ "Return": true }))
+    Ok(Applied::Return)
 }
 
 /// `delete-vpc-endpoints`: what it cannot delete is listed, as the API does, not an error.
-pub(super) fn delete(lab: &mut Lab, _cx: &Ctx, ids: &[String]) -> Value {
+pub(super) fn delete(lab: &mut Lab, _cx: &Ctx, ids: &[String]) -> Applied {
     let mut unsuccessful = vec![];
     for q in ids {
         let found = lab
@@ -388,13 +321,11 @@ pub(super) fn delete(lab: &mut Lab, _cx: &Ctx, ids: &[String]) -> Value {
             .ok()
             .and_then(|id| lab.vpc_endpoints.iter().position(|e| e.id.as_str() == id));
         let Some(pos) = found else {
-            unsuccessful.push(json!({
-                "Error": {
-                    "Code": "InvalidVpcEndpoint.NotFound",
-                    "Message": format!("The VpcEndpoint Id '{q}' does not exist"),
-                },
-                "ResourceId": q,
-            }));
+            unsuccessful.push(Unsuccessful {
+                resource: q.clone(),
+                code: "InvalidVpcEndpoint.NotFound".into(),
+                message: format!("The VpcEndpoint Id '{q}' does not exist"),
+            });
             continue;
         };
         let e = lab.vpc_endpoints.remove(pos);
@@ -405,5 +336,5 @@ pub(super) fn delete(lab: &mut Lab, _cx: &Ctx, ids: &[String]) -> Value {
         let owner = EniOwner::InterfaceEndpoint(e.id.clone());
         lab.network_interfaces.retain(|n| n.owner != owner);
     }
-    json!({ "Unsuccessful": unsuccessful })
+    Applied::Unsuccessful(unsuccessful)
 }

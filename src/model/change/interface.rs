@@ -12,10 +12,10 @@
 //! of its load balancers' nodes, and starts `pendingAcceptance` when the service requires
 //! acceptance.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::endpoint::{new_endpoint_id, policy_doc, vpc_endpoint_json, vpc_id};
-use super::{origin_live, ChangeError, Ctx};
+use super::endpoint::{new_endpoint_id, policy_doc, vpc_id};
+use super::{origin_live, Applied, ChangeError, Ctx};
 use crate::model::catalog::{parse_service_name, ServiceName};
 use crate::model::elbv2;
 use crate::model::ids::hex_digits;
@@ -271,7 +271,7 @@ pub(super) fn create(
     security_groups: &[String],
     private_dns: Option<bool>,
     policy: &Option<Value>,
-) -> Result<Value, ChangeError> {
+) -> Result<Applied, ChangeError> {
     let vpc = vpc_id(cx, vpc)?;
     let svc = service(cx, service_name)?;
     let endpoint_svc = match &svc {
@@ -344,8 +344,7 @@ pub(super) fn create(
         tags: Tags::default(),
         origin: origin_live("VPC endpoint"),
     });
-    let e = lab.vpc_endpoint(&id).map(|e| vpc_endpoint_json(lab, e));
-    Ok(json!({ "VpcEndpoint": e }))
+    Ok(Applied::VpcEndpoint(id.to_string()))
 }
 
 /// What `modify-vpc-endpoint` changes on an interface endpoint.

@@ -2,6 +2,7 @@
 //! verb, and AWS's errors.
 
 use super::*;
+use serde_json::json;
 
 const REGION: &str = "ap-northeast-2";
 
@@ -51,7 +52,7 @@ fn interface_endpoint_to_an_aws_service_with_private_dns_by_default() {
     let mut lab = lab();
     let enis = lab.network_interfaces.len();
     let out = lab
-        .apply(&iface(&cfn(), &["MyPublicSN1", "MyPublicSN2"], None))
+        .apply_json(&iface(&cfn(), &["MyPublicSN1", "MyPublicSN2"], None))
         .unwrap();
     let e = created(&lab, &out);
     assert_eq!(e.state, "available");
@@ -95,13 +96,13 @@ fn interface_endpoint_to_an_aws_service_with_private_dns_by_default() {
 
     // A second endpoint with private DNS for the same service conflicts.
     let err = lab
-        .apply(&iface(&cfn(), &["MyPublicSN1"], Some(true)))
+        .apply_json(&iface(&cfn(), &["MyPublicSN1"], Some(true)))
         .unwrap_err();
     assert_eq!(err.code, "InvalidParameter");
     assert!(err.message.contains("private-dns-enabled cannot be set because there is already a conflicting DNS domain for cloudformation.ap-northeast-2.amazonaws.com in the VPC"), "{}", err.message);
     // Without private DNS it is fine.
     let out = lab
-        .apply(&iface(&cfn(), &["MyPublicSN1"], Some(false)))
+        .apply_json(&iface(&cfn(), &["MyPublicSN1"], Some(false)))
         .unwrap();
     assert_eq!(
         out["VpcEndpoint"]["DnsEntries"].as_array().unwrap().len(),
@@ -110,7 +111,7 @@ fn interface_endpoint_to_an_aws_service_with_private_dns_by_default() {
 
     // delete-vpc-endpoints takes the endpoint's interfaces with it.
     let before = lab.network_interfaces.len();
-    lab.apply(&Change::DeleteVpcEndpoints {
+    lab.apply_json(&Change::DeleteVpcEndpoints {
         ids: vec![e.id.to_string()],
     })
     .unwrap();
@@ -125,7 +126,7 @@ fn interface_endpoint_to_an_aws_service_with_private_dns_by_default() {
 fn interface_endpoint_errors_are_aws_errors_and_change_nothing() {
     let mut lab = lab();
     let before = serde_json::to_value(&lab).unwrap();
-    let code = |lab: &mut Lab, c: Change| lab.apply(&c).unwrap_err().code;
+    let code = |lab: &mut Lab, c: Change| lab.apply_json(&c).unwrap_err().code;
     assert_eq!(
         code(
             &mut lab,
@@ -175,7 +176,7 @@ fn interface_endpoint_errors_are_aws_errors_and_change_nothing() {
         )
     });
     let err = lab
-        .apply(&iface(&cfn(), &["MyPublicSN1"], None))
+        .apply_json(&iface(&cfn(), &["MyPublicSN1"], None))
         .unwrap_err();
     assert_eq!(err.code, "InvalidParameter");
     assert!(
@@ -184,7 +185,7 @@ fn interface_endpoint_errors_are_aws_errors_and_change_nothing() {
         "{}",
         err.message
     );
-    lab.apply(&iface(&cfn(), &["MyPublicSN1"], Some(false)))
+    lab.apply_json(&iface(&cfn(), &["MyPublicSN1"], Some(false)))
         .unwrap();
 }
 
@@ -193,7 +194,7 @@ fn interface_endpoint_to_an_endpoint_service() {
     let mut lab = lab();
     let name = web_service(&lab);
     // Only the service's AZs (a and c; MySN4 is in b).
-    let err = lab.apply(&iface(&name, &["MySN4"], None)).unwrap_err();
+    let err = lab.apply_json(&iface(&name, &["MySN4"], None)).unwrap_err();
     assert_eq!(err.code, "InvalidParameter");
     assert!(
         err.message
@@ -203,11 +204,13 @@ fn interface_endpoint_to_an_endpoint_service() {
     );
     // No private DNS name on endpoint services.
     let err = lab
-        .apply(&iface(&name, &["MyPublicSN1"], Some(true)))
+        .apply_json(&iface(&name, &["MyPublicSN1"], Some(true)))
         .unwrap_err();
     assert_eq!(err.code, "InvalidParameter");
     // Private DNS is off by default; acceptance is off in the template: available.
-    let out = lab.apply(&iface(&name, &["MyPublicSN1"], None)).unwrap();
+    let out = lab
+        .apply_json(&iface(&name, &["MyPublicSN1"], None))
+        .unwrap();
     let e = created(&lab, &out);
     assert_eq!(e.state, "available");
     assert_eq!(out["VpcEndpoint"]["PrivateDnsEnabled"], false);
@@ -219,7 +222,9 @@ fn interface_endpoint_to_an_endpoint_service() {
 
     // Acceptance required: pendingAcceptance.
     let mut lab = lab_with(|t| t.replace("      AcceptanceRequired: false\n", ""));
-    let out = lab.apply(&iface(&name, &["MyPublicSN2"], None)).unwrap();
+    let out = lab
+        .apply_json(&iface(&name, &["MyPublicSN2"], None))
+        .unwrap();
     let e = created(&lab, &out);
     assert_eq!(e.state, "pendingAcceptance");
     assert!(!e.passes_traffic());
@@ -242,7 +247,7 @@ fn interface_endpoint_to_an_endpoint_service() {
         .replace("Conditions:\n", "Conditions:\n  Never: !Equals [a, b]\n")
     });
     let err = lab
-        .apply(&iface(&name, &["MyPublicSN1"], None))
+        .apply_json(&iface(&name, &["MyPublicSN1"], None))
         .unwrap_err();
     assert_eq!(err.code, "InvalidServiceName");
     assert!(err.message.contains("does not exist"), "{}", err.message);
@@ -292,7 +297,7 @@ fn templates_get_the_same_endpoint_rules() {
 fn modify_interface_endpoint_moves_interfaces_and_dns_entries() {
     let mut lab = lab();
     let out = lab
-        .apply(&iface(&cfn(), &["MyPublicSN1"], Some(false)))
+        .apply_json(&iface(&cfn(), &["MyPublicSN1"], Some(false)))
         .unwrap();
     let e = created(&lab, &out);
     let modify =
@@ -307,11 +312,13 @@ fn modify_interface_endpoint_moves_interfaces_and_dns_entries() {
             reset_policy: false,
         };
     assert_eq!(
-        lab.apply(&modify(&["MySN3"], &[], None)).unwrap_err().code,
+        lab.apply_json(&modify(&["MySN3"], &[], None))
+            .unwrap_err()
+            .code,
         "DuplicateSubnetsInSameZone"
     );
     assert_eq!(
-        lab.apply(&modify(&["MyPublicSN2"], &["MyPublicSN1"], Some(true)))
+        lab.apply_json(&modify(&["MyPublicSN2"], &["MyPublicSN1"], Some(true)))
             .unwrap(),
         json!({"Return": true})
     );
@@ -353,12 +360,14 @@ fn modify_interface_endpoint_moves_interfaces_and_dns_entries() {
     );
     // Removing a subnet it does not have, or its last group.
     assert_eq!(
-        lab.apply(&modify(&[], &["MySN4"], None)).unwrap_err().code,
+        lab.apply_json(&modify(&[], &["MySN4"], None))
+            .unwrap_err()
+            .code,
         "InvalidParameter"
     );
     let vpc_default = lab.vpc(&e.vpc).unwrap().default_security_group.to_string();
     let err = lab
-        .apply(&Change::ModifyInterfaceVpcEndpoint {
+        .apply_json(&Change::ModifyInterfaceVpcEndpoint {
             vpce: e.id.to_string(),
             add_subnets: vec![],
             remove_subnets: vec![],
@@ -382,7 +391,7 @@ fn endpoint_service_lifecycle_with_acceptance_and_permissions() {
     let mut lab = lab();
     // The template's NLB already backs WebService.
     let err = lab
-        .apply(&Change::CreateVpcEndpointServiceConfiguration {
+        .apply_json(&Change::CreateVpcEndpointServiceConfiguration {
             load_balancers: vec!["web-nlb".into()],
             acceptance_required: None,
         })
@@ -390,7 +399,7 @@ fn endpoint_service_lifecycle_with_acceptance_and_permissions() {
     assert_eq!(err.code, "InvalidParameter");
     // A second NLB, internal, in Custom-VPC's two AZs.
     let out = lab
-        .apply(&Change::CreateLoadBalancer {
+        .apply_json(&Change::CreateLoadBalancer {
             name: "svc-nlb".into(),
             lb_type: Some("network".into()),
             scheme: Some("internal".into()),
@@ -400,7 +409,7 @@ fn endpoint_service_lifecycle_with_acceptance_and_permissions() {
         .unwrap();
     assert_eq!(out["LoadBalancers"][0]["LoadBalancerName"], "svc-nlb");
     let out = lab
-        .apply(&Change::CreateVpcEndpointServiceConfiguration {
+        .apply_json(&Change::CreateVpcEndpointServiceConfiguration {
             load_balancers: vec!["svc-nlb".into()],
             acceptance_required: None,
         })
@@ -420,13 +429,13 @@ fn endpoint_service_lifecycle_with_acceptance_and_permissions() {
 
     // Nobody is allowed yet.
     assert_eq!(
-        lab.apply(&iface(&name, &["MyPublicSN1"], None))
+        lab.apply_json(&iface(&name, &["MyPublicSN1"], None))
             .unwrap_err()
             .code,
         "InvalidServiceName"
     );
     assert_eq!(
-        lab.apply(&Change::ModifyVpcEndpointServicePermissions {
+        lab.apply_json(&Change::ModifyVpcEndpointServicePermissions {
             service: sid.clone(),
             add: vec!["bob".into()],
             remove: vec![],
@@ -436,7 +445,7 @@ fn endpoint_service_lifecycle_with_acceptance_and_permissions() {
         "InvalidPrincipal"
     );
     let out = lab
-        .apply(&Change::ModifyVpcEndpointServicePermissions {
+        .apply_json(&Change::ModifyVpcEndpointServicePermissions {
             service: sid.clone(),
             add: vec![format!("arn:aws:iam::{}:root", lab.account_id)],
             remove: vec![],
@@ -452,7 +461,9 @@ fn endpoint_service_lifecycle_with_acceptance_and_permissions() {
     assert_eq!(perms["AllowedPrincipals"].as_array().unwrap().len(), 1);
 
     // Pending until accepted; the service cannot go while connected.
-    let out = lab.apply(&iface(&name, &["MyPublicSN1"], None)).unwrap();
+    let out = lab
+        .apply_json(&iface(&name, &["MyPublicSN1"], None))
+        .unwrap();
     let vpce = out["VpcEndpoint"]["VpcEndpointId"]
         .as_str()
         .unwrap()
@@ -468,7 +479,7 @@ fn endpoint_service_lifecycle_with_acceptance_and_permissions() {
         "pendingAcceptance"
     );
     let out = lab
-        .apply(&Change::DeleteVpcEndpointServiceConfigurations {
+        .apply_json(&Change::DeleteVpcEndpointServiceConfigurations {
             services: vec![sid.clone()],
         })
         .unwrap();
@@ -477,7 +488,7 @@ fn endpoint_service_lifecycle_with_acceptance_and_permissions() {
         "ExistingVpcEndpointConnections"
     );
     let out = lab
-        .apply(&Change::AcceptVpcEndpointConnections {
+        .apply_json(&Change::AcceptVpcEndpointConnections {
             service: sid.clone(),
             endpoints: vec![vpce.clone(), "vpce-0nosuch".into()],
         })
@@ -487,7 +498,7 @@ fn endpoint_service_lifecycle_with_acceptance_and_permissions() {
     let id = VpceId::parse(&vpce).unwrap();
     assert!(lab.vpc_endpoint(&id).unwrap().passes_traffic());
     assert_eq!(
-        lab.apply(&Change::RejectVpcEndpointConnections {
+        lab.apply_json(&Change::RejectVpcEndpointConnections {
             service: sid.clone(),
             endpoints: vec![vpce.clone()],
         })
@@ -497,7 +508,7 @@ fn endpoint_service_lifecycle_with_acceptance_and_permissions() {
     assert_eq!(lab.vpc_endpoint(&id).unwrap().state, "rejected");
     // The NLB cannot go while the service uses it.
     assert_eq!(
-        lab.apply(&Change::DeleteLoadBalancer {
+        lab.apply_json(&Change::DeleteLoadBalancer {
             load_balancer: "svc-nlb".into()
         })
         .unwrap_err()
@@ -506,7 +517,7 @@ fn endpoint_service_lifecycle_with_acceptance_and_permissions() {
     );
     // Rejected endpoints do not hold the service.
     assert_eq!(
-        lab.apply(&Change::ModifyVpcEndpointServiceConfiguration {
+        lab.apply_json(&Change::ModifyVpcEndpointServiceConfiguration {
             service: sid.clone(),
             acceptance_required: Some(false),
             add_load_balancers: vec![],
@@ -516,14 +527,14 @@ fn endpoint_service_lifecycle_with_acceptance_and_permissions() {
         json!({"Return": true})
     );
     assert_eq!(
-        lab.apply(&Change::DeleteVpcEndpointServiceConfigurations {
+        lab.apply_json(&Change::DeleteVpcEndpointServiceConfigurations {
             services: vec![sid.clone(), "vpce-svc-0nosuch".into()],
         })
         .unwrap()["Unsuccessful"][0]["Error"]["Code"],
         "InvalidVpcEndpointService.NotFound"
     );
     assert!(lab.endpoint_services.iter().all(|s| s.id.as_str() != sid));
-    lab.apply(&Change::DeleteLoadBalancer {
+    lab.apply_json(&Change::DeleteLoadBalancer {
         load_balancer: "svc-nlb".into(),
     })
     .unwrap();
@@ -543,7 +554,7 @@ fn tg(name: &str, vpc: &str, kind: &str) -> Change {
 #[test]
 fn load_balancers_target_groups_listeners_and_their_errors() {
     let mut lab = lab();
-    let code = |lab: &mut Lab, c: Change| lab.apply(&c).unwrap_err().code;
+    let code = |lab: &mut Lab, c: Change| lab.apply_json(&c).unwrap_err().code;
     let lb = |name: &str, subnets: &[&str], scheme: &str| Change::CreateLoadBalancer {
         name: name.into(),
         lb_type: Some("network".into()),
@@ -564,7 +575,7 @@ fn load_balancers_target_groups_listeners_and_their_errors() {
         "ValidationError"
     );
     let out = lab
-        .apply(&lb(
+        .apply_json(&lb(
             "app-nlb",
             &["CustomPublicSN1", "CustomPublicSN2"],
             "internet-facing",
@@ -586,7 +597,9 @@ fn load_balancers_target_groups_listeners_and_their_errors() {
     }
 
     // Target groups.
-    let out = lab.apply(&tg("app-tg", "CustomVPC", "instance")).unwrap();
+    let out = lab
+        .apply_json(&tg("app-tg", "CustomVPC", "instance"))
+        .unwrap();
     let t = &out["TargetGroups"][0];
     assert_eq!(t["HealthCheckTimeoutSeconds"], 10);
     assert_eq!(t["HealthCheckPort"], "traffic-port");
@@ -614,7 +627,7 @@ fn load_balancers_target_groups_listeners_and_their_errors() {
     bad.health_check_protocol = Some("HTTP".into());
     bad.health_check_path = Some("/health".into());
     let out = lab
-        .apply(&Change::CreateTargetGroup(Box::new(bad)))
+        .apply_json(&Change::CreateTargetGroup(Box::new(bad)))
         .unwrap();
     assert_eq!(out["TargetGroups"][0]["Matcher"]["HttpCode"], "200");
     assert_eq!(out["TargetGroups"][0]["HealthCheckTimeoutSeconds"], 6);
@@ -624,12 +637,12 @@ fn load_balancers_target_groups_listeners_and_their_errors() {
         target_group: tg.into(),
         targets: vec![(id.into(), None)],
     };
-    assert_eq!(lab.apply(&reg("app-tg", "WEB1")).unwrap(), json!({}));
+    assert_eq!(lab.apply_json(&reg("app-tg", "WEB1")).unwrap(), json!({}));
     assert_eq!(code(&mut lab, reg("app-tg", "MyEC2")), "InvalidTarget");
     assert_eq!(code(&mut lab, reg("app-tg", "i-0nosuch")), "InvalidTarget");
-    lab.apply(&tg("ip-tg", "CustomVPC", "ip")).unwrap();
+    lab.apply_json(&tg("ip-tg", "CustomVPC", "ip")).unwrap();
     assert_eq!(code(&mut lab, reg("ip-tg", "10.0.1.10")), "InvalidTarget");
-    lab.apply(&reg("ip-tg", "20.0.1.10")).unwrap();
+    lab.apply_json(&reg("ip-tg", "20.0.1.10")).unwrap();
     let t = lab
         .target_groups
         .iter()
@@ -648,7 +661,7 @@ fn load_balancers_target_groups_listeners_and_their_errors() {
         ),
         "InvalidTarget"
     );
-    lab.apply(&Change::DeregisterTargets {
+    lab.apply_json(&Change::DeregisterTargets {
         target_group: "ip-tg".into(),
         targets: vec![("20.0.1.10".into(), None)],
     })
@@ -661,7 +674,7 @@ fn load_balancers_target_groups_listeners_and_their_errors() {
         port,
         target_group: tg.into(),
     };
-    let out = lab.apply(&listener(80, "app-tg")).unwrap();
+    let out = lab.apply_json(&listener(80, "app-tg")).unwrap();
     let larn = out["Listeners"][0]["ListenerArn"]
         .as_str()
         .unwrap()
@@ -695,7 +708,7 @@ fn load_balancers_target_groups_listeners_and_their_errors() {
     )
     .unwrap();
     assert_eq!(ids, vec![larn.clone()]);
-    lab.apply(&Change::DeleteListener {
+    lab.apply_json(&Change::DeleteListener {
         listener: larn.clone(),
     })
     .unwrap();
@@ -703,7 +716,7 @@ fn load_balancers_target_groups_listeners_and_their_errors() {
         code(&mut lab, Change::DeleteListener { listener: larn }),
         "ListenerNotFound"
     );
-    lab.apply(&Change::DeleteTargetGroup {
+    lab.apply_json(&Change::DeleteTargetGroup {
         target_group: "app-tg".into(),
     })
     .unwrap();
@@ -742,7 +755,7 @@ fn load_balancers_target_groups_listeners_and_their_errors() {
         "InvalidConfigurationRequest"
     );
     let out = lab
-        .apply(&attrs("ip-tg", "proxy_protocol_v2.enabled", "true"))
+        .apply_json(&attrs("ip-tg", "proxy_protocol_v2.enabled", "true"))
         .unwrap();
     assert!(out["Attributes"]
         .as_array()
@@ -755,7 +768,7 @@ fn load_balancers_target_groups_listeners_and_their_errors() {
         .unwrap()
         .proxy_protocol_v2());
     let out = lab
-        .apply(&Change::ModifyLoadBalancerAttributes {
+        .apply_json(&Change::ModifyLoadBalancerAttributes {
             load_balancer: "app-nlb".into(),
             attributes: vec![("load_balancing.cross_zone.enabled".into(), "true".into())],
         })
@@ -767,8 +780,8 @@ fn load_balancers_target_groups_listeners_and_their_errors() {
     assert!(lab.load_balancer(&arn).unwrap().cross_zone);
 
     // Deleting the load balancer takes its listeners and nodes.
-    lab.apply(&listener(81, "ip-tg")).unwrap();
-    lab.apply(&Change::DeleteLoadBalancer {
+    lab.apply_json(&listener(81, "ip-tg")).unwrap();
+    lab.apply_json(&Change::DeleteLoadBalancer {
         load_balancer: arn.clone(),
     })
     .unwrap();

@@ -1,6 +1,7 @@
 //! Endpoint services (PrivateLink, provider side): `create-`, `modify-` and
 //! `delete-vpc-endpoint-service-configuration(s)`, `modify-vpc-endpoint-service-permissions`,
-//! `accept-` and `reject-vpc-endpoint-connections`, and the JSON the AWS CLI prints for them.
+//! `accept-` and `reject-vpc-endpoint-connections` (what the AWS CLI prints for them:
+//! `control::shapes`).
 //!
 //! Contract: a service publishes Network Load Balancers of the lab (each in one service at
 //! most); its name is `com.amazonaws.vpce.<region>.vpce-svc-…` as a template's; acceptance is
@@ -9,107 +10,10 @@
 //! (AWS lists it as `ExistingVpcEndpointConnections`). Accepting makes a connection
 //! `available`, rejecting makes it `rejected`; both answer `{"Unsuccessful": [...]}`.
 
-use serde_json::{json, Value};
-
-use super::{origin_live, ChangeError, Ctx};
+use super::{origin_live, Applied, ChangeError, Ctx, Unsuccessful};
 use crate::model::elbv2;
 use crate::model::lookup::Kind;
 use crate::model::*;
-
-/// One service as `describe-vpc-endpoint-service-configurations` prints it.
-pub fn service_configuration_json(lab: &Lab, s: &EndpointService) -> Value {
-    json!({
-        "ServiceType": [{"ServiceType": "Interface"}],
-        "ServiceId": s.id,
-        "ServiceName": s.service_name,
-        "ServiceState": "Available",
-        "AvailabilityZones": elbv2::endpoint_service_azs(lab, s),
-        "AcceptanceRequired": s.acceptance_required,
-        "ManagesVpcEndpoints": false,
-        "NetworkLoadBalancerArns": s.network_load_balancers,
-        "SupportedIpAddressTypes": ["ipv4"],
-        "BaseEndpointDnsNames": [elbv2::endpoint_service_base_dns(&lab.region, &s.id)],
-        "PrivateDnsNameConfiguration": {},
-        "PayerResponsibility": "ServiceOwner",
-        "Tags": s.tags,
-    })
-}
-
-/// The connections to the services in `filter` (all when empty), as
-/// `describe-vpc-endpoint-connections` prints them.
-pub fn connections_json(lab: &Lab, filter: &[String]) -> Value {
-    let mut out = vec![];
-    for s in lab
-        .endpoint_services
-        .iter()
-        .filter(|s| filter.is_empty() || filter.iter().any(|f| f == s.id.as_str()))
-    {
-        for e in lab
-            .vpc_endpoints
-            .iter()
-            .filter(|e| e.service_name == s.service_name)
-        {
-            let dns = match &e.kind {
-                EndpointKind::Interface { dns_entries, .. } => dns_entries
-                    .iter()
-                    .map(|(n, z)| json!({"DnsName": n, "HostedZoneId": z}))
-                    .collect(),
-                EndpointKind::Gateway { .. } => vec![],
-            };
-            out.push(json!({
-                "ServiceId": s.id,
-                "VpcEndpointId": e.id,
-                "VpcEndpointOwner": lab.account_id,
-                "VpcEndpointState": e.state,
-                "CreationTimestamp": "2026-01-01T00:00:00.000Z",
-                "DnsEntries": dns,
-                "NetworkLoadBalancerArns": s.network_load_balancers,
-                "IpAddressType": "ipv4",
-                "VpcEndpointConnectionId": format!("vpce-con-0{}", crate::model::ids::hex_digits(e.id.as_str(), 16)),
-                "Tags": [],
-            }));
-        }
-    }
-    json!({ "VpcEndpointConnections": out })
-}
-
-fn principal_type(p: &str) -> &'static str {
-    if p == "*" {
-        "All"
-    } else if p.ends_with(":root") {
-        "Account"
-    } else if p.contains(":role/") {
-        "Role"
-    } else {
-        "User"
-    }
-}
-
-fn permission_json(s: &EndpointService, p: &str) -> Value {
-    json!({
-        "PrincipalType": principal_type(p),
-        "Principal": p,
-        "ServicePermissionId": format!("vpce-spn-0{}", crate::model::ids::hex_digits(&format!("{}/{p}", s.id), 16)),
-        "ServiceId": s.id,
-        "Tags": [],
-    })
-}
-
-/// The allowed principals of the services in `filter`, as
-/// `describe-vpc-endpoint-service-permissions` prints them.
-pub fn permissions_json(lab: &Lab, filter: &[String]) -> Value {
-    let all: Vec<Value> = lab
-        .endpoint_services
-        .iter()
-        .filter(|s| filter.is_empty() || filter.iter().any(|f| f == s.id.as_str()))
-        .flat_map(|s| {
-            s.allowed_principals
-                .iter()
-                .map(move |p| permission_json(s, p))
-        })
-        .collect();
-    json!({ "AllowedPrincipals": all })
-}
 
 fn service_pos(lab: &Lab, cx: &Ctx, query: &str) -> Result<usize, ChangeError> {
     let id = cx.find(
@@ -167,7 +71,7 @@ pub(super) fn create(
     cx: &Ctx,
     nlbs: &[String],
     acceptance_required: Option<bool>,
-) -> Result<Value, ChangeError> {
+) -> Result<Applied, ChangeError> {
     if nlbs.is_empty() {
         return Err(cx.err(
             "InvalidParameter",
@@ -192,10 +96,7 @@ pub(super) fn create(
         tags: Tags::default(),
         origin: origin_live("VPC endpoint service"),
     });
-    let s = lab
-        .endpoint_service(&id)
-        .map(|s| service_configuration_json(lab, s));
-    Ok(json!({ "ServiceConfiguration": s }))
+    Ok(Applied::ServiceConfiguration(id.to_string()))
 }
 
 /// `modify-vpc-endpoint-service-configuration`.
@@ -206,7 +107,7 @@ pub(super) fn modify(
     acceptance_required: Option<bool>,
     add_nlbs: &[String],
     remove_nlbs: &[String],
-) -> Result<Value, ChangeError> {
+) -> Result<Applied, ChangeError> {
     let pos = service_pos(lab, cx, service)?;
     let id = lab.endpoint_services[pos].id.clone();
     let add = load_balancers(lab, cx, add_nlbs, Some(&id))?;
@@ -240,11 +141,11 @@ pub(super) fn modify(
     if let Some(a) = acceptance_required {
         s.acceptance_required = a;
     }
-    Ok(json!({ "Return": true }))
+    Ok(Applied::Return)
 }
 
 /// `delete-vpc-endpoint-service-configurations`: what cannot be deleted is listed.
-pub(super) fn delete(lab: &mut Lab, ids: &[String]) -> Value {
+pub(super) fn delete(lab: &mut Lab, ids: &[String]) -> Applied {
     let mut unsuccessful = vec![];
     for q in ids {
         let Some(pos) = lab.find(Kind::EndpointService, q).ok().and_then(|id| {
@@ -252,13 +153,11 @@ pub(super) fn delete(lab: &mut Lab, ids: &[String]) -> Value {
                 .iter()
                 .position(|s| s.id.as_str() == id)
         }) else {
-            unsuccessful.push(json!({
-                "Error": {
-                    "Code": "InvalidVpcEndpointService.NotFound",
-                    "Message": format!("The VpcEndpointService Id '{q}' does not exist"),
-                },
-                "ResourceId": q,
-            }));
+            unsuccessful.push(Unsuccessful {
+                resource: q.clone(),
+                code: "InvalidVpcEndpointService.NotFound".into(),
+                message: format!("The VpcEndpointService Id '{q}' does not exist"),
+            });
             continue;
         };
         let s = &lab.endpoint_services[pos];
@@ -272,22 +171,20 @@ pub(super) fn delete(lab: &mut Lab, ids: &[String]) -> Value {
             .map(|e| e.id.as_str())
             .collect();
         if !connected.is_empty() {
-            unsuccessful.push(json!({
-                "Error": {
-                    "Code": "ExistingVpcEndpointConnections",
-                    "Message": format!(
-                        "Service {} has existing active VPC Endpoint connections! ({}); reject them (reject-vpc-endpoint-connections) or have them deleted first",
-                        s.id,
-                        connected.join(", ")
-                    ),
-                },
-                "ResourceId": s.id,
-            }));
+            unsuccessful.push(Unsuccessful {
+                resource: s.id.to_string(),
+                code: "ExistingVpcEndpointConnections".into(),
+                message: format!(
+                    "Service {} has existing active VPC Endpoint connections! ({}); reject them (reject-vpc-endpoint-connections) or have them deleted first",
+                    s.id,
+                    connected.join(", ")
+                ),
+            });
             continue;
         }
         lab.endpoint_services.remove(pos);
     }
-    json!({ "Unsuccessful": unsuccessful })
+    Applied::Unsuccessful(unsuccessful)
 }
 
 fn valid_principal(p: &str) -> bool {
@@ -312,7 +209,7 @@ pub(super) fn permissions(
     service: &str,
     add: &[String],
     remove: &[String],
-) -> Result<Value, ChangeError> {
+) -> Result<Applied, ChangeError> {
     let pos = service_pos(lab, cx, service)?;
     for p in add.iter().chain(remove) {
         if !valid_principal(p) {
@@ -324,18 +221,15 @@ pub(super) fn permissions(
     }
     let s = &mut lab.endpoint_services[pos];
     s.allowed_principals.retain(|p| !remove.contains(p));
-    let mut added = vec![];
     for p in add {
         if !s.allowed_principals.contains(p) {
             s.allowed_principals.push(p.clone());
         }
-        added.push(permission_json(s, p));
     }
-    if added.is_empty() {
-        Ok(json!({ "ReturnValue": true }))
-    } else {
-        Ok(json!({ "AddedPrincipals": added, "ReturnValue": true }))
-    }
+    Ok(Applied::Permissions {
+        service: s.id.to_string(),
+        added: add.to_vec(),
+    })
 }
 
 /// `accept-vpc-endpoint-connections` (`accept` true) or `reject-vpc-endpoint-connections`.
@@ -345,7 +239,7 @@ pub(super) fn connections(
     service: &str,
     endpoints: &[String],
     accept: bool,
-) -> Result<Value, ChangeError> {
+) -> Result<Applied, ChangeError> {
     let pos = service_pos(lab, cx, service)?;
     let name = lab.endpoint_services[pos].service_name.clone();
     let sid = lab.endpoint_services[pos].id.clone();
@@ -357,13 +251,13 @@ pub(super) fn connections(
             .and_then(|id| lab.vpc_endpoints.iter().position(|e| e.id.as_str() == id))
             .filter(|&i| lab.vpc_endpoints[i].service_name == name);
         let Some(i) = found else {
-            unsuccessful.push(json!({
-                "Error": {
-                    "Code": "InvalidVpcEndpoint.NotFound",
-                    "Message": format!("The VpcEndpoint Id '{q}' does not exist or is not connected to {sid}"),
-                },
-                "ResourceId": q,
-            }));
+            unsuccessful.push(Unsuccessful {
+                resource: q.clone(),
+                code: "InvalidVpcEndpoint.NotFound".into(),
+                message: format!(
+                    "The VpcEndpoint Id '{q}' does not exist or is not connected to {sid}"
+                ),
+            });
             continue;
         };
         let e = &mut lab.vpc_endpoints[i];
@@ -373,16 +267,20 @@ pub(super) fn connections(
             &["pendingAcceptance", "available"]
         };
         if !ok_from.contains(&e.state.as_str()) {
-            unsuccessful.push(json!({
-                "Error": {
-                    "Code": "InvalidState",
-                    "Message": format!("Endpoint {} is in state {}; {} works on {}", e.id, e.state, if accept { "accept" } else { "reject" }, ok_from.join(" or ")),
-                },
-                "ResourceId": e.id,
-            }));
+            unsuccessful.push(Unsuccessful {
+                resource: e.id.to_string(),
+                code: "InvalidState".into(),
+                message: format!(
+                    "Endpoint {} is in state {}; {} works on {}",
+                    e.id,
+                    e.state,
+                    if accept { "accept" } else { "reject" },
+                    ok_from.join(" or ")
+                ),
+            });
             continue;
         }
         e.state = if accept { "available" } else { "rejected" }.into();
     }
-    Ok(json!({ "Unsuccessful": unsuccessful }))
+    Ok(Applied::Unsuccessful(unsuccessful))
 }

@@ -1,6 +1,7 @@
 //! Live changes against the seed-2 lab: each verb, and AWS's errors.
 
 use super::*;
+use serde_json::json;
 
 fn seed2() -> Lab {
     crate::template::load(
@@ -30,7 +31,7 @@ fn create_and_delete_route_with_logical_ids() {
     let mut lab = seed2();
     let before = rt(&lab, "CloudNetaPrivateRT").routes.len();
     let out = lab
-        .apply(&route(
+        .apply_json(&route(
             "0.0.0.0/0",
             TargetRef::Gateway("CloudNetaIGW".into()),
         ))
@@ -44,7 +45,7 @@ fn create_and_delete_route_with_logical_ids() {
     ));
 
     let e = lab
-        .apply(&route(
+        .apply_json(&route(
             "0.0.0.0/0",
             TargetRef::Gateway("CloudNetaIGW".into()),
         ))
@@ -54,7 +55,7 @@ fn create_and_delete_route_with_logical_ids() {
         "An error occurred (RouteAlreadyExists) when calling the CreateRoute operation"
     ));
 
-    lab.apply(&Change::DeleteRoute {
+    lab.apply_json(&Change::DeleteRoute {
         route_table: "CloudNetaPrivateRT".into(),
         destination: "0.0.0.0/0".into(),
     })
@@ -111,7 +112,7 @@ fn bad_route_changes_leave_the_lab_unchanged() {
         ),
     ];
     for (change, code) in cases {
-        let e = lab.apply(&change).unwrap_err();
+        let e = lab.apply_json(&change).unwrap_err();
         assert_eq!(e.code, code, "{change:?}: {e}");
     }
     assert_eq!(format!("{:?}", lab.route_tables), before);
@@ -133,10 +134,10 @@ fn security_group_rules_are_authorized_and_revoked() {
         egress: false,
         rule: spec.clone(),
     };
-    let out = lab.apply(&change).unwrap();
+    let out = lab.apply_json(&change).unwrap();
     assert_eq!(out["Return"], json!(true));
     assert_eq!(
-        lab.apply(&change).unwrap_err().code,
+        lab.apply_json(&change).unwrap_err().code,
         "InvalidPermission.Duplicate"
     );
     let revoke = Change::Revoke {
@@ -144,9 +145,9 @@ fn security_group_rules_are_authorized_and_revoked() {
         egress: false,
         rule: spec,
     };
-    lab.apply(&revoke).unwrap();
+    lab.apply_json(&revoke).unwrap();
     assert_eq!(
-        lab.apply(&revoke).unwrap_err().code,
+        lab.apply_json(&revoke).unwrap_err().code,
         "InvalidPermission.NotFound"
     );
     let no_port = Change::Authorize {
@@ -161,7 +162,10 @@ fn security_group_rules_are_authorized_and_revoked() {
             prefix_list: None,
         },
     };
-    assert_eq!(lab.apply(&no_port).unwrap_err().code, "MissingParameter");
+    assert_eq!(
+        lab.apply_json(&no_port).unwrap_err().code,
+        "MissingParameter"
+    );
 }
 
 #[test]
@@ -178,9 +182,9 @@ fn network_acl_entries_are_created_and_deleted() {
         port_range: Some((22, 22)),
         icmp: None,
     };
-    lab.apply(&create).unwrap();
+    lab.apply_json(&create).unwrap();
     assert_eq!(
-        lab.apply(&create).unwrap_err().code,
+        lab.apply_json(&create).unwrap_err().code,
         "NetworkAclEntryAlreadyExists"
     );
     let delete = Change::DeleteNetworkAclEntry {
@@ -188,9 +192,9 @@ fn network_acl_entries_are_created_and_deleted() {
         rule_number: 90,
         egress: false,
     };
-    lab.apply(&delete).unwrap();
+    lab.apply_json(&delete).unwrap();
     assert_eq!(
-        lab.apply(&delete).unwrap_err().code,
+        lab.apply_json(&delete).unwrap_err().code,
         "InvalidNetworkAclEntry.NotFound"
     );
     let star = Change::DeleteNetworkAclEntry {
@@ -198,14 +202,17 @@ fn network_acl_entries_are_created_and_deleted() {
         rule_number: ACL_DEFAULT_RULE,
         egress: false,
     };
-    assert_eq!(lab.apply(&star).unwrap_err().code, "InvalidParameterValue");
+    assert_eq!(
+        lab.apply_json(&star).unwrap_err().code,
+        "InvalidParameterValue"
+    );
 }
 
 #[test]
 fn a_subnet_already_associated_is_refused() {
     let mut lab = seed2();
     let e = lab
-        .apply(&Change::AssociateRouteTable {
+        .apply_json(&Change::AssociateRouteTable {
             route_table: "CloudNetaPublicRT".into(),
             subnet: "CloudNetaPrivateSN".into(),
         })
@@ -261,7 +268,7 @@ fn seed2_without_endpoint() -> Lab {
     let mut lab = seed2();
     let id = lab.vpc_endpoints[0].id.to_string();
     let out = lab
-        .apply(&Change::DeleteVpcEndpoints { ids: vec![id] })
+        .apply_json(&Change::DeleteVpcEndpoints { ids: vec![id] })
         .unwrap();
     assert_eq!(out, json!({"Unsuccessful": []}));
     assert!(lab.vpc_endpoints.is_empty());
@@ -281,7 +288,7 @@ fn seed2_without_endpoint() -> Lab {
 fn create_vpc_endpoint_adds_the_prefix_list_route() {
     let mut lab = seed2_without_endpoint();
     let out = lab
-        .apply(&create(S3, &["CloudNetaPrivateRT"], None))
+        .apply_json(&create(S3, &["CloudNetaPrivateRT"], None))
         .unwrap();
     let e = &out["VpcEndpoint"];
     let id = e["VpcEndpointId"].as_str().unwrap().to_string();
@@ -313,11 +320,12 @@ fn live_endpoint_ids_are_deterministic_and_distinct() {
     let mut a = seed2_without_endpoint();
     let mut b = seed2_without_endpoint();
     let c = create(S3, &["CloudNetaPrivateRT"], None);
-    let ia = a.apply(&c).unwrap()["VpcEndpoint"]["VpcEndpointId"].clone();
-    let ib = b.apply(&c).unwrap()["VpcEndpoint"]["VpcEndpointId"].clone();
+    let ia = a.apply_json(&c).unwrap()["VpcEndpoint"]["VpcEndpointId"].clone();
+    let ib = b.apply_json(&c).unwrap()["VpcEndpoint"]["VpcEndpointId"].clone();
     assert_eq!(ia, ib);
-    let second = a.apply(&create(S3, &["CloudNetaPublicRT"], None)).unwrap()["VpcEndpoint"]
-        ["VpcEndpointId"]
+    let second = a
+        .apply_json(&create(S3, &["CloudNetaPublicRT"], None))
+        .unwrap()["VpcEndpoint"]["VpcEndpointId"]
         .clone();
     assert_ne!(
         ia, second,
@@ -331,7 +339,7 @@ fn create_vpc_endpoint_resolves_ids_and_names() {
     let mut lab = seed2_without_endpoint();
     let vpc = lab.vpcs[0].id.to_string();
     let private = rt(&lab, "CloudNetaPrivateRT").id.to_string();
-    lab.apply(&Change::CreateVpcEndpoint {
+    lab.apply_json(&Change::CreateVpcEndpoint {
         vpc: "CloudNeta-VPC".into(),
         service_name: DDB.into(),
         route_tables: vec![private.clone(), "CloudNetaPrivateRT".into()],
@@ -352,7 +360,7 @@ fn create_vpc_endpoint_resolves_ids_and_names() {
     assert_eq!(prefix_list.as_str(), "pl-01a5406a");
     // The Name tag both route tables share is ambiguous, as everywhere.
     let e = lab
-        .apply(&create(S3, &["CloudNeta-Public-RT"], None))
+        .apply_json(&create(S3, &["CloudNeta-Public-RT"], None))
         .unwrap_err();
     assert_eq!(e.code, "InvalidRouteTableId.NotFound");
     assert!(e.message.contains("ambiguous"), "{e}");
@@ -433,7 +441,7 @@ fn create_vpc_endpoint_errors() {
         ),
     ];
     for (change, code, words) in cases {
-        let e = lab.apply(&change).unwrap_err();
+        let e = lab.apply_json(&change).unwrap_err();
         assert_eq!(e.code, code, "{change:?}: {e}");
         assert!(e.message.contains(words), "{change:?}: {e}");
         assert_eq!(e.operation, "CreateVpcEndpoint");
@@ -452,11 +460,15 @@ fn a_route_table_of_another_vpc_is_refused() {
     );
     let mut lab =
         crate::template::load(&text, &crate::template::Options::default()).expect("loads");
-    let e = lab.apply(&create(DDB, &["OtherRT"], None)).unwrap_err();
+    let e = lab
+        .apply_json(&create(DDB, &["OtherRT"], None))
+        .unwrap_err();
     assert_eq!(e.code, "InvalidParameter", "{e}");
     assert!(e.message.contains("own VPC"), "{e}");
     let vpce = lab.vpc_endpoints[0].id.to_string();
-    let e = lab.apply(&modify(&vpce, &["OtherRT"], &[])).unwrap_err();
+    let e = lab
+        .apply_json(&modify(&vpce, &["OtherRT"], &[]))
+        .unwrap_err();
     assert_eq!(e.code, "InvalidParameter", "{e}");
 }
 
@@ -467,7 +479,7 @@ fn a_policy_is_kept_and_can_be_replaced_and_reset() {
         "Action": "s3:GetObject", "Resource": "arn:aws:s3:::lab-bucket/*"}]});
     // As the API carries it: JSON text.
     let out = lab
-        .apply(&create(
+        .apply_json(&create(
             S3,
             &["CloudNetaPrivateRT"],
             Some(Value::String(doc.to_string())),
@@ -484,7 +496,7 @@ fn a_policy_is_kept_and_can_be_replaced_and_reset() {
 
     let deny = json!({"Statement": {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}});
     let out = lab
-        .apply(&Change::ModifyVpcEndpoint {
+        .apply_json(&Change::ModifyVpcEndpoint {
             vpce: id.clone(),
             add_route_tables: vec![],
             remove_route_tables: vec![],
@@ -504,7 +516,7 @@ fn a_policy_is_kept_and_can_be_replaced_and_reset() {
         ),
         reset_policy: false,
     };
-    let e = lab.apply(&bad).unwrap_err();
+    let e = lab.apply_json(&bad).unwrap_err();
     assert_eq!(e.code, "InvalidPolicyDocument");
     assert!(e.message.contains("Statement 1: missing Action"), "{e}");
 
@@ -516,11 +528,11 @@ fn a_policy_is_kept_and_can_be_replaced_and_reset() {
         reset_policy: true,
     };
     assert_eq!(
-        lab.apply(&both).unwrap_err().code,
+        lab.apply_json(&both).unwrap_err().code,
         "InvalidParameterCombination"
     );
 
-    lab.apply(&Change::ModifyVpcEndpoint {
+    lab.apply_json(&Change::ModifyVpcEndpoint {
         vpce: id,
         add_route_tables: vec![],
         remove_route_tables: vec![],
@@ -535,7 +547,7 @@ fn a_policy_is_kept_and_can_be_replaced_and_reset() {
 fn modify_vpc_endpoint_adds_and_removes_route_tables() {
     let mut lab = seed2();
     let vpce = lab.vpc_endpoints[0].id.to_string();
-    lab.apply(&modify("Endpoint", &[], &["CloudNetaPublicRT"]))
+    lab.apply_json(&modify("Endpoint", &[], &["CloudNetaPublicRT"]))
         .unwrap();
     assert!(endpoint_routes(&lab, "CloudNetaPublicRT", &vpce).is_empty());
     assert_eq!(endpoint_routes(&lab, "CloudNetaPrivateRT", &vpce).len(), 1);
@@ -549,19 +561,19 @@ fn modify_vpc_endpoint_adds_and_removes_route_tables() {
 
     // Removing it again, or a table that was never there, is refused.
     let e = lab
-        .apply(&modify(&vpce, &[], &["CloudNetaPublicRT"]))
+        .apply_json(&modify(&vpce, &[], &["CloudNetaPublicRT"]))
         .unwrap_err();
     assert_eq!(e.code, "InvalidParameter");
     assert!(e.message.contains("not associated"), "{e}");
 
     // Adding a table the endpoint already routes: its route exists.
     let e = lab
-        .apply(&modify(&vpce, &["CloudNetaPrivateRT"], &[]))
+        .apply_json(&modify(&vpce, &["CloudNetaPrivateRT"], &[]))
         .unwrap_err();
     assert_eq!(e.code, "RouteAlreadyExists");
 
     let out = lab
-        .apply(&modify(&vpce, &["CloudNetaPublicRT"], &[]))
+        .apply_json(&modify(&vpce, &["CloudNetaPublicRT"], &[]))
         .unwrap();
     assert_eq!(out, json!({"Return": true}));
     assert_eq!(
@@ -571,13 +583,13 @@ fn modify_vpc_endpoint_adds_and_removes_route_tables() {
 
     // A second S3 endpoint cannot take a table the first one routes.
     let e = lab
-        .apply(&create(S3, &["CloudNetaPublicRT"], None))
+        .apply_json(&create(S3, &["CloudNetaPublicRT"], None))
         .unwrap_err();
     assert_eq!(e.code, "RouteAlreadyExists");
     assert!(e.message.contains(&vpce), "{e}");
 
     let e = lab
-        .apply(&modify(
+        .apply_json(&modify(
             &vpce,
             &["CloudNetaPublicRT"],
             &["CloudNetaPublicRT"],
@@ -590,12 +602,12 @@ fn modify_vpc_endpoint_adds_and_removes_route_tables() {
 fn modify_vpc_endpoint_errors() {
     let mut lab = seed2();
     let e = lab
-        .apply(&modify("vpce-0123456789abcdef0", &[], &[]))
+        .apply_json(&modify("vpce-0123456789abcdef0", &[], &[]))
         .unwrap_err();
     assert_eq!(e.code, "InvalidVpcEndpointId.NotFound");
     assert_eq!(e.operation, "ModifyVpcEndpoint");
     let e = lab
-        .apply(&modify("Endpoint", &["rtb-0123456789abcdef0"], &[]))
+        .apply_json(&modify("Endpoint", &["rtb-0123456789abcdef0"], &[]))
         .unwrap_err();
     assert_eq!(e.code, "InvalidRouteTableId.NotFound");
 }
@@ -616,7 +628,7 @@ fn route_tables_of_an_interface_endpoint_are_refused_and_it_can_be_deleted() {
         panic!("the interface lab has an interface endpoint")
     };
     let some_rt = lab.route_tables[0].id.to_string();
-    let e = lab.apply(&modify(&ife, &[&some_rt], &[])).unwrap_err();
+    let e = lab.apply_json(&modify(&ife, &[&some_rt], &[])).unwrap_err();
     assert_eq!(e.code, "InvalidParameter");
     assert_eq!(
         e.message,
@@ -630,7 +642,7 @@ fn route_tables_of_an_interface_endpoint_are_refused_and_it_can_be_deleted() {
     assert!(enis > 0);
     let before = lab.network_interfaces.len();
     let out = lab
-        .apply(&Change::DeleteVpcEndpoints {
+        .apply_json(&Change::DeleteVpcEndpoints {
             ids: vec![ife.clone()],
         })
         .unwrap();
@@ -644,7 +656,7 @@ fn delete_vpc_endpoints_lists_what_it_cannot_delete() {
     let mut lab = seed2();
     let vpce = lab.vpc_endpoints[0].id.to_string();
     let out = lab
-        .apply(&Change::DeleteVpcEndpoints {
+        .apply_json(&Change::DeleteVpcEndpoints {
             ids: vec![
                 "Endpoint".into(),
                 "vpce-0123456789abcdef0".into(),
@@ -700,7 +712,7 @@ fn endpoint_changes_travel_as_json() {
 fn modify_instance_metadata_options_sets_the_model_and_checks_values() {
     let mut lab = seed2();
     let out = lab
-        .apply(&Change::ModifyInstanceMetadataOptions {
+        .apply_json(&Change::ModifyInstanceMetadataOptions {
             instance: "CloudNetaPrivateEC2".into(),
             http_tokens: Some("required".into()),
             hop_limit: Some(2),
@@ -715,7 +727,7 @@ fn modify_instance_metadata_options_sets_the_model_and_checks_values() {
     assert_eq!(o.http_put_response_hop_limit, 2);
 
     let e = lab
-        .apply(&Change::ModifyInstanceMetadataOptions {
+        .apply_json(&Change::ModifyInstanceMetadataOptions {
             instance: "CloudNetaPrivateEC2".into(),
             http_tokens: Some("always".into()),
             hop_limit: None,
@@ -724,7 +736,7 @@ fn modify_instance_metadata_options_sets_the_model_and_checks_values() {
         .unwrap_err();
     assert_eq!(e.code, "InvalidParameterValue");
     let e = lab
-        .apply(&Change::ModifyInstanceMetadataOptions {
+        .apply_json(&Change::ModifyInstanceMetadataOptions {
             instance: "CloudNetaPrivateEC2".into(),
             http_tokens: None,
             hop_limit: Some(65),
@@ -733,7 +745,7 @@ fn modify_instance_metadata_options_sets_the_model_and_checks_values() {
         .unwrap_err();
     assert!(e.message.contains("1 to 64"), "{e}");
     let e = lab
-        .apply(&Change::ModifyInstanceMetadataOptions {
+        .apply_json(&Change::ModifyInstanceMetadataOptions {
             instance: "i-0nope".into(),
             http_tokens: None,
             hop_limit: None,
@@ -811,7 +823,7 @@ fn target_group_and_load_balancer_attributes_with_aws_defaults() {
 fn a_route_inside_the_vpc_cidr_to_the_igw_is_refused_as_aws_does() {
     let mut lab = seed2();
     let e = lab
-        .apply(&route(
+        .apply_json(&route(
             "10.0.1.0/24",
             TargetRef::Gateway("CloudNetaIGW".into()),
         ))
@@ -823,7 +835,7 @@ fn a_route_inside_the_vpc_cidr_to_the_igw_is_refused_as_aws_does() {
         "{e}"
     );
     // Wider than the VPC's CIDR, the same target is a route like any other.
-    lab.apply(&route(
+    lab.apply_json(&route(
         "10.0.0.0/8",
         TargetRef::Gateway("CloudNetaIGW".into()),
     ))
@@ -842,7 +854,7 @@ fn a_refused_change_reports_every_problem_not_the_first() {
     )
     .unwrap();
     let e = lab
-        .apply(&route(
+        .apply_json(&route(
             "10.0.0.0/25",
             TargetRef::Gateway("CloudNetaIGW".into()),
         ))
