@@ -22,6 +22,7 @@ DEPS=(
     "ip:iproute2"
     "ping:iputils-ping"
     "curl:curl"
+    "nc:netcat-openbsd"
     "dig:dnsutils|bind9-dnsutils"
     "iperf3:iperf3"
     "/usr/sbin/sshd:openssh-server"

@@ -7,6 +7,7 @@ pub mod change;
 pub mod describe;
 pub mod lab;
 pub mod validate;
+pub mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,6 +68,10 @@ pub enum Command {
     Exec(lab::ExecArgs),
     /// The router's recent flow records, as VPC Flow Logs print them (a REJECT says why).
     FlowLogs(lab::FlowLogsArgs),
+    /// Check a running lab against an EXPECT.yaml of reachability, DNS and HTTP expectations,
+    /// with the real tools inside the instances: a pass/fail table (and JUnit XML), exit code
+    /// 0 only when all pass. For grading a lab.
+    Verify(verify::VerifyArgs),
     /// An interactive shell inside an instance.
     Shell(lab::ShellArgs),
     /// A running lab's load balancer targets and their health checks (as `aws elbv2
@@ -304,6 +309,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ReplaceRoute(a) => ok(change::route(a, true)),
         Command::DeleteRoute(a) => ok(change::delete_route(a)),
         Command::FlowLogs(a) => ok(lab::flow_logs(a)),
+        Command::Verify(a) => verify::run(a),
         Command::DescribeTargetHealth(a) => ok(lab::target_health(a)),
         Command::ModifyInstanceMetadataOptions(a) => ok(change::metadata_options(a)),
         Command::AuthorizeSecurityGroupIngress(a) => ok(change::security_group(a, false, false)),

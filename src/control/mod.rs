@@ -8,5 +8,6 @@
 
 pub mod client;
 pub mod describe;
+pub mod expect;
 pub mod protocol;
 pub mod shapes;

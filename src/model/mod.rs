@@ -369,6 +369,17 @@ pub struct Instance {
     pub origin: Origin,
 }
 
+impl Instance {
+    /// The name a lab gives the instance (its namespace, `exec`, `status`): its logical id,
+    /// else its id.
+    pub fn name(&self) -> String {
+        self.origin
+            .logical_id
+            .clone()
+            .unwrap_or_else(|| self.id.to_string())
+    }
+}
+
 /// An instance's `MetadataOptions`, with EC2's defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct MetadataOptions {

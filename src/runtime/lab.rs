@@ -192,10 +192,7 @@ impl Default for RouterOptions {
 
 /// The instance name of an EC2 instance: its logical id, else its id.
 pub fn instance_name(i: &crate::model::Instance) -> String {
-    i.origin
-        .logical_id
-        .clone()
-        .unwrap_or_else(|| i.id.to_string())
+    i.name()
 }
 
 /// Runs lab `name` from `lab` until stopped; see the module docs. `progress` gets one line
