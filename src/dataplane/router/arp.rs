@@ -8,15 +8,15 @@
 //!
 //! Contract: a request is answered in place and sent back out of the port it
 //! came in on ([`Verdict::Answered`]); anything else (a reply, a gratuitous
-//! or probe request, an address nobody owns) is [`Drop::ArpIgnored`], and a
-//! short or non-Ethernet/IPv4 ARP is [`Drop::Malformed`]. No gate applies:
+//! or probe request, an address nobody owns) is [`DropReason::ArpIgnored`], and a
+//! short or non-Ethernet/IPv4 ARP is [`DropReason::Malformed`]. No gate applies:
 //! security groups and network ACLs do not see ARP.
 
 use core::ops::Range;
 
 use crate::dataplane::packet::eth;
 use crate::dataplane::topology::{PortId, Role, INTERNET_GATEWAY_IP};
-use crate::dataplane::verdict::{Drop, Verdict};
+use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::dataplane::vnet::VnetHdr;
 
 use super::{addr, Pass, Sink};
@@ -37,16 +37,16 @@ const REPLY: u16 = 2;
 impl<'a, S: Sink> Pass<'a, S> {
     pub(super) fn arp(&mut self, port: PortId, frame: &mut [u8]) -> Verdict {
         let Some(a) = frame.get(eth::LEN..eth::LEN + LEN) else {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         };
         if a.get(FIXED) != Some(&ETHER_IPV4[..]) {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         }
         let op = a.get(OP).map_or(0, |o| u16::from_be_bytes([o[0], o[1]]));
         let spa = addr(&a[SPA]);
         let tpa = addr(&a[TPA]);
         if op != REQUEST || spa == tpa || spa.is_unspecified() {
-            return Verdict::Dropped(Drop::ArpIgnored);
+            return Verdict::Dropped(DropReason::ArpIgnored);
         }
         let snap = self.snap;
         let answer = match snap.role(port) {
@@ -65,7 +65,7 @@ impl<'a, S: Sink> Pass<'a, S> {
             _ => None,
         };
         let Some(mac) = answer else {
-            return Verdict::Dropped(Drop::ArpIgnored);
+            return Verdict::Dropped(DropReason::ArpIgnored);
         };
         let frame = &mut frame[..eth::LEN + LEN];
         let mut sha = [0u8; 6];

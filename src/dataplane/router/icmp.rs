@@ -17,7 +17,7 @@ use crate::dataplane::checksum::{self, field as ipf};
 use crate::dataplane::nacl::Way;
 use crate::dataplane::packet::{eth, icmp_type, parse_ipv4, proto, L4};
 use crate::dataplane::topology::{PortId, INTERNET_GATEWAY_IP};
-use crate::dataplane::verdict::{Drop, Verdict};
+use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::dataplane::vnet::VnetHdr;
 
 use super::{Pass, Sink, TTL};
@@ -42,7 +42,7 @@ impl<'a, S: Sink> Pass<'a, S> {
         peer_mac: [u8; 6],
     ) -> Verdict {
         let Some(info) = frame.get(eth::LEN..).and_then(parse_ipv4) else {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         };
         let is_request = matches!(
             info.l4,
@@ -53,7 +53,7 @@ impl<'a, S: Sink> Pass<'a, S> {
             }
         );
         if !is_request || info.fragmented {
-            return Verdict::Dropped(Drop::RouterAddress);
+            return Verdict::Dropped(DropReason::RouterAddress);
         }
         let ip = &mut frame[eth::LEN..];
         let (src, dst) = (info.src.octets(), info.dst.octets());
@@ -61,7 +61,7 @@ impl<'a, S: Sink> Pass<'a, S> {
         ip[ipf::DST].copy_from_slice(&src);
         ip[ipf::TTL] = TTL;
         if checksum::fill_ipv4_header_checksum(ip).is_err() {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         }
         let l4 = &mut ip[info.ihl..];
         let old = u16::from_be_bytes([l4[TYPE], l4[1]]);
@@ -137,7 +137,7 @@ impl<'a, S: Sink> Pass<'a, S> {
         let verdict = if let Err(d) = self.nacl(eni.subnet, Way::In, &info, info.src) {
             Verdict::Dropped(d)
         } else if self.groups_allow(eni, true, &info, info.src).is_none() {
-            Verdict::Dropped(Drop::SgIngressDenied(e))
+            Verdict::Dropped(DropReason::SgIngressDenied(e))
         } else {
             self.emit_gen(port, len);
             Verdict::Answered

@@ -19,7 +19,7 @@ use crate::dataplane::packet::{eth, icmp_type, parse_ipv4, Ipv4Info};
 use crate::dataplane::topology::{
     EniRole, PortId, Role, IGW_MTU, INTERNET_GATEWAY_IP, INTERNET_NET, VPC_MTU,
 };
-use crate::dataplane::verdict::{Drop, Verdict};
+use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::dataplane::vnet::{Gso, VnetHdr};
 
 use super::nlb::Via;
@@ -51,13 +51,13 @@ impl<'a, S: Sink> Pass<'a, S> {
             return self.send_to_internet(frame, &vnet);
         }
         let Some(e) = snap.eni_by_public_ip(info.dst) else {
-            return Verdict::Dropped(Drop::NoSuchPublicAddress);
+            return Verdict::Dropped(DropReason::NoSuchPublicAddress);
         };
         let Some(eni) = snap.eni(e) else {
-            return Verdict::Dropped(Drop::NoSuchPublicAddress);
+            return Verdict::Dropped(DropReason::NoSuchPublicAddress);
         };
         if snap.vpc(eni.vpc).is_none_or(|v| v.igw.is_none()) {
-            return Verdict::Dropped(Drop::NoInternetGateway(eni.vpc));
+            return Verdict::Dropped(DropReason::NoInternetGateway(eni.vpc));
         }
         // The internet gateway is a hop.
         let ip = &mut frame[eth::LEN..];
@@ -70,7 +70,7 @@ impl<'a, S: Sink> Pass<'a, S> {
                 icmp::CODE_TTL,
                 0,
             );
-            return Verdict::Dropped(Drop::TtlExceeded);
+            return Verdict::Dropped(DropReason::TtlExceeded);
         }
         // An internet-facing load balancer's node.
         if let EniRole::LbNode { nlb, node } = eni.role {
@@ -85,7 +85,7 @@ impl<'a, S: Sink> Pass<'a, S> {
     pub(super) fn toward_public_address(&mut self, frame: &mut [u8], vnet: VnetHdr) -> Verdict {
         let snap = self.snap;
         let Some(info) = frame.get(eth::LEN..).and_then(parse_ipv4) else {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         };
         if snap.is_region_service(info.dst) {
             self.send_to_service(snap.region_port, frame, &vnet)
@@ -109,7 +109,7 @@ impl<'a, S: Sink> Pass<'a, S> {
         let eni = sender.eni;
         let Some(public) = eni.public_ip else {
             return self.reject(
-                Drop::NoPublicIp(sender.ix),
+                DropReason::NoPublicIp(sender.ix),
                 eni.vpc,
                 Some(sender.ix),
                 info,
@@ -129,7 +129,7 @@ impl<'a, S: Sink> Pass<'a, S> {
                 icmp::CODE_TTL,
                 0,
             );
-            return Verdict::Dropped(Drop::TtlExceeded);
+            return Verdict::Dropped(DropReason::TtlExceeded);
         }
         if let Err(d) = self.commit(track, eni.vpc, Some(sender.ix), eni.subnet, info) {
             return Verdict::Dropped(d);
@@ -138,7 +138,7 @@ impl<'a, S: Sink> Pass<'a, S> {
         let rewritten = checksum::ipv4_decrement_ttl(ip).is_ok()
             && checksum::ipv4_rewrite_addr(ip, AddrField::Src, public, l4_mode(&vnet)).is_ok();
         if !rewritten {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         }
         self.toward_public_address(frame, vnet)
     }
@@ -154,11 +154,11 @@ impl<'a, S: Sink> Pass<'a, S> {
         info: &Ipv4Info,
     ) -> Option<Verdict> {
         match fits_mtu(frame, vnet, info, IGW_MTU) {
-            Err(()) => Some(Verdict::Dropped(Drop::Malformed)),
+            Err(()) => Some(Verdict::Dropped(DropReason::Malformed)),
             Ok(true) => None,
             Ok(false) if info.dont_fragment => {
                 self.frag_needed(port, sender_mac, frame, IGW_MTU);
-                Some(Verdict::Dropped(Drop::MtuExceeded))
+                Some(Verdict::Dropped(DropReason::MtuExceeded))
             }
             Ok(false) => None,
         }
@@ -175,13 +175,13 @@ impl<'a, S: Sink> Pass<'a, S> {
         info: &Ipv4Info,
     ) -> Option<Verdict> {
         match fits_mtu(frame, vnet, info, VPC_MTU) {
-            Err(()) => Some(Verdict::Dropped(Drop::Malformed)),
+            Err(()) => Some(Verdict::Dropped(DropReason::Malformed)),
             Ok(true) => None,
             Ok(false) => {
                 if info.dont_fragment {
                     self.frag_needed(port, Some(sender_mac), frame, VPC_MTU);
                 }
-                Some(Verdict::Dropped(Drop::VpcMtuExceeded))
+                Some(Verdict::Dropped(DropReason::VpcMtuExceeded))
             }
         }
     }
@@ -209,13 +209,13 @@ impl<'a, S: Sink> Pass<'a, S> {
             )
             .is_err()
         {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         }
         let Some(ip) = frame.get(eth::LEN..) else {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         };
         let Some(info) = parse_ipv4(ip) else {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         };
         let ihl = info.ihl;
         let flags_off =
@@ -231,7 +231,7 @@ impl<'a, S: Sink> Pass<'a, S> {
             let last = end == payload.len();
             let len = eth::LEN + ihl + (end - off);
             let Some(out) = self.gen.get_mut(..len) else {
-                return Verdict::Dropped(Drop::Malformed);
+                return Verdict::Dropped(DropReason::Malformed);
             };
             out[..eth::LEN].copy_from_slice(&frame[..eth::LEN]);
             out[eth::LEN..eth::LEN + ihl].copy_from_slice(&ip[..ihl]);
@@ -243,14 +243,14 @@ impl<'a, S: Sink> Pass<'a, S> {
             let offset = u16::try_from((base_offset + off) / 8).unwrap_or(0) & 0x1fff;
             o[ipf::FLAGS_FRAGMENT].copy_from_slice(&(mf | offset).to_be_bytes());
             if checksum::fill_ipv4_header_checksum(o).is_err() {
-                return Verdict::Dropped(Drop::Malformed);
+                return Verdict::Dropped(DropReason::Malformed);
             }
             self.emit_gen(port, len);
             sent += 1;
             off = end;
         }
         if sent == 0 {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         }
         Verdict::Forwarded(port)
     }

@@ -62,7 +62,7 @@ use super::time::Instant;
 use super::topology::{Eni, EniIx, Framing, PortId, Role, Snapshot, INTERNET_NET};
 
 pub use self::endpoint::ENDPOINT_MTU;
-use super::verdict::{Counters, Drop, FlowLog, PortCounters, Verdict};
+use super::verdict::{Counters, DropReason, FlowLog, PortCounters, Verdict};
 use super::vnet::{HdrSize, VnetHdr};
 
 /// Where the router's frames go. The runtime writes them to TAPs and
@@ -299,14 +299,14 @@ impl Router {
             seed: *seed,
         };
         let verdict = match snap.port(port).map(|p| p.framing) {
-            None => Verdict::Dropped(Drop::UnknownPort(port)),
+            None => Verdict::Dropped(DropReason::UnknownPort(port)),
             Some(Framing::Tap) => {
                 let size = hdr.bytes();
                 match VnetHdr::parse(buf, *hdr) {
                     Ok(vnet) if buf.len() >= size && vnet.validate(buf.len() - size).is_ok() => {
                         pass.frame(port, &mut buf[size..], vnet)
                     }
-                    _ => Verdict::Dropped(Drop::Malformed),
+                    _ => Verdict::Dropped(DropReason::Malformed),
                 }
             }
             Some(Framing::Ip) => match inbuf.get_mut(..eth::LEN + buf.len()) {
@@ -315,7 +315,7 @@ impl Router {
                     frame[eth::TYPE].copy_from_slice(&eth::IPV4.to_be_bytes());
                     pass.frame(port, frame, VnetHdr::PLAIN)
                 }
-                None => Verdict::Dropped(Drop::Malformed),
+                None => Verdict::Dropped(DropReason::Malformed),
             },
         };
         pass.counters.count(&verdict);
@@ -370,12 +370,12 @@ struct Sender<'s> {
 impl<'a, S: Sink> Pass<'a, S> {
     fn frame(&mut self, port: PortId, frame: &mut [u8], vnet: VnetHdr) -> Verdict {
         let Some(et) = super::packet::ether_type(frame) else {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         };
         match et {
             eth::ARP => self.arp(port, frame),
             eth::IPV4 => self.ipv4(port, frame, vnet),
-            other => Verdict::Dropped(Drop::UnsupportedEtherType(other)),
+            other => Verdict::Dropped(DropReason::UnsupportedEtherType(other)),
         }
     }
 
@@ -383,12 +383,12 @@ impl<'a, S: Sink> Pass<'a, S> {
 
     fn ipv4(&mut self, port: PortId, frame: &mut [u8], vnet: VnetHdr) -> Verdict {
         let Some(info) = frame.get(eth::LEN..).and_then(parse_ipv4) else {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         };
         // Drop Ethernet padding: from here on the frame ends with the packet.
         let frame = &mut frame[..eth::LEN + info.total_len];
         if info.dst.is_broadcast() || info.dst.is_multicast() {
-            return Verdict::Dropped(Drop::NotUnicast);
+            return Verdict::Dropped(DropReason::NotUnicast);
         }
         match self.snap.role(port) {
             Role::Eni(e) => self.handle_from_eni(port, e, frame, vnet, &info),
@@ -396,11 +396,11 @@ impl<'a, S: Sink> Pass<'a, S> {
             Role::Region => self.handle_from_outside(port, frame, vnet, &info),
             Role::GatewayEndpoint(g) => {
                 let Some(vpc) = self.snap.gateway_endpoints.get(g.ix()).map(|g| g.vpc) else {
-                    return Verdict::Dropped(Drop::UnknownPort(port));
+                    return Verdict::Dropped(DropReason::UnknownPort(port));
                 };
                 match self.snap.eni_by_ip(vpc, info.dst) {
                     Some(e) => self.inbound(e, frame, vnet, &info, info.dst, None),
-                    None => Verdict::Dropped(Drop::NoSuchAddress(vpc)),
+                    None => Verdict::Dropped(DropReason::NoSuchAddress(vpc)),
                 }
             }
             Role::AmazonProvided(vpc) => self.handle_from_amazon(port, vpc, frame, vnet, &info),
@@ -408,28 +408,28 @@ impl<'a, S: Sink> Pass<'a, S> {
             // health check: into the VPC for the ENI it is addressed to.
             Role::InterfaceEndpoint(i) => {
                 let Some(vpc) = self.snap.elb.interface_endpoints.get(i.ix()).map(|e| e.vpc) else {
-                    return Verdict::Dropped(Drop::UnknownPort(port));
+                    return Verdict::Dropped(DropReason::UnknownPort(port));
                 };
                 match self.snap.eni_by_ip(vpc, info.dst) {
                     Some(e) => self.inbound(e, frame, vnet, &info, info.dst, None),
-                    None => Verdict::Dropped(Drop::NoSuchAddress(vpc)),
+                    None => Verdict::Dropped(DropReason::NoSuchAddress(vpc)),
                 }
             }
             // The internet resolver's answers: to the internet host.
             Role::InternetDns if INTERNET_NET.contains(&info.dst) => {
                 self.send_to_internet(frame, &vnet)
             }
-            Role::InternetDns => Verdict::Dropped(Drop::Unexpected(port)),
+            Role::InternetDns => Verdict::Dropped(DropReason::Unexpected(port)),
             Role::LoadBalancer(n) => {
                 let Some(vpc) = self.snap.elb.nlbs.get(n.ix()).map(|l| l.vpc) else {
-                    return Verdict::Dropped(Drop::UnknownPort(port));
+                    return Verdict::Dropped(DropReason::UnknownPort(port));
                 };
                 match self.snap.eni_by_ip(vpc, info.dst) {
                     Some(e) => self.inbound(e, frame, vnet, &info, info.dst, None),
-                    None => Verdict::Dropped(Drop::NoSuchAddress(vpc)),
+                    None => Verdict::Dropped(DropReason::NoSuchAddress(vpc)),
                 }
             }
-            Role::Inactive => Verdict::Dropped(Drop::UnknownPort(port)),
+            Role::Inactive => Verdict::Dropped(DropReason::UnknownPort(port)),
         }
     }
 }

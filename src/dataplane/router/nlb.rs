@@ -39,7 +39,7 @@ use crate::dataplane::nlb::{
 use crate::dataplane::packet::tcp_flags::{ACK, FIN, PSH, RST, SYN};
 use crate::dataplane::packet::{eth, parse_ipv4, proto, Ipv4Info, L4};
 use crate::dataplane::topology::{Eni, EniIx, IfeIx, NlbIx, VpcIx, INTERNET_NET};
-use crate::dataplane::verdict::{Drop, Verdict};
+use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::dataplane::vnet::VnetHdr;
 
 /// Where a client's packet came from.
@@ -84,7 +84,7 @@ impl<S: Sink> Pass<'_, S> {
         let vpc = sender.vpc;
         let key = track.key;
         let Some(lb) = snap.elb.nlbs.get(n.ix()) else {
-            return self.reject(Drop::NoSuchAddress(vpc), vpc, Some(e), info, key);
+            return self.reject(DropReason::NoSuchAddress(vpc), vpc, Some(e), info, key);
         };
         if let Err(v) = self.enter_subnet_of(e, vpc, d, info, key, same_subnet) {
             return v;
@@ -120,10 +120,10 @@ impl<S: Sink> Pass<'_, S> {
     ) -> Verdict {
         let snap = self.snap;
         let Some(lb) = snap.elb.nlbs.get(n.ix()) else {
-            return Verdict::Dropped(Drop::NlbNoListener(n));
+            return Verdict::Dropped(DropReason::NlbNoListener(n));
         };
         let Some((sport, dport)) = info.l4.ports() else {
-            return Verdict::Dropped(Drop::NlbNoListener(n));
+            return Verdict::Dropped(DropReason::NlbNoListener(n));
         };
         let (zone, endpoint) = match via {
             Via::Vpc { zone, endpoint } => (zone.0, endpoint),
@@ -136,7 +136,7 @@ impl<S: Sink> Pass<'_, S> {
             None => match self.new_session(n, node, outer, endpoint, frame, info) {
                 Ok(s) => s,
                 Err(d) => {
-                    if d == Drop::NlbNoFlow(n) {
+                    if d == DropReason::NlbNoFlow(n) {
                         self.reset_client(via, frame, info);
                     }
                     return Verdict::Dropped(d);
@@ -167,13 +167,13 @@ impl<S: Sink> Pass<'_, S> {
             && (inner.src_port == sport
                 || nlb::rewrite_port(ip, PortField::Src, inner.src_port, mode).is_ok());
         if !ok {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         }
         let Some(info2) = parse_ipv4(&frame[eth::LEN..]) else {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         };
         let Some(t) = snap.eni_by_ip(lb.vpc, inner.dst) else {
-            return Verdict::Dropped(Drop::NlbNoTarget(n));
+            return Verdict::Dropped(DropReason::NlbNoTarget(n));
         };
         let (key, trackable) = super::gates::flow_key(lb.vpc, &info2, info2.src, info2.dst);
         let mut track = self.lookup(key, trackable, &info2);
@@ -189,29 +189,29 @@ impl<S: Sink> Pass<'_, S> {
         endpoint: Option<IfeIx>,
         frame: &[u8],
         info: &Ipv4Info,
-    ) -> Result<Session, Drop> {
+    ) -> Result<Session, DropReason> {
         let snap = self.snap;
         let elb = &snap.elb;
-        let lb = elb.nlbs.get(n.ix()).ok_or(Drop::NlbNoListener(n))?;
-        let nd = lb.nodes.get(node).ok_or(Drop::NlbNoListener(n))?;
+        let lb = elb.nlbs.get(n.ix()).ok_or(DropReason::NlbNoListener(n))?;
+        let nd = lb.nodes.get(node).ok_or(DropReason::NlbNoListener(n))?;
         let listener = lb
             .listener(info.protocol, outer.dst_port)
-            .ok_or(Drop::NlbNoListener(n))?;
+            .ok_or(DropReason::NlbNoListener(n))?;
         let tcp = info.protocol == proto::TCP;
         if tcp && !matches!(info.l4, L4::Tcp { flags, .. } if flags & (SYN | ACK) == SYN) {
-            return Err(Drop::NlbNoFlow(n));
+            return Err(DropReason::NlbNoFlow(n));
         }
         let via_privatelink = endpoint.is_some();
         if lb.has_security_groups && (!via_privatelink || lb.enforce_sg_on_privatelink) {
-            let node_eni = snap.eni(nd.eni).ok_or(Drop::NlbNoListener(n))?;
+            let node_eni = snap.eni(nd.eni).ok_or(DropReason::NlbNoListener(n))?;
             if self.groups_allow(node_eni, true, info, info.src).is_none() {
-                return Err(Drop::SgIngressDenied(nd.eni));
+                return Err(DropReason::SgIngressDenied(nd.eni));
             }
         }
         let tg = elb
             .target_groups
             .get(listener.tg.ix())
-            .ok_or(Drop::NlbNoTarget(n))?;
+            .ok_or(DropReason::NlbNoTarget(n))?;
         let cross_zone = tg.cross_zone.unwrap_or(lb.cross_zone);
         let mut candidates = [crate::dataplane::topology::TargetIx(0); MAX_CANDIDATES];
         let mut count = 0;
@@ -237,8 +237,11 @@ impl<S: Sink> Pass<'_, S> {
         let chosen = nlb::pick(hash, &candidates[..count], |t| {
             health.get(t.ix()).copied().unwrap_or(false)
         })
-        .ok_or(Drop::NlbNoTarget(n))?;
-        let target = elb.targets.get(chosen.ix()).ok_or(Drop::NlbNoTarget(n))?;
+        .ok_or(DropReason::NlbNoTarget(n))?;
+        let target = elb
+            .targets
+            .get(chosen.ix())
+            .ok_or(DropReason::NlbNoTarget(n))?;
         let snat = via_privatelink || !tg.preserve_client_ip;
         let zone = lb.vpc.0;
         let (src, src_port) = if snat {
@@ -279,7 +282,7 @@ impl<S: Sink> Pass<'_, S> {
         };
         self.sessions
             .insert(session)
-            .map_err(|_| Drop::NlbFlowsFull)?;
+            .map_err(|_| DropReason::NlbFlowsFull)?;
         Ok(session)
     }
 
@@ -427,7 +430,7 @@ impl<S: Sink> Pass<'_, S> {
         tport: u16,
         protocol: u8,
         wanted: u16,
-    ) -> Result<u16, Drop> {
+    ) -> Result<u16, DropReason> {
         let mut p = wanted.clamp(*NODE_PORTS.start(), *NODE_PORTS.end());
         for _ in 0..PORT_TRIES {
             let reply = FlowKey::new(protocol, target, tport, node, p).in_zone(zone);
@@ -440,7 +443,7 @@ impl<S: Sink> Pass<'_, S> {
                 p + 1
             };
         }
-        Err(Drop::NlbFlowsFull)
+        Err(DropReason::NlbFlowsFull)
     }
 
     /// A target's packet: `Some(verdict)` when it is a reply of a load balancer flow.
@@ -498,30 +501,30 @@ impl<S: Sink> Pass<'_, S> {
             && checksum::ipv4_rewrite_addr(ip, AddrField::Dst, outer.src, mode).is_ok()
             && nlb::rewrite_port(ip, PortField::Dst, outer.src_port, mode).is_ok();
         if !ok {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         }
         if session.via_privatelink() {
             let ife = IfeIx(session.endpoint);
             if super::endpoint::too_big(info, &vnet, frame) {
-                return Verdict::Dropped(Drop::EndpointMtuExceeded(ife));
+                return Verdict::Dropped(DropReason::EndpointMtuExceeded(ife));
             }
             nlb::clamp_mss(&mut frame[eth::LEN..], PRIVATELINK_MSS, mode);
         }
         let Some(info2) = parse_ipv4(&frame[eth::LEN..]) else {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         };
         match session.client {
             Client::Vpc => {
                 let vpc = VpcIx(outer.zone);
                 match snap.eni_by_ip(vpc, outer.src) {
                     Some(c) => self.inbound(c, frame, vnet, &info2, outer.src, None),
-                    None => Verdict::Dropped(Drop::NoSuchAddress(vpc)),
+                    None => Verdict::Dropped(DropReason::NoSuchAddress(vpc)),
                 }
             }
             Client::Internet => {
                 // Out through the load balancer VPC's internet gateway: a hop.
                 if checksum::ipv4_decrement_ttl(&mut frame[eth::LEN..]).is_err() {
-                    return Verdict::Dropped(Drop::TtlExceeded);
+                    return Verdict::Dropped(DropReason::TtlExceeded);
                 }
                 self.toward_public_address(frame, vnet)
             }

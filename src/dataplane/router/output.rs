@@ -14,7 +14,7 @@ use crate::dataplane::checksum::L4Csum;
 use crate::dataplane::gso;
 use crate::dataplane::packet::{eth, parse_ipv4, proto, Ipv4Info};
 use crate::dataplane::topology::{Framing, PortId, IGW_MTU};
-use crate::dataplane::verdict::{Drop, Verdict};
+use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::dataplane::vnet::{Gso, VnetHdr};
 
 use super::{Pass, Sink};
@@ -98,7 +98,7 @@ impl<'a, S: Sink> Pass<'a, S> {
         };
         match r {
             Ok(_) => Verdict::Forwarded(port),
-            Err(_) => Verdict::Dropped(Drop::Malformed),
+            Err(_) => Verdict::Dropped(DropReason::Malformed),
         }
     }
 
