@@ -26,10 +26,10 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::router::{Harness, Host};
 use vpclab::dataplane::checksum;
 use vpclab::dataplane::router::Router;
 use vpclab::dataplane::testkit::{self, Addrs, Count, Flags};
+use vpclab::dataplane::testkit::{Harness, Host};
 use vpclab::dataplane::time::Instant;
 use vpclab::dataplane::topology::PortId;
 use vpclab::dataplane::verdict::{DropReason, Verdict};

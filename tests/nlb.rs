@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::router::{Harness as H, Host};
+use vpclab::dataplane::testkit::{Harness as H, Host};
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::router::Harness;
+use vpclab::dataplane::testkit::Harness;
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
