@@ -859,3 +859,6 @@ impl Snapshot {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -49,6 +49,8 @@ mod icmp;
 mod igw;
 mod nlb;
 mod output;
+#[cfg(test)]
+mod tests;
 mod vpc;
 
 use core::net::Ipv4Addr;
