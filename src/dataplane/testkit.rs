@@ -15,12 +15,12 @@ use std::sync::Arc;
 
 use etherparse::PacketBuilder;
 
-use super::packet::eth;
 use super::router::{Config, Router, Sink};
 use super::time::Instant;
 use super::topology::{PortId, PortKind, Snapshot};
 use super::verdict::Verdict;
 use super::vnet::{HdrSize, VnetHdr};
+use super::wire::ethernet::{self, ether_type};
 use crate::model::{self, catalog, Lab};
 
 /// A frame the router sent.
@@ -208,7 +208,7 @@ pub fn arp_request(sha: [u8; 6], spa: Ipv4Addr, tpa: Ipv4Addr) -> Vec<u8> {
     let mut f = Vec::with_capacity(42);
     f.extend_from_slice(&[0xff; 6]);
     f.extend_from_slice(&sha);
-    f.extend_from_slice(&eth::ARP.to_be_bytes());
+    f.extend_from_slice(&ether_type::ARP.to_be_bytes());
     f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
     f.extend_from_slice(&sha);
     f.extend_from_slice(&spa.octets());
@@ -219,7 +219,7 @@ pub fn arp_request(sha: [u8; 6], spa: Ipv4Addr, tpa: Ipv4Addr) -> Vec<u8> {
 
 /// The IPv4 packet of an Ethernet frame.
 pub fn ip_of(frame: &[u8]) -> &[u8] {
-    frame.get(eth::LEN..).unwrap_or(&[])
+    ethernet::payload_of(frame)
 }
 
 /// The vnet header size of the harness's TAP ports.

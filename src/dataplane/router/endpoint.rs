@@ -18,10 +18,11 @@
 use super::nlb::{Via, PRIVATELINK_MSS};
 use super::{Pass, Sink, Track};
 use crate::dataplane::nlb;
-use crate::dataplane::packet::{eth, Ipv4Info};
+use crate::dataplane::packet::Ipv4Info;
 use crate::dataplane::topology::{EndpointTo, Eni, EniIx, IfeIx};
 use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::dataplane::vnet::{Gso, VnetHdr};
+use crate::dataplane::wire::ethernet;
 
 /// The MTU of traffic through a VPC endpoint.
 pub const ENDPOINT_MTU: usize = 8500;
@@ -101,7 +102,7 @@ impl<S: Sink> Pass<'_, S> {
                     return Verdict::Dropped(r);
                 }
                 nlb::clamp_mss(
-                    &mut frame[eth::LEN..],
+                    ethernet::payload_of_mut(frame),
                     PRIVATELINK_MSS,
                     super::output::l4_mode(&vnet),
                 );

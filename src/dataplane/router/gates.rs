@@ -17,10 +17,11 @@ use core::net::Ipv4Addr;
 
 use crate::dataplane::conntrack::{Direction, FlowKey};
 use crate::dataplane::nacl::Way;
-use crate::dataplane::packet::{proto, Ipv4Info, L4};
+use crate::dataplane::packet::{Ipv4Info, L4};
 use crate::dataplane::secgroup::Allowed;
 use crate::dataplane::topology::{Eni, EniIx, Snapshot, SubnetIx, VpcIx};
 use crate::dataplane::verdict::{DropReason, FlowAction, FlowRecord, Verdict};
+use crate::dataplane::wire::proto;
 
 use super::{FlowVal, Pass, Sender, Sink, Track};
 

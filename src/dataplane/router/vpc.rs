@@ -18,11 +18,12 @@ use core::net::Ipv4Addr;
 
 use crate::dataplane::checksum::{self, AddrField};
 use crate::dataplane::nacl::Way;
-use crate::dataplane::packet::{eth, Ipv4Info};
+use crate::dataplane::packet::Ipv4Info;
 use crate::dataplane::route::Hop;
 use crate::dataplane::topology::{EniIx, EniRole, PortId, VpcIx};
 use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::dataplane::vnet::VnetHdr;
+use crate::dataplane::wire::ethernet;
 use crate::model::catalog::{AMAZON_DNS_LINK_LOCAL, IMDS_ADDRESS};
 
 use super::gates::flow_key;
@@ -201,8 +202,7 @@ impl<'a, S: Sink> Pass<'a, S> {
             Some(s) if same_subnet => s.eni.mac,
             _ => snap.router_mac,
         };
-        frame[eth::DST].copy_from_slice(&dst.mac);
-        frame[eth::SRC].copy_from_slice(&src_mac);
+        ethernet::set_macs(frame, dst.mac, src_mac);
         self.emit(dst.port, &vnet, frame);
         Verdict::Forwarded(dst.port)
     }
@@ -236,14 +236,12 @@ impl<'a, S: Sink> Pass<'a, S> {
         }
         if let Some(to) = dnat {
             let mode = l4_mode(&vnet);
-            if checksum::ipv4_rewrite_addr(&mut frame[eth::LEN..], AddrField::Dst, to, mode)
-                .is_err()
-            {
+            let ip = ethernet::payload_of_mut(frame);
+            if checksum::ipv4_rewrite_addr(ip, AddrField::Dst, to, mode).is_err() {
                 return Verdict::Dropped(DropReason::Malformed);
             }
         }
-        frame[eth::DST].copy_from_slice(&eni.mac);
-        frame[eth::SRC].copy_from_slice(&snap.router_mac);
+        ethernet::set_macs(frame, eni.mac, snap.router_mac);
         self.emit(eni.port, &vnet, frame);
         Verdict::Forwarded(eni.port)
     }
@@ -261,8 +259,7 @@ impl<'a, S: Sink> Pass<'a, S> {
         let Some(eni) = snap.eni_by_ip(vpc, info.dst).and_then(|e| snap.eni(e)) else {
             return Verdict::Dropped(DropReason::Unexpected(port));
         };
-        frame[eth::DST].copy_from_slice(&eni.mac);
-        frame[eth::SRC].copy_from_slice(&snap.router_mac);
+        ethernet::set_macs(frame, eni.mac, snap.router_mac);
         self.emit(eni.port, &vnet, frame);
         Verdict::Forwarded(eni.port)
     }
