@@ -26,13 +26,13 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::router::{Harness, Host};
 use vpclab::dataplane::checksum;
 use vpclab::dataplane::router::Router;
 use vpclab::dataplane::testkit::{self, Addrs, Count, Flags};
+use vpclab::dataplane::testkit::{Harness, Host};
 use vpclab::dataplane::time::Instant;
 use vpclab::dataplane::topology::PortId;
-use vpclab::dataplane::verdict::{Drop, Verdict};
+use vpclab::dataplane::verdict::{DropReason, Verdict};
 use vpclab::dataplane::vnet::{flags, gso_type, HdrSize, VnetHdr};
 use vpclab::model::catalog;
 
@@ -369,7 +369,7 @@ fn a_gso_frame_too_big_for_the_internet_gateway_gets_frag_needed_without_allocat
         client.port,
         &vnet,
         &frame,
-        Verdict::Dropped(Drop::MtuExceeded),
+        Verdict::Dropped(DropReason::MtuExceeded),
     )];
     let now = h.now;
     let (heap, sent) = forward(&mut h.router, now, &cases);

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::router::{Harness as H, Host};
+use vpclab::dataplane::testkit::{Harness as H, Host};
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use vpclab::dataplane::checksum;
 use vpclab::dataplane::testkit::{self, Addrs, Flags};
 use vpclab::dataplane::topology::{PortId, PortKind};
-use vpclab::dataplane::verdict::{Drop, DropKind, Verdict};
+use vpclab::dataplane::verdict::{DropKind, DropReason, Verdict};
 use vpclab::dataplane::vnet::{flags, gso_type, VnetHdr};
 use vpclab::model::change::{Change, RuleSpec};
 use vpclab::model::{EndpointKind, EniOwner, Lab};
@@ -115,7 +115,7 @@ fn an_endpoint_security_group_without_a_rule_for_the_port_refuses_and_says_which
     // EndpointSG allows 80 and 443 from the VPC: 8080 is refused at the endpoint's ENI.
     let syn = testkit::tcp(&h.from(&public, eni_ip), 40000, 8080, Flags::SYN, b"");
     let (v, out) = h.send(public.port, &syn);
-    let Verdict::Dropped(d @ Drop::SgIngressDenied(_)) = v else {
+    let Verdict::Dropped(d @ DropReason::SgIngressDenied(_)) = v else {
         panic!("{v:?}")
     };
     assert!(out.is_empty());
@@ -138,7 +138,7 @@ fn packets_over_8500_bytes_toward_an_endpoint_are_dropped_and_counted() {
     let big = testkit::tcp(&a, 40000, 80, Flags::ACK, &vec![0u8; 8600]);
     let (v, _) = h.send(private.port, &big);
     assert!(
-        matches!(v, Verdict::Dropped(Drop::EndpointMtuExceeded(_))),
+        matches!(v, Verdict::Dropped(DropReason::EndpointMtuExceeded(_))),
         "{v:?}"
     );
     let ok = testkit::tcp(&a, 40000, 80, Flags::ACK, &vec![0u8; 8400]);
@@ -299,7 +299,7 @@ fn pending_and_rejected_connections_pass_nothing_and_accepting_lets_traffic_thro
     let syn = testkit::tcp(&h.from(&client, eni_ip), 46000, 80, Flags::SYN, b"");
     let (v, _) = h.send(client.port, &syn);
     assert!(
-        matches!(v, Verdict::Dropped(Drop::EndpointNotAccepted(_))),
+        matches!(v, Verdict::Dropped(DropReason::EndpointNotAccepted(_))),
         "{v:?}"
     );
     for state in ["rejected", "available"] {
@@ -313,7 +313,10 @@ fn pending_and_rejected_connections_pass_nothing_and_accepting_lets_traffic_thro
         h.apply();
         let (v, _) = h.send(client.port, &syn);
         match state {
-            "rejected" => assert!(matches!(v, Verdict::Dropped(Drop::EndpointNotAccepted(_)))),
+            "rejected" => assert!(matches!(
+                v,
+                Verdict::Dropped(DropReason::EndpointNotAccepted(_))
+            )),
             _ => assert!(matches!(v, Verdict::Forwarded(_)), "{v:?}"),
         }
     }
@@ -462,7 +465,10 @@ fn a_tcp_packet_of_no_known_flow_is_answered_with_a_reset() {
     let eni_ip = h.endpoint_ips("WebServiceEndpoint")[0];
     let data = testkit::tcp(&h.from(&client, eni_ip), 49000, 80, Flags::ACK, b"late");
     let (v, out) = h.send(client.port, &data);
-    assert!(matches!(v, Verdict::Dropped(Drop::NlbNoFlow(_))), "{v:?}");
+    assert!(
+        matches!(v, Verdict::Dropped(DropReason::NlbNoFlow(_))),
+        "{v:?}"
+    );
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].port, client.port);
     let rst = testkit::ip_of(&out[0].frame);

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::router::Harness;
+use vpclab::dataplane::testkit::Harness;
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use vpclab::dataplane::conntrack::Timeouts;
 use vpclab::dataplane::router::Config;
 use vpclab::dataplane::testkit::{self, Addrs, Flags, Sent};
 use vpclab::dataplane::topology::{PortId, PortKind, Snapshot, INTERNET_GATEWAY_IP};
-use vpclab::dataplane::verdict::{Drop, DropKind, FlowAction, Verdict};
+use vpclab::dataplane::verdict::{DropKind, DropReason, FlowAction, Verdict};
 use vpclab::dataplane::vnet::{flags, gso_type, VnetHdr};
 use vpclab::model::{self, catalog, AclEntry, Protocol, RuleAction};
 
@@ -154,14 +154,14 @@ fn seed2_private_reaches_s3_only_through_the_endpoint_route() {
     let rt_id = rt.id.clone();
     h.apply();
     let (v, sent) = h.send(private.port, &testkit::ping(&h.from(&private, s3), 9, 2));
-    let Verdict::Dropped(Drop::NoRoute(rt)) = v else {
+    let Verdict::Dropped(DropReason::NoRoute(rt)) = v else {
         panic!("expected NoRoute, got {v:?}")
     };
     assert!(sent.is_empty());
     assert_eq!(h.snap().route_tables[rt.0 as usize].id, rt_id);
     assert!(h
         .snap()
-        .explain(&Drop::NoRoute(rt))
+        .explain(&DropReason::NoRoute(rt))
         .contains(rt_id.as_str()));
 }
 
@@ -188,7 +188,7 @@ fn seed2_an_endpoint_created_live_routes_to_s3_and_the_service_answers() {
     );
     let (v, _) = h.send(private.port, &testkit::ping(&h.from(&private, s3), 7, 1));
     assert!(
-        matches!(v, Verdict::Dropped(Drop::NoRoute(_))),
+        matches!(v, Verdict::Dropped(DropReason::NoRoute(_))),
         "without the endpoint: {v:?}"
     );
 
@@ -264,18 +264,18 @@ fn seed2_security_group_blocks_a_port_it_does_not_allow() {
     let (v, _) = h.send(public.port, &testkit::tcp(&a, 40000, 22, Flags::SYN, b""));
     assert_eq!(v, Verdict::Forwarded(private.port), "22 is allowed");
     let (v, sent) = h.send(public.port, &testkit::tcp(&a, 40001, 23, Flags::SYN, b""));
-    let Verdict::Dropped(Drop::SgIngressDenied(e)) = v else {
+    let Verdict::Dropped(DropReason::SgIngressDenied(e)) = v else {
         panic!("expected SgIngressDenied, got {v:?}")
     };
     assert!(sent.is_empty());
-    let why = h.snap().explain(&Drop::SgIngressDenied(e));
+    let why = h.snap().explain(&DropReason::SgIngressDenied(e));
     assert!(why.contains(&private.ip.to_string()), "{why}");
     assert_eq!(h.router.counters().dropped(DropKind::SgIngressDenied), 1);
     let rejected = h
         .router
         .flow_log()
         .records()
-        .filter(|r| r.action == FlowAction::Reject(Drop::SgIngressDenied(e)))
+        .filter(|r| r.action == FlowAction::Reject(DropReason::SgIngressDenied(e)))
         .count();
     assert_eq!(rejected, 1, "the rejected flow is recorded");
 }
@@ -301,7 +301,10 @@ fn seed2_network_acl_deny_blocks_what_the_security_group_allows() {
     h.apply();
     let (v, _) = h.send(public.port, &testkit::tcp(&a, 40000, 22, Flags::SYN, b""));
     assert!(
-        matches!(v, Verdict::Dropped(Drop::NaclInDenied { rule: 90, .. })),
+        matches!(
+            v,
+            Verdict::Dropped(DropReason::NaclInDenied { rule: 90, .. })
+        ),
         "{v:?}"
     );
     let (v, _) = h.send(public.port, &testkit::ping(&a, 1, 1));
@@ -348,13 +351,13 @@ fn seed2_public_instance_talks_to_the_internet_through_nat_both_ways() {
     assert_eq!(v, Verdict::Forwarded(public.port));
     let (v, _) = h.send(internet, &testkit::tcp(&r, 5555, 3389, Flags::SYN, b""));
     assert!(
-        matches!(v, Verdict::Dropped(Drop::SgIngressDenied(_))),
+        matches!(v, Verdict::Dropped(DropReason::SgIngressDenied(_))),
         "{v:?}"
     );
     // A public address no instance has.
     let nobody = h.inbound_addrs(Ipv4Addr::new(15, 164, 1, 1));
     let (v, _) = h.send(internet, &testkit::ping(&nobody, 1, 1));
-    assert_eq!(v, Verdict::Dropped(Drop::NoSuchPublicAddress));
+    assert_eq!(v, Verdict::Dropped(DropReason::NoSuchPublicAddress));
 }
 
 #[test]
@@ -365,7 +368,10 @@ fn seed2_private_instance_has_no_way_to_the_internet() {
         private.port,
         &testkit::ping(&h.from(&private, INTERNET_HOST), 1, 1),
     );
-    assert!(matches!(v, Verdict::Dropped(Drop::NoRoute(_))), "{v:?}");
+    assert!(
+        matches!(v, Verdict::Dropped(DropReason::NoRoute(_))),
+        "{v:?}"
+    );
 }
 
 // ---- the router lab ---------------------------------------------------------------
@@ -378,7 +384,10 @@ fn an_instance_without_a_public_ip_is_dropped_at_the_internet_gateway() {
         host.port,
         &testkit::ping(&h.from(&host, INTERNET_HOST), 1, 1),
     );
-    assert!(matches!(v, Verdict::Dropped(Drop::NoPublicIp(_))), "{v:?}");
+    assert!(
+        matches!(v, Verdict::Dropped(DropReason::NoPublicIp(_))),
+        "{v:?}"
+    );
     assert!(sent.is_empty());
 }
 
@@ -396,7 +405,7 @@ fn a_tracked_reply_passes_while_an_unsolicited_packet_is_dropped() {
         &testkit::tcp(&s2c, 22, 40000, Flags::SYN_ACK, b""),
     );
     assert!(
-        matches!(v, Verdict::Dropped(Drop::SgEgressDenied(_))),
+        matches!(v, Verdict::Dropped(DropReason::SgEgressDenied(_))),
         "{v:?}"
     );
 
@@ -422,7 +431,7 @@ fn a_tracked_reply_passes_while_an_unsolicited_packet_is_dropped() {
         &testkit::tcp(&s2c, 22, 40001, Flags::SYN_ACK, b""),
     );
     assert!(
-        matches!(v, Verdict::Dropped(Drop::SgEgressDenied(_))),
+        matches!(v, Verdict::Dropped(DropReason::SgEgressDenied(_))),
         "{v:?}"
     );
 }
@@ -477,7 +486,7 @@ fn traffic_within_a_subnet_keeps_the_senders_mac_and_skips_the_acl() {
     assert!(
         matches!(
             v,
-            Verdict::Dropped(Drop::NaclOutDenied {
+            Verdict::Dropped(DropReason::NaclOutDenied {
                 rule: model::ACL_DEFAULT_RULE,
                 ..
             })
@@ -512,7 +521,7 @@ fn conntrack_entries_expire_after_their_idle_timeout() {
         &testkit::pong(&h.from(&server, client.ip), 42, 2),
     );
     assert!(
-        matches!(v, Verdict::Dropped(Drop::SgEgressDenied(_))),
+        matches!(v, Verdict::Dropped(DropReason::SgEgressDenied(_))),
         "expired after 30 s idle: {v:?}"
     );
 }
@@ -534,7 +543,7 @@ fn a_full_conntrack_table_refuses_new_flows_and_keeps_old_ones() {
         assert_eq!(v, Verdict::Forwarded(server.port));
     }
     let (v, _) = h.send(client.port, &testkit::ping(&c2s, 3, 1));
-    assert_eq!(v, Verdict::Dropped(Drop::ConntrackFull));
+    assert_eq!(v, Verdict::Dropped(DropReason::ConntrackFull));
     assert_eq!(h.router.counters().dropped(DropKind::ConntrackFull), 1);
     let (v, _) = h.send(server.port, &testkit::pong(&s2c, 1, 1));
     assert_eq!(
@@ -584,7 +593,7 @@ fn security_group_changes_keep_tracked_flows_and_acl_changes_cut_them() {
     // A new connection is judged by the new rules.
     let (v, _) = h.send(client.port, &testkit::tcp(&c2s, 40002, 22, Flags::SYN, b""));
     assert!(
-        matches!(v, Verdict::Dropped(Drop::SgIngressDenied(_))),
+        matches!(v, Verdict::Dropped(DropReason::SgIngressDenied(_))),
         "{v:?}"
     );
 
@@ -612,7 +621,10 @@ fn security_group_changes_keep_tracked_flows_and_acl_changes_cut_them() {
         &testkit::tcp(&c2s, 40000, 22, Flags::ACK, b"hi"),
     );
     assert!(
-        matches!(v, Verdict::Dropped(Drop::NaclInDenied { rule: 50, .. })),
+        matches!(
+            v,
+            Verdict::Dropped(DropReason::NaclInDenied { rule: 50, .. })
+        ),
         "{v:?}"
     );
 }
@@ -634,7 +646,10 @@ fn route_changes_take_effect_on_the_next_frame() {
         .retain(|r| !matches!(r.target, model::RouteTarget::InternetGateway(_)));
     h.apply();
     let (v, _) = h.send(client.port, &testkit::ping(&a, 1, 2));
-    assert!(matches!(v, Verdict::Dropped(Drop::NoRoute(_))), "{v:?}");
+    assert!(
+        matches!(v, Verdict::Dropped(DropReason::NoRoute(_))),
+        "{v:?}"
+    );
 }
 
 // ---- ARP, router addresses, services ---------------------------------------------
@@ -673,7 +688,7 @@ fn arp_is_answered_for_the_subnet_router_and_enis_of_the_subnet_only() {
             client.port,
             &testkit::arp_request(client.mac, client.ip, target),
         );
-        assert_eq!(v, Verdict::Dropped(Drop::ArpIgnored), "{target}");
+        assert_eq!(v, Verdict::Dropped(DropReason::ArpIgnored), "{target}");
         assert!(sent.is_empty());
     }
     // Gratuitous ARP is ignored and counted.
@@ -681,7 +696,7 @@ fn arp_is_answered_for_the_subnet_router_and_enis_of_the_subnet_only() {
         client.port,
         &testkit::arp_request(client.mac, client.ip, client.ip),
     );
-    assert_eq!(v, Verdict::Dropped(Drop::ArpIgnored));
+    assert_eq!(v, Verdict::Dropped(DropReason::ArpIgnored));
     assert_eq!(h.router.counters().dropped(DropKind::ArpIgnored), 4);
 }
 
@@ -705,7 +720,11 @@ fn arp_for_amazon_dns_is_answered_in_the_subnet_that_holds_base_plus_two() {
         private.port,
         &testkit::arp_request(private.mac, private.ip, dns),
     );
-    assert_eq!(v, Verdict::Dropped(Drop::ArpIgnored), "not on-link there");
+    assert_eq!(
+        v,
+        Verdict::Dropped(DropReason::ArpIgnored),
+        "not on-link there"
+    );
     assert!(sent.is_empty());
 }
 
@@ -726,7 +745,7 @@ fn the_subnet_router_answers_ping_and_nothing_else() {
     };
     assert_eq!(icmp.type_u8(), 0, "echo reply");
     let (v, _) = h.send(client.port, &testkit::tcp(&a, 1, 80, Flags::SYN, b""));
-    assert_eq!(v, Verdict::Dropped(Drop::RouterAddress));
+    assert_eq!(v, Verdict::Dropped(DropReason::RouterAddress));
 }
 
 #[test]
@@ -766,7 +785,7 @@ fn a_spoofed_source_address_is_dropped() {
     a.src = Ipv4Addr::new(10, 1, 1, 99);
     let (v, _) = h.send(client.port, &testkit::ping(&a, 1, 1));
     assert!(
-        matches!(v, Verdict::Dropped(Drop::SourceDestCheck(_))),
+        matches!(v, Verdict::Dropped(DropReason::SourceDestCheck(_))),
         "{v:?}"
     );
 }
@@ -778,15 +797,15 @@ fn malformed_frames_are_dropped_and_counted() {
     let good = testkit::ping(&h.from(&client, client.gateway), 1, 1);
     for bad in [&good[..10], &good[..20], &good[..30]] {
         let (v, _) = h.send(client.port, bad);
-        assert_eq!(v, Verdict::Dropped(Drop::Malformed));
+        assert_eq!(v, Verdict::Dropped(DropReason::Malformed));
     }
     let mut buf = vec![0u8; 4]; // shorter than the vnet header
     let v = h.router.process(h.now, client.port, &mut buf, &mut h.sink);
-    assert_eq!(v, Verdict::Dropped(Drop::Malformed));
+    assert_eq!(v, Verdict::Dropped(DropReason::Malformed));
     let v = h
         .router
         .process(h.now, PortId(9999), &mut good.clone(), &mut h.sink);
-    assert_eq!(v, Verdict::Dropped(Drop::UnknownPort(PortId(9999))));
+    assert_eq!(v, Verdict::Dropped(DropReason::UnknownPort(PortId(9999))));
     assert_eq!(h.router.counters().dropped(DropKind::Malformed), 4);
 }
 
@@ -799,7 +818,7 @@ fn ttl_running_out_at_the_internet_gateway_gets_time_exceeded() {
     let mut a = h.from(&client, INTERNET_HOST);
     a.ttl = 1;
     let (v, sent) = h.send(client.port, &testkit::ping(&a, 1, 1));
-    assert_eq!(v, Verdict::Dropped(Drop::TtlExceeded));
+    assert_eq!(v, Verdict::Dropped(DropReason::TtlExceeded));
     let out = only(&sent, client.port);
     let (src, dst, _) = ip_src_dst(&out.frame);
     assert_eq!((src, dst), (INTERNET_GATEWAY_IP, client.ip));
@@ -819,7 +838,7 @@ fn too_big_for_the_internet_gateway_gets_fragmentation_needed_or_is_fragmented()
     let big = testkit::udp(&a, 5000, 9000, &[7u8; 3000]);
     // etherparse sets DF: Fragmentation Needed with MTU 1500.
     let (v, sent) = h.send(client.port, &big);
-    assert_eq!(v, Verdict::Dropped(Drop::MtuExceeded));
+    assert_eq!(v, Verdict::Dropped(DropReason::MtuExceeded));
     let out = only(&sent, client.port);
     assert_checksums_ok(&out.frame);
     let l4 = &testkit::ip_of(&out.frame)[20..];
@@ -856,12 +875,12 @@ fn larger_than_the_vpcs_9001_byte_mtu_is_dropped_with_fragmentation_needed() {
     // 9001 bytes of IP (28 of IP and UDP headers): not dropped for its size.
     let fits = testkit::udp(&a, 5000, 9000, &vec![7u8; 9001 - 28]);
     let (v, _) = h.send(client.port, &fits);
-    assert_ne!(v, Verdict::Dropped(Drop::VpcMtuExceeded));
-    assert_ne!(v, Verdict::Dropped(Drop::Malformed));
+    assert_ne!(v, Verdict::Dropped(DropReason::VpcMtuExceeded));
+    assert_ne!(v, Verdict::Dropped(DropReason::Malformed));
     // 9004 bytes with DF set (etherparse sets it): dropped, Fragmentation Needed, MTU 9001.
     let big = testkit::udp(&a, 5000, 9000, &vec![7u8; 9004 - 28]);
     let (v, sent) = h.send(client.port, &big);
-    assert_eq!(v, Verdict::Dropped(Drop::VpcMtuExceeded));
+    assert_eq!(v, Verdict::Dropped(DropReason::VpcMtuExceeded));
     let out = only(&sent, client.port);
     assert_checksums_ok(&out.frame);
     let l4 = &testkit::ip_of(&out.frame)[20..];
@@ -872,7 +891,7 @@ fn larger_than_the_vpcs_9001_byte_mtu_is_dropped_with_fragmentation_needed() {
     nodf[14 + 6] &= !0x40;
     checksum::fill_ipv4_header_checksum(&mut nodf[14..]).unwrap();
     let (v, sent) = h.send(client.port, &nodf);
-    assert_eq!(v, Verdict::Dropped(Drop::VpcMtuExceeded));
+    assert_eq!(v, Verdict::Dropped(DropReason::VpcMtuExceeded));
     assert!(sent.is_empty(), "{sent:?}");
 }
 

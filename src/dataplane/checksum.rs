@@ -20,41 +20,9 @@
 //!   packet is unchanged. Nothing here allocates or panics on malformed input.
 
 use core::net::{Ipv4Addr, Ipv6Addr};
-use etherparse::Ipv4HeaderSlice;
 use thiserror::Error;
 
-/// Byte offsets inside an IPv4 header.
-pub mod field {
-    #![allow(missing_docs)]
-    use core::ops::Range;
-    pub const VERSION_IHL: usize = 0;
-    pub const TOTAL_LEN: Range<usize> = 2..4;
-    pub const FLAGS_FRAGMENT: Range<usize> = 6..8;
-    pub const TTL: usize = 8;
-    pub const PROTOCOL: usize = 9;
-    pub const TTL_PROTO: Range<usize> = 8..10;
-    pub const CHECKSUM: Range<usize> = 10..12;
-    pub const SRC: Range<usize> = 12..16;
-    pub const DST: Range<usize> = 16..20;
-}
-
-/// Offset of the checksum field inside an L4 header, by IP protocol number.
-pub mod l4_offset {
-    /// TCP: bytes 16..18.
-    pub const TCP: usize = 16;
-    /// UDP: bytes 6..8.
-    pub const UDP: usize = 6;
-}
-
-/// IP protocol numbers used here.
-pub mod proto {
-    /// ICMP.
-    pub const ICMP: u8 = 1;
-    /// TCP.
-    pub const TCP: u8 = 6;
-    /// UDP.
-    pub const UDP: u8 = 17;
-}
+use super::wire::{l4_checksum_at, proto, Ipv4};
 
 /// Errors of this module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -216,40 +184,32 @@ fn put16(buf: &mut [u8], at: usize, v: u16) -> Result<(), ChecksumError> {
 /// Computes and stores the header checksum of the IPv4 header at the front
 /// of `ip` (length from its IHL). Returns the checksum.
 pub fn fill_ipv4_header_checksum(ip: &mut [u8]) -> Result<u16, ChecksumError> {
-    let ihl = Ipv4HeaderSlice::from_slice(ip)
-        .map_err(|_| ChecksumError::BadIpv4Header)?
-        .slice()
-        .len();
-    put16(ip, field::CHECKSUM.start, 0)?;
-    let c = checksum(ip.get(..ihl).ok_or(ChecksumError::Truncated)?);
-    put16(ip, field::CHECKSUM.start, c)?;
+    let mut h = Ipv4::new_checked(ip).ok_or(ChecksumError::BadIpv4Header)?;
+    h.set_checksum(0);
+    let c = checksum(h.header());
+    h.set_checksum(c);
     Ok(c)
 }
 
 /// Whether the IPv4 header at the front of `ip` has a correct checksum.
 pub fn ipv4_header_checksum_ok(ip: &[u8]) -> bool {
-    Ipv4HeaderSlice::from_slice(ip).is_ok_and(|h| ones_sum(h.slice()) == 0xffff)
+    Ipv4::new_checked(ip).is_some_and(|h| ones_sum(h.header()) == 0xffff)
 }
 
 /// Decrements the TTL of the IPv4 header at the front of `ip` and patches its
 /// checksum incrementally. Returns the new TTL. A TTL of 0 or 1 is an error
 /// ([`ChecksumError::TtlExpired`]) and leaves the packet unchanged.
 pub fn ipv4_decrement_ttl(ip: &mut [u8]) -> Result<u8, ChecksumError> {
-    Ipv4HeaderSlice::from_slice(ip).map_err(|_| ChecksumError::BadIpv4Header)?;
-    let (ttl, protocol) = match ip.get(field::TTL_PROTO) {
-        Some(&[t, p]) => (t, p),
-        _ => return Err(ChecksumError::BadIpv4Header),
-    };
+    let mut h = Ipv4::new_checked(ip).ok_or(ChecksumError::BadIpv4Header)?;
+    let (ttl, protocol) = (h.ttl(), h.protocol());
     if ttl <= 1 {
         return Err(ChecksumError::TtlExpired(ttl));
     }
-    let check = be16(ip, field::CHECKSUM.start).ok_or(ChecksumError::BadIpv4Header)?;
+    // TTL and protocol are one 16-bit word of the header.
     let old = u16::from_be_bytes([ttl, protocol]);
     let new = u16::from_be_bytes([ttl - 1, protocol]);
-    put16(ip, field::CHECKSUM.start, update16(check, old, new))?;
-    if let Some(t) = ip.get_mut(field::TTL) {
-        *t = ttl - 1;
-    }
+    h.set_checksum(update16(h.checksum(), old, new));
+    h.set_ttl(ttl - 1);
     Ok(ttl - 1)
 }
 
@@ -264,31 +224,28 @@ pub fn ipv4_rewrite_addr(
     new: Ipv4Addr,
     mode: L4Csum,
 ) -> Result<Ipv4Addr, ChecksumError> {
-    let hdr = Ipv4HeaderSlice::from_slice(ip).map_err(|_| ChecksumError::BadIpv4Header)?;
-    let ihl = hdr.slice().len();
-    let first_fragment = hdr.fragments_offset().value() == 0;
-    let (old, range) = match which {
-        AddrField::Src => (hdr.source_addr(), field::SRC),
-        AddrField::Dst => (hdr.destination_addr(), field::DST),
+    let mut h = Ipv4::new_checked(ip).ok_or(ChecksumError::BadIpv4Header)?;
+    let first_fragment = h.frag_offset() == 0;
+    let old = match which {
+        AddrField::Src => h.src(),
+        AddrField::Dst => h.dst(),
     };
-    let l4_at = match ip.get(field::PROTOCOL).copied() {
-        Some(proto::TCP) if first_fragment => Some((ihl + l4_offset::TCP, false)),
-        Some(proto::UDP) if first_fragment => Some((ihl + l4_offset::UDP, true)),
-        _ => None,
-    };
+    let protocol = h.protocol();
+    let udp = protocol == proto::UDP;
+    let l4_at = l4_checksum_at(protocol).filter(|_| first_fragment);
     let l4_check = match l4_at {
-        Some((at, udp)) => Some((at, udp, be16(ip, at).ok_or(ChecksumError::Truncated)?)),
+        Some(at) => Some((at, be16(h.payload(), at).ok_or(ChecksumError::Truncated)?)),
         None => None,
     };
-    let ip_check = be16(ip, field::CHECKSUM.start).ok_or(ChecksumError::BadIpv4Header)?;
     let (o, n) = (u32::from(old), u32::from(new));
     // All reads done and bounds known: from here on, only writes.
-    put16(ip, field::CHECKSUM.start, update32(ip_check, o, n))?;
-    if let Some((at, udp, c)) = l4_check {
-        put16(ip, at, update_l4(c, o, n, udp, mode))?;
+    h.set_checksum(update32(h.checksum(), o, n));
+    if let Some((at, c)) = l4_check {
+        put16(h.payload_mut(), at, update_l4(c, o, n, udp, mode))?;
     }
-    if let Some(dst) = ip.get_mut(range) {
-        dst.copy_from_slice(&new.octets());
+    match which {
+        AddrField::Src => h.set_src(new),
+        AddrField::Dst => h.set_dst(new),
     }
     Ok(old)
 }
@@ -336,11 +293,7 @@ pub fn complete_partial(
 /// payload, exactly the L4 length) from the pseudo-header sum `pseudo`.
 /// Returns the stored checksum (UDP 0 sent as `0xffff`).
 pub fn fill_l4_checksum(l4: &mut [u8], protocol: u8, pseudo: u16) -> Result<u16, ChecksumError> {
-    let at = match protocol {
-        proto::TCP => l4_offset::TCP,
-        proto::UDP => l4_offset::UDP,
-        other => return Err(ChecksumError::UnsupportedProtocol(other)),
-    };
+    let at = l4_checksum_at(protocol).ok_or(ChecksumError::UnsupportedProtocol(protocol))?;
     put16(l4, at, 0)?;
     let mut c = !add(pseudo, ones_sum(l4));
     if protocol == proto::UDP {

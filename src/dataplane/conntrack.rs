@@ -32,21 +32,7 @@ use thiserror::Error;
 
 use super::hash::FastState;
 use super::time::Instant;
-
-/// IP protocol numbers with their own state machines.
-mod proto {
-    pub const ICMP: u8 = 1;
-    pub const TCP: u8 = 6;
-    pub const UDP: u8 = 17;
-}
-
-/// TCP flag bits used by the state machine.
-mod tcp {
-    pub const FIN: u8 = 0x01;
-    pub const SYN: u8 = 0x02;
-    pub const RST: u8 = 0x04;
-    pub const ACK: u8 = 0x10;
-}
+use super::wire::{proto, tcp_flags as tcp};
 
 /// Slots an insert into a full table examines for expired entries.
 pub const RECLAIM_ON_FULL: usize = 32;

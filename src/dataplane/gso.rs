@@ -21,46 +21,20 @@
 
 use core::ops::Range;
 
-use etherparse::{
-    EtherType, Ethernet2HeaderSlice, IpNumber, Ipv4HeaderSlice, Ipv6ExtensionsSlice,
-    Ipv6HeaderSlice, TcpHeaderSlice,
-};
+use etherparse::{IpNumber, Ipv6ExtensionsSlice, Ipv6HeaderSlice};
 use thiserror::Error;
 
-use super::checksum::{self, proto, ChecksumError};
+use super::checksum::{self, ChecksumError};
 use super::vnet::{Gso, VnetError, VnetHdr, ETH_HDR_LEN};
+use super::wire::ethernet::ether_type;
+use super::wire::{proto, tcp_flags, udp, Ethernet, Ipv4, Tcp, Udp};
 
-/// Byte offsets of the fields rewritten per segment.
-mod field {
+/// IPv6 fixed header offsets (IPv6 is read with etherparse; the router
+/// itself carries IPv4 only).
+mod ipv6 {
     use core::ops::Range;
-    pub const IPV4_TOTAL_LEN: Range<usize> = 2..4;
-    pub const IPV4_ID: Range<usize> = 4..6;
-    pub const IPV6_PAYLOAD_LEN: Range<usize> = 4..6;
-    pub const IPV6_HDR_LEN: usize = 40;
-    pub const TCP_SEQ: Range<usize> = 4..8;
-    pub const TCP_FLAGS: usize = 13;
-    pub const UDP_LEN: Range<usize> = 4..6;
-    pub const UDP_HDR_LEN: usize = 8;
-}
-
-/// TCP flag bits (byte 13 of the header).
-pub mod tcp_flags {
-    /// No more data from sender.
-    pub const FIN: u8 = 0x01;
-    /// Synchronise sequence numbers.
-    pub const SYN: u8 = 0x02;
-    /// Reset the connection.
-    pub const RST: u8 = 0x04;
-    /// Push.
-    pub const PSH: u8 = 0x08;
-    /// Acknowledgment field significant.
-    pub const ACK: u8 = 0x10;
-    /// Urgent pointer significant.
-    pub const URG: u8 = 0x20;
-    /// ECN echo.
-    pub const ECE: u8 = 0x40;
-    /// Congestion window reduced.
-    pub const CWR: u8 = 0x80;
+    pub const PAYLOAD_LEN: Range<usize> = 4..6;
+    pub const HEADER_LEN: usize = 40;
 }
 
 /// Errors of this module.
@@ -131,21 +105,20 @@ fn slice(frame: &[u8], r: Range<usize>) -> Result<&[u8], GsoError> {
 }
 
 fn parse(frame: &[u8]) -> Result<Layout, GsoError> {
-    let eth = Ethernet2HeaderSlice::from_slice(frame).map_err(|_| GsoError::Malformed)?;
+    let eth = Ethernet::new(frame).ok_or(GsoError::Malformed)?;
     let l3 = ETH_HDR_LEN;
-    let rest = slice(frame, l3..frame.len())?;
+    let rest = eth.payload();
     let (ip, l4, end, protocol) = match eth.ether_type() {
-        EtherType::IPV4 => parse_v4(rest, l3)?,
-        EtherType::IPV6 => parse_v6(rest, l3)?,
+        ether_type::IPV4 => parse_v4(rest, l3)?,
+        ether_type::IPV6 => parse_v6(rest, l3)?,
         _ => return Err(GsoError::Malformed),
     };
     let l4_bytes = slice(frame, l4..end)?;
     let l4_len = match protocol {
-        proto::TCP => TcpHeaderSlice::from_slice(l4_bytes)
-            .map_err(|_| GsoError::Malformed)?
-            .slice()
-            .len(),
-        proto::UDP if l4_bytes.len() >= field::UDP_HDR_LEN => field::UDP_HDR_LEN,
+        proto::TCP => Tcp::new_checked(l4_bytes)
+            .ok_or(GsoError::Malformed)?
+            .header_len(),
+        proto::UDP if Udp::new(l4_bytes).is_some() => udp::field::HEADER_LEN,
         _ => return Err(GsoError::Malformed),
     };
     Ok(Layout {
@@ -159,23 +132,21 @@ fn parse(frame: &[u8]) -> Result<Layout, GsoError> {
 }
 
 fn parse_v4(ip: &[u8], l3: usize) -> Result<(Ip, usize, usize, u8), GsoError> {
-    let h = Ipv4HeaderSlice::from_slice(ip).map_err(|_| GsoError::Malformed)?;
-    if h.more_fragments() || h.fragments_offset().value() != 0 {
+    let h = Ipv4::new_checked(ip).ok_or(GsoError::Malformed)?;
+    if h.more_fragments() || h.frag_offset() != 0 {
         return Err(GsoError::Fragment);
     }
     let total = usize::from(h.total_len());
-    if total < h.slice().len() || total > ip.len() {
+    if total < h.header_len() || total > ip.len() {
         return Err(GsoError::Malformed);
     }
-    Ok((Ip::V4, l3 + h.slice().len(), l3 + total, h.protocol().0))
+    Ok((Ip::V4, l3 + h.header_len(), l3 + total, h.protocol()))
 }
 
 fn parse_v6(ip: &[u8], l3: usize) -> Result<(Ip, usize, usize, u8), GsoError> {
     let h = Ipv6HeaderSlice::from_slice(ip).map_err(|_| GsoError::Malformed)?;
-    let total = field::IPV6_HDR_LEN + usize::from(h.payload_length());
-    let body = ip
-        .get(field::IPV6_HDR_LEN..total)
-        .ok_or(GsoError::Malformed)?;
+    let total = ipv6::HEADER_LEN + usize::from(h.payload_length());
+    let body = ip.get(ipv6::HEADER_LEN..total).ok_or(GsoError::Malformed)?;
     let (exts, next, rest) =
         Ipv6ExtensionsSlice::from_slice(h.next_header(), body).map_err(|_| GsoError::Malformed)?;
     if exts.is_fragmenting_payload() || next == IpNumber::IPV6_FRAGMENTATION_HEADER {
@@ -284,25 +255,6 @@ fn put(buf: &mut [u8], r: Range<usize>, bytes: &[u8]) -> Result<(), GsoError> {
     Ok(())
 }
 
-fn be16(buf: &[u8], r: Range<usize>) -> Result<u16, GsoError> {
-    match buf.get(r) {
-        Some(&[a, b]) => Ok(u16::from_be_bytes([a, b])),
-        _ => Err(GsoError::Malformed),
-    }
-}
-
-fn be32(buf: &[u8], r: Range<usize>) -> Result<u32, GsoError> {
-    match buf.get(r) {
-        Some(&[a, b, c, d]) => Ok(u32::from_be_bytes([a, b, c, d])),
-        _ => Err(GsoError::Malformed),
-    }
-}
-
-/// Offsets `r` by `base`.
-fn at(base: usize, r: Range<usize>) -> Range<usize> {
-    base + r.start..base + r.end
-}
-
 /// What stays the same for every segment of one frame.
 struct Template {
     seq: u32,
@@ -327,22 +279,17 @@ fn cut<F: FnMut(&[u8])>(
         });
     }
     let tcp = lay.protocol == proto::TCP;
+    let l4 = Tcp::new(slice(frame, lay.l4..lay.end)?).filter(|_| tcp);
     let tpl = Template {
-        seq: if tcp {
-            be32(frame, at(lay.l4, field::TCP_SEQ))?
-        } else {
-            0
-        },
+        seq: l4.map_or(0, |t| t.seq()),
         id: if lay.ip == Ip::V4 {
-            be16(frame, at(lay.l3, field::IPV4_ID))?
+            Ipv4::new(slice(frame, lay.l3..lay.end)?)
+                .ok_or(GsoError::Malformed)?
+                .ident()
         } else {
             0
         },
-        flags: if tcp {
-            frame.get(lay.l4 + field::TCP_FLAGS).copied().unwrap_or(0)
-        } else {
-            0
-        },
+        flags: l4.map_or(0, |t| t.flags()),
     };
     // A GSO frame without payload still goes out once (e.g. a bare FIN).
     let count = payload.len().div_ceil(mss).max(1);
@@ -376,9 +323,10 @@ struct Seg {
 fn fix_segment(out: &mut [u8], lay: &Layout, tpl: &Template, seg: &Seg) -> Result<(), GsoError> {
     let l4_len = out.len() - lay.l4;
     let l4_len16 = u16::try_from(l4_len).map_err(|_| GsoError::Malformed)?;
+    let l4 = out.get_mut(lay.l4..).ok_or(GsoError::Malformed)?;
     match lay.protocol {
-        proto::TCP => fix_tcp(out, lay.l4, tpl, seg)?,
-        _ => put(out, at(lay.l4, field::UDP_LEN), &l4_len16.to_be_bytes())?,
+        proto::TCP => fix_tcp(l4, tpl, seg)?,
+        _ => Udp::new(l4).ok_or(GsoError::Malformed)?.set_len(l4_len16),
     }
     let pseudo = match lay.ip {
         Ip::V4 => fix_ipv4(out, lay, tpl, seg, l4_len16)?,
@@ -389,9 +337,9 @@ fn fix_segment(out: &mut [u8], lay: &Layout, tpl: &Template, seg: &Seg) -> Resul
     Ok(())
 }
 
-fn fix_tcp(out: &mut [u8], l4: usize, tpl: &Template, seg: &Seg) -> Result<(), GsoError> {
-    let seq = tpl.seq.wrapping_add(seg.offset as u32);
-    put(out, at(l4, field::TCP_SEQ), &seq.to_be_bytes())?;
+fn fix_tcp(l4: &mut [u8], tpl: &Template, seg: &Seg) -> Result<(), GsoError> {
+    let mut t = Tcp::new(l4).ok_or(GsoError::Malformed)?;
+    t.set_seq(tpl.seq.wrapping_add(seg.offset as u32));
     let mut flags = tpl.flags;
     if !seg.last {
         flags &= !(tcp_flags::FIN | tcp_flags::PSH);
@@ -399,8 +347,8 @@ fn fix_tcp(out: &mut [u8], l4: usize, tpl: &Template, seg: &Seg) -> Result<(), G
     if seg.index != 0 {
         flags &= !tcp_flags::CWR;
     }
-    let f = l4 + field::TCP_FLAGS;
-    put(out, f..f + 1, &[flags])
+    t.set_flags(flags);
+    Ok(())
 }
 
 /// Fixes total length, id and header checksum; returns the pseudo-header sum.
@@ -412,29 +360,21 @@ fn fix_ipv4(
     l4_len: u16,
 ) -> Result<u16, GsoError> {
     let total = u16::try_from(out.len() - lay.l3).map_err(|_| GsoError::Malformed)?;
-    put(out, at(lay.l3, field::IPV4_TOTAL_LEN), &total.to_be_bytes())?;
-    let id = tpl.id.wrapping_add(seg.index as u16);
-    put(out, at(lay.l3, field::IPV4_ID), &id.to_be_bytes())?;
     let ip = out.get_mut(lay.l3..).ok_or(GsoError::Malformed)?;
+    let mut h = Ipv4::new(&mut *ip).ok_or(GsoError::Malformed)?;
+    h.set_total_len(total);
+    h.set_ident(tpl.id.wrapping_add(seg.index as u16));
+    let (src, dst) = (h.src(), h.dst());
     checksum::fill_ipv4_header_checksum(ip)?;
-    let h = Ipv4HeaderSlice::from_slice(ip).map_err(|_| GsoError::Malformed)?;
-    Ok(checksum::pseudo_v4(
-        h.source_addr(),
-        h.destination_addr(),
-        lay.protocol,
-        l4_len,
-    ))
+    Ok(checksum::pseudo_v4(src, dst, lay.protocol, l4_len))
 }
 
 /// Fixes the payload length; returns the pseudo-header sum.
 fn fix_ipv6(out: &mut [u8], lay: &Layout, l4_len: usize) -> Result<u16, GsoError> {
-    let payload_len = out.len() - lay.l3 - field::IPV6_HDR_LEN;
+    let payload_len = out.len() - lay.l3 - ipv6::HEADER_LEN;
     let payload_len = u16::try_from(payload_len).map_err(|_| GsoError::Malformed)?;
-    put(
-        out,
-        at(lay.l3, field::IPV6_PAYLOAD_LEN),
-        &payload_len.to_be_bytes(),
-    )?;
+    let r = lay.l3 + ipv6::PAYLOAD_LEN.start..lay.l3 + ipv6::PAYLOAD_LEN.end;
+    put(out, r, &payload_len.to_be_bytes())?;
     let ip = out.get(lay.l3..).ok_or(GsoError::Malformed)?;
     let h = Ipv6HeaderSlice::from_slice(ip).map_err(|_| GsoError::Malformed)?;
     let l4_len = u32::try_from(l4_len).map_err(|_| GsoError::Malformed)?;

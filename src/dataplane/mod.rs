@@ -10,6 +10,8 @@
 //!
 //! Layers, bottom up:
 //! - [`time`]: the caller's clock as a value.
+//! - [`wire`]: typed views over packet bytes (Ethernet, ARP, IPv4, TCP, UDP,
+//!   ICMP); the one place that knows where a field is.
 //! - [`vnet`]: the `virtio_net_hdr` in front of every frame read from a TAP.
 //! - [`checksum`]: Internet checksum, full and incremental (RFC 1071, RFC 1624),
 //!   including the partial (pseudo-header) checksum of `NEEDS_CSUM` frames.
@@ -41,6 +43,7 @@ pub mod secgroup;
 pub mod testkit;
 pub mod topology;
 pub mod verdict;
+pub mod wire;
 
 mod hash;
 mod index;

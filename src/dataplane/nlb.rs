@@ -30,8 +30,8 @@ use std::collections::HashMap;
 use super::checksum::{self, L4Csum};
 use super::conntrack::FlowKey;
 use super::hash::FastState;
-use super::packet::{proto, tcp_flags};
 use super::time::Instant;
+use super::wire::{proto, tcp, tcp_flags, Ipv4, Tcp, Udp};
 
 /// The zone of clients on the internet side of an internet gateway (the emulated internet,
 /// or another VPC's instance through its public IP).
@@ -301,28 +301,45 @@ pub fn rewrite_port(
     mode: L4Csum,
 ) -> Result<u16, checksum::ChecksumError> {
     use checksum::ChecksumError as E;
-    let ihl = usize::from(ip.first().ok_or(E::Truncated)? & 0x0f) * 4;
-    let protocol = *ip.get(checksum::field::PROTOCOL).ok_or(E::Truncated)?;
-    let csum_at = match protocol {
-        proto::TCP => ihl + checksum::l4_offset::TCP,
-        proto::UDP => ihl + checksum::l4_offset::UDP,
+    let mut h = Ipv4::new(ip).ok_or(E::Truncated)?;
+    let protocol = h.protocol();
+    let l4 = h.payload_mut();
+    let pick = |src, dst| match which {
+        PortField::Src => src,
+        PortField::Dst => dst,
+    };
+    let (old, c) = match protocol {
+        proto::TCP => {
+            let t = Tcp::new(&*l4).ok_or(E::Truncated)?;
+            (pick(t.src_port(), t.dst_port()), t.checksum())
+        }
+        proto::UDP => {
+            let u = Udp::new(&*l4).ok_or(E::Truncated)?;
+            (pick(u.src_port(), u.dst_port()), u.checksum())
+        }
         _ => return Err(E::BadIpv4Header),
     };
-    let at = ihl
-        + match which {
-            PortField::Src => 0,
-            PortField::Dst => 2,
-        };
-    let old = be16(ip, at).ok_or(E::Truncated)?;
-    let c = be16(ip, csum_at).ok_or(E::Truncated)?;
     let new_c = match (mode, protocol) {
         (L4Csum::Partial, _) => c,
         (L4Csum::Full, proto::UDP) if c == 0 => 0,
         (L4Csum::Full, proto::UDP) => checksum::udp_wire(checksum::update16(c, old, new)),
         (L4Csum::Full, _) => checksum::update16(c, old, new),
     };
-    put16(ip, csum_at, new_c).ok_or(E::Truncated)?;
-    put16(ip, at, new).ok_or(E::Truncated)?;
+    if protocol == proto::TCP {
+        let mut t = Tcp::new(l4).ok_or(E::Truncated)?;
+        t.set_checksum(new_c);
+        match which {
+            PortField::Src => t.set_src_port(new),
+            PortField::Dst => t.set_dst_port(new),
+        }
+    } else {
+        let mut u = Udp::new(l4).ok_or(E::Truncated)?;
+        u.set_checksum(new_c);
+        match which {
+            PortField::Src => u.set_src_port(new),
+            PortField::Dst => u.set_dst_port(new),
+        }
+    }
     Ok(old)
 }
 
@@ -330,33 +347,32 @@ pub fn rewrite_port(
 /// `max`, as AWS does on paths without Path MTU Discovery (PrivateLink: 8500 − 40). Returns
 /// whether it changed anything. Not a SYN, no MSS option: unchanged.
 pub fn clamp_mss(ip: &mut [u8], max: u16, mode: L4Csum) -> bool {
-    let Some(&vihl) = ip.first() else {
+    let Some(mut h) = Ipv4::new(ip) else {
         return false;
     };
-    let ihl = usize::from(vihl & 0x0f) * 4;
-    if ip.get(checksum::field::PROTOCOL) != Some(&proto::TCP) {
+    if h.protocol() != proto::TCP {
         return false;
     }
-    let Some(&flags) = ip.get(ihl + 13) else {
+    let Some(mut t) = Tcp::new(h.payload_mut()) else {
         return false;
     };
-    if flags & tcp_flags::SYN == 0 {
+    if t.flags() & tcp_flags::SYN == 0 {
         return false;
     }
-    let Some(&off) = ip.get(ihl + 12) else {
-        return false;
-    };
-    let hdr_end = ihl + usize::from(off >> 4) * 4;
-    let mut at = ihl + 20;
+    // Options run from the fixed header to the data offset; positions here are
+    // from the TCP header's start.
+    let hdr_end = t.header_len();
+    let tcp = t.as_bytes_mut();
+    let mut at = tcp::field::HEADER_LEN;
     while at < hdr_end {
-        match ip.get(at).copied() {
-            None | Some(0) => return false,
-            Some(1) => at += 1,
-            Some(2) => {
-                if ip.get(at + 1) != Some(&4) || at + 4 > hdr_end {
+        match tcp.get(at).copied() {
+            None | Some(tcp::option::END) => return false,
+            Some(tcp::option::NOP) => at += 1,
+            Some(tcp::option::MSS) => {
+                if tcp.get(at + 1) != Some(&tcp::option::MSS_LEN) || at + 4 > hdr_end {
                     return false;
                 }
-                let Some(mss) = be16(ip, at + 2) else {
+                let Some(mss) = be16(tcp, at + 2) else {
                     return false;
                 };
                 if mss <= max {
@@ -365,12 +381,12 @@ pub fn clamp_mss(ip: &mut [u8], max: u16, mode: L4Csum) -> bool {
                 // The option's two bytes start at an even offset from the TCP header
                 // (kind and length are one 16-bit word), so the MSS is one aligned word
                 // only when `at` is even; sum both alignments correctly either way.
-                let csum_at = ihl + checksum::l4_offset::TCP;
+                let csum_at = tcp::field::CHECKSUM.start;
                 if mode == L4Csum::Full {
-                    let Some(c) = be16(ip, csum_at) else {
+                    let Some(c) = be16(tcp, csum_at) else {
                         return false;
                     };
-                    let word_aligned = (at + 2 - ihl) % 2 == 0;
+                    let word_aligned = (at + 2) % 2 == 0;
                     let c = if word_aligned {
                         checksum::update16(c, mss, max)
                     } else {
@@ -380,14 +396,14 @@ pub fn clamp_mss(ip: &mut [u8], max: u16, mode: L4Csum) -> bool {
                         let c = checksum::update16(c, u16::from(oh), u16::from(nh));
                         checksum::update16(c, u16::from(ol) << 8, u16::from(nl) << 8)
                     };
-                    if put16(ip, csum_at, c).is_none() {
+                    if put16(tcp, csum_at, c).is_none() {
                         return false;
                     }
                 }
-                return put16(ip, at + 2, max).is_some();
+                return put16(tcp, at + 2, max).is_some();
             }
             Some(_) => {
-                let Some(&len) = ip.get(at + 1) else {
+                let Some(&len) = tcp.get(at + 1) else {
                     return false;
                 };
                 if len < 2 {
@@ -465,49 +481,37 @@ pub enum SeqField {
 /// Adds `delta` (mod 2^32) to the sequence or acknowledgement number of the TCP packet at
 /// the front of `ip`, patching a full checksum (a partial one covers no header bytes).
 pub fn shift_seq(ip: &mut [u8], which: SeqField, delta: u32, mode: L4Csum) -> bool {
-    let Some(&vihl) = ip.first() else {
+    let Some(mut h) = Ipv4::new(ip) else {
         return false;
     };
-    let ihl = usize::from(vihl & 0x0f) * 4;
-    if ip.get(checksum::field::PROTOCOL) != Some(&proto::TCP) {
+    if h.protocol() != proto::TCP {
         return false;
     }
-    let at = ihl
-        + match which {
-            SeqField::Seq => 4,
-            SeqField::Ack => 8,
-        };
-    if which == SeqField::Ack && ip.get(ihl + 13).is_none_or(|f| f & tcp_flags::ACK == 0) {
+    let Some(mut t) = Tcp::new(h.payload_mut()) else {
+        return false;
+    };
+    if which == SeqField::Ack && t.flags() & tcp_flags::ACK == 0 {
         return false;
     }
-    let old = match ip.get(at..at + 4) {
-        Some(&[a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
-        _ => return false,
+    let old = match which {
+        SeqField::Seq => t.seq(),
+        SeqField::Ack => t.ack(),
     };
     let new = old.wrapping_add(delta);
-    let csum_at = ihl + checksum::l4_offset::TCP;
     if mode == L4Csum::Full {
-        let Some(c) = be16(ip, csum_at) else {
-            return false;
-        };
-        if put16(ip, csum_at, checksum::update32(c, old, new)).is_none() {
-            return false;
-        }
+        t.set_checksum(checksum::update32(t.checksum(), old, new));
     }
-    match ip.get_mut(at..at + 4) {
-        Some(b) => b.copy_from_slice(&new.to_be_bytes()),
-        None => return false,
+    match which {
+        SeqField::Seq => t.set_seq(new),
+        SeqField::Ack => t.set_ack(new),
     }
     true
 }
 
 /// The TCP sequence number of the IPv4 packet at the front of `ip` (for the flow hash).
 pub fn tcp_seq(ip: &[u8]) -> Option<u32> {
-    let ihl = usize::from(ip.first()? & 0x0f) * 4;
-    match ip.get(ihl + 4..ihl + 8)? {
-        &[a, b, c, d] => Some(u32::from_be_bytes([a, b, c, d])),
-        _ => None,
-    }
+    let h = Ipv4::new(ip)?;
+    Tcp::new(h.payload()).map(|t| t.seq())
 }
 
 #[cfg(test)]

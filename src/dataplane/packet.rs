@@ -1,80 +1,15 @@
 //! Parsing a frame into what the forwarding rules look at.
 //!
-//! Contract: [`parse_ipv4`] reads an IPv4 packet (headers validated with
-//! etherparse) and returns an [`Ipv4Info`]: addresses, protocol, TTL,
-//! fragmentation, and the L4 fields that security groups, network ACLs and
-//! connection tracking match on. It never panics and never reads past the
-//! IP total length; anything malformed is `None`. Frame bytes are never
-//! indexed with raw offsets elsewhere: the field positions live in [`eth`]
-//! and in `checksum::field`.
+//! Contract: [`parse_ipv4`] reads an IPv4 packet (headers validated through
+//! the [`wire`](super::wire) views) and returns an [`Ipv4Info`]: addresses,
+//! protocol, TTL, fragmentation, and the L4 fields that security groups,
+//! network ACLs and connection tracking match on. It never panics and never
+//! reads past the IP total length; anything malformed is `None`. The
+//! `Ipv4Info` is the one parse result handed to the stages of the router.
 
 use core::net::Ipv4Addr;
 
-use etherparse::{Ipv4HeaderSlice, TcpHeaderSlice};
-
-/// Ethernet header fields.
-pub mod eth {
-    use core::ops::Range;
-
-    /// Destination MAC.
-    pub const DST: Range<usize> = 0..6;
-    /// Source MAC.
-    pub const SRC: Range<usize> = 6..12;
-    /// EtherType.
-    pub const TYPE: Range<usize> = 12..14;
-    /// Header length.
-    pub const LEN: usize = 14;
-    /// EtherType IPv4.
-    pub const IPV4: u16 = 0x0800;
-    /// EtherType ARP.
-    pub const ARP: u16 = 0x0806;
-    /// EtherType IPv6.
-    pub const IPV6: u16 = 0x86dd;
-}
-
-/// IP protocol numbers.
-pub mod proto {
-    /// ICMP.
-    pub const ICMP: u8 = 1;
-    /// TCP.
-    pub const TCP: u8 = 6;
-    /// UDP.
-    pub const UDP: u8 = 17;
-}
-
-/// TCP flag bits (byte 13 of the header) the router reads or writes.
-pub mod tcp_flags {
-    /// No more data from the sender.
-    pub const FIN: u8 = 0x01;
-    /// Synchronize sequence numbers.
-    pub const SYN: u8 = 0x02;
-    /// Reset the connection.
-    pub const RST: u8 = 0x04;
-    /// Push.
-    pub const PSH: u8 = 0x08;
-    /// The acknowledgement number is valid.
-    pub const ACK: u8 = 0x10;
-}
-
-/// ICMP types the router reads or writes.
-pub mod icmp_type {
-    /// Echo reply.
-    pub const ECHO_REPLY: u8 = 0;
-    /// Destination unreachable.
-    pub const DEST_UNREACHABLE: u8 = 3;
-    /// Echo request.
-    pub const ECHO_REQUEST: u8 = 8;
-    /// Time exceeded.
-    pub const TIME_EXCEEDED: u8 = 11;
-}
-
-/// The EtherType of an Ethernet frame, `None` if shorter than a header.
-pub fn ether_type(frame: &[u8]) -> Option<u16> {
-    match frame.get(eth::TYPE) {
-        Some(&[a, b]) => Some(u16::from_be_bytes([a, b])),
-        _ => None,
-    }
-}
+use super::wire::{icmp, proto, udp, Ipv4, Tcp};
 
 /// The L4 fields a rule can match.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,15 +89,15 @@ pub struct Ipv4Info {
 
 /// Parses the IPv4 packet at the front of `ip` (which may carry padding).
 pub fn parse_ipv4(ip: &[u8]) -> Option<Ipv4Info> {
-    let h = Ipv4HeaderSlice::from_slice(ip).ok()?;
-    let ihl = h.slice().len();
+    let h = Ipv4::new_checked(ip)?;
+    let ihl = h.header_len();
     let total_len = usize::from(h.total_len());
     if total_len < ihl || total_len > ip.len() {
         return None;
     }
-    let offset = h.fragments_offset().value();
+    let offset = h.frag_offset();
     let fragmented = h.more_fragments() || offset != 0;
-    let protocol = h.protocol().0;
+    let protocol = h.protocol();
     let body = ip.get(ihl..total_len)?;
     let l4 = if offset != 0 {
         L4::Opaque
@@ -172,8 +107,8 @@ pub fn parse_ipv4(ip: &[u8]) -> Option<Ipv4Info> {
     Some(Ipv4Info {
         ihl,
         total_len,
-        src: h.source_addr(),
-        dst: h.destination_addr(),
+        src: h.src(),
+        dst: h.dst(),
         protocol,
         ttl: h.ttl(),
         dont_fragment: h.dont_fragment(),
@@ -182,35 +117,27 @@ pub fn parse_ipv4(ip: &[u8]) -> Option<Ipv4Info> {
     })
 }
 
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    match b.get(at..at + 2) {
-        Some(&[x, y]) => Some(u16::from_be_bytes([x, y])),
-        _ => None,
-    }
-}
-
 fn parse_l4(protocol: u8, body: &[u8], fragmented: bool) -> Option<L4> {
     Some(match protocol {
-        proto::TCP => match TcpHeaderSlice::from_slice(body) {
-            Ok(t) => L4::Tcp {
-                src_port: t.source_port(),
-                dst_port: t.destination_port(),
-                flags: body.get(13).copied().unwrap_or(0),
+        proto::TCP => match Tcp::new_checked(body) {
+            Some(t) => L4::Tcp {
+                src_port: t.src_port(),
+                dst_port: t.dst_port(),
+                flags: t.flags(),
             },
             // A first fragment may cut the TCP header short.
-            Err(_) if fragmented => L4::Opaque,
-            Err(_) => return None,
+            None if fragmented => L4::Opaque,
+            None => return None,
         },
-        proto::UDP => match (be16(body, 0), be16(body, 2)) {
-            (Some(src_port), Some(dst_port)) => L4::Udp { src_port, dst_port },
-            _ if fragmented => L4::Opaque,
-            _ => return None,
+        proto::UDP => match udp::ports_of(body) {
+            Some((src_port, dst_port)) => L4::Udp { src_port, dst_port },
+            None if fragmented => L4::Opaque,
+            None => return None,
         },
         proto::ICMP => {
-            let ty = *body.first()?;
-            let code = *body.get(1)?;
+            let (ty, code) = icmp::type_code_of(body)?;
             let ident = match ty {
-                icmp_type::ECHO_REQUEST | icmp_type::ECHO_REPLY => Some(be16(body, 4)?),
+                icmp::ty::ECHO_REQUEST | icmp::ty::ECHO_REPLY => Some(icmp::ident_of(body)?),
                 _ => None,
             };
             L4::Icmp { ty, code, ident }
@@ -274,7 +201,7 @@ mod tests {
         assert_eq!(
             i.l4,
             L4::Icmp {
-                ty: icmp_type::ECHO_REQUEST,
+                ty: icmp::ty::ECHO_REQUEST,
                 code: 0,
                 ident: Some(0x1234)
             }

@@ -1,19 +1,27 @@
-//! Frame builders and a collecting [`Sink`], shared by the tests, the
-//! benchmarks and the fuzz targets of the data plane.
+//! Frame builders, a collecting [`Sink`] and the router's scenario
+//! [`Harness`], shared by the unit tests beside each stage, the integration
+//! tests, the benchmarks and the fuzz targets of the data plane.
 //!
 //! Contract: builders return complete frames (a virtio-net header of the
 //! given size, then Ethernet, IPv4 and L4 with correct checksums) built with
-//! etherparse, so a test states addresses and ports, never offsets. Nothing
-//! here is used on the packet path; it allocates freely.
+//! etherparse, so a test states addresses and ports, never offsets. The
+//! [`Harness`] is a [`Router`] over a lab's [`Snapshot`], fed frames by hand
+//! with a fake clock; its lookups panic when the lab lacks what a test names
+//! (that is the test failing). Nothing here is used on the packet path; it
+//! allocates freely.
 
 use core::net::Ipv4Addr;
+use std::sync::Arc;
 
 use etherparse::PacketBuilder;
 
-use super::packet::eth;
-use super::router::Sink;
-use super::topology::PortId;
+use super::router::{Config, Router, Sink};
+use super::time::Instant;
+use super::topology::{PortId, PortKind, Snapshot};
+use super::verdict::Verdict;
 use super::vnet::{HdrSize, VnetHdr};
+use super::wire::ethernet::{self, ether_type};
+use crate::model::{self, catalog, Lab};
 
 /// A frame the router sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -200,7 +208,7 @@ pub fn arp_request(sha: [u8; 6], spa: Ipv4Addr, tpa: Ipv4Addr) -> Vec<u8> {
     let mut f = Vec::with_capacity(42);
     f.extend_from_slice(&[0xff; 6]);
     f.extend_from_slice(&sha);
-    f.extend_from_slice(&eth::ARP.to_be_bytes());
+    f.extend_from_slice(&ether_type::ARP.to_be_bytes());
     f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
     f.extend_from_slice(&sha);
     f.extend_from_slice(&spa.octets());
@@ -211,5 +219,144 @@ pub fn arp_request(sha: [u8; 6], spa: Ipv4Addr, tpa: Ipv4Addr) -> Vec<u8> {
 
 /// The IPv4 packet of an Ethernet frame.
 pub fn ip_of(frame: &[u8]) -> &[u8] {
-    frame.get(eth::LEN..).unwrap_or(&[])
+    ethernet::payload_of(frame)
+}
+
+/// The vnet header size of the harness's TAP ports.
+const HDR: HdrSize = HdrSize::Legacy;
+
+/// One instance's side of the lab.
+#[derive(Clone, Copy, Debug)]
+pub struct Host {
+    /// The instance's TAP port.
+    pub port: PortId,
+    /// Its ENI's MAC.
+    pub mac: [u8; 6],
+    /// Its private address.
+    pub ip: Ipv4Addr,
+    /// Its public address, if any.
+    pub public: Option<Ipv4Addr>,
+    /// Its subnet's router (`.1`).
+    pub gateway: Ipv4Addr,
+}
+
+/// A router fed frames by hand: a topology built from a lab, frames injected
+/// on its ports with a fake clock, and what comes out collected.
+#[derive(Debug)]
+pub struct Harness {
+    /// The lab; change it and [`Harness::apply`] for a live change.
+    pub lab: Lab,
+    /// The router under test.
+    pub router: Router,
+    /// What the router sent since the last [`Collect::take`].
+    pub sink: Collect,
+    /// The fake clock.
+    pub now: Instant,
+}
+
+impl Harness {
+    /// A harness over `lab` with the default [`Config`].
+    pub fn new(lab: Lab) -> Harness {
+        Harness::with_config(lab, Config::default())
+    }
+
+    /// A harness over `lab` with `config`.
+    pub fn with_config(lab: Lab, config: Config) -> Harness {
+        let snap = Snapshot::build(&lab, None).expect("snapshot");
+        Harness {
+            lab,
+            router: Router::new(Arc::new(snap), config),
+            sink: Collect::default(),
+            now: Instant::from_secs(1000),
+        }
+    }
+
+    /// The router's current snapshot.
+    pub fn snap(&self) -> &Snapshot {
+        self.router.snapshot()
+    }
+
+    /// Rebuilds the snapshot from the (changed) lab and swaps it in.
+    pub fn apply(&mut self) {
+        let snap = Snapshot::build(&self.lab, Some(self.router.snapshot())).expect("snapshot");
+        self.router.install(Arc::new(snap));
+    }
+
+    /// The instance with logical id `logical_id`.
+    pub fn host(&self, logical_id: &str) -> Host {
+        let i = self
+            .lab
+            .instances
+            .iter()
+            .find(|i| i.origin.logical_id.as_deref() == Some(logical_id))
+            .unwrap_or_else(|| panic!("no instance {logical_id}"));
+        let eni = self.lab.eni(&i.eni).unwrap();
+        let subnet = self.lab.subnet(&i.subnet).unwrap();
+        Host {
+            port: self.snap().port_of(&PortKind::Eni(i.eni.clone())).unwrap(),
+            mac: eni.mac.0,
+            ip: i.private_ip,
+            public: i.public_ip,
+            gateway: model::cidr::router_address(subnet.cidr),
+        }
+    }
+
+    /// The router's MAC.
+    pub fn router_mac(&self) -> [u8; 6] {
+        self.snap().router_mac
+    }
+
+    /// The emulated internet's port.
+    pub fn internet(&self) -> PortId {
+        self.snap().internet_port
+    }
+
+    /// Addresses of a frame from `h` to `dst` through the router.
+    pub fn from(&self, h: &Host, dst: Ipv4Addr) -> Addrs {
+        Addrs::new(h.mac, self.router_mac(), h.ip, dst)
+    }
+
+    /// Addresses of a frame from the internet host to `dst`.
+    pub fn inbound_addrs(&self, dst: Ipv4Addr) -> Addrs {
+        Addrs::new(
+            self.snap().internet_host_mac,
+            self.router_mac(),
+            catalog::INTERNET_HOST,
+            dst,
+        )
+    }
+
+    /// Sends an Ethernet `frame` with header `vnet` on TAP port `port`: the
+    /// verdict and what was sent.
+    pub fn send_vnet(
+        &mut self,
+        port: PortId,
+        vnet: &VnetHdr,
+        frame: &[u8],
+    ) -> (Verdict, Vec<Sent>) {
+        let mut buf = with_vnet(HDR, vnet, frame);
+        let v = self
+            .router
+            .process(self.now, port, &mut buf, &mut self.sink);
+        (v, self.sink.take())
+    }
+
+    /// [`Harness::send_vnet`] with a plain header.
+    pub fn send(&mut self, port: PortId, frame: &[u8]) -> (Verdict, Vec<Sent>) {
+        self.send_vnet(port, &VnetHdr::PLAIN, frame)
+    }
+
+    /// Sends a bare IP packet on a service port.
+    pub fn send_ip(&mut self, port: PortId, packet: &[u8]) -> (Verdict, Vec<Sent>) {
+        let mut buf = packet.to_vec();
+        let v = self
+            .router
+            .process(self.now, port, &mut buf, &mut self.sink);
+        (v, self.sink.take())
+    }
+
+    /// Moves the fake clock `secs` seconds on.
+    pub fn advance(&mut self, secs: u64) {
+        self.now = Instant::from_millis(self.now.total_millis() + secs * 1000);
+    }
 }

@@ -31,7 +31,7 @@ use super::lpm::Lpm;
 use super::nacl::Acl;
 use super::route::{Hop, Table};
 use super::secgroup::{Rule, Rules};
-use super::verdict::Drop;
+use super::verdict::DropReason;
 mod elb;
 
 pub use self::elb::{
@@ -766,7 +766,7 @@ impl Snapshot {
     }
 
     /// A sentence for a drop reason, naming the AWS resources.
-    pub fn explain(&self, d: &Drop) -> String {
+    pub fn explain(&self, d: &DropReason) -> String {
         let acl = |a: AclIx| {
             self.acls
                 .get(a.ix())
@@ -784,78 +784,81 @@ impl Snapshot {
             }
         };
         match *d {
-            Drop::Malformed => "malformed frame".into(),
-            Drop::UnsupportedEtherType(t) => format!("EtherType {t:#06x} is not IPv4 or ARP"),
-            Drop::NotUnicast => "broadcast or multicast: a VPC carries unicast only".into(),
-            Drop::ArpIgnored => "ARP not for the subnet router or an ENI of the subnet".into(),
-            Drop::UnknownPort(p) => format!("port {} is not in the lab", p.0),
-            Drop::SourceDestCheck(e) => format!(
+            DropReason::Malformed => "malformed frame".into(),
+            DropReason::UnsupportedEtherType(t) => format!("EtherType {t:#06x} is not IPv4 or ARP"),
+            DropReason::NotUnicast => "broadcast or multicast: a VPC carries unicast only".into(),
+            DropReason::ArpIgnored => "ARP not for the subnet router or an ENI of the subnet".into(),
+            DropReason::UnknownPort(p) => format!("port {} is not in the lab", p.0),
+            DropReason::SourceDestCheck(e) => format!(
                 "source/destination check of {}: the address is not the interface's",
                 self.eni_text(e)
             ),
-            Drop::NoRoute(r) => format!("no route in {} matches the destination", self.rt_text(r)),
-            Drop::Blackhole(r) => format!(
+            DropReason::NoRoute(r) => format!("no route in {} matches the destination", self.rt_text(r)),
+            DropReason::Blackhole(r) => format!(
                 "the matching route in {} is a blackhole (its target is gone)",
                 self.rt_text(r)
             ),
-            Drop::NoSuchAddress(v) => format!("no network interface has this address in {}", vpc(v)),
-            Drop::SgEgressDenied(e) => format!("no outbound rule of {} allows it", self.eni_text(e)),
-            Drop::SgIngressDenied(e) => format!("no inbound rule of {} allows it", self.eni_text(e)),
-            Drop::NaclOutDenied { acl: a, rule: r } => {
+            DropReason::NoSuchAddress(v) => format!("no network interface has this address in {}", vpc(v)),
+            DropReason::SgEgressDenied(e) => format!("no outbound rule of {} allows it", self.eni_text(e)),
+            DropReason::SgIngressDenied(e) => format!("no inbound rule of {} allows it", self.eni_text(e)),
+            DropReason::NaclOutDenied { acl: a, rule: r } => {
                 format!("network ACL {} denies it outbound ({})", acl(a), rule(r))
             }
-            Drop::NaclInDenied { acl: a, rule: r } => {
+            DropReason::NaclInDenied { acl: a, rule: r } => {
                 format!("network ACL {} denies it inbound ({})", acl(a), rule(r))
             }
-            Drop::NoPublicIp(e) => format!(
+            DropReason::NoPublicIp(e) => format!(
                 "{} has no public IPv4 address, so the internet gateway cannot translate it",
                 self.eni_text(e)
             ),
-            Drop::NoInternetGateway(v) => format!("{} has no internet gateway attached", vpc(v)),
-            Drop::NoSuchPublicAddress => "no instance has this public address".into(),
-            Drop::ConntrackFull => "the connection-tracking table is full".into(),
-            Drop::TtlExceeded => "TTL exceeded at the internet gateway".into(),
-            Drop::MtuExceeded => {
+            DropReason::NoInternetGateway(v) => format!("{} has no internet gateway attached", vpc(v)),
+            DropReason::NoSuchPublicAddress => "no instance has this public address".into(),
+            DropReason::ConntrackFull => "the connection-tracking table is full".into(),
+            DropReason::TtlExceeded => "TTL exceeded at the internet gateway".into(),
+            DropReason::MtuExceeded => {
                 "larger than the internet gateway's 1500-byte MTU with DF set".into()
             }
-            Drop::VpcMtuExceeded => format!(
+            DropReason::VpcMtuExceeded => format!(
                 "larger than the VPC's {VPC_MTU}-byte MTU (Fragmentation Needed sent when DF is set)"
             ),
-            Drop::UnsupportedTarget(r) => format!(
+            DropReason::UnsupportedTarget(r) => format!(
                 "the matching route in {} targets a NAT gateway or peering connection, which vpclab does not emulate yet",
                 self.rt_text(r)
             ),
-            Drop::Unexpected(p) => format!("port {} sent a packet it has no business sending", p.0),
-            Drop::RouterAddress => "the VPC router answers only ping at its own addresses".into(),
-            Drop::NlbNoListener(n) => format!(
+            DropReason::Unexpected(p) => format!("port {} sent a packet it has no business sending", p.0),
+            DropReason::RouterAddress => "the VPC router answers only ping at its own addresses".into(),
+            DropReason::NlbNoListener(n) => format!(
                 "load balancer {} has no listener for this protocol and port",
                 self.nlb_text(n)
             ),
-            Drop::NlbNoTarget(n) => format!(
+            DropReason::NlbNoTarget(n) => format!(
                 "load balancer {} has no registered target in this node's Availability Zone (cross-zone load balancing is off) or its target group is empty",
                 self.nlb_text(n)
             ),
-            Drop::NlbNoFlow(n) => format!(
+            DropReason::NlbNoFlow(n) => format!(
                 "load balancer {}: a TCP packet of no known connection (not a SYN; the flow idled out or its target was reset)",
                 self.nlb_text(n)
             ),
-            Drop::NlbFlowsFull => "the load balancers' flow table is full".into(),
-            Drop::EndpointNotAccepted(i) => format!(
+            DropReason::NlbFlowsFull => "the load balancers' flow table is full".into(),
+            DropReason::EndpointNotAccepted(i) => format!(
                 "the connection of endpoint {} is not accepted by the endpoint service (pendingAcceptance or rejected): accept-vpc-endpoint-connections",
                 self.ife_text(i)
             ),
-            Drop::EndpointNoService(i) => format!(
+            DropReason::EndpointNoService(i) => format!(
                 "endpoint {}: its endpoint service or the service's load balancer is gone",
                 self.ife_text(i)
             ),
-            Drop::EndpointNoNodeInAz(i) => format!(
+            DropReason::EndpointNoNodeInAz(i) => format!(
                 "endpoint {}: the service's load balancer has no node in this network interface's Availability Zone",
                 self.ife_text(i)
             ),
-            Drop::EndpointMtuExceeded(i) => format!(
+            DropReason::EndpointMtuExceeded(i) => format!(
                 "larger than the 8500-byte MTU of endpoint {} (no Path MTU Discovery: AWS drops it)",
                 self.ife_text(i)
             ),
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,7 +2,7 @@
 //!
 //! Contract:
 //! - Every frame [`Router::process`](super::router::Router::process) sees ends
-//!   in exactly one [`Verdict`]; every drop carries a [`Drop`] reason that
+//!   in exactly one [`Verdict`]; every drop carries a [`DropReason`] that
 //!   names the resource responsible, as an index into the router's
 //!   [`Snapshot`](super::topology::Snapshot) (no allocation on the packet
 //!   path), which [`Snapshot::explain`](super::topology::Snapshot::explain)
@@ -20,7 +20,7 @@ use super::topology::{AclIx, EniIx, IfeIx, NlbIx, PortId, RtIx, SubnetIx, VpcIx}
 
 /// Why a frame was dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Drop {
+pub enum DropReason {
     /// Not a well-formed frame (bad vnet header, Ethernet, IPv4 or L4 header).
     Malformed,
     /// Neither IPv4 nor ARP (the lab has no IPv6).
@@ -100,7 +100,7 @@ pub enum Drop {
     VpcMtuExceeded,
 }
 
-/// The kind of a [`Drop`], without its details: what counters count.
+/// The kind of a [`DropReason`], without its details: what counters count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum DropKind {
@@ -217,41 +217,41 @@ impl fmt::Display for DropKind {
     }
 }
 
-impl Drop {
+impl DropReason {
     /// The reason's kind.
     pub fn kind(&self) -> DropKind {
         match self {
-            Drop::Malformed => DropKind::Malformed,
-            Drop::UnsupportedEtherType(_) => DropKind::UnsupportedEtherType,
-            Drop::NotUnicast => DropKind::NotUnicast,
-            Drop::ArpIgnored => DropKind::ArpIgnored,
-            Drop::UnknownPort(_) => DropKind::UnknownPort,
-            Drop::SourceDestCheck(_) => DropKind::SourceDestCheck,
-            Drop::NoRoute(_) => DropKind::NoRoute,
-            Drop::Blackhole(_) => DropKind::Blackhole,
-            Drop::NoSuchAddress(_) => DropKind::NoSuchAddress,
-            Drop::SgEgressDenied(_) => DropKind::SgEgressDenied,
-            Drop::SgIngressDenied(_) => DropKind::SgIngressDenied,
-            Drop::NaclOutDenied { .. } => DropKind::NaclOutDenied,
-            Drop::NaclInDenied { .. } => DropKind::NaclInDenied,
-            Drop::NoPublicIp(_) => DropKind::NoPublicIp,
-            Drop::NoInternetGateway(_) => DropKind::NoInternetGateway,
-            Drop::NoSuchPublicAddress => DropKind::NoSuchPublicAddress,
-            Drop::ConntrackFull => DropKind::ConntrackFull,
-            Drop::TtlExceeded => DropKind::TtlExceeded,
-            Drop::MtuExceeded => DropKind::MtuExceeded,
-            Drop::UnsupportedTarget(_) => DropKind::UnsupportedTarget,
-            Drop::Unexpected(_) => DropKind::Unexpected,
-            Drop::RouterAddress => DropKind::RouterAddress,
-            Drop::NlbNoListener(_) => DropKind::NlbNoListener,
-            Drop::NlbNoTarget(_) => DropKind::NlbNoTarget,
-            Drop::NlbNoFlow(_) => DropKind::NlbNoFlow,
-            Drop::NlbFlowsFull => DropKind::NlbFlowsFull,
-            Drop::EndpointNotAccepted(_) => DropKind::EndpointNotAccepted,
-            Drop::EndpointNoService(_) => DropKind::EndpointNoService,
-            Drop::EndpointNoNodeInAz(_) => DropKind::EndpointNoNodeInAz,
-            Drop::EndpointMtuExceeded(_) => DropKind::EndpointMtuExceeded,
-            Drop::VpcMtuExceeded => DropKind::VpcMtuExceeded,
+            DropReason::Malformed => DropKind::Malformed,
+            DropReason::UnsupportedEtherType(_) => DropKind::UnsupportedEtherType,
+            DropReason::NotUnicast => DropKind::NotUnicast,
+            DropReason::ArpIgnored => DropKind::ArpIgnored,
+            DropReason::UnknownPort(_) => DropKind::UnknownPort,
+            DropReason::SourceDestCheck(_) => DropKind::SourceDestCheck,
+            DropReason::NoRoute(_) => DropKind::NoRoute,
+            DropReason::Blackhole(_) => DropKind::Blackhole,
+            DropReason::NoSuchAddress(_) => DropKind::NoSuchAddress,
+            DropReason::SgEgressDenied(_) => DropKind::SgEgressDenied,
+            DropReason::SgIngressDenied(_) => DropKind::SgIngressDenied,
+            DropReason::NaclOutDenied { .. } => DropKind::NaclOutDenied,
+            DropReason::NaclInDenied { .. } => DropKind::NaclInDenied,
+            DropReason::NoPublicIp(_) => DropKind::NoPublicIp,
+            DropReason::NoInternetGateway(_) => DropKind::NoInternetGateway,
+            DropReason::NoSuchPublicAddress => DropKind::NoSuchPublicAddress,
+            DropReason::ConntrackFull => DropKind::ConntrackFull,
+            DropReason::TtlExceeded => DropKind::TtlExceeded,
+            DropReason::MtuExceeded => DropKind::MtuExceeded,
+            DropReason::UnsupportedTarget(_) => DropKind::UnsupportedTarget,
+            DropReason::Unexpected(_) => DropKind::Unexpected,
+            DropReason::RouterAddress => DropKind::RouterAddress,
+            DropReason::NlbNoListener(_) => DropKind::NlbNoListener,
+            DropReason::NlbNoTarget(_) => DropKind::NlbNoTarget,
+            DropReason::NlbNoFlow(_) => DropKind::NlbNoFlow,
+            DropReason::NlbFlowsFull => DropKind::NlbFlowsFull,
+            DropReason::EndpointNotAccepted(_) => DropKind::EndpointNotAccepted,
+            DropReason::EndpointNoService(_) => DropKind::EndpointNoService,
+            DropReason::EndpointNoNodeInAz(_) => DropKind::EndpointNoNodeInAz,
+            DropReason::EndpointMtuExceeded(_) => DropKind::EndpointMtuExceeded,
+            DropReason::VpcMtuExceeded => DropKind::VpcMtuExceeded,
         }
     }
 }
@@ -267,12 +267,12 @@ pub enum Verdict {
     /// Answered by the router itself (ARP reply, ICMP echo reply).
     Answered,
     /// Dropped, for this reason.
-    Dropped(Drop),
+    Dropped(DropReason),
 }
 
 impl Verdict {
     /// The drop reason, if dropped.
-    pub fn drop_reason(&self) -> Option<Drop> {
+    pub fn drop_reason(&self) -> Option<DropReason> {
         match self {
             Verdict::Dropped(d) => Some(*d),
             _ => None,
@@ -346,7 +346,7 @@ pub enum FlowAction {
     /// The packet passed every gate.
     Accept,
     /// The packet was dropped by a gate, for this reason.
-    Reject(Drop),
+    Reject(DropReason),
 }
 
 /// One flow record: the first packet of a new (or untracked) flow that was

@@ -33,12 +33,15 @@ use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use crate::dataplane::packet::{eth, eth::IPV4 as ETHERTYPE_IPV4, ether_type, parse_ipv4};
+use crate::dataplane::packet::parse_ipv4;
 use crate::dataplane::router::{Router, Sink};
 use crate::dataplane::time::Instant;
 use crate::dataplane::topology::{Framing, PortId, Snapshot};
 use crate::dataplane::verdict::{Counters, FlowRecord};
 use crate::dataplane::vnet::{HdrSize, VnetHdr};
+use crate::dataplane::wire::ethernet::{
+    self as eth, ether_type::IPV4 as ETHERTYPE_IPV4, ether_type_of as ether_type,
+};
 use crate::model::Lab;
 use crate::services::health::{HealthState, TargetHealth};
 
@@ -277,7 +280,7 @@ impl Spread {
         if self.slots.is_empty() || ether_type(frame)? != ETHERTYPE_IPV4 {
             return None;
         }
-        let info = parse_ipv4(frame.get(eth::LEN..)?)?;
+        let info = parse_ipv4(eth::payload_of(frame))?;
         let (sp, dp) = info.l4.ports()?;
         let a = (u32::from(info.src), sp);
         let b = (u32::from(info.dst), dp);

@@ -2,7 +2,6 @@
 #![allow(dead_code)]
 
 pub mod lab;
-pub mod router;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

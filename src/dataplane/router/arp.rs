@@ -8,45 +8,28 @@
 //!
 //! Contract: a request is answered in place and sent back out of the port it
 //! came in on ([`Verdict::Answered`]); anything else (a reply, a gratuitous
-//! or probe request, an address nobody owns) is [`Drop::ArpIgnored`], and a
-//! short or non-Ethernet/IPv4 ARP is [`Drop::Malformed`]. No gate applies:
+//! or probe request, an address nobody owns) is [`DropReason::ArpIgnored`], and a
+//! short or non-Ethernet/IPv4 ARP is [`DropReason::Malformed`]. No gate applies:
 //! security groups and network ACLs do not see ARP.
 
-use core::ops::Range;
-
-use crate::dataplane::packet::eth;
 use crate::dataplane::topology::{PortId, Role, INTERNET_GATEWAY_IP};
-use crate::dataplane::verdict::{Drop, Verdict};
+use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::dataplane::vnet::VnetHdr;
+use crate::dataplane::wire::{arp, ethernet, Arp, Ethernet};
 
-use super::{addr, Pass, Sink};
-
-// ARP field positions (Ethernet/IPv4 ARP, after the Ethernet header).
-const LEN: usize = 28;
-const FIXED: Range<usize> = 0..6;
-/// htype 1 (Ethernet), ptype 0x0800, hlen 6, plen 4.
-const ETHER_IPV4: [u8; 6] = [0, 1, 8, 0, 6, 4];
-const OP: Range<usize> = 6..8;
-const SHA: Range<usize> = 8..14;
-const SPA: Range<usize> = 14..18;
-const THA: Range<usize> = 18..24;
-const TPA: Range<usize> = 24..28;
-const REQUEST: u16 = 1;
-const REPLY: u16 = 2;
+use super::{Pass, Sink};
 
 impl<'a, S: Sink> Pass<'a, S> {
     pub(super) fn arp(&mut self, port: PortId, frame: &mut [u8]) -> Verdict {
-        let Some(a) = frame.get(eth::LEN..eth::LEN + LEN) else {
-            return Verdict::Dropped(Drop::Malformed);
+        let Some(a) = Arp::new(ethernet::payload_of(frame)) else {
+            return Verdict::Dropped(DropReason::Malformed);
         };
-        if a.get(FIXED) != Some(&ETHER_IPV4[..]) {
-            return Verdict::Dropped(Drop::Malformed);
+        if !a.is_ether_ipv4() {
+            return Verdict::Dropped(DropReason::Malformed);
         }
-        let op = a.get(OP).map_or(0, |o| u16::from_be_bytes([o[0], o[1]]));
-        let spa = addr(&a[SPA]);
-        let tpa = addr(&a[TPA]);
-        if op != REQUEST || spa == tpa || spa.is_unspecified() {
-            return Verdict::Dropped(Drop::ArpIgnored);
+        let (op, sha, spa, tpa) = (a.op(), a.sha(), a.spa(), a.tpa());
+        if op != arp::REQUEST || spa == tpa || spa.is_unspecified() {
+            return Verdict::Dropped(DropReason::ArpIgnored);
         }
         let snap = self.snap;
         let answer = match snap.role(port) {
@@ -65,21 +48,20 @@ impl<'a, S: Sink> Pass<'a, S> {
             _ => None,
         };
         let Some(mac) = answer else {
-            return Verdict::Dropped(Drop::ArpIgnored);
+            return Verdict::Dropped(DropReason::ArpIgnored);
         };
-        let frame = &mut frame[..eth::LEN + LEN];
-        let mut sha = [0u8; 6];
-        sha.copy_from_slice(&frame[eth::LEN..][SHA]);
-        let spa_bytes = spa.octets();
-        let a = &mut frame[eth::LEN..];
-        a[OP].copy_from_slice(&REPLY.to_be_bytes());
-        a[THA].copy_from_slice(&sha);
-        a[TPA].copy_from_slice(&spa_bytes);
-        a[SHA].copy_from_slice(&mac);
-        a[SPA].copy_from_slice(&tpa.octets());
-        frame[eth::DST].copy_from_slice(&sha);
-        frame[eth::SRC].copy_from_slice(&mac);
-        self.emit(port, &VnetHdr::PLAIN, frame);
+        // The request becomes the reply, cut to the ARP packet's length.
+        let len = ethernet::field::HEADER_LEN + arp::field::LEN;
+        let Some(mut eth) = frame.get_mut(..len).and_then(Ethernet::new) else {
+            return Verdict::Dropped(DropReason::Malformed);
+        };
+        eth.set_macs(sha, mac);
+        if let Some(mut a) = Arp::new(eth.payload_mut()) {
+            a.set_op(arp::REPLY);
+            a.set_sender(mac, tpa);
+            a.set_target(sha, spa);
+        }
+        self.emit(port, &VnetHdr::PLAIN, eth.into_inner());
         Verdict::Answered
     }
 }

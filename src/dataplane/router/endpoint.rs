@@ -18,10 +18,11 @@
 use super::nlb::{Via, PRIVATELINK_MSS};
 use super::{Pass, Sink, Track};
 use crate::dataplane::nlb;
-use crate::dataplane::packet::{eth, Ipv4Info};
+use crate::dataplane::packet::Ipv4Info;
 use crate::dataplane::topology::{EndpointTo, Eni, EniIx, IfeIx};
-use crate::dataplane::verdict::{Drop, Verdict};
+use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::dataplane::vnet::{Gso, VnetHdr};
+use crate::dataplane::wire::ethernet;
 
 /// The MTU of traffic through a VPC endpoint.
 pub const ENDPOINT_MTU: usize = 8500;
@@ -56,7 +57,7 @@ impl<S: Sink> Pass<'_, S> {
         let vpc = sender.vpc;
         let key = track.key;
         let Some(ife) = snap.elb.interface_endpoints.get(i.ix()) else {
-            return self.reject(Drop::NoSuchAddress(vpc), vpc, Some(e), info, key);
+            return self.reject(DropReason::NoSuchAddress(vpc), vpc, Some(e), info, key);
         };
         let dst = match self.enter_subnet_of(e, vpc, d, info, key, same_subnet) {
             Ok(dst) => dst,
@@ -66,7 +67,7 @@ impl<S: Sink> Pass<'_, S> {
             return self.reject(r, vpc, Some(e), info, key);
         }
         if too_big(info, &vnet, frame) {
-            return self.reject(Drop::EndpointMtuExceeded(i), vpc, Some(e), info, key);
+            return self.reject(DropReason::EndpointMtuExceeded(i), vpc, Some(e), info, key);
         }
         match ife.to {
             EndpointTo::Service { port } => {
@@ -77,10 +78,16 @@ impl<S: Sink> Pass<'_, S> {
             }
             EndpointTo::EndpointService { nlb: n, accepted } => {
                 if !accepted {
-                    return self.reject(Drop::EndpointNotAccepted(i), vpc, Some(e), info, key);
+                    return self.reject(
+                        DropReason::EndpointNotAccepted(i),
+                        vpc,
+                        Some(e),
+                        info,
+                        key,
+                    );
                 }
                 let Some(n) = n else {
-                    return self.reject(Drop::EndpointNoService(i), vpc, Some(e), info, key);
+                    return self.reject(DropReason::EndpointNoService(i), vpc, Some(e), info, key);
                 };
                 let az = snap.elb.subnet_az.get(dst.subnet.ix()).copied();
                 let node = snap
@@ -89,13 +96,13 @@ impl<S: Sink> Pass<'_, S> {
                     .get(n.ix())
                     .and_then(|lb| lb.nodes.iter().position(|nd| Some(nd.az) == az));
                 let Some(node) = node else {
-                    return self.reject(Drop::EndpointNoNodeInAz(i), vpc, Some(e), info, key);
+                    return self.reject(DropReason::EndpointNoNodeInAz(i), vpc, Some(e), info, key);
                 };
                 if let Err(r) = self.commit(track, vpc, Some(e), sender.subnet, info) {
                     return Verdict::Dropped(r);
                 }
                 nlb::clamp_mss(
-                    &mut frame[eth::LEN..],
+                    ethernet::payload_of_mut(frame),
                     PRIVATELINK_MSS,
                     super::output::l4_mode(&vnet),
                 );

@@ -8,7 +8,7 @@
 //! stateless: every packet is judged by the subnet's numbered entries, each
 //! way, so an ACL change cuts tracked flows.
 //!
-//! Contract: a gate returns `Err(Drop)` naming the rule that denied the
+//! Contract: a gate returns `Err(DropReason)` naming the rule that denied the
 //! packet and changes nothing; `commit` is called once every gate
 //! has passed and is the only place a flow starts being tracked. Every
 //! decision, accepted or rejected, is one flow record.
@@ -17,10 +17,11 @@ use core::net::Ipv4Addr;
 
 use crate::dataplane::conntrack::{Direction, FlowKey};
 use crate::dataplane::nacl::Way;
-use crate::dataplane::packet::{proto, Ipv4Info, L4};
+use crate::dataplane::packet::{Ipv4Info, L4};
 use crate::dataplane::secgroup::Allowed;
 use crate::dataplane::topology::{Eni, EniIx, Snapshot, SubnetIx, VpcIx};
-use crate::dataplane::verdict::{Drop, FlowAction, FlowRecord, Verdict};
+use crate::dataplane::verdict::{DropReason, FlowAction, FlowRecord, Verdict};
+use crate::dataplane::wire::proto;
 
 use super::{FlowVal, Pass, Sender, Sink, Track};
 
@@ -49,13 +50,13 @@ impl<'a, S: Sink> Pass<'a, S> {
         track: &mut Track,
         s: Sender<'_>,
         info: &Ipv4Info,
-    ) -> Result<(), Drop> {
+    ) -> Result<(), DropReason> {
         if track.hit.is_some_and(|(sender, _)| sender) {
             return Ok(());
         }
         let allowed = self
             .groups_allow(s.eni, false, info, info.dst)
-            .ok_or(Drop::SgEgressDenied(s.ix))?;
+            .ok_or(DropReason::SgEgressDenied(s.ix))?;
         track.new.src = is_tracked(s.eni, false, allowed, info);
         Ok(())
     }
@@ -66,13 +67,13 @@ impl<'a, S: Sink> Pass<'a, S> {
         d: EniIx,
         eni: &Eni,
         info: &Ipv4Info,
-    ) -> Result<(), Drop> {
+    ) -> Result<(), DropReason> {
         if track.hit.is_some_and(|(_, receiver)| receiver) {
             return Ok(());
         }
         let allowed = self
             .groups_allow(eni, true, info, info.src)
-            .ok_or(Drop::SgIngressDenied(d))?;
+            .ok_or(DropReason::SgIngressDenied(d))?;
         track.new.dst = is_tracked(eni, true, allowed, info);
         Ok(())
     }
@@ -122,7 +123,7 @@ impl<'a, S: Sink> Pass<'a, S> {
     ) -> Result<&'a Eni, Verdict> {
         let snap: &'a Snapshot = self.snap;
         let Some(dst) = snap.eni(d) else {
-            return Err(self.reject(Drop::NoSuchAddress(vpc), vpc, Some(e), info, key));
+            return Err(self.reject(DropReason::NoSuchAddress(vpc), vpc, Some(e), info, key));
         };
         if !same_subnet {
             if let Err(r) = self.nacl(dst.subnet, Way::In, info, info.src) {
@@ -138,7 +139,7 @@ impl<'a, S: Sink> Pass<'a, S> {
         way: Way,
         info: &Ipv4Info,
         peer: Ipv4Addr,
-    ) -> Result<(), Drop> {
+    ) -> Result<(), DropReason> {
         let snap = self.snap;
         let Some(acl_ix) = snap.subnet(subnet).map(|s| s.acl) else {
             return Ok(());
@@ -149,11 +150,11 @@ impl<'a, S: Sink> Pass<'a, S> {
         let d = acl.acl.evaluate(way, info.protocol, &info.l4, peer);
         match (d.allow, way) {
             (true, _) => Ok(()),
-            (false, Way::Out) => Err(Drop::NaclOutDenied {
+            (false, Way::Out) => Err(DropReason::NaclOutDenied {
                 acl: acl_ix,
                 rule: d.rule,
             }),
-            (false, Way::In) => Err(Drop::NaclInDenied {
+            (false, Way::In) => Err(DropReason::NaclInDenied {
                 acl: acl_ix,
                 rule: d.rule,
             }),
@@ -169,7 +170,7 @@ impl<'a, S: Sink> Pass<'a, S> {
         eni: Option<EniIx>,
         subnet: SubnetIx,
         info: &Ipv4Info,
-    ) -> Result<(), Drop> {
+    ) -> Result<(), DropReason> {
         if track.hit.is_some() {
             return Ok(());
         }
@@ -186,9 +187,9 @@ impl<'a, S: Sink> Pass<'a, S> {
                 Some(subnet),
                 info,
                 track.key,
-                FlowAction::Reject(Drop::ConntrackFull),
+                FlowAction::Reject(DropReason::ConntrackFull),
             );
-            return Err(Drop::ConntrackFull);
+            return Err(DropReason::ConntrackFull);
         }
         self.record(vpc, eni, Some(subnet), info, track.key, FlowAction::Accept);
         Ok(())
@@ -196,7 +197,7 @@ impl<'a, S: Sink> Pass<'a, S> {
 
     pub(super) fn reject(
         &mut self,
-        d: Drop,
+        d: DropReason,
         vpc: VpcIx,
         eni: Option<EniIx>,
         info: &Ipv4Info,

@@ -11,27 +11,19 @@
 //! VPC, passes the ENI's subnet ACL and security groups as AWS documents for
 //! Path MTU Discovery. Nothing here allocates.
 
-use core::ops::Range;
-
-use crate::dataplane::checksum::{self, field as ipf};
+use crate::dataplane::checksum;
 use crate::dataplane::nacl::Way;
-use crate::dataplane::packet::{eth, icmp_type, parse_ipv4, proto, L4};
+use crate::dataplane::packet::{parse_ipv4, L4};
 use crate::dataplane::topology::{PortId, INTERNET_GATEWAY_IP};
-use crate::dataplane::verdict::{Drop, Verdict};
+use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::dataplane::vnet::VnetHdr;
+use crate::dataplane::wire::ethernet::{self, ether_type, Ethernet};
+use crate::dataplane::wire::{icmp, ipv4, proto, Icmp, Ipv4};
 
 use super::{Pass, Sink, TTL};
 
-// ICMP header positions.
-const TYPE: usize = 0;
-const CHECKSUM: Range<usize> = 2..4;
-/// Fragmentation Needed: the next-hop MTU.
-const NEXT_HOP_MTU: Range<usize> = 6..8;
-const HDR_LEN: usize = 8;
 /// Original IP header plus this many bytes of its payload are quoted.
 const QUOTE_PAYLOAD: usize = 8;
-pub(super) const CODE_FRAG_NEEDED: u8 = 4;
-pub(super) const CODE_TTL: u8 = 0;
 
 impl<'a, S: Sink> Pass<'a, S> {
     /// Answers an echo request to one of the router's addresses in place.
@@ -41,36 +33,37 @@ impl<'a, S: Sink> Pass<'a, S> {
         frame: &mut [u8],
         peer_mac: [u8; 6],
     ) -> Verdict {
-        let Some(info) = frame.get(eth::LEN..).and_then(parse_ipv4) else {
-            return Verdict::Dropped(Drop::Malformed);
+        let Some(info) = parse_ipv4(ethernet::payload_of(frame)) else {
+            return Verdict::Dropped(DropReason::Malformed);
         };
         let is_request = matches!(
             info.l4,
             L4::Icmp {
-                ty: icmp_type::ECHO_REQUEST,
+                ty: icmp::ty::ECHO_REQUEST,
                 code: 0,
                 ..
             }
         );
         if !is_request || info.fragmented {
-            return Verdict::Dropped(Drop::RouterAddress);
+            return Verdict::Dropped(DropReason::RouterAddress);
         }
-        let ip = &mut frame[eth::LEN..];
-        let (src, dst) = (info.src.octets(), info.dst.octets());
-        ip[ipf::SRC].copy_from_slice(&dst);
-        ip[ipf::DST].copy_from_slice(&src);
-        ip[ipf::TTL] = TTL;
+        let ip = ethernet::payload_of_mut(frame);
+        let Some(mut h) = Ipv4::new(&mut *ip) else {
+            return Verdict::Dropped(DropReason::Malformed);
+        };
+        h.set_src(info.dst);
+        h.set_dst(info.src);
+        h.set_ttl(TTL);
         if checksum::fill_ipv4_header_checksum(ip).is_err() {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         }
-        let l4 = &mut ip[info.ihl..];
-        let old = u16::from_be_bytes([l4[TYPE], l4[1]]);
-        l4[TYPE] = icmp_type::ECHO_REPLY;
-        let new = u16::from_be_bytes([l4[TYPE], l4[1]]);
-        let c = u16::from_be_bytes([l4[CHECKSUM][0], l4[CHECKSUM][1]]);
-        l4[CHECKSUM].copy_from_slice(&checksum::update16(c, old, new).to_be_bytes());
-        frame[eth::DST].copy_from_slice(&peer_mac);
-        frame[eth::SRC].copy_from_slice(&self.snap.router_mac);
+        let Some(mut m) = ip.get_mut(info.ihl..).and_then(Icmp::new) else {
+            return Verdict::Dropped(DropReason::Malformed);
+        };
+        let old = m.type_code();
+        m.set_ty(icmp::ty::ECHO_REPLY);
+        m.set_checksum(checksum::update16(m.checksum(), old, m.type_code()));
+        ethernet::set_macs(frame, peer_mac, self.snap.router_mac);
         self.emit(port, &VnetHdr::PLAIN, frame);
         Verdict::Answered
     }
@@ -89,41 +82,55 @@ impl<'a, S: Sink> Pass<'a, S> {
         mtu: u16,
     ) {
         let snap = self.snap;
-        let Some(orig) = frame.get(eth::LEN..).and_then(parse_ipv4) else {
+        let orig_ip = ethernet::payload_of(frame);
+        let Some(orig) = parse_ipv4(orig_ip) else {
             return;
         };
         if matches!(orig.l4, L4::Icmp { ident: None, .. }) {
             return; // never an error about an error
         }
         let quote = (orig.ihl + QUOTE_PAYLOAD).min(orig.total_len);
-        let icmp_len = HDR_LEN + quote;
-        let ip_len = 20 + icmp_len;
-        let len = eth::LEN + ip_len;
-        let Some(out) = self.gen.get_mut(..len) else {
+        let Some(quoted) = orig_ip.get(..quote) else {
             return;
         };
-        out.fill(0);
+        let icmp_len = icmp::field::HEADER_LEN + quote;
+        let ip_len = ipv4::field::HEADER_LEN + icmp_len;
+        let len = ethernet::field::HEADER_LEN + ip_len;
+        let Some(mut eth) = self.gen.get_mut(..len).and_then(Ethernet::new) else {
+            return;
+        };
         let peer_mac = sender_mac.unwrap_or(snap.internet_host_mac);
-        out[eth::DST].copy_from_slice(&peer_mac);
-        out[eth::SRC].copy_from_slice(&snap.router_mac);
-        out[eth::TYPE].copy_from_slice(&eth::IPV4.to_be_bytes());
-        let ip = &mut out[eth::LEN..];
-        ip[ipf::VERSION_IHL] = 0x45;
-        ip[ipf::TOTAL_LEN].copy_from_slice(&u16::try_from(ip_len).unwrap_or(0).to_be_bytes());
-        ip[ipf::TTL] = TTL;
-        ip[ipf::PROTOCOL] = proto::ICMP;
-        ip[ipf::SRC].copy_from_slice(&INTERNET_GATEWAY_IP.octets());
-        ip[ipf::DST].copy_from_slice(&orig.src.octets());
+        eth.payload_mut().fill(0);
+        eth.set_macs(peer_mac, snap.router_mac);
+        eth.set_ether_type(ether_type::IPV4);
+        let ip = eth.payload_mut();
+        let Some(mut h) = Ipv4::new(&mut *ip) else {
+            return;
+        };
+        h.set_version_ihl(ipv4::VERSION_IHL_PLAIN);
+        h.set_total_len(u16::try_from(ip_len).unwrap_or(0));
+        h.set_ttl(TTL);
+        h.set_protocol(proto::ICMP);
+        h.set_src(INTERNET_GATEWAY_IP);
+        h.set_dst(orig.src);
         if checksum::fill_ipv4_header_checksum(ip).is_err() {
             return;
         }
-        let body = &mut ip[20..];
-        body[TYPE] = ty;
-        body[1] = code;
-        body[NEXT_HOP_MTU].copy_from_slice(&mtu.to_be_bytes());
-        body[HDR_LEN..].copy_from_slice(&frame[eth::LEN..eth::LEN + quote]);
+        let Some(mut h) = Ipv4::new(&mut *ip) else {
+            return;
+        };
+        let body = h.payload_mut();
+        let Some(mut m) = Icmp::new(&mut *body) else {
+            return;
+        };
+        m.set_ty(ty);
+        m.set_code(code);
+        m.set_next_hop_mtu(mtu);
+        m.payload_mut().copy_from_slice(quoted);
         let c = checksum::checksum(body);
-        body[CHECKSUM].copy_from_slice(&c.to_be_bytes());
+        if let Some(mut m) = Icmp::new(body) {
+            m.set_checksum(c);
+        }
 
         let Some(e) = sender_mac.and(snap.role(port).into_eni()) else {
             self.emit_gen(port, len);
@@ -131,13 +138,17 @@ impl<'a, S: Sink> Pass<'a, S> {
         };
         // Back into the VPC: the ENI's subnet ACL and groups judge it.
         let Some(eni) = snap.eni(e) else { return };
-        let Some(info) = self.gen.get(eth::LEN..len).and_then(parse_ipv4) else {
+        let Some(info) = self
+            .gen
+            .get(..len)
+            .and_then(|f| parse_ipv4(ethernet::payload_of(f)))
+        else {
             return;
         };
         let verdict = if let Err(d) = self.nacl(eni.subnet, Way::In, &info, info.src) {
             Verdict::Dropped(d)
         } else if self.groups_allow(eni, true, &info, info.src).is_none() {
-            Verdict::Dropped(Drop::SgIngressDenied(e))
+            Verdict::Dropped(DropReason::SgIngressDenied(e))
         } else {
             self.emit_gen(port, len);
             Verdict::Answered

@@ -14,17 +14,18 @@
 //! on the packet as the instance sent it. See
 //! `docs/decisions/0005-router-hops.md`.
 
-use crate::dataplane::checksum::{self, field as ipf, AddrField};
-use crate::dataplane::packet::{eth, icmp_type, parse_ipv4, Ipv4Info};
+use crate::dataplane::checksum::{self, AddrField};
+use crate::dataplane::packet::{parse_ipv4, Ipv4Info};
 use crate::dataplane::topology::{
     EniRole, PortId, Role, IGW_MTU, INTERNET_GATEWAY_IP, INTERNET_NET, VPC_MTU,
 };
-use crate::dataplane::verdict::{Drop, Verdict};
+use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::dataplane::vnet::{Gso, VnetHdr};
+use crate::dataplane::wire::{ethernet, icmp, ipv4, Ipv4};
 
 use super::nlb::Via;
 use super::output::{gso_headers, l4_mode};
-use super::{icmp, Pass, Sender, Sink, Track};
+use super::{Pass, Sender, Sink, Track};
 
 impl<'a, S: Sink> Pass<'a, S> {
     /// A packet from the emulated internet or the regional services.
@@ -51,26 +52,25 @@ impl<'a, S: Sink> Pass<'a, S> {
             return self.send_to_internet(frame, &vnet);
         }
         let Some(e) = snap.eni_by_public_ip(info.dst) else {
-            return Verdict::Dropped(Drop::NoSuchPublicAddress);
+            return Verdict::Dropped(DropReason::NoSuchPublicAddress);
         };
         let Some(eni) = snap.eni(e) else {
-            return Verdict::Dropped(Drop::NoSuchPublicAddress);
+            return Verdict::Dropped(DropReason::NoSuchPublicAddress);
         };
         if snap.vpc(eni.vpc).is_none_or(|v| v.igw.is_none()) {
-            return Verdict::Dropped(Drop::NoInternetGateway(eni.vpc));
+            return Verdict::Dropped(DropReason::NoInternetGateway(eni.vpc));
         }
         // The internet gateway is a hop.
-        let ip = &mut frame[eth::LEN..];
-        if checksum::ipv4_decrement_ttl(ip).is_err() {
+        if checksum::ipv4_decrement_ttl(ethernet::payload_of_mut(frame)).is_err() {
             self.icmp_error(
                 port,
                 None,
                 frame,
-                icmp_type::TIME_EXCEEDED,
-                icmp::CODE_TTL,
+                icmp::ty::TIME_EXCEEDED,
+                icmp::code::TTL_EXCEEDED,
                 0,
             );
-            return Verdict::Dropped(Drop::TtlExceeded);
+            return Verdict::Dropped(DropReason::TtlExceeded);
         }
         // An internet-facing load balancer's node.
         if let EniRole::LbNode { nlb, node } = eni.role {
@@ -84,8 +84,8 @@ impl<'a, S: Sink> Pass<'a, S> {
     /// packet from the emulated internet), or to the emulated internet.
     pub(super) fn toward_public_address(&mut self, frame: &mut [u8], vnet: VnetHdr) -> Verdict {
         let snap = self.snap;
-        let Some(info) = frame.get(eth::LEN..).and_then(parse_ipv4) else {
-            return Verdict::Dropped(Drop::Malformed);
+        let Some(info) = parse_ipv4(ethernet::payload_of(frame)) else {
+            return Verdict::Dropped(DropReason::Malformed);
         };
         if snap.is_region_service(info.dst) {
             self.send_to_service(snap.region_port, frame, &vnet)
@@ -109,7 +109,7 @@ impl<'a, S: Sink> Pass<'a, S> {
         let eni = sender.eni;
         let Some(public) = eni.public_ip else {
             return self.reject(
-                Drop::NoPublicIp(sender.ix),
+                DropReason::NoPublicIp(sender.ix),
                 eni.vpc,
                 Some(sender.ix),
                 info,
@@ -120,25 +120,25 @@ impl<'a, S: Sink> Pass<'a, S> {
         if let Some(v) = self.igw_mtu(port, Some(eni.mac), frame, &vnet, info) {
             return v;
         }
-        if frame.get(eth::LEN + ipf::TTL).is_none_or(|&t| t <= 1) {
+        if Ipv4::new(ethernet::payload_of(frame)).is_none_or(|h| h.ttl() <= 1) {
             self.icmp_error(
                 port,
                 Some(eni.mac),
                 frame,
-                icmp_type::TIME_EXCEEDED,
-                icmp::CODE_TTL,
+                icmp::ty::TIME_EXCEEDED,
+                icmp::code::TTL_EXCEEDED,
                 0,
             );
-            return Verdict::Dropped(Drop::TtlExceeded);
+            return Verdict::Dropped(DropReason::TtlExceeded);
         }
         if let Err(d) = self.commit(track, eni.vpc, Some(sender.ix), eni.subnet, info) {
             return Verdict::Dropped(d);
         }
-        let ip = &mut frame[eth::LEN..];
+        let ip = ethernet::payload_of_mut(frame);
         let rewritten = checksum::ipv4_decrement_ttl(ip).is_ok()
             && checksum::ipv4_rewrite_addr(ip, AddrField::Src, public, l4_mode(&vnet)).is_ok();
         if !rewritten {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         }
         self.toward_public_address(frame, vnet)
     }
@@ -154,11 +154,11 @@ impl<'a, S: Sink> Pass<'a, S> {
         info: &Ipv4Info,
     ) -> Option<Verdict> {
         match fits_mtu(frame, vnet, info, IGW_MTU) {
-            Err(()) => Some(Verdict::Dropped(Drop::Malformed)),
+            Err(()) => Some(Verdict::Dropped(DropReason::Malformed)),
             Ok(true) => None,
             Ok(false) if info.dont_fragment => {
                 self.frag_needed(port, sender_mac, frame, IGW_MTU);
-                Some(Verdict::Dropped(Drop::MtuExceeded))
+                Some(Verdict::Dropped(DropReason::MtuExceeded))
             }
             Ok(false) => None,
         }
@@ -175,13 +175,13 @@ impl<'a, S: Sink> Pass<'a, S> {
         info: &Ipv4Info,
     ) -> Option<Verdict> {
         match fits_mtu(frame, vnet, info, VPC_MTU) {
-            Err(()) => Some(Verdict::Dropped(Drop::Malformed)),
+            Err(()) => Some(Verdict::Dropped(DropReason::Malformed)),
             Ok(true) => None,
             Ok(false) => {
                 if info.dont_fragment {
                     self.frag_needed(port, Some(sender_mac), frame, VPC_MTU);
                 }
-                Some(Verdict::Dropped(Drop::VpcMtuExceeded))
+                Some(Verdict::Dropped(DropReason::VpcMtuExceeded))
             }
         }
     }
@@ -192,8 +192,8 @@ impl<'a, S: Sink> Pass<'a, S> {
             port,
             sender_mac,
             frame,
-            icmp_type::DEST_UNREACHABLE,
-            icmp::CODE_FRAG_NEEDED,
+            icmp::ty::DEST_UNREACHABLE,
+            icmp::code::FRAG_NEEDED,
             mtu,
         );
     }
@@ -209,48 +209,52 @@ impl<'a, S: Sink> Pass<'a, S> {
             )
             .is_err()
         {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         }
-        let Some(ip) = frame.get(eth::LEN..) else {
-            return Verdict::Dropped(Drop::Malformed);
-        };
-        let Some(info) = parse_ipv4(ip) else {
-            return Verdict::Dropped(Drop::Malformed);
+        let ip = ethernet::payload_of(frame);
+        let (Some(info), Some(h)) = (parse_ipv4(ip), Ipv4::new(ip)) else {
+            return Verdict::Dropped(DropReason::Malformed);
         };
         let ihl = info.ihl;
-        let flags_off =
-            u16::from_be_bytes([ip[ipf::FLAGS_FRAGMENT][0], ip[ipf::FLAGS_FRAGMENT][1]]);
-        let base_offset = usize::from(flags_off & 0x1fff) * 8;
-        let had_mf = flags_off & 0x2000 != 0;
-        let payload = &ip[ihl..info.total_len];
+        let base_offset = usize::from(h.frag_offset()) * 8;
+        let had_mf = h.more_fragments();
+        // Every fragment: the frame's Ethernet and IP headers, then its part.
+        let headers_len = ethernet::field::HEADER_LEN + ihl;
+        let (Some(headers), Some(payload)) =
+            (frame.get(..headers_len), ip.get(ihl..info.total_len))
+        else {
+            return Verdict::Dropped(DropReason::Malformed);
+        };
         let chunk = (usize::from(IGW_MTU) - ihl) & !7;
         let mut sent = 0;
         let mut off = 0;
         while off < payload.len() {
             let end = (off + chunk).min(payload.len());
             let last = end == payload.len();
-            let len = eth::LEN + ihl + (end - off);
+            let len = headers_len + (end - off);
             let Some(out) = self.gen.get_mut(..len) else {
-                return Verdict::Dropped(Drop::Malformed);
+                return Verdict::Dropped(DropReason::Malformed);
             };
-            out[..eth::LEN].copy_from_slice(&frame[..eth::LEN]);
-            out[eth::LEN..eth::LEN + ihl].copy_from_slice(&ip[..ihl]);
-            out[eth::LEN + ihl..].copy_from_slice(&payload[off..end]);
-            let o = &mut out[eth::LEN..];
-            let total = u16::try_from(ihl + end - off).unwrap_or(u16::MAX);
-            o[ipf::TOTAL_LEN].copy_from_slice(&total.to_be_bytes());
-            let mf = if last && !had_mf { 0 } else { 0x2000 };
-            let offset = u16::try_from((base_offset + off) / 8).unwrap_or(0) & 0x1fff;
-            o[ipf::FLAGS_FRAGMENT].copy_from_slice(&(mf | offset).to_be_bytes());
+            let (out_headers, out_payload) = out.split_at_mut(headers_len);
+            out_headers.copy_from_slice(headers);
+            out_payload.copy_from_slice(&payload[off..end]);
+            let o = ethernet::payload_of_mut(out);
+            let Some(mut h) = Ipv4::new(&mut *o) else {
+                return Verdict::Dropped(DropReason::Malformed);
+            };
+            h.set_total_len(u16::try_from(ihl + end - off).unwrap_or(u16::MAX));
+            let mf = if last && !had_mf { 0 } else { ipv4::frag::MF };
+            let offset = u16::try_from((base_offset + off) / 8).unwrap_or(0) & ipv4::frag::OFFSET;
+            h.set_flags_fragment(mf | offset);
             if checksum::fill_ipv4_header_checksum(o).is_err() {
-                return Verdict::Dropped(Drop::Malformed);
+                return Verdict::Dropped(DropReason::Malformed);
             }
             self.emit_gen(port, len);
             sent += 1;
             off = end;
         }
         if sent == 0 {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         }
         Verdict::Forwarded(port)
     }

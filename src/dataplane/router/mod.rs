@@ -49,6 +49,8 @@ mod icmp;
 mod igw;
 mod nlb;
 mod output;
+#[cfg(test)]
+mod tests;
 mod vpc;
 
 use core::net::Ipv4Addr;
@@ -57,13 +59,14 @@ use std::sync::Arc;
 
 use super::conntrack::{Conntrack, FlowKey, Timeouts};
 use super::nlb::Sessions;
-use super::packet::{eth, parse_ipv4};
+use super::packet::parse_ipv4;
 use super::time::Instant;
 use super::topology::{Eni, EniIx, Framing, PortId, Role, Snapshot, INTERNET_NET};
 
 pub use self::endpoint::ENDPOINT_MTU;
-use super::verdict::{Counters, Drop, FlowLog, PortCounters, Verdict};
+use super::verdict::{Counters, DropReason, FlowLog, PortCounters, Verdict};
 use super::vnet::{HdrSize, VnetHdr};
+use super::wire::ethernet::{self, ether_type, Ethernet};
 
 /// Where the router's frames go. The runtime writes them to TAPs and
 /// services; tests collect them.
@@ -115,7 +118,7 @@ struct FlowVal {
 
 /// Largest frame a buffer must hold: a 64 KiB GSO frame and its Ethernet
 /// header (the vnet header is never copied).
-const MAX_FRAME: usize = 65_535 + eth::LEN;
+const MAX_FRAME: usize = 65_535 + ethernet::field::HEADER_LEN;
 /// Largest frame the router writes itself (ICMP errors, fragments).
 const MAX_GEN: usize = 1600;
 /// The TTL of packets the router originates.
@@ -299,37 +302,33 @@ impl Router {
             seed: *seed,
         };
         let verdict = match snap.port(port).map(|p| p.framing) {
-            None => Verdict::Dropped(Drop::UnknownPort(port)),
+            None => Verdict::Dropped(DropReason::UnknownPort(port)),
             Some(Framing::Tap) => {
                 let size = hdr.bytes();
                 match VnetHdr::parse(buf, *hdr) {
                     Ok(vnet) if buf.len() >= size && vnet.validate(buf.len() - size).is_ok() => {
                         pass.frame(port, &mut buf[size..], vnet)
                     }
-                    _ => Verdict::Dropped(Drop::Malformed),
+                    _ => Verdict::Dropped(DropReason::Malformed),
                 }
             }
-            Some(Framing::Ip) => match inbuf.get_mut(..eth::LEN + buf.len()) {
-                Some(frame) => {
-                    frame[eth::LEN..].copy_from_slice(buf);
-                    frame[eth::TYPE].copy_from_slice(&eth::IPV4.to_be_bytes());
-                    pass.frame(port, frame, VnetHdr::PLAIN)
+            Some(Framing::Ip) => {
+                let len = ethernet::field::HEADER_LEN + buf.len();
+                match inbuf.get_mut(..len).and_then(Ethernet::new) {
+                    Some(mut eth) => {
+                        eth.payload_mut().copy_from_slice(buf);
+                        eth.set_ether_type(ether_type::IPV4);
+                        pass.frame(port, eth.into_inner(), VnetHdr::PLAIN)
+                    }
+                    None => Verdict::Dropped(DropReason::Malformed),
                 }
-                None => Verdict::Dropped(Drop::Malformed),
-            },
+            }
         };
         pass.counters.count(&verdict);
         if let (Verdict::Dropped(_), Some(c)) = (verdict, pass.counters.port(port)) {
             c.dropped += 1;
         }
         verdict
-    }
-}
-
-fn addr(b: &[u8]) -> Ipv4Addr {
-    match b {
-        &[a, b, c, d] => Ipv4Addr::new(a, b, c, d),
-        _ => Ipv4Addr::UNSPECIFIED,
     }
 }
 
@@ -369,26 +368,26 @@ struct Sender<'s> {
 
 impl<'a, S: Sink> Pass<'a, S> {
     fn frame(&mut self, port: PortId, frame: &mut [u8], vnet: VnetHdr) -> Verdict {
-        let Some(et) = super::packet::ether_type(frame) else {
-            return Verdict::Dropped(Drop::Malformed);
+        let Some(et) = ethernet::ether_type_of(frame) else {
+            return Verdict::Dropped(DropReason::Malformed);
         };
         match et {
-            eth::ARP => self.arp(port, frame),
-            eth::IPV4 => self.ipv4(port, frame, vnet),
-            other => Verdict::Dropped(Drop::UnsupportedEtherType(other)),
+            ether_type::ARP => self.arp(port, frame),
+            ether_type::IPV4 => self.ipv4(port, frame, vnet),
+            other => Verdict::Dropped(DropReason::UnsupportedEtherType(other)),
         }
     }
 
     // ---- IPv4 -------------------------------------------------------------
 
     fn ipv4(&mut self, port: PortId, frame: &mut [u8], vnet: VnetHdr) -> Verdict {
-        let Some(info) = frame.get(eth::LEN..).and_then(parse_ipv4) else {
-            return Verdict::Dropped(Drop::Malformed);
+        let Some(info) = parse_ipv4(ethernet::payload_of(frame)) else {
+            return Verdict::Dropped(DropReason::Malformed);
         };
         // Drop Ethernet padding: from here on the frame ends with the packet.
-        let frame = &mut frame[..eth::LEN + info.total_len];
+        let frame = &mut frame[..ethernet::field::HEADER_LEN + info.total_len];
         if info.dst.is_broadcast() || info.dst.is_multicast() {
-            return Verdict::Dropped(Drop::NotUnicast);
+            return Verdict::Dropped(DropReason::NotUnicast);
         }
         match self.snap.role(port) {
             Role::Eni(e) => self.handle_from_eni(port, e, frame, vnet, &info),
@@ -396,11 +395,11 @@ impl<'a, S: Sink> Pass<'a, S> {
             Role::Region => self.handle_from_outside(port, frame, vnet, &info),
             Role::GatewayEndpoint(g) => {
                 let Some(vpc) = self.snap.gateway_endpoints.get(g.ix()).map(|g| g.vpc) else {
-                    return Verdict::Dropped(Drop::UnknownPort(port));
+                    return Verdict::Dropped(DropReason::UnknownPort(port));
                 };
                 match self.snap.eni_by_ip(vpc, info.dst) {
                     Some(e) => self.inbound(e, frame, vnet, &info, info.dst, None),
-                    None => Verdict::Dropped(Drop::NoSuchAddress(vpc)),
+                    None => Verdict::Dropped(DropReason::NoSuchAddress(vpc)),
                 }
             }
             Role::AmazonProvided(vpc) => self.handle_from_amazon(port, vpc, frame, vnet, &info),
@@ -408,28 +407,28 @@ impl<'a, S: Sink> Pass<'a, S> {
             // health check: into the VPC for the ENI it is addressed to.
             Role::InterfaceEndpoint(i) => {
                 let Some(vpc) = self.snap.elb.interface_endpoints.get(i.ix()).map(|e| e.vpc) else {
-                    return Verdict::Dropped(Drop::UnknownPort(port));
+                    return Verdict::Dropped(DropReason::UnknownPort(port));
                 };
                 match self.snap.eni_by_ip(vpc, info.dst) {
                     Some(e) => self.inbound(e, frame, vnet, &info, info.dst, None),
-                    None => Verdict::Dropped(Drop::NoSuchAddress(vpc)),
+                    None => Verdict::Dropped(DropReason::NoSuchAddress(vpc)),
                 }
             }
             // The internet resolver's answers: to the internet host.
             Role::InternetDns if INTERNET_NET.contains(&info.dst) => {
                 self.send_to_internet(frame, &vnet)
             }
-            Role::InternetDns => Verdict::Dropped(Drop::Unexpected(port)),
+            Role::InternetDns => Verdict::Dropped(DropReason::Unexpected(port)),
             Role::LoadBalancer(n) => {
                 let Some(vpc) = self.snap.elb.nlbs.get(n.ix()).map(|l| l.vpc) else {
-                    return Verdict::Dropped(Drop::UnknownPort(port));
+                    return Verdict::Dropped(DropReason::UnknownPort(port));
                 };
                 match self.snap.eni_by_ip(vpc, info.dst) {
                     Some(e) => self.inbound(e, frame, vnet, &info, info.dst, None),
-                    None => Verdict::Dropped(Drop::NoSuchAddress(vpc)),
+                    None => Verdict::Dropped(DropReason::NoSuchAddress(vpc)),
                 }
             }
-            Role::Inactive => Verdict::Dropped(Drop::UnknownPort(port)),
+            Role::Inactive => Verdict::Dropped(DropReason::UnknownPort(port)),
         }
     }
 }

@@ -36,11 +36,13 @@ use crate::dataplane::conntrack::FlowKey;
 use crate::dataplane::nlb::{
     self, Client, PortField, Proxy, SeqField, Session, INTERNET_ZONE, UDP_IDLE,
 };
-use crate::dataplane::packet::tcp_flags::{ACK, FIN, PSH, RST, SYN};
-use crate::dataplane::packet::{eth, parse_ipv4, proto, Ipv4Info, L4};
+use crate::dataplane::packet::{parse_ipv4, Ipv4Info, L4};
 use crate::dataplane::topology::{Eni, EniIx, IfeIx, NlbIx, VpcIx, INTERNET_NET};
-use crate::dataplane::verdict::{Drop, Verdict};
+use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::dataplane::vnet::VnetHdr;
+use crate::dataplane::wire::ethernet::{self, ether_type, Ethernet};
+use crate::dataplane::wire::tcp_flags::{ACK, FIN, PSH, RST, SYN};
+use crate::dataplane::wire::{ipv4, proto, tcp, Ipv4, Tcp};
 
 /// Where a client's packet came from.
 #[derive(Clone, Copy, Debug)]
@@ -84,7 +86,7 @@ impl<S: Sink> Pass<'_, S> {
         let vpc = sender.vpc;
         let key = track.key;
         let Some(lb) = snap.elb.nlbs.get(n.ix()) else {
-            return self.reject(Drop::NoSuchAddress(vpc), vpc, Some(e), info, key);
+            return self.reject(DropReason::NoSuchAddress(vpc), vpc, Some(e), info, key);
         };
         if let Err(v) = self.enter_subnet_of(e, vpc, d, info, key, same_subnet) {
             return v;
@@ -120,10 +122,10 @@ impl<S: Sink> Pass<'_, S> {
     ) -> Verdict {
         let snap = self.snap;
         let Some(lb) = snap.elb.nlbs.get(n.ix()) else {
-            return Verdict::Dropped(Drop::NlbNoListener(n));
+            return Verdict::Dropped(DropReason::NlbNoListener(n));
         };
         let Some((sport, dport)) = info.l4.ports() else {
-            return Verdict::Dropped(Drop::NlbNoListener(n));
+            return Verdict::Dropped(DropReason::NlbNoListener(n));
         };
         let (zone, endpoint) = match via {
             Via::Vpc { zone, endpoint } => (zone.0, endpoint),
@@ -136,7 +138,7 @@ impl<S: Sink> Pass<'_, S> {
             None => match self.new_session(n, node, outer, endpoint, frame, info) {
                 Ok(s) => s,
                 Err(d) => {
-                    if d == Drop::NlbNoFlow(n) {
+                    if d == DropReason::NlbNoFlow(n) {
                         self.reset_client(via, frame, info);
                     }
                     return Verdict::Dropped(d);
@@ -156,7 +158,7 @@ impl<S: Sink> Pass<'_, S> {
         // DNAT (and SNAT) to the target.
         let inner = session.inner;
         let mode = super::output::l4_mode(&vnet);
-        let ip = &mut frame[eth::LEN..];
+        let ip = ethernet::payload_of_mut(frame);
         if let Proxy::Sent { shift } = session.proxy {
             nlb::shift_seq(ip, SeqField::Seq, shift, mode);
         }
@@ -167,13 +169,13 @@ impl<S: Sink> Pass<'_, S> {
             && (inner.src_port == sport
                 || nlb::rewrite_port(ip, PortField::Src, inner.src_port, mode).is_ok());
         if !ok {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         }
-        let Some(info2) = parse_ipv4(&frame[eth::LEN..]) else {
-            return Verdict::Dropped(Drop::Malformed);
+        let Some(info2) = parse_ipv4(ethernet::payload_of(frame)) else {
+            return Verdict::Dropped(DropReason::Malformed);
         };
         let Some(t) = snap.eni_by_ip(lb.vpc, inner.dst) else {
-            return Verdict::Dropped(Drop::NlbNoTarget(n));
+            return Verdict::Dropped(DropReason::NlbNoTarget(n));
         };
         let (key, trackable) = super::gates::flow_key(lb.vpc, &info2, info2.src, info2.dst);
         let mut track = self.lookup(key, trackable, &info2);
@@ -189,29 +191,29 @@ impl<S: Sink> Pass<'_, S> {
         endpoint: Option<IfeIx>,
         frame: &[u8],
         info: &Ipv4Info,
-    ) -> Result<Session, Drop> {
+    ) -> Result<Session, DropReason> {
         let snap = self.snap;
         let elb = &snap.elb;
-        let lb = elb.nlbs.get(n.ix()).ok_or(Drop::NlbNoListener(n))?;
-        let nd = lb.nodes.get(node).ok_or(Drop::NlbNoListener(n))?;
+        let lb = elb.nlbs.get(n.ix()).ok_or(DropReason::NlbNoListener(n))?;
+        let nd = lb.nodes.get(node).ok_or(DropReason::NlbNoListener(n))?;
         let listener = lb
             .listener(info.protocol, outer.dst_port)
-            .ok_or(Drop::NlbNoListener(n))?;
+            .ok_or(DropReason::NlbNoListener(n))?;
         let tcp = info.protocol == proto::TCP;
         if tcp && !matches!(info.l4, L4::Tcp { flags, .. } if flags & (SYN | ACK) == SYN) {
-            return Err(Drop::NlbNoFlow(n));
+            return Err(DropReason::NlbNoFlow(n));
         }
         let via_privatelink = endpoint.is_some();
         if lb.has_security_groups && (!via_privatelink || lb.enforce_sg_on_privatelink) {
-            let node_eni = snap.eni(nd.eni).ok_or(Drop::NlbNoListener(n))?;
+            let node_eni = snap.eni(nd.eni).ok_or(DropReason::NlbNoListener(n))?;
             if self.groups_allow(node_eni, true, info, info.src).is_none() {
-                return Err(Drop::SgIngressDenied(nd.eni));
+                return Err(DropReason::SgIngressDenied(nd.eni));
             }
         }
         let tg = elb
             .target_groups
             .get(listener.tg.ix())
-            .ok_or(Drop::NlbNoTarget(n))?;
+            .ok_or(DropReason::NlbNoTarget(n))?;
         let cross_zone = tg.cross_zone.unwrap_or(lb.cross_zone);
         let mut candidates = [crate::dataplane::topology::TargetIx(0); MAX_CANDIDATES];
         let mut count = 0;
@@ -228,7 +230,7 @@ impl<S: Sink> Pass<'_, S> {
             }
         }
         let syn_seq = if tcp {
-            nlb::tcp_seq(frame.get(eth::LEN..).unwrap_or(&[]))
+            nlb::tcp_seq(ethernet::payload_of(frame))
         } else {
             None
         };
@@ -237,8 +239,11 @@ impl<S: Sink> Pass<'_, S> {
         let chosen = nlb::pick(hash, &candidates[..count], |t| {
             health.get(t.ix()).copied().unwrap_or(false)
         })
-        .ok_or(Drop::NlbNoTarget(n))?;
-        let target = elb.targets.get(chosen.ix()).ok_or(Drop::NlbNoTarget(n))?;
+        .ok_or(DropReason::NlbNoTarget(n))?;
+        let target = elb
+            .targets
+            .get(chosen.ix())
+            .ok_or(DropReason::NlbNoTarget(n))?;
         let snat = via_privatelink || !tg.preserve_client_ip;
         let zone = lb.vpc.0;
         let (src, src_port) = if snat {
@@ -279,7 +284,7 @@ impl<S: Sink> Pass<'_, S> {
         };
         self.sessions
             .insert(session)
-            .map_err(|_| Drop::NlbFlowsFull)?;
+            .map_err(|_| DropReason::NlbFlowsFull)?;
         Ok(session)
     }
 
@@ -289,54 +294,30 @@ impl<S: Sink> Pass<'_, S> {
     fn send_proxy_header(&mut self, vpc: VpcIx, session: &Session, frame: &[u8]) -> Option<u32> {
         let snap = self.snap;
         let target = snap.eni(snap.eni_by_ip(vpc, session.inner.dst)?)?;
-        let ip = frame.get(eth::LEN..)?;
-        let ihl = usize::from(ip.first()? & 0x0f) * 4;
-        let tcp = ip.get(ihl..ihl + 20)?;
-        let (seq, ack, window) = (tcp.get(4..8)?, tcp.get(8..12)?, tcp.get(14..16)?);
-        let (seq, ack, window) = (
-            <[u8; 4]>::try_from(seq).ok()?,
-            <[u8; 4]>::try_from(ack).ok()?,
-            <[u8; 2]>::try_from(window).ok()?,
-        );
+        let ip = Ipv4::new(ethernet::payload_of(frame))?;
+        let client = Tcp::new(ip.payload())?;
         let vpce = (session.endpoint != u32::MAX)
             .then(|| snap.elb.interface_endpoints.get(session.endpoint as usize))
             .flatten()
             .map(|e| e.id.as_str());
         let out = self.gen.get_mut(..)?;
-        let body_at = eth::LEN + 40;
         let n = nlb::proxy_v2_header(
-            out.get_mut(body_at..)?,
+            out.get_mut(SEGMENT_HEADERS..)?,
             (session.outer.src, session.outer.src_port),
             (session.outer.dst, session.outer.dst_port),
             vpce,
         )?;
-        let len = body_at + n;
-        let f = out.get_mut(..len)?;
-        f[..body_at].fill(0);
-        f[eth::DST].copy_from_slice(&target.mac);
-        f[eth::SRC].copy_from_slice(&snap.router_mac);
-        f[eth::TYPE].copy_from_slice(&eth::IPV4.to_be_bytes());
         let inner = session.inner;
-        let ip = &mut f[eth::LEN..];
-        ip[0] = 0x45;
-        ip[2..4].copy_from_slice(&u16::try_from(40 + n).ok()?.to_be_bytes());
-        ip[6] = 0x40; // DF
-        ip[8] = 64;
-        ip[9] = proto::TCP;
-        ip[12..16].copy_from_slice(&inner.src.octets());
-        ip[16..20].copy_from_slice(&inner.dst.octets());
-        checksum::fill_ipv4_header_checksum(ip).ok()?;
-        let l4 = &mut ip[20..];
-        l4[0..2].copy_from_slice(&inner.src_port.to_be_bytes());
-        l4[2..4].copy_from_slice(&inner.dst_port.to_be_bytes());
-        l4[4..8].copy_from_slice(&seq);
-        l4[8..12].copy_from_slice(&ack);
-        l4[12] = 5 << 4;
-        l4[13] = PSH | ACK;
-        l4[14..16].copy_from_slice(&window);
-        let l4_len = u16::try_from(20 + n).ok()?;
-        let pseudo = checksum::pseudo_v4(inner.src, inner.dst, proto::TCP, l4_len);
-        checksum::fill_l4_checksum(l4, proto::TCP, pseudo).ok()?;
+        let segment = Segment {
+            macs: (target.mac, snap.router_mac),
+            src: (inner.src, inner.src_port),
+            dst: (inner.dst, inner.dst_port),
+            seq: client.seq(),
+            ack: client.ack(),
+            flags: PSH | ACK,
+            window: client.window(),
+        };
+        let len = segment.write(out, n)?;
         self.emit_gen(target.port, len);
         u32::try_from(n).ok()
     }
@@ -369,51 +350,29 @@ impl<S: Sink> Pass<'_, S> {
             }
             Via::Internet => return,
         };
-        let Some(ip) = frame.get(eth::LEN..) else {
+        let Some(tcp) = ethernet::payload_of(frame)
+            .get(info.ihl..)
+            .and_then(Tcp::new)
+        else {
             return;
         };
-        let Some(tcp) = ip.get(info.ihl..info.ihl + 20) else {
-            return;
-        };
-        let word = |at: usize| u32::from_be_bytes([tcp[at], tcp[at + 1], tcp[at + 2], tcp[at + 3]]);
-        let (seq, ack) = (word(4), word(8));
-        let data = info
-            .total_len
-            .saturating_sub(info.ihl + usize::from(tcp[12] >> 4) * 4);
+        let data = info.total_len.saturating_sub(info.ihl + tcp.header_len());
         let (r_seq, r_ack, r_flags) = if flags & ACK != 0 {
-            (ack, 0, RST)
+            (tcp.ack(), 0, RST)
         } else {
             let len = u32::try_from(data).unwrap_or(0) + u32::from(flags & (SYN | FIN) != 0);
-            (0, seq.wrapping_add(len), RST | ACK)
+            (0, tcp.seq().wrapping_add(len), RST | ACK)
         };
-        let len = eth::LEN + 40;
-        let Some(out) = self.gen.get_mut(..len) else {
-            return;
+        let segment = Segment {
+            macs: (mac, snap.router_mac),
+            src: (info.dst, dst_port),
+            dst: (info.src, src_port),
+            seq: r_seq,
+            ack: r_ack,
+            flags: r_flags,
+            window: 0,
         };
-        out.fill(0);
-        out[eth::DST].copy_from_slice(&mac);
-        out[eth::SRC].copy_from_slice(&snap.router_mac);
-        out[eth::TYPE].copy_from_slice(&eth::IPV4.to_be_bytes());
-        let o = &mut out[eth::LEN..];
-        o[0] = 0x45;
-        o[2..4].copy_from_slice(&40u16.to_be_bytes());
-        o[6] = 0x40;
-        o[8] = 64;
-        o[9] = proto::TCP;
-        o[12..16].copy_from_slice(&info.dst.octets());
-        o[16..20].copy_from_slice(&info.src.octets());
-        if checksum::fill_ipv4_header_checksum(o).is_err() {
-            return;
-        }
-        let t = &mut o[20..];
-        t[0..2].copy_from_slice(&dst_port.to_be_bytes());
-        t[2..4].copy_from_slice(&src_port.to_be_bytes());
-        t[4..8].copy_from_slice(&r_seq.to_be_bytes());
-        t[8..12].copy_from_slice(&r_ack.to_be_bytes());
-        t[12] = 5 << 4;
-        t[13] = r_flags;
-        let pseudo = checksum::pseudo_v4(info.dst, info.src, proto::TCP, 20);
-        if checksum::fill_l4_checksum(t, proto::TCP, pseudo).is_ok() {
+        if let Some(len) = segment.write(self.gen, 0) {
             self.emit_gen(port, len);
         }
     }
@@ -427,7 +386,7 @@ impl<S: Sink> Pass<'_, S> {
         tport: u16,
         protocol: u8,
         wanted: u16,
-    ) -> Result<u16, Drop> {
+    ) -> Result<u16, DropReason> {
         let mut p = wanted.clamp(*NODE_PORTS.start(), *NODE_PORTS.end());
         for _ in 0..PORT_TRIES {
             let reply = FlowKey::new(protocol, target, tport, node, p).in_zone(zone);
@@ -440,7 +399,7 @@ impl<S: Sink> Pass<'_, S> {
                 p + 1
             };
         }
-        Err(Drop::NlbFlowsFull)
+        Err(DropReason::NlbFlowsFull)
     }
 
     /// A target's packet: `Some(verdict)` when it is a reply of a load balancer flow.
@@ -489,7 +448,7 @@ impl<S: Sink> Pass<'_, S> {
         }
         let outer = session.outer;
         let mode = super::output::l4_mode(&vnet);
-        let ip = &mut frame[eth::LEN..];
+        let ip = ethernet::payload_of_mut(frame);
         if let Proxy::Sent { shift } = session.proxy {
             nlb::shift_seq(ip, SeqField::Ack, shift.wrapping_neg(), mode);
         }
@@ -498,30 +457,30 @@ impl<S: Sink> Pass<'_, S> {
             && checksum::ipv4_rewrite_addr(ip, AddrField::Dst, outer.src, mode).is_ok()
             && nlb::rewrite_port(ip, PortField::Dst, outer.src_port, mode).is_ok();
         if !ok {
-            return Verdict::Dropped(Drop::Malformed);
+            return Verdict::Dropped(DropReason::Malformed);
         }
         if session.via_privatelink() {
             let ife = IfeIx(session.endpoint);
             if super::endpoint::too_big(info, &vnet, frame) {
-                return Verdict::Dropped(Drop::EndpointMtuExceeded(ife));
+                return Verdict::Dropped(DropReason::EndpointMtuExceeded(ife));
             }
-            nlb::clamp_mss(&mut frame[eth::LEN..], PRIVATELINK_MSS, mode);
+            nlb::clamp_mss(ethernet::payload_of_mut(frame), PRIVATELINK_MSS, mode);
         }
-        let Some(info2) = parse_ipv4(&frame[eth::LEN..]) else {
-            return Verdict::Dropped(Drop::Malformed);
+        let Some(info2) = parse_ipv4(ethernet::payload_of(frame)) else {
+            return Verdict::Dropped(DropReason::Malformed);
         };
         match session.client {
             Client::Vpc => {
                 let vpc = VpcIx(outer.zone);
                 match snap.eni_by_ip(vpc, outer.src) {
                     Some(c) => self.inbound(c, frame, vnet, &info2, outer.src, None),
-                    None => Verdict::Dropped(Drop::NoSuchAddress(vpc)),
+                    None => Verdict::Dropped(DropReason::NoSuchAddress(vpc)),
                 }
             }
             Client::Internet => {
                 // Out through the load balancer VPC's internet gateway: a hop.
-                if checksum::ipv4_decrement_ttl(&mut frame[eth::LEN..]).is_err() {
-                    return Verdict::Dropped(Drop::TtlExceeded);
+                if checksum::ipv4_decrement_ttl(ethernet::payload_of_mut(frame)).is_err() {
+                    return Verdict::Dropped(DropReason::TtlExceeded);
                 }
                 self.toward_public_address(frame, vnet)
             }
@@ -532,3 +491,58 @@ impl<S: Sink> Pass<'_, S> {
 /// Targets one new flow may choose among (a target group holds at most this many targets
 /// in one AZ, or in all with cross-zone on; AWS allows 1,000 per load balancer).
 const MAX_CANDIDATES: usize = 1024;
+
+/// Ethernet, IPv4 and TCP headers of a segment the router writes itself.
+const SEGMENT_HEADERS: usize =
+    ethernet::field::HEADER_LEN + ipv4::field::HEADER_LEN + tcp::field::HEADER_LEN;
+
+/// A TCP segment the router writes itself (a proxy protocol header, a reset): IPv4 without
+/// options, DF set, TTL 64, a 20-byte TCP header.
+struct Segment {
+    /// Destination and source MAC.
+    macs: ([u8; 6], [u8; 6]),
+    src: (Ipv4Addr, u16),
+    dst: (Ipv4Addr, u16),
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    window: u16,
+}
+
+impl Segment {
+    /// Writes the headers in front of the `payload` bytes already at [`SEGMENT_HEADERS`] of
+    /// `out`, with both checksums. Returns the frame's length; `None` if `out` is too short.
+    fn write(&self, out: &mut [u8], payload: usize) -> Option<usize> {
+        let len = SEGMENT_HEADERS + payload;
+        let ip_len = u16::try_from(len - ethernet::field::HEADER_LEN).ok()?;
+        let l4_len = ip_len - ipv4::field::HEADER_LEN as u16;
+        let f = out.get_mut(..len)?;
+        f.get_mut(..SEGMENT_HEADERS)?.fill(0);
+        let mut eth = Ethernet::new(f)?;
+        eth.set_macs(self.macs.0, self.macs.1);
+        eth.set_ether_type(ether_type::IPV4);
+        let ip = eth.payload_mut();
+        let mut h = Ipv4::new(&mut *ip)?;
+        h.set_version_ihl(ipv4::VERSION_IHL_PLAIN);
+        h.set_total_len(ip_len);
+        h.set_flags_fragment(ipv4::frag::DF);
+        h.set_ttl(super::TTL);
+        h.set_protocol(proto::TCP);
+        h.set_src(self.src.0);
+        h.set_dst(self.dst.0);
+        checksum::fill_ipv4_header_checksum(ip).ok()?;
+        let mut h = Ipv4::new(&mut *ip)?;
+        let l4 = h.payload_mut();
+        let mut t = Tcp::new(&mut *l4)?;
+        t.set_src_port(self.src.1);
+        t.set_dst_port(self.dst.1);
+        t.set_seq(self.seq);
+        t.set_ack(self.ack);
+        t.set_header_len(tcp::field::HEADER_LEN as u8);
+        t.set_flags(self.flags);
+        t.set_window(self.window);
+        let pseudo = checksum::pseudo_v4(self.src.0, self.dst.0, proto::TCP, l4_len);
+        checksum::fill_l4_checksum(l4, proto::TCP, pseudo).ok()?;
+        Some(len)
+    }
+}

@@ -12,10 +12,11 @@
 
 use crate::dataplane::checksum::L4Csum;
 use crate::dataplane::gso;
-use crate::dataplane::packet::{eth, parse_ipv4, proto, Ipv4Info};
+use crate::dataplane::packet::{parse_ipv4, Ipv4Info};
 use crate::dataplane::topology::{Framing, PortId, IGW_MTU};
-use crate::dataplane::verdict::{Drop, Verdict};
+use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::dataplane::vnet::{Gso, VnetHdr};
+use crate::dataplane::wire::{ethernet, proto, udp, Tcp};
 
 use super::{Pass, Sink};
 
@@ -31,8 +32,7 @@ impl<'a, S: Sink> Pass<'a, S> {
     /// To the emulated internet host.
     pub(super) fn send_to_internet(&mut self, frame: &mut [u8], vnet: &VnetHdr) -> Verdict {
         let snap = self.snap;
-        frame[eth::DST].copy_from_slice(&snap.internet_host_mac);
-        frame[eth::SRC].copy_from_slice(&snap.router_mac);
+        ethernet::set_macs(frame, snap.internet_host_mac, snap.router_mac);
         if info_total(frame) > usize::from(IGW_MTU) && vnet.gso().is_ok_and(|g| g == Gso::None) {
             return self.fragment(snap.internet_port, frame, vnet);
         }
@@ -59,7 +59,7 @@ impl<'a, S: Sink> Pass<'a, S> {
                 v => v,
             };
         }
-        let packet = &frame[eth::LEN..];
+        let packet = ethernet::payload_of(frame);
         if let Some(c) = self.counters.port(port) {
             c.tx_frames += 1;
             c.tx_bytes += packet.len() as u64;
@@ -81,11 +81,7 @@ impl<'a, S: Sink> Pass<'a, S> {
             ..
         } = self;
         let mut emit = |s: &[u8]| {
-            let out = if ip_port {
-                s.get(eth::LEN..).unwrap_or(&[])
-            } else {
-                s
-            };
+            let out = if ip_port { ethernet::payload_of(s) } else { s };
             if let Some(c) = counters.port(port) {
                 c.tx_frames += 1;
                 c.tx_bytes += out.len() as u64;
@@ -98,7 +94,7 @@ impl<'a, S: Sink> Pass<'a, S> {
         };
         match r {
             Ok(_) => Verdict::Forwarded(port),
-            Err(_) => Verdict::Dropped(Drop::Malformed),
+            Err(_) => Verdict::Dropped(DropReason::Malformed),
         }
     }
 
@@ -110,7 +106,7 @@ impl<'a, S: Sink> Pass<'a, S> {
             .is_some_and(|p| p.framing == Framing::Ip);
         let frame = self.gen.get(..len).unwrap_or(&[]);
         let out = if ip_port {
-            frame.get(eth::LEN..).unwrap_or(&[])
+            ethernet::payload_of(frame)
         } else {
             frame
         };
@@ -131,21 +127,21 @@ pub(super) fn l4_mode(vnet: &VnetHdr) -> L4Csum {
 }
 
 fn info_total(frame: &[u8]) -> usize {
-    frame.len().saturating_sub(eth::LEN)
+    ethernet::payload_of(frame).len()
 }
 
 /// IP plus L4 header bytes of each segment of a GSO frame.
 pub(super) fn gso_headers(frame: &[u8], info: &Ipv4Info) -> Option<usize> {
-    let l4 = frame.get(eth::LEN + info.ihl..)?;
+    let l4 = ethernet::payload_of(frame).get(info.ihl..)?;
     let l4_hdr = match info.protocol {
-        proto::TCP => usize::from(*l4.get(12)? >> 4) * 4,
-        proto::UDP => 8,
+        proto::TCP => Tcp::new(l4)?.header_len(),
+        proto::UDP => udp::field::HEADER_LEN,
         _ => return None,
     };
     Some(info.ihl + l4_hdr)
 }
 
 fn gso_headers_frame(frame: &[u8]) -> Option<usize> {
-    let info = parse_ipv4(frame.get(eth::LEN..)?)?;
+    let info = parse_ipv4(ethernet::payload_of(frame))?;
     gso_headers(frame, &info)
 }

@@ -18,11 +18,12 @@ use core::net::Ipv4Addr;
 
 use crate::dataplane::checksum::{self, AddrField};
 use crate::dataplane::nacl::Way;
-use crate::dataplane::packet::{eth, Ipv4Info};
+use crate::dataplane::packet::Ipv4Info;
 use crate::dataplane::route::Hop;
 use crate::dataplane::topology::{EniIx, EniRole, PortId, VpcIx};
-use crate::dataplane::verdict::{Drop, Verdict};
+use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::dataplane::vnet::VnetHdr;
+use crate::dataplane::wire::ethernet;
 use crate::model::catalog::{AMAZON_DNS_LINK_LOCAL, IMDS_ADDRESS};
 
 use super::gates::flow_key;
@@ -41,20 +42,20 @@ impl<'a, S: Sink> Pass<'a, S> {
     ) -> Verdict {
         let snap = self.snap;
         let Some(eni) = snap.eni(e) else {
-            return Verdict::Dropped(Drop::UnknownPort(port));
+            return Verdict::Dropped(DropReason::UnknownPort(port));
         };
         let Some(subnet) = snap.subnet(eni.subnet) else {
-            return Verdict::Dropped(Drop::UnknownPort(port));
+            return Verdict::Dropped(DropReason::UnknownPort(port));
         };
         if eni.source_dest_check && info.src != eni.ip {
-            return Verdict::Dropped(Drop::SourceDestCheck(e));
+            return Verdict::Dropped(DropReason::SourceDestCheck(e));
         }
         if let Some(v) = self.vpc_mtu(port, eni.mac, frame, &vnet, info) {
             return v;
         }
         let vpc_ix = eni.vpc;
         let Some(vpc) = snap.vpc(vpc_ix) else {
-            return Verdict::Dropped(Drop::UnknownPort(port));
+            return Verdict::Dropped(DropReason::UnknownPort(port));
         };
         // Addresses of the VPC itself: SGs and NACLs do not apply.
         if info.dst == subnet.router_ip {
@@ -82,14 +83,20 @@ impl<'a, S: Sink> Pass<'a, S> {
             .get(rt.ix())
             .and_then(|t| t.table.lookup(info.dst))
         else {
-            return self.reject(Drop::NoRoute(rt), vpc_ix, Some(e), info, key);
+            return self.reject(DropReason::NoRoute(rt), vpc_ix, Some(e), info, key);
         };
         // The destination ENI, for local and middlebox routes.
         let local_dst = match route.hop {
             Hop::Local => match snap.eni_by_ip(vpc_ix, info.dst) {
                 Some(d) => Some(d),
                 None => {
-                    return self.reject(Drop::NoSuchAddress(vpc_ix), vpc_ix, Some(e), info, key)
+                    return self.reject(
+                        DropReason::NoSuchAddress(vpc_ix),
+                        vpc_ix,
+                        Some(e),
+                        info,
+                        key,
+                    )
                 }
             },
             Hop::Eni(d) => Some(d),
@@ -106,7 +113,7 @@ impl<'a, S: Sink> Pass<'a, S> {
         match route.hop {
             Hop::Local | Hop::Eni(_) => {
                 let Some(d) = local_dst else {
-                    return Verdict::Dropped(Drop::NoSuchAddress(vpc_ix));
+                    return Verdict::Dropped(DropReason::NoSuchAddress(vpc_ix));
                 };
                 match snap.eni_role(d) {
                     EniRole::Instance => {
@@ -139,17 +146,21 @@ impl<'a, S: Sink> Pass<'a, S> {
             Hop::InternetGateway => self.out_igw(port, sender, frame, vnet, info, &mut track),
             Hop::GatewayEndpoint(g) => {
                 let Some(to) = snap.gateway_endpoints.get(g.ix()).map(|g| g.port) else {
-                    return self.reject(Drop::Blackhole(rt), vpc_ix, Some(e), info, key);
+                    return self.reject(DropReason::Blackhole(rt), vpc_ix, Some(e), info, key);
                 };
                 if let Err(d) = self.commit(&mut track, vpc_ix, Some(e), eni.subnet, info) {
                     return Verdict::Dropped(d);
                 }
                 self.send_to_service(to, frame, &vnet)
             }
-            Hop::Blackhole => self.reject(Drop::Blackhole(rt), vpc_ix, Some(e), info, key),
-            Hop::Unsupported => {
-                self.reject(Drop::UnsupportedTarget(rt), vpc_ix, Some(e), info, key)
-            }
+            Hop::Blackhole => self.reject(DropReason::Blackhole(rt), vpc_ix, Some(e), info, key),
+            Hop::Unsupported => self.reject(
+                DropReason::UnsupportedTarget(rt),
+                vpc_ix,
+                Some(e),
+                info,
+                key,
+            ),
         }
     }
 
@@ -167,14 +178,14 @@ impl<'a, S: Sink> Pass<'a, S> {
     ) -> Verdict {
         let snap = self.snap;
         let Some(dst) = snap.eni(d) else {
-            return Verdict::Dropped(Drop::NoSuchAddress(VpcIx(track.key.zone)));
+            return Verdict::Dropped(DropReason::NoSuchAddress(VpcIx(track.key.zone)));
         };
         let vpc = dst.vpc;
         let (src_ix, src_subnet) =
             sender.map_or((None, dst.subnet), |s| (Some(s.ix), s.eni.subnet));
         // Traffic for another address (a middlebox route) needs the check off.
         if dst.source_dest_check && info.dst != dst.ip {
-            return self.reject(Drop::SourceDestCheck(d), vpc, src_ix, info, track.key);
+            return self.reject(DropReason::SourceDestCheck(d), vpc, src_ix, info, track.key);
         }
         if !same_subnet {
             if let Err(r) = self.nacl(dst.subnet, Way::In, info, info.src) {
@@ -191,8 +202,7 @@ impl<'a, S: Sink> Pass<'a, S> {
             Some(s) if same_subnet => s.eni.mac,
             _ => snap.router_mac,
         };
-        frame[eth::DST].copy_from_slice(&dst.mac);
-        frame[eth::SRC].copy_from_slice(&src_mac);
+        ethernet::set_macs(frame, dst.mac, src_mac);
         self.emit(dst.port, &vnet, frame);
         Verdict::Forwarded(dst.port)
     }
@@ -211,7 +221,7 @@ impl<'a, S: Sink> Pass<'a, S> {
     ) -> Verdict {
         let snap = self.snap;
         let Some(eni) = snap.eni(e) else {
-            return Verdict::Dropped(Drop::NoSuchPublicAddress);
+            return Verdict::Dropped(DropReason::NoSuchPublicAddress);
         };
         let (key, trackable) = flow_key(eni.vpc, info, info.src, private_dst);
         let mut track = self.lookup(key, trackable, info);
@@ -226,14 +236,12 @@ impl<'a, S: Sink> Pass<'a, S> {
         }
         if let Some(to) = dnat {
             let mode = l4_mode(&vnet);
-            if checksum::ipv4_rewrite_addr(&mut frame[eth::LEN..], AddrField::Dst, to, mode)
-                .is_err()
-            {
-                return Verdict::Dropped(Drop::Malformed);
+            let ip = ethernet::payload_of_mut(frame);
+            if checksum::ipv4_rewrite_addr(ip, AddrField::Dst, to, mode).is_err() {
+                return Verdict::Dropped(DropReason::Malformed);
             }
         }
-        frame[eth::DST].copy_from_slice(&eni.mac);
-        frame[eth::SRC].copy_from_slice(&snap.router_mac);
+        ethernet::set_macs(frame, eni.mac, snap.router_mac);
         self.emit(eni.port, &vnet, frame);
         Verdict::Forwarded(eni.port)
     }
@@ -249,10 +257,9 @@ impl<'a, S: Sink> Pass<'a, S> {
     ) -> Verdict {
         let snap = self.snap;
         let Some(eni) = snap.eni_by_ip(vpc, info.dst).and_then(|e| snap.eni(e)) else {
-            return Verdict::Dropped(Drop::Unexpected(port));
+            return Verdict::Dropped(DropReason::Unexpected(port));
         };
-        frame[eth::DST].copy_from_slice(&eni.mac);
-        frame[eth::SRC].copy_from_slice(&snap.router_mac);
+        ethernet::set_macs(frame, eni.mac, snap.router_mac);
         self.emit(eni.port, &vnet, frame);
         Verdict::Forwarded(eni.port)
     }
