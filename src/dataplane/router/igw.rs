@@ -12,7 +12,7 @@
 //! segment) larger than 1500 bytes gets Fragmentation Needed when DF is set
 //! and is sent as IPv4 fragments when it is clear. Size and TTL are judged
 //! on the packet as the instance sent it. See
-//! `docs/decisions/0005-router-hops.md`.
+//! `docs/decisions/0005-router-semantics.md`.
 
 use crate::dataplane::checksum::{self, AddrField};
 use crate::dataplane::packet::{parse_ipv4, Ipv4Info};

@@ -22,7 +22,7 @@
 //!   gateway endpoint, or to Amazon-provided services. The internet gateway
 //!   is one hop (TTL − 1 both ways; an expiring packet gets ICMP Time
 //!   Exceeded from 203.0.113.1) with a 1500-byte MTU (DF set: Fragmentation
-//!   Needed; DF clear: fragmented). See `docs/decisions/0005-router-hops.md`.
+//!   Needed; DF clear: fragmented). See `docs/decisions/0005-router-semantics.md`.
 //! - [`Router::install`] swaps in a new [`Snapshot`] between two frames:
 //!   tracked flows live on.
 //!
