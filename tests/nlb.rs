@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use vpclab::dataplane::checksum;
 use vpclab::dataplane::testkit::{self, Addrs, Flags};
-use vpclab::dataplane::topology::{PortId, PortKind};
+use vpclab::dataplane::topology::{PortId, PortKind, ServicePort};
 use vpclab::dataplane::verdict::{DropKind, DropReason, Verdict};
 use vpclab::dataplane::vnet::{flags, gso_type, VnetHdr};
 use vpclab::model::change::{Change, RuleSpec};
@@ -91,7 +91,7 @@ fn an_interface_endpoint_to_an_aws_service_reaches_its_service_port_and_the_answ
     let snap = Arc::clone(h.router.snapshot());
     assert!(matches!(
         snap.port(port).unwrap().kind,
-        PortKind::InterfaceEndpoint(_)
+        PortKind::Service(ServicePort::InterfaceEndpoint { .. })
     ));
     assert_eq!(parsed(&out[0].frame).dst, eni_ip);
     // The service's SYN-ACK from the endpoint's address comes back to the instance.

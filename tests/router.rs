@@ -16,7 +16,7 @@ use vpclab::dataplane::checksum::{self, AddrField, L4Csum};
 use vpclab::dataplane::conntrack::Timeouts;
 use vpclab::dataplane::router::Config;
 use vpclab::dataplane::testkit::{self, Addrs, Flags, Sent};
-use vpclab::dataplane::topology::{PortId, PortKind, Snapshot, INTERNET_GATEWAY_IP};
+use vpclab::dataplane::topology::{PortId, PortKind, ServicePort, Snapshot, INTERNET_GATEWAY_IP};
 use vpclab::dataplane::verdict::{DropKind, DropReason, FlowAction, Verdict};
 use vpclab::dataplane::vnet::{flags, gso_type, VnetHdr};
 use vpclab::model::{self, catalog, AclEntry, Protocol, RuleAction};
@@ -120,7 +120,9 @@ fn seed2_private_reaches_s3_only_through_the_endpoint_route() {
     let endpoint = h.lab.vpc_endpoints[0].id.clone();
     let ep_port = h
         .snap()
-        .port_of(&PortKind::GatewayEndpoint(endpoint))
+        .port_of(&PortKind::Service(ServicePort::GatewayEndpoint {
+            vpce: endpoint,
+        }))
         .unwrap();
 
     let (v, sent) = h.send(private.port, &testkit::ping(&h.from(&private, s3), 9, 1));
@@ -210,7 +212,9 @@ fn seed2_an_endpoint_created_live_routes_to_s3_and_the_service_answers() {
     let snap = Arc::new(Snapshot::build(&h.lab, Some(h.snap())).unwrap());
     h.router.install(Arc::clone(&snap));
     services.install(&snap, &h.lab);
-    let port = snap.port_of(&PortKind::GatewayEndpoint(vpce)).unwrap();
+    let port = snap
+        .port_of(&PortKind::Service(ServicePort::GatewayEndpoint { vpce }))
+        .unwrap();
     let (v, sent) = h.send(private.port, &testkit::ping(&h.from(&private, s3), 7, 2));
     assert_eq!(
         v,
@@ -753,7 +757,10 @@ fn dns_and_metadata_reach_the_amazon_port_whatever_the_groups_say() {
     let mut h = lab();
     let server = h.host("ServerB");
     let vpc = h.lab.vpcs[0].id.clone();
-    let amazon = h.snap().port_of(&PortKind::AmazonProvided(vpc)).unwrap();
+    let amazon = h
+        .snap()
+        .port_of(&PortKind::Service(ServicePort::AmazonProvided { vpc }))
+        .unwrap();
     for dst in [
         Ipv4Addr::new(10, 1, 0, 2),
         catalog::AMAZON_DNS_LINK_LOCAL,
@@ -969,7 +976,9 @@ fn a_gso_frame_to_a_service_is_segmented_with_full_checksums() {
     let endpoint = h.lab.vpc_endpoints[0].id.clone();
     let ep = h
         .snap()
-        .port_of(&PortKind::GatewayEndpoint(endpoint))
+        .port_of(&PortKind::Service(ServicePort::GatewayEndpoint {
+            vpce: endpoint,
+        }))
         .unwrap();
     let (vnet, frame) = tso_frame(&h.from(&private, s3), 40000, 80, 10_000, 1000);
     let (v, sent) = h.send_vnet(private.port, &vnet, &frame);

@@ -52,26 +52,35 @@ use super::index::ix;
 /// What is behind a port.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum PortKind {
-    /// An ENI's TAP: an instance's `eth0` (or, later, an interface endpoint's
-    /// or NLB node's network interface).
+    /// An ENI's TAP: an instance's `eth0` (or an interface endpoint's or NLB node's network
+    /// interface).
     Eni(EniId),
     /// The emulated internet behind every internet gateway.
     Internet,
-    /// The region's public service addresses (S3, DynamoDB, …) as reached
-    /// through an internet gateway (source: a public IP).
+    /// The emulated AWS services (Amazon DNS, metadata, the region's service addresses,
+    /// endpoints, health checks).
+    Service(ServicePort),
+}
+
+/// A port behind which the emulated AWS services answer (`services` speaks of ports in these
+/// terms), keyed by model ids.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ServicePort {
+    /// Amazon DNS and IMDS for the instances of one VPC.
+    AmazonProvided { vpc: VpcId },
+    /// The region's public service addresses, reached through an internet gateway.
     Region,
-    /// A gateway endpoint's way into the regional service (source: a private
-    /// IP of the endpoint's VPC).
-    GatewayEndpoint(VpceId),
-    /// A VPC's Amazon-provided services: DNS at base+2 and 169.254.169.253,
-    /// instance metadata at 169.254.169.254.
-    AmazonProvided(VpcId),
-    /// The AWS service behind an interface endpoint (source: a private IP of the
-    /// endpoint's VPC; destination: one of the endpoint's network interfaces).
-    InterfaceEndpoint(VpceId),
-    /// A Network Load Balancer's health checks (source: its nodes' private IPs), by ARN.
-    LoadBalancer(String),
-    /// The emulated internet's DNS resolver (at the internet gateway's address).
+    /// S3 or DynamoDB through one gateway endpoint.
+    GatewayEndpoint { vpce: VpceId },
+    /// An AWS service through one interface endpoint: what instances send to the
+    /// endpoint's ENI IPs, past its security groups.
+    InterfaceEndpoint { vpce: VpceId },
+    /// One load balancer's nodes, as health checkers: probes leave on it (source: a node's
+    /// private IP), and the router hands back on it the targets' packets to a node IP that
+    /// belong to no client flow.
+    LoadBalancer { arn: String },
+    /// The emulated internet's resolver at `catalog::INTERNET_RESOLVER`: public names
+    /// only (load balancers, instances' public names, the region's services).
     InternetDns,
 }
 
@@ -306,6 +315,8 @@ pub struct Snapshot {
     pub internet_dns_port: PortId,
     /// Load balancers, target groups and interface endpoints.
     pub elb: Elb,
+    /// The active ports by what is behind them.
+    by_kind: HashMap<PortKind, PortId>,
     eni_by_ip: HashMap<(u32, u32), EniIx, FastState>,
     eni_by_public_ip: HashMap<u32, EniIx, FastState>,
     roles: Vec<Role>,
@@ -361,8 +372,8 @@ impl Snapshot {
     pub fn build(lab: &Lab, previous: Option<&Snapshot>) -> Result<Snapshot, TopologyError> {
         let mut ports = Ports::from_previous(previous);
         let internet_port = ports.get(PortKind::Internet);
-        let region_port = ports.get(PortKind::Region);
-        let internet_dns_port = ports.get(PortKind::InternetDns);
+        let region_port = ports.get(PortKind::Service(ServicePort::Region));
+        let internet_dns_port = ports.get(PortKind::Service(ServicePort::InternetDns));
 
         let vpcs = lab
             .vpcs
@@ -372,7 +383,9 @@ impl Snapshot {
                 cidr: v.cidr,
                 dns: cidr::dns_address(v.cidr),
                 igw: lab.igw_of(&v.id).map(|g| g.id.clone()),
-                amazon_port: ports.get(PortKind::AmazonProvided(v.id.clone())),
+                amazon_port: ports.get(PortKind::Service(ServicePort::AmazonProvided {
+                    vpc: v.id.clone(),
+                })),
             })
             .collect::<Vec<_>>();
         let vpc_ix = |id: &VpcId| position(&lab.vpcs, |v| &v.id == id).map(ix::<VpcIx>);
@@ -386,7 +399,9 @@ impl Snapshot {
                     id: e.id.clone(),
                     vpc: vpc_ix(&e.vpc)
                         .ok_or_else(|| dangling("endpoint", e.id.as_str(), e.vpc.as_str()))?,
-                    port: ports.get(PortKind::GatewayEndpoint(e.id.clone())),
+                    port: ports.get(PortKind::Service(ServicePort::GatewayEndpoint {
+                        vpce: e.id.clone(),
+                    })),
                 })
             })
             .collect::<Result<Vec<_>, TopologyError>>()?;
@@ -535,10 +550,16 @@ impl Snapshot {
             }
         }
 
+        let by_kind = ports
+            .by_kind
+            .into_iter()
+            .filter(|(_, id)| ports.ports.get(id.ix()).is_some_and(|p| p.active))
+            .collect();
         Ok(Snapshot {
             router_mac: Mac::generate(&format!("{}/router", lab.stack_name)).0,
             internet_host_mac: Mac::generate(&format!("{}/internet", lab.stack_name)).0,
             ports: ports.ports,
+            by_kind,
             vpcs,
             subnets,
             enis,
@@ -693,10 +714,14 @@ impl Snapshot {
 
     /// The port of a kind, if the snapshot has one.
     pub fn port_of(&self, kind: &PortKind) -> Option<PortId> {
-        self.ports
-            .iter()
-            .position(|p| &p.kind == kind && p.active)
-            .map(ix)
+        self.by_kind.get(kind).copied()
+    }
+
+    /// The active port behind which `service` answers.
+    pub fn service_port(&self, service: &ServicePort) -> Option<PortId> {
+        // A `PortKind` is needed to look up; service ports are few and this runs per packet
+        // the services send, not per forwarded frame.
+        self.port_of(&PortKind::Service(service.clone()))
     }
 
     /// Whether `member(g, ip)`: `ip` is the private IP of an ENI of group `g`

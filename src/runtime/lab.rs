@@ -32,7 +32,7 @@ use crate::control::client::control_socket;
 use crate::control::describe::{describe, resolve};
 use crate::control::protocol::{PortStatus, Recipe, Request, Response, Status};
 use crate::dataplane::router::{Config, Router};
-use crate::dataplane::topology::{PortKind, Snapshot, INTERNET_GATEWAY_IP};
+use crate::dataplane::topology::{PortKind, ServicePort, Snapshot, INTERNET_GATEWAY_IP};
 use crate::dataplane::verdict::{DropKind, FlowAction};
 use crate::host::instance::{Instance, InstanceSpec};
 use crate::host::link::{EthConfig, LinkDrops};
@@ -922,12 +922,18 @@ fn port_name(lab: &Lab, kind: &PortKind) -> String {
             format!("{e} ({})", owner.unwrap_or_default())
         }
         PortKind::Internet => "internet".into(),
-        PortKind::Region => "region services".into(),
-        PortKind::GatewayEndpoint(v) => format!("{v} (gateway endpoint)"),
-        PortKind::AmazonProvided(v) => format!("{v} (Amazon DNS, metadata)"),
-        PortKind::InterfaceEndpoint(v) => format!("{v} (interface endpoint service)"),
-        PortKind::LoadBalancer(arn) => format!("{arn} (health checks)"),
-        PortKind::InternetDns => "internet DNS resolver".into(),
+        PortKind::Service(ServicePort::Region) => "region services".into(),
+        PortKind::Service(ServicePort::GatewayEndpoint { vpce }) => {
+            format!("{vpce} (gateway endpoint)")
+        }
+        PortKind::Service(ServicePort::AmazonProvided { vpc }) => {
+            format!("{vpc} (Amazon DNS, metadata)")
+        }
+        PortKind::Service(ServicePort::InterfaceEndpoint { vpce }) => {
+            format!("{vpce} (interface endpoint service)")
+        }
+        PortKind::Service(ServicePort::LoadBalancer { arn }) => format!("{arn} (health checks)"),
+        PortKind::Service(ServicePort::InternetDns) => "internet DNS resolver".into(),
     }
 }
 

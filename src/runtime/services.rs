@@ -1,10 +1,10 @@
 //! The services as the event loop sees them: [`crate::services::Services`] keyed by
 //! router ports.
 //!
-//! Contract: [`LabServices`] implements [`ServiceSide`]. It maps the router's service
-//! ports ([`PortKind::AmazonProvided`], [`PortKind::Region`],
-//! [`PortKind::GatewayEndpoint`]) to [`ServicePort`]s and back through the installed
-//! snapshot; packets for any other port are dropped and counted. A new snapshot comes with
+//! Contract: [`LabServices`] implements [`ServiceSide`]. A router port is a service port
+//! when its kind is [`PortKind::Service`] (one vocabulary: the services' [`ServicePort`] is
+//! the data plane's); the way back is the snapshot's index of service ports. Packets for any
+//! other port are dropped and counted. A new snapshot comes with
 //! its lab, and the services follow it (new gateway endpoints, changed instances). This is
 //! not the fast path: packets for services are copied.
 
@@ -39,39 +39,22 @@ impl LabServices {
 }
 
 /// The service port behind a router port, if it is one.
-pub fn service_port(snap: &Snapshot, port: PortId) -> Option<ServicePort> {
+pub fn service_port(snap: &Snapshot, port: PortId) -> Option<&ServicePort> {
     match &snap.port(port)?.kind {
-        PortKind::AmazonProvided(vpc) => Some(ServicePort::AmazonProvided { vpc: vpc.clone() }),
-        PortKind::Region => Some(ServicePort::Region),
-        PortKind::GatewayEndpoint(vpce) => {
-            Some(ServicePort::GatewayEndpoint { vpce: vpce.clone() })
-        }
-        PortKind::InterfaceEndpoint(vpce) => {
-            Some(ServicePort::InterfaceEndpoint { vpce: vpce.clone() })
-        }
-        PortKind::LoadBalancer(arn) => Some(ServicePort::LoadBalancer { arn: arn.clone() }),
-        PortKind::InternetDns => Some(ServicePort::InternetDns),
+        PortKind::Service(sp) => Some(sp),
         PortKind::Eni(_) | PortKind::Internet => None,
     }
 }
 
-/// The router port behind a service port, if the snapshot has it.
+/// The router port behind a service port, if the snapshot has it (a hash lookup).
 pub fn router_port(snap: &Snapshot, port: &ServicePort) -> Option<PortId> {
-    let kind = match port {
-        ServicePort::AmazonProvided { vpc } => PortKind::AmazonProvided(vpc.clone()),
-        ServicePort::Region => PortKind::Region,
-        ServicePort::GatewayEndpoint { vpce } => PortKind::GatewayEndpoint(vpce.clone()),
-        ServicePort::InterfaceEndpoint { vpce } => PortKind::InterfaceEndpoint(vpce.clone()),
-        ServicePort::LoadBalancer { arn } => PortKind::LoadBalancer(arn.clone()),
-        ServicePort::InternetDns => PortKind::InternetDns,
-    };
-    snap.port_of(&kind)
+    snap.service_port(port)
 }
 
 impl ServiceSide for LabServices {
     fn receive(&mut self, now: Instant, port: PortId, packet: &[u8]) {
         match service_port(&self.snap, port) {
-            Some(sp) => self.services.receive(now, &sp, packet),
+            Some(sp) => self.services.receive(now, sp, packet),
             None => self.misdirected += 1,
         }
     }

@@ -74,26 +74,9 @@ use crate::model::{catalog, InstanceId, Lab, VpcId, VpceId};
 pub use self::health::{HealthState, TargetHealth};
 pub use self::stack::{App, IDLE_TIMEOUT, MTU};
 
-/// Where packets meet the services: keyed by model ids.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ServicePort {
-    /// Amazon DNS and IMDS for the instances of one VPC.
-    AmazonProvided { vpc: VpcId },
-    /// The region's public service addresses, reached through an internet gateway.
-    Region,
-    /// S3 or DynamoDB through one gateway endpoint.
-    GatewayEndpoint { vpce: VpceId },
-    /// An AWS service through one interface endpoint: what instances send to the
-    /// endpoint's ENI IPs, past its security groups.
-    InterfaceEndpoint { vpce: VpceId },
-    /// One load balancer's nodes, as health checkers: probes leave on it (source: a node's
-    /// private IP), and the router hands back on it the targets' packets to a node IP that
-    /// belong to no client flow.
-    LoadBalancer { arn: String },
-    /// The emulated internet's resolver at [`catalog::INTERNET_RESOLVER`]: public names
-    /// only (load balancers, instances' public names, the region's services).
-    InternetDns,
-}
+/// Where packets meet the services: the router's service ports, one vocabulary with the
+/// data plane's [`PortKind`](crate::dataplane::topology::PortKind).
+pub use crate::dataplane::topology::ServicePort;
 
 /// Why the services could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -11,8 +11,8 @@ use core::net::Ipv4Addr;
 use core::time::Duration;
 
 use super::{
-    ix, EniIx, IfeIx, NlbIx, PortId, PortKind, Ports, SubnetIx, TargetIx, TgIx, TopologyError,
-    VpcIx,
+    ix, EniIx, IfeIx, NlbIx, PortId, PortKind, Ports, ServicePort, SubnetIx, TargetIx, TgIx,
+    TopologyError, VpcIx,
 };
 use crate::model::catalog::{parse_service_name, ServiceName};
 use crate::model::{self, EniOwner, Lab, VpceId};
@@ -310,7 +310,9 @@ pub(super) fn compile(c: &Ctx<'_>, ports: &mut Ports) -> Result<Elb, TopologyErr
             cross_zone: lb.cross_zone,
             has_security_groups: !lb.security_groups.is_empty(),
             enforce_sg_on_privatelink: lb.enforce_sg_inbound_on_privatelink,
-            health_port: ports.get(PortKind::LoadBalancer(lb.arn.clone())),
+            health_port: ports.get(PortKind::Service(ServicePort::LoadBalancer {
+                arn: lb.arn.clone(),
+            })),
         });
     }
 
@@ -338,7 +340,9 @@ pub(super) fn compile(c: &Ctx<'_>, ports: &mut Ports) -> Result<Elb, TopologyErr
                 }
             }
             _ => EndpointTo::Service {
-                port: ports.get(PortKind::InterfaceEndpoint(e.id.clone())),
+                port: ports.get(PortKind::Service(ServicePort::InterfaceEndpoint {
+                    vpce: e.id.clone(),
+                })),
             },
         };
         let me = ix::<IfeIx>(interface_endpoints.len());
