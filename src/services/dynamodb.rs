@@ -44,8 +44,9 @@ use sha2::{Digest as _, Sha256};
 use self::expr::{Cmp, Cond, Kind, Operand, Params, Path};
 use self::value::{item_from_json, item_size, item_to_json, json_bool, json_str, not_expected};
 pub use self::value::{Item, KeyVal, Number, ScalarType, Value};
+pub use super::authz::{Access, AllowAll, Authorize, Via};
+use super::http::wire::http_date;
 use super::http::{Request, Response};
-pub use super::s3::Via;
 use crate::model::catalog;
 
 /// The largest request body taken (DynamoDB's limit: 16 MB).
@@ -158,19 +159,8 @@ fn not_null(field: &str) -> Error {
     )])
 }
 
-/// What a request asks to do, for the authorizer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Access {
-    /// The IAM action, `dynamodb:PutItem`.
-    pub action: String,
-    /// The table ARN, or `*` for actions on no table (ListTables).
-    pub resource: String,
-    /// How the request arrived.
-    pub via: Via,
-}
-
-/// Decides whether a request may be served.
-pub type Authorizer = Arc<dyn Fn(&Access) -> bool + Send + Sync>;
+/// Decides whether a request may be served: the services' one [`Authorize`] trait, shared.
+pub type Authorizer = Arc<dyn Authorize + Send + Sync>;
 
 /// Counts of DynamoDB requests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -222,21 +212,22 @@ impl Op {
         })
     }
 
-    fn name(self) -> &'static str {
+    /// The IAM action (`dynamodb:<Operation>`).
+    fn action(self) -> &'static str {
         match self {
-            Op::CreateTable => "CreateTable",
-            Op::DescribeTable => "DescribeTable",
-            Op::ListTables => "ListTables",
-            Op::DeleteTable => "DeleteTable",
-            Op::PutItem => "PutItem",
-            Op::GetItem => "GetItem",
-            Op::DeleteItem => "DeleteItem",
-            Op::UpdateItem => "UpdateItem",
-            Op::Query => "Query",
-            Op::Scan => "Scan",
-            Op::BatchWriteItem => "BatchWriteItem",
-            Op::BatchGetItem => "BatchGetItem",
-            Op::DescribeEndpoints => "DescribeEndpoints",
+            Op::CreateTable => "dynamodb:CreateTable",
+            Op::DescribeTable => "dynamodb:DescribeTable",
+            Op::ListTables => "dynamodb:ListTables",
+            Op::DeleteTable => "dynamodb:DeleteTable",
+            Op::PutItem => "dynamodb:PutItem",
+            Op::GetItem => "dynamodb:GetItem",
+            Op::DeleteItem => "dynamodb:DeleteItem",
+            Op::UpdateItem => "dynamodb:UpdateItem",
+            Op::Query => "dynamodb:Query",
+            Op::Scan => "dynamodb:Scan",
+            Op::BatchWriteItem => "dynamodb:BatchWriteItem",
+            Op::BatchGetItem => "dynamodb:BatchGetItem",
+            Op::DescribeEndpoints => "dynamodb:DescribeEndpoints",
         }
     }
 }
@@ -909,7 +900,7 @@ impl DynamoDb {
     pub fn handle(&mut self, via: &Via, req: &Request, now_unix_millis: u64) -> Response {
         match self.authorizer.clone() {
             Some(a) => self.handle_with(via, req, now_unix_millis, &*a),
-            None => self.handle_with(via, req, now_unix_millis, &|_| true),
+            None => self.handle_with(via, req, now_unix_millis, &AllowAll),
         }
     }
 
@@ -919,7 +910,7 @@ impl DynamoDb {
         via: &Via,
         req: &Request,
         now_unix_millis: u64,
-        authorize: &dyn Fn(&Access) -> bool,
+        authorize: &dyn Authorize,
     ) -> Response {
         self.counters.requests += 1;
         match via {
@@ -964,7 +955,7 @@ impl DynamoDb {
         via: &Via,
         req: &Request,
         now: u64,
-        authorize: &dyn Fn(&Access) -> bool,
+        authorize: &dyn Authorize,
     ) -> Result<Json, Error> {
         if req.body.len() > MAX_BODY {
             return Err(Error::RequestTooLarge);
@@ -1013,14 +1004,16 @@ impl DynamoDb {
                 resources.push(table_arn(&self.region, &name));
             }
         }
-        let action = format!("dynamodb:{}", op.name());
+        let action = op.action();
         for resource in resources {
             let access = Access {
-                action: action.clone(),
+                action,
                 resource,
                 via: via.clone(),
+                principal: None,
+                request_conditions: Vec::new(),
             };
-            if !authorize(&access) {
+            if !authorize.authorize(&access, None) {
                 let because = match via {
                     Via::Endpoint { .. } => "no VPC endpoint policy allows",
                     Via::Internet { .. } => "no identity-based policy allows",
@@ -1986,7 +1979,7 @@ fn finish(
     resp.with_header("Content-Type", content_type)
         .with_header("x-amzn-RequestId", request_id)
         .with_header("x-amz-crc32", crc.to_string())
-        .with_header("Date", super::s3::http_date(now))
+        .with_header("Date", http_date(now))
         .with_header("Server", "Server")
         .with_body(body)
 }

@@ -40,9 +40,12 @@ use md5::{Digest as _, Md5};
 
 use self::store::{ObjectMeta, Part, Store, TempFile, Upload};
 use self::xml::escape as xml_escape;
+use super::authz::LAB_PRINCIPAL;
+pub use super::authz::{Access, AllowAll, Authorize, Via};
 use super::http::conn::{Handler, Plan};
+pub use super::http::wire::{hex, http_date, iso8601, percent_decode};
 use super::http::{self, FileBody, Framing, Head, Request, Response};
-use crate::model::{catalog, Region, VpcId, VpceId};
+use crate::model::{catalog, Region};
 
 /// The largest body buffered whole (XML documents, bucket policies).
 pub const MAX_BUFFERED_BODY: usize = 1024 * 1024;
@@ -205,79 +208,6 @@ impl Error {
     }
 }
 
-/// How a request reached S3.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Via {
-    /// Through an internet gateway: the source is a public address.
-    Internet { src: Ipv4Addr },
-    /// Through a gateway endpoint: the source is the instance's private address.
-    Endpoint {
-        vpce: VpceId,
-        vpc: VpcId,
-        src: Ipv4Addr,
-    },
-}
-
-/// One request as IAM sees it: what an endpoint policy or a bucket policy is asked about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Access {
-    /// `s3:GetObject`, `s3:ListBucket`, …
-    pub action: &'static str,
-    /// `arn:aws:s3:::bucket`, `arn:aws:s3:::bucket/key`, or `*` (ListAllMyBuckets).
-    pub resource: String,
-    /// The path the request took.
-    pub via: Via,
-    /// `arn:aws:iam::<account>:root` when the request is signed (any credentials are the
-    /// lab account's: signatures are not checked), `None` when anonymous.
-    pub principal: Option<String>,
-    /// Request-specific condition keys (`s3:prefix`, `s3:delimiter`, `s3:max-keys`).
-    pub request_conditions: Vec<(&'static str, String)>,
-}
-
-impl Access {
-    /// Every condition key this request has, for a policy's `Condition` block: the path's
-    /// (`aws:SourceVpce`, `aws:SourceVpc`, `aws:VpcSourceIp` through an endpoint;
-    /// `aws:SourceIp` through the internet) and the request's own.
-    pub fn conditions(&self) -> Vec<(&'static str, String)> {
-        let mut v = match &self.via {
-            Via::Internet { src } => vec![("aws:SourceIp", src.to_string())],
-            Via::Endpoint { vpce, vpc, src } => vec![
-                ("aws:SourceVpce", vpce.to_string()),
-                ("aws:SourceVpc", vpc.to_string()),
-                ("aws:VpcSourceIp", src.to_string()),
-            ],
-        };
-        v.push((
-            "aws:SecureTransport",
-            "false".to_string(), // port 80 only
-        ));
-        v.extend(self.request_conditions.iter().cloned());
-        v
-    }
-}
-
-/// Decides whether a request may proceed (endpoint policy, bucket policy, …).
-pub trait Authorize {
-    /// `true` to serve `access`; `bucket_policy` is the target bucket's policy, if any.
-    fn authorize(&self, access: &Access, bucket_policy: Option<&serde_json::Value>) -> bool;
-}
-
-impl<F: Fn(&Access, Option<&serde_json::Value>) -> bool> Authorize for F {
-    fn authorize(&self, access: &Access, bucket_policy: Option<&serde_json::Value>) -> bool {
-        self(access, bucket_policy)
-    }
-}
-
-/// Allows every request (no endpoint or bucket policy is evaluated).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AllowAll;
-
-impl Authorize for AllowAll {
-    fn authorize(&self, _: &Access, _: Option<&serde_json::Value>) -> bool {
-        true
-    }
-}
-
 /// Counts of S3 requests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct S3Counters {
@@ -292,11 +222,6 @@ pub struct S3Counters {
     pub bytes_in: u64,
     /// Object bytes announced in GET replies.
     pub bytes_out: u64,
-}
-
-/// Lower-case hex of bytes.
-pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Percent-encodes for `encoding-type=url` listings: all but unreserved characters and `/`.
@@ -338,81 +263,6 @@ pub fn valid_bucket_name(name: &str) -> bool {
         && b.last().is_some_and(|c| c.is_ascii_alphanumeric())
         && !name.contains("..")
         && name.parse::<Ipv4Addr>().is_err()
-}
-
-/// Decodes `%XX` escapes (invalid escapes are kept as written).
-pub fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while let Some(&c) = b.get(i) {
-        let hex = |x: u8| (x as char).to_digit(16);
-        if c == b'%' {
-            if let (Some(h), Some(l)) = (
-                b.get(i + 1).and_then(|x| hex(*x)),
-                b.get(i + 2).and_then(|x| hex(*x)),
-            ) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(c);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// (year, month, day) of a day count since 1970-01-01 (H. Hinnant's civil_from_days).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// `2026-01-01T00:00:00.000Z`
-pub fn iso8601(unix_millis: u64) -> String {
-    let secs = (unix_millis / 1000) as i64;
-    let (y, mo, d) = civil(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60,
-        unix_millis % 1000
-    )
-}
-
-/// `Thu, 01 Jan 2026 00:00:00 GMT`
-pub fn http_date(unix_millis: u64) -> String {
-    let secs = (unix_millis / 1000) as i64;
-    let days = secs.div_euclid(86_400);
-    let (y, mo, d) = civil(days);
-    let s = secs.rem_euclid(86_400);
-    let wd = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]
-        .get(days.rem_euclid(7) as usize)
-        .copied()
-        .unwrap_or("Thu");
-    let mon = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-    .get(mo.saturating_sub(1) as usize)
-    .copied()
-    .unwrap_or("Jan");
-    format!(
-        "{wd}, {d:02} {mon} {y:04} {:02}:{:02}:{:02} GMT",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
 }
 
 /// A request's query parameters, decoded (`+` is a space, as S3 reads them).
@@ -726,7 +576,7 @@ fn principal(head: &Head, q: &Query) -> Option<String> {
         .is_some_and(|a| a.trim_start().starts_with("AWS"))
         || q.has("X-Amz-Credential")
         || q.has("AWSAccessKeyId");
-    signed.then(|| format!("arn:aws:iam::{}:root", catalog::ACCOUNT_ID))
+    signed.then(|| LAB_PRINCIPAL.clone())
 }
 
 fn xml_response(status: u16, body: String) -> Response {
