@@ -6,9 +6,16 @@
 //! gateway endpoint from a private address). Nothing panics; every failure is an S3 XML
 //! error with the status S3 gives it (HEAD replies carry the status only). Object bytes
 //! stream: a PUT body goes to a temporary file as it arrives and is renamed into place
-//! when complete; a GET is a file range read as the socket has room ([`store`] keeps the
-//! files). Memory per request is bounded whatever the object size: only XML and policy
-//! bodies are buffered, up to [`MAX_BUFFERED_BODY`].
+//! when complete; a GET is a file range read as the socket has room. Memory per request
+//! is bounded whatever the object size: only XML and policy bodies are buffered, up to
+//! [`MAX_BUFFERED_BODY`].
+//!
+//! Files: S3's file I/O happens only in [`store`] (the [`store::Store`] trait and its
+//! on-disk [`store::DiskStore`], under the index [`store::Buckets`]); the operations never
+//! touch the file system, and the connection reads GET ranges from the paths the store
+//! gives. The module's parts: `operations` (request dispatch and object operations),
+//! `listing` (ListBuckets, ListObjects, ListObjectsV2), `multipart` (completing and
+//! listing uploads), [`store`] and [`xml`].
 //!
 //! Addressing: virtual-hosted style (`Host: <bucket>.s3.<region>.amazonaws.com`, and the
 //! other S3 endpoint names of every catalog region) or path style (`/<bucket>/<key>`, with
@@ -26,9 +33,9 @@
 //!
 //! Authorization: every request is described as an [`Access`] (IAM action such as
 //! `s3:GetObject`, resource ARN, how it came, who signed) and put to the caller's
-//! [`Authorize`] with the bucket's policy; a refusal is `403 AccessDenied`. This module
-//! decides no policy itself ([`AllowAll`] is what the services pass until endpoint and
-//! bucket policies are evaluated).
+//! [`Authorize`] (shared with DynamoDB, in [`super::authz`]) with the bucket's policy; a
+//! refusal is `403 AccessDenied`. This module decides no policy itself: the services pass
+//! [`super::authz::Policies`], tests and tools [`AllowAll`].
 
 mod listing;
 mod multipart;
@@ -43,7 +50,7 @@ use md5::{Digest as _, Md5};
 
 pub use self::listing::url_encode;
 pub use self::operations::{parse_range, Incoming, RangeSpec};
-use self::store::{ObjectMeta, Part, Store, TempFile, Upload};
+use self::store::{Buckets, ObjectMeta, Part, TempFile, Upload};
 use self::xml::escape as xml_escape;
 use super::authz::LAB_PRINCIPAL;
 pub use super::authz::{Access, AllowAll, Authorize, Via};
@@ -315,7 +322,7 @@ fn el(name: &str, v: &str) -> String {
 
 /// S3 for one lab.
 pub struct S3 {
-    store: Store,
+    store: Buckets,
     /// `.<endpoint name>` and its region, longest first.
     endpoints: Vec<(String, &'static str)>,
     next_request: u64,
@@ -326,7 +333,7 @@ impl S3 {
     /// S3 keeping its buckets under `root` (created if missing; buckets and objects a
     /// previous router left there are served again).
     pub fn new(root: &std::path::Path) -> Result<Self, std::io::Error> {
-        let store = Store::open(root)?;
+        let store = Buckets::open(root)?;
         let mut endpoints: Vec<(String, &'static str)> = catalog::REGIONS
             .iter()
             .flat_map(|r| {
