@@ -5,7 +5,7 @@
 //! - [`template`]: CloudFormation YAML/JSON → model.
 //! - [`dataplane`]: the pure, sans-IO packet engine (checksums, GSO, LPM, conntrack).
 //! - [`services`]: the AWS side on smoltcp, sans-IO: Amazon DNS, instance metadata, the
-//!   public service addresses (ICMP echo, an S3 skeleton).
+//!   public service addresses (ICMP echo, S3, DynamoDB, interface endpoint services).
 //! - [`control`]: AWS-shaped views of a lab, shared by the CLI and the daemon.
 //! - [`host`]: namespaces, TAPs, instances and cleanup on the Linux host (the only `unsafe`).
 //! - [`cli`]: the command line, one module per verb.

@@ -562,7 +562,7 @@ fn services_for(lab: &Lab, name: &str, snap: Arc<Snapshot>) -> Result<LabService
 }
 
 /// The account of every lab resource (as the model's ARNs and owner ids say).
-const ACCOUNT: &str = "123456789012";
+const ACCOUNT: &str = crate::model::catalog::ACCOUNT_ID;
 
 struct Daemon {
     /// Router worker threads.

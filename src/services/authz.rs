@@ -1,5 +1,7 @@
-//! Who may do what through which door: gateway endpoint policies and S3 bucket policies,
-//! evaluated for every S3 and DynamoDB request.
+//! Who may do what through which door: how a request reached S3 or DynamoDB ([`Via`]),
+//! what it asks to do ([`Access`]), the one [`Authorize`] trait both services put every
+//! request to, and the lab's answer to it: gateway endpoint policies and S3 bucket policies
+//! ([`Policies`]).
 //!
 //! Contract:
 //! - [`Policies::update`] takes each gateway endpoint's policy from the lab (the default,
@@ -13,22 +15,92 @@
 //!   either path. Every request is the lab account's own (signatures are not checked; the
 //!   bucket owner is that account), and AWS lets an account use its own buckets without a
 //!   bucket-policy allow — so a missing allow there changes nothing. A bucket policy that
-//!   does not parse is ignored here (S3 refused it at `PutBucketPolicy`).
+//!   does not parse is ignored here (S3 refused it at `PutBucketPolicy`). DynamoDB has no
+//!   resource policy here: it passes none.
 //! - The condition keys are the path's (`aws:SourceVpce`, `aws:SourceVpc`,
 //!   `aws:VpcSourceIp` through an endpoint, `aws:SourceIp` through the internet gateway) and
 //!   the request's own (`s3:prefix`, …). The principal is the lab account's root
-//!   (`arn:aws:iam::123456789012:root`) for signed and unsigned requests alike.
+//!   ([`LAB_PRINCIPAL`], from [`catalog::ACCOUNT_ID`]) for signed and unsigned requests
+//!   alike.
 
 use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::sync::LazyLock;
 
 use serde_json::Value;
 
-use super::s3::{self, Via};
+use crate::model::catalog;
 use crate::model::policy::{Decision, Policy, RequestContext};
-use crate::model::{EndpointKind, Lab, VpceId};
+use crate::model::{EndpointKind, Lab, VpcId, VpceId};
 
-/// The principal every request runs as: the lab account.
-pub const LAB_PRINCIPAL: &str = "arn:aws:iam::123456789012:root";
+/// The principal every request runs as: the lab account's root,
+/// `arn:aws:iam::<catalog::ACCOUNT_ID>:root`.
+pub static LAB_PRINCIPAL: LazyLock<String> =
+    LazyLock::new(|| format!("arn:aws:iam::{}:root", catalog::ACCOUNT_ID));
+
+/// How a request reached S3 or DynamoDB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// Through an internet gateway: the source is a public address.
+    Internet { src: Ipv4Addr },
+    /// Through a gateway endpoint: the source is the instance's private address.
+    Endpoint {
+        vpce: VpceId,
+        vpc: VpcId,
+        src: Ipv4Addr,
+    },
+}
+
+/// One request as IAM sees it: what an endpoint policy or a bucket policy is asked about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    /// `s3:GetObject`, `s3:ListBucket`, `dynamodb:PutItem`, …
+    pub action: &'static str,
+    /// `arn:aws:s3:::bucket`, `arn:aws:s3:::bucket/key`, a DynamoDB table ARN, or `*`
+    /// (ListAllMyBuckets, ListTables).
+    pub resource: String,
+    /// The path the request took.
+    pub via: Via,
+    /// [`LAB_PRINCIPAL`] when an S3 request is signed (any credentials are the lab
+    /// account's: signatures are not checked), `None` when anonymous (and for DynamoDB).
+    pub principal: Option<String>,
+    /// Request-specific condition keys (`s3:prefix`, `s3:delimiter`, `s3:max-keys`).
+    pub request_conditions: Vec<(&'static str, String)>,
+}
+
+impl Access {
+    /// Every condition key this request has, for a policy's `Condition` block: the path's
+    /// ([`path_conditions`]) and the request's own.
+    pub fn conditions(&self) -> Vec<(&'static str, String)> {
+        let mut v = path_conditions(&self.via);
+        v.extend(self.request_conditions.iter().cloned());
+        v
+    }
+}
+
+/// Decides whether a request may proceed (endpoint policy, bucket policy, …). S3 and
+/// DynamoDB ask the same trait; closures of the same shape implement it.
+pub trait Authorize {
+    /// `true` to serve `access`; `bucket_policy` is the target S3 bucket's policy, if any
+    /// (always `None` for DynamoDB).
+    fn authorize(&self, access: &Access, bucket_policy: Option<&Value>) -> bool;
+}
+
+impl<F: Fn(&Access, Option<&Value>) -> bool> Authorize for F {
+    fn authorize(&self, access: &Access, bucket_policy: Option<&Value>) -> bool {
+        self(access, bucket_policy)
+    }
+}
+
+/// Allows every request (no endpoint or bucket policy is evaluated).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AllowAll;
+
+impl Authorize for AllowAll {
+    fn authorize(&self, _: &Access, _: Option<&Value>) -> bool {
+        true
+    }
+}
 
 /// The gateway endpoints' policies of a lab.
 #[derive(Debug, Default, Clone)]
@@ -76,7 +148,7 @@ impl Policies {
         let ctx = RequestContext {
             action,
             resource,
-            principal: Some(LAB_PRINCIPAL),
+            principal: Some(LAB_PRINCIPAL.as_str()),
             conditions: &conditions,
         };
         if let Via::Endpoint { vpce, .. } = via {
@@ -112,28 +184,14 @@ pub fn path_conditions(via: &Via) -> Vec<(&'static str, String)> {
     v
 }
 
-impl s3::Authorize for Policies {
-    fn authorize(&self, access: &s3::Access, bucket_policy: Option<&Value>) -> bool {
+impl Authorize for Policies {
+    fn authorize(&self, access: &Access, bucket_policy: Option<&Value>) -> bool {
         self.allows(
             &access.via,
             access.action,
             &access.resource,
             &access.conditions(),
             bucket_policy,
-        )
-    }
-}
-
-impl Policies {
-    /// The DynamoDB authorizer: the endpoint policy only (DynamoDB has no resource policy
-    /// here).
-    pub fn authorize_dynamodb(&self, access: &super::dynamodb::Access) -> bool {
-        self.allows(
-            &access.via,
-            &access.action,
-            &access.resource,
-            &path_conditions(&access.via),
-            None,
         )
     }
 }
@@ -243,5 +301,64 @@ mod tests {
             &[],
             None
         ));
+    }
+
+    #[test]
+    fn s3_and_dynamodb_are_refused_through_the_same_authorizer() {
+        use crate::services::dynamodb::DynamoDb;
+        use crate::services::http::parse;
+        use crate::services::s3::S3;
+
+        let (lab, vpce, vpc) = lab_with_policy(Some(json!({
+            "Statement": [
+                {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"},
+                {"Effect": "Deny", "Principal": "*",
+                 "Action": ["s3:PutObject", "dynamodb:PutItem"], "Resource": "*"}
+            ]
+        })));
+        let policies = Policies::new(&lab);
+        let authorize: &dyn Authorize = &policies;
+        let v = via(&vpce, &vpc);
+        let now = 1_767_225_600_000;
+        let request = |raw: &str| parse(raw.as_bytes(), 1 << 20).unwrap().unwrap().0;
+
+        let dir = std::env::temp_dir().join(format!("vpclab-authz-{}", std::process::id()));
+        let mut s3 = S3::new(&dir).unwrap();
+        let put = |target: &str, body: &str| {
+            request(&format!(
+                "PUT {target} HTTP/1.1\r\nHost: s3.ap-northeast-2.amazonaws.com\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ))
+        };
+        let bucket = s3.handle(&v, &put("/authz", ""), now, authorize);
+        let object = s3.handle(&v, &put("/authz/k", "x"), now, authorize);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(bucket.status, 200);
+        assert_eq!(object.status, 403);
+        assert_eq!(s3.counters.denied, 1);
+
+        let mut ddb = DynamoDb::new("ap-northeast-2");
+        let call = |op: &str| {
+            let body = r#"{"TableName": "Music"}"#;
+            request(&format!(
+                "POST / HTTP/1.1\r\nX-Amz-Target: DynamoDB_20120810.{op}\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ))
+        };
+        let r = ddb.handle_with(&v, &call("DescribeTable"), now, authorize);
+        assert_eq!(r.status, 400, "allowed, but there is no such table");
+        assert!(String::from_utf8_lossy(&r.body).contains("ResourceNotFoundException"));
+        let r = ddb.handle_with(&v, &call("PutItem"), now, authorize);
+        assert_eq!(r.status, 400);
+        assert!(String::from_utf8_lossy(&r.body).contains("AccessDeniedException"));
+        assert_eq!(ddb.counters.denied, 1);
+    }
+
+    #[test]
+    fn the_lab_principal_is_the_catalog_account() {
+        assert_eq!(
+            LAB_PRINCIPAL.as_str(),
+            format!("arn:aws:iam::{}:root", catalog::ACCOUNT_ID)
+        );
     }
 }

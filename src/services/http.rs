@@ -13,12 +13,15 @@
 //!   `aws-chunked`) and handed to the service piece by piece; response bodies can be file
 //!   ranges ([`FileBody`]) read as the socket has room. Memory per connection stays bounded
 //!   whatever the sizes of bodies.
+//!
+//! [`wire`] holds the encodings S3 and DynamoDB share (hex, percent-decoding, dates).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 pub mod body;
 pub mod conn;
+pub mod wire;
 
 /// The longest request head (request line and headers) accepted.
 pub const MAX_HEAD: usize = 16 * 1024;

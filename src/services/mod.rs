@@ -39,6 +39,7 @@
 //!
 //! Each port gets its own smoltcp interface (module `stack`), created on the first packet it
 //! admits; emitted packets therefore always go back out on the port their flow came in on.
+//! File I/O: only S3's store (`s3/store.rs`), and the GET ranges `http/conn.rs` reads.
 
 pub mod authz;
 pub mod dns;

@@ -650,11 +650,7 @@ impl Stack {
                                 &mut c.output.buf,
                                 dynamodb::MAX_BODY,
                                 &mut c.http,
-                                |req| {
-                                    ddb.handle_with(&via, req, wall, &|a| {
-                                        policies.authorize_dynamodb(a)
-                                    })
-                                },
+                                |req| ddb.handle_with(&via, req, wall, policies),
                             );
                             ctx.http.count(&served);
                             if served.close {

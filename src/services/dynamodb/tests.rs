@@ -917,7 +917,7 @@ fn the_authorizer_decides_and_a_deny_reads_like_an_endpoint_policy_deny() {
     let mut d = music();
     let seen: Arc<Mutex<Vec<Access>>> = Arc::default();
     let log = seen.clone();
-    d.set_authorizer(Some(Arc::new(move |a: &Access| {
+    d.set_authorizer(Some(Arc::new(move |a: &Access, _: Option<&Json>| {
         log.lock().unwrap().push(a.clone());
         a.action != "dynamodb:PutItem"
     })));
@@ -939,14 +939,18 @@ fn the_authorizer_decides_and_a_deny_reads_like_an_endpoint_policy_deny() {
         *seen,
         [
             Access {
-                action: "dynamodb:PutItem".into(),
+                action: "dynamodb:PutItem",
                 resource: "arn:aws:dynamodb:ap-northeast-2:123456789012:table/Music".into(),
                 via: endpoint(),
+                principal: None,
+                request_conditions: vec![],
             },
             Access {
-                action: "dynamodb:ListTables".into(),
+                action: "dynamodb:ListTables",
                 resource: "*".into(),
                 via: endpoint(),
+                principal: None,
+                request_conditions: vec![],
             }
         ]
     );

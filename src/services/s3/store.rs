@@ -1,11 +1,14 @@
 //! S3's buckets, objects and multipart uploads on disk, with an in-memory index.
 //!
-//! Contract: a [`Store`] owns one directory (one per lab). Object bytes only ever live in
-//! files: bodies are written to a [`TempFile`] as they arrive and renamed into place when
-//! complete, and reads are file ranges ([`Store::segments`]). The index (bucket names,
-//! object metadata, upload parts) is in memory and mirrored to small JSON files, so a
-//! restarted router finds the lab's buckets and objects again; multipart uploads in
-//! progress are not kept across a restart (their parts are removed on open).
+//! Contract: this is where S3's file I/O happens, and only here. A [`Store`] is the disk:
+//! files and directories under one root (one per lab), named by relative paths;
+//! [`DiskStore`] is the implementation on the real file system. [`Buckets`] is the index
+//! over a `Store` that the S3 operations use. Object bytes only ever live in files: bodies
+//! are written to a [`TempFile`] as they arrive and renamed into place when complete, and
+//! reads are file ranges ([`Buckets::segments`]) that the connection reads itself. The
+//! index (bucket names, object metadata, upload parts) is in memory and mirrored to small
+//! JSON files, so a restarted router finds the lab's buckets and objects again; multipart
+//! uploads in progress are not kept across a restart (their parts are removed on open).
 //!
 //! Layout under the root:
 //! - `<bucket>/.bucket`: `{"created": ms, "region": "…"}`; `<bucket>/.policy.json`.
@@ -19,14 +22,105 @@
 //! Errors are S3's ([`Error`]); file-system failures are `InternalError`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File};
-use std::io::Write as _;
+use std::fs;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
 use super::{hex, valid_bucket_name, Error};
+
+/// The disk under S3: files and directories named by paths relative to one root.
+///
+/// Errors are the file system's (`NotFound` when a file or directory is missing);
+/// [`Buckets`] turns them into S3's `InternalError` where they matter.
+pub trait Store: Send + Sync {
+    /// Creates directory `dir` and any missing parents.
+    fn create_dir(&self, dir: &Path) -> io::Result<()>;
+    /// The names of the entries of directory `dir`, in no particular order.
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
+    /// The whole content of `file`.
+    fn read(&self, file: &Path) -> io::Result<Vec<u8>>;
+    /// Replaces `file` with `bytes` atomically (a temporary file, then a rename).
+    fn write(&self, file: &Path, bytes: &[u8]) -> io::Result<()>;
+    /// Creates (or truncates) `file`, to be written as bytes arrive.
+    fn create(&self, file: &Path) -> io::Result<Box<dyn Write + Send>>;
+    /// Renames `from` to `to`, replacing `to`.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Makes `to` a second name of `from`'s data (a hard link).
+    fn link(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Deletes `file`.
+    fn delete(&self, file: &Path) -> io::Result<()>;
+    /// Deletes directory `dir` and everything in it.
+    fn delete_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Where `file` is for a reader outside the store: the connection reads GET ranges.
+    fn locate(&self, file: &Path) -> PathBuf;
+}
+
+/// A [`Store`] on the real file system, under `root`.
+#[derive(Debug, Clone)]
+pub struct DiskStore {
+    root: PathBuf,
+}
+
+impl DiskStore {
+    /// The store under `root` (nothing is created until something is written).
+    pub fn new(root: &Path) -> Self {
+        DiskStore {
+            root: root.to_path_buf(),
+        }
+    }
+}
+
+impl Store for DiskStore {
+    fn create_dir(&self, dir: &Path) -> io::Result<()> {
+        fs::create_dir_all(self.root.join(dir))
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        Ok(fs::read_dir(self.root.join(dir))?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect())
+    }
+
+    fn read(&self, file: &Path) -> io::Result<Vec<u8>> {
+        fs::read(self.root.join(file))
+    }
+
+    fn write(&self, file: &Path, bytes: &[u8]) -> io::Result<()> {
+        let path = self.root.join(file);
+        let tmp = path.with_extension("new");
+        fs::write(&tmp, bytes)?;
+        fs::rename(&tmp, path)
+    }
+
+    fn create(&self, file: &Path) -> io::Result<Box<dyn Write + Send>> {
+        Ok(Box::new(fs::File::create(self.root.join(file))?))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(self.root.join(from), self.root.join(to))
+    }
+
+    fn link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::hard_link(self.root.join(from), self.root.join(to))
+    }
+
+    fn delete(&self, file: &Path) -> io::Result<()> {
+        fs::remove_file(self.root.join(file))
+    }
+
+    fn delete_dir(&self, dir: &Path) -> io::Result<()> {
+        fs::remove_dir_all(self.root.join(dir))
+    }
+
+    fn locate(&self, file: &Path) -> PathBuf {
+        self.root.join(file)
+    }
+}
 
 /// One piece of an object's bytes: a file in the bucket directory.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -86,10 +180,19 @@ pub struct Upload {
 }
 
 /// A file being written that disappears unless committed (renamed away).
-#[derive(Debug)]
 pub struct TempFile {
+    store: Arc<dyn Store>,
     path: PathBuf,
-    file: Option<File>,
+    file: Option<Box<dyn Write + Send>>,
+}
+
+impl std::fmt::Debug for TempFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TempFile")
+            .field("path", &self.path)
+            .field("open", &self.file.is_some())
+            .finish()
+    }
 }
 
 impl TempFile {
@@ -104,7 +207,7 @@ impl TempFile {
     /// Closes the file and renames it to `to`.
     fn commit(mut self, to: &Path) -> std::io::Result<()> {
         self.file = None;
-        fs::rename(&self.path, to)?;
+        self.store.rename(&self.path, to)?;
         self.path = PathBuf::new();
         Ok(())
     }
@@ -114,20 +217,13 @@ impl Drop for TempFile {
     fn drop(&mut self) {
         self.file = None;
         if !self.path.as_os_str().is_empty() {
-            let _ = fs::remove_file(&self.path);
+            let _ = self.store.delete(&self.path);
         }
     }
 }
 
 fn internal(e: impl std::fmt::Display) -> Error {
     Error::Internal(e.to_string())
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let tmp = path.with_extension("new");
-    fs::write(&tmp, bytes).map_err(internal)?;
-    fs::rename(&tmp, path).map_err(internal)
 }
 
 /// The ETag of a completed multipart upload: MD5 of the parts' MD5s, dash, count.
@@ -139,41 +235,48 @@ pub fn multipart_etag(md5s: &[[u8; 16]]) -> String {
     format!("\"{}-{}\"", hex(&h.finalize()), md5s.len())
 }
 
-/// The buckets of one lab.
-pub struct Store {
-    root: PathBuf,
+/// The buckets of one lab: the in-memory index over a [`Store`].
+pub struct Buckets {
+    disk: Arc<dyn Store>,
     buckets: BTreeMap<String, Bucket>,
     uploads: HashMap<String, Upload>,
     seq: u64,
 }
 
-impl Store {
-    /// Opens (creating) the store at `root`, loading what a previous router left.
+impl Buckets {
+    /// Opens (creating) the store at `root` on disk, loading what a previous router left.
     pub fn open(root: &Path) -> std::io::Result<Self> {
-        fs::create_dir_all(root)?;
+        Self::open_in(Arc::new(DiskStore::new(root)))
+    }
+
+    /// Opens (creating) the buckets kept in `disk`, loading what a previous router left.
+    pub fn open_in(disk: Arc<dyn Store>) -> std::io::Result<Self> {
+        disk.create_dir(Path::new(""))?;
         let mut buckets = BTreeMap::new();
-        for entry in fs::read_dir(root)?.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let dir = entry.path();
+        for name in disk.list(Path::new(""))? {
+            let dir = PathBuf::from(&name);
             if !valid_bucket_name(&name) {
                 continue;
             }
-            let Some(bf) = fs::read(dir.join(".bucket"))
+            let Some(bf) = disk
+                .read(&dir.join(".bucket"))
                 .ok()
                 .and_then(|b| serde_json::from_slice::<BucketFile>(&b).ok())
             else {
                 continue;
             };
-            let _ = fs::remove_dir_all(dir.join(".tmp"));
-            let _ = fs::remove_dir_all(dir.join(".uploads"));
-            let policy = fs::read(dir.join(".policy.json"))
+            let _ = disk.delete_dir(&dir.join(".tmp"));
+            let _ = disk.delete_dir(&dir.join(".uploads"));
+            let policy = disk
+                .read(&dir.join(".policy.json"))
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok());
             let mut objects = BTreeMap::new();
-            for f in fs::read_dir(&dir)?.flatten() {
-                let p = f.path();
+            for f in disk.list(&dir)? {
+                let p = dir.join(f);
                 if p.extension().is_some_and(|e| e == "meta") {
-                    if let Some(m) = fs::read(&p)
+                    if let Some(m) = disk
+                        .read(&p)
                         .ok()
                         .and_then(|b| serde_json::from_slice::<ObjectMeta>(&b).ok())
                         .filter(|m| {
@@ -199,8 +302,8 @@ impl Store {
                 },
             );
         }
-        Ok(Store {
-            root: root.to_path_buf(),
+        Ok(Buckets {
+            disk,
             buckets,
             uploads: HashMap::new(),
             seq: 0,
@@ -219,7 +322,12 @@ impl Store {
     }
 
     fn dir(&self, bucket: &str) -> PathBuf {
-        self.root.join(bucket)
+        PathBuf::from(bucket)
+    }
+
+    /// Writes a small file of the index, as S3's error on failure.
+    fn write(&self, path: &Path, bytes: &[u8]) -> Result<(), Error> {
+        self.disk.write(path, bytes).map_err(internal)
     }
 
     /// Every bucket, by name.
@@ -246,12 +354,12 @@ impl Store {
             return Err(Error::BucketAlreadyOwnedByYou(name.to_string()));
         }
         let dir = self.dir(name);
-        fs::create_dir_all(&dir).map_err(internal)?;
+        self.disk.create_dir(&dir).map_err(internal)?;
         let bf = BucketFile {
             created: now,
             region: region.to_string(),
         };
-        write_atomic(
+        self.write(
             &dir.join(".bucket"),
             &serde_json::to_vec(&bf).map_err(internal)?,
         )?;
@@ -272,7 +380,7 @@ impl Store {
             return Err(Error::BucketNotEmpty(name.to_string()));
         }
         self.uploads.retain(|_, u| u.bucket != name);
-        fs::remove_dir_all(self.dir(name)).map_err(internal)?;
+        self.disk.delete_dir(&self.dir(name)).map_err(internal)?;
         self.buckets.remove(name);
         Ok(())
     }
@@ -286,8 +394,8 @@ impl Store {
         self.bucket(bucket)?;
         let path = self.dir(bucket).join(".policy.json");
         match &policy {
-            Some(p) => write_atomic(&path, &serde_json::to_vec(p).map_err(internal)?)?,
-            None => match fs::remove_file(&path) {
+            Some(p) => self.write(&path, &serde_json::to_vec(p).map_err(internal)?)?,
+            None => match self.disk.delete(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(internal(e)),
@@ -308,10 +416,11 @@ impl Store {
     pub fn temp_file(&mut self, bucket: &str) -> Result<TempFile, Error> {
         self.bucket(bucket)?;
         let dir = self.dir(bucket).join(".tmp");
-        fs::create_dir_all(&dir).map_err(internal)?;
+        self.disk.create_dir(&dir).map_err(internal)?;
         let path = dir.join(self.next().to_string());
-        let file = File::create(&path).map_err(internal)?;
+        let file = self.disk.create(&path).map_err(internal)?;
         Ok(TempFile {
+            store: self.disk.clone(),
             path,
             file: Some(file),
         })
@@ -345,7 +454,7 @@ impl Store {
                 continue;
             }
             let n = (s.size - skip).min(left);
-            out.push((dir.join(&s.file), skip, n));
+            out.push((self.disk.locate(&dir.join(&s.file)), skip, n));
             left -= n;
             skip = 0;
         }
@@ -356,14 +465,14 @@ impl Store {
     fn install(&mut self, bucket: &str, meta: ObjectMeta) -> Result<(), Error> {
         let dir = self.dir(bucket);
         let meta_path = dir.join(format!("{}.meta", key_hash(&meta.key)));
-        write_atomic(&meta_path, &serde_json::to_vec(&meta).map_err(internal)?)?;
+        self.write(&meta_path, &serde_json::to_vec(&meta).map_err(internal)?)?;
         let b = self
             .buckets
             .get_mut(bucket)
             .ok_or_else(|| Error::NoSuchBucket(bucket.to_string()))?;
         if let Some(old) = b.objects.insert(meta.key.clone(), meta) {
             for s in old.segments {
-                let _ = fs::remove_file(dir.join(s.file));
+                let _ = self.disk.delete(&dir.join(s.file));
             }
         }
         Ok(())
@@ -402,7 +511,9 @@ impl Store {
         let mut segments = Vec::new();
         for s in &src.segments {
             let name = self.fresh_name(&meta.key, meta.modified_unix_millis);
-            fs::hard_link(from.join(&s.file), to.join(&name)).map_err(internal)?;
+            self.disk
+                .link(&from.join(&s.file), &to.join(&name))
+                .map_err(internal)?;
             segments.push(Segment {
                 file: name,
                 size: s.size,
@@ -420,9 +531,11 @@ impl Store {
         let dir = self.dir(bucket);
         if let Some(b) = self.buckets.get_mut(bucket) {
             if let Some(old) = b.objects.remove(key) {
-                let _ = fs::remove_file(dir.join(format!("{}.meta", key_hash(key))));
+                let _ = self
+                    .disk
+                    .delete(&dir.join(format!("{}.meta", key_hash(key))));
                 for s in old.segments {
-                    let _ = fs::remove_file(dir.join(s.file));
+                    let _ = self.disk.delete(&dir.join(s.file));
                 }
             }
         }
@@ -444,7 +557,7 @@ impl Store {
             hex(&h.finalize())
         };
         let dir = self.dir(&upload.bucket).join(".uploads").join(&id);
-        fs::create_dir_all(&dir).map_err(internal)?;
+        self.disk.create_dir(&dir).map_err(internal)?;
         upload.parts.clear();
         self.uploads.insert(id.clone(), upload);
         Ok(id)
@@ -538,7 +651,9 @@ impl Store {
         let mut segments = Vec::new();
         for (n, _) in listed {
             let name = self.fresh_name(key, now);
-            fs::rename(self.part_path(bucket, id, *n), dir.join(&name)).map_err(internal)?;
+            self.disk
+                .rename(&self.part_path(bucket, id, *n), &dir.join(&name))
+                .map_err(internal)?;
             let size = upload.parts.get(n).map_or(0, |p| p.size);
             segments.push(Segment { file: name, size });
         }
@@ -559,7 +674,9 @@ impl Store {
     /// Abandons an upload and its parts.
     pub fn abort_upload(&mut self, bucket: &str, key: &str, id: &str) -> Result<(), Error> {
         self.upload(bucket, key, id)?;
-        let _ = fs::remove_dir_all(self.dir(bucket).join(".uploads").join(id));
+        let _ = self
+            .disk
+            .delete_dir(&self.dir(bucket).join(".uploads").join(id));
         self.uploads.remove(id);
         Ok(())
     }
@@ -568,4 +685,64 @@ impl Store {
 /// The file-name stem of a key: SHA-256 in hex.
 pub fn key_hash(key: &str) -> String {
     hex(&Sha256::digest(key.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory under the system's temporary directory, removed when dropped.
+    struct TempDir(PathBuf);
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn the_disk_store_writes_reads_lists_and_deletes() {
+        let dir =
+            TempDir(std::env::temp_dir().join(format!("vpclab-store-{}", std::process::id())));
+        let disk = DiskStore::new(&dir.0);
+        let (bucket, file) = (Path::new("b"), Path::new("b/k.meta"));
+        disk.create_dir(bucket).unwrap();
+        disk.write(file, b"one").unwrap();
+        disk.write(file, b"two").unwrap();
+        assert_eq!(disk.read(file).unwrap(), b"two");
+        assert_eq!(disk.locate(file), dir.0.join("b/k.meta"));
+        assert_eq!(
+            disk.list(bucket).unwrap(),
+            ["k.meta"],
+            "no temporary file left"
+        );
+
+        let mut streamed = disk.create(Path::new("b/t")).unwrap();
+        streamed.write_all(b"body").unwrap();
+        drop(streamed);
+        disk.rename(Path::new("b/t"), Path::new("b/d")).unwrap();
+        disk.link(Path::new("b/d"), Path::new("b/copy")).unwrap();
+        assert_eq!(disk.read(Path::new("b/copy")).unwrap(), b"body");
+        let mut names = disk.list(bucket).unwrap();
+        names.sort();
+        assert_eq!(names, ["copy", "d", "k.meta"]);
+
+        disk.delete(file).unwrap();
+        let gone = disk.read(file).unwrap_err();
+        assert_eq!(gone.kind(), io::ErrorKind::NotFound);
+        disk.delete_dir(bucket).unwrap();
+        assert!(disk.list(Path::new("")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_temporary_file_is_removed_unless_committed() {
+        let dir =
+            TempDir(std::env::temp_dir().join(format!("vpclab-store-tmp-{}", std::process::id())));
+        let mut b = Buckets::open(&dir.0).unwrap();
+        b.create_bucket("tmpb", "ap-northeast-2", 0).unwrap();
+        let mut t = b.temp_file("tmpb").unwrap();
+        t.write(b"x").unwrap();
+        assert_eq!(b.disk.list(Path::new("tmpb/.tmp")).unwrap().len(), 1);
+        drop(t);
+        assert!(b.disk.list(Path::new("tmpb/.tmp")).unwrap().is_empty());
+    }
 }

@@ -6,6 +6,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use super::*;
+use crate::model::{VpcId, VpceId};
 use crate::services::http::conn::StreamConn;
 
 struct TempDir(PathBuf);

@@ -1,0 +1,102 @@
+//! DynamoDB's errors as the AWS CLI reads them: the exception type (`__type`, with its
+//! `com.amazonaws.dynamodb.v20120810#` or `com.amazon.coral…#` namespace), the HTTP status,
+//! and DynamoDB's own wording of validation messages.
+//!
+//! Contract: one [`Error`] per AWS exception; [`Error::body`] is the JSON DynamoDB sends.
+
+use super::*;
+
+/// Why a request failed, as DynamoDB names it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Validation(String),
+    #[error("{0}")]
+    ResourceNotFound(String),
+    #[error("{0}")]
+    ResourceInUse(String),
+    #[error("The conditional request failed")]
+    ConditionalCheckFailed(Option<Item>),
+    #[error("{0}")]
+    Serialization(String),
+    #[error("")]
+    UnknownOperation,
+    #[error("{0}")]
+    AccessDenied(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("Request entity too large")]
+    RequestTooLarge,
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The `__type` of the error body.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Error::Validation(_) => "com.amazon.coral.validate#ValidationException",
+            Error::ResourceNotFound(_) => {
+                "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"
+            }
+            Error::ResourceInUse(_) => "com.amazonaws.dynamodb.v20120810#ResourceInUseException",
+            Error::ConditionalCheckFailed(_) => {
+                "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"
+            }
+            Error::Serialization(_) => "com.amazon.coral.service#SerializationException",
+            Error::UnknownOperation => "com.amazon.coral.service#UnknownOperationException",
+            Error::AccessDenied(_) => "com.amazon.coral.service#AccessDeniedException",
+            Error::LimitExceeded(_) => "com.amazonaws.dynamodb.v20120810#LimitExceededException",
+            Error::RequestTooLarge => "com.amazon.coral.service#RequestEntityTooLargeException",
+            Error::Internal(_) => "com.amazonaws.dynamodb.v20120810#InternalServerError",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::RequestTooLarge => 413,
+            Error::Internal(_) => 500,
+            _ => 400,
+        }
+    }
+
+    /// The JSON error body (coral's own errors spell `Message`, DynamoDB's `message`).
+    pub fn body(&self) -> Json {
+        let mut o = Map::new();
+        o.insert("__type".into(), Json::String(self.type_name().into()));
+        match self {
+            Error::UnknownOperation => {}
+            Error::Serialization(_) | Error::AccessDenied(_) | Error::RequestTooLarge => {
+                o.insert("Message".into(), Json::String(self.to_string()));
+            }
+            _ => {
+                o.insert("message".into(), Json::String(self.to_string()));
+            }
+        }
+        if let Error::ConditionalCheckFailed(Some(item)) = self {
+            o.insert("Item".into(), item_to_json(item));
+        }
+        Json::Object(o)
+    }
+}
+
+pub(super) fn invalid(msg: impl std::fmt::Display) -> Error {
+    Error::Validation(format!("One or more parameter values were invalid: {msg}"))
+}
+
+/// `N validation error(s) detected: …` from constraint messages.
+pub(super) fn constraints(errs: Vec<String>) -> Error {
+    let n = errs.len();
+    Error::Validation(format!(
+        "{n} validation error{} detected: {}",
+        if n == 1 { "" } else { "s" },
+        errs.join("; ")
+    ))
+}
+
+pub(super) fn not_null(field: &str) -> Error {
+    constraints(vec![format!(
+        "Value null at '{field}' failed to satisfy constraint: Member must not be null"
+    )])
+}
