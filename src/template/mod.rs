@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-use self::build::{push_eval_error, Builder, SUPPORTED};
+use self::build::{push_eval_error, Builder, Row};
 use self::eval::{references, Ctx, EvalError, Param, Slot, PSEUDO};
 use self::yaml::{Node, V};
 use crate::model::{catalog, verify, Lab, Origin, Output, Problem, Problems};
@@ -279,7 +279,7 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
         ));
         return Err(problems.sorted());
     };
-    let mut order: Vec<(&str, usize, &Node)> = vec![];
+    let mut order: Vec<(&str, usize, &Node, &Row)> = vec![];
     for (id, line, def) in resources.entries() {
         if !id.chars().all(|c| c.is_ascii_alphanumeric()) || id.is_empty() {
             problems.push(top(
@@ -316,17 +316,17 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
                 ));
             }
         }
-        if !SUPPORTED.iter().any(|(t, _)| *t == ty) {
+        let Some(row) = build::row(ty) else {
             problems.push(Problem::new(
                 "UnsupportedResourceType",
                 origin.at(def.get("Type").map_or(*line, |t| t.line)),
                 format!("resource type {ty} is not supported by vpclab"),
                 "vpclab emulates VPC networking: VPCs, subnets, gateways, route tables, security groups, network ACLs, instances, EIPs, VPC endpoints, endpoint services and Network Load Balancers",
-                format!("remove the resource, or use one of: {}", SUPPORTED.iter().map(|(t, _)| *t).collect::<Vec<_>>().join(", ")),
+                format!("remove the resource, or use one of: {}", build::supported().map(|r| r.ty).collect::<Vec<_>>().join(", ")),
             ));
             continue;
-        }
-        order.push((id.as_str(), *line, def));
+        };
+        order.push((id.as_str(), *line, def, row));
     }
     let known: HashSet<&str> = resources
         .entries()
@@ -342,7 +342,7 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
     let mut deps: BTreeMap<&str, Vec<(String, usize)>> = BTreeMap::new();
     // Resources with a reference to nothing: reported once here, and not built.
     let mut broken: HashSet<&str> = HashSet::new();
-    for (id, line, def) in &order {
+    for (id, line, def, _) in &order {
         let origin = Origin::new(
             id,
             def.get("Type").and_then(|t| t.as_str()).unwrap_or(""),
@@ -405,19 +405,19 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
     }
     let mut sorted = vec![];
     for cycle in topo_sort(
-        &order.iter().map(|(id, _, _)| *id).collect::<Vec<_>>(),
+        &order.iter().map(|(id, _, _, _)| *id).collect::<Vec<_>>(),
         &deps,
         &mut sorted,
     ) {
         let first = cycle[0];
         let line = order
             .iter()
-            .find(|(i, _, _)| *i == first)
-            .map_or(0, |(_, l, _)| *l);
+            .find(|(i, _, _, _)| *i == first)
+            .map_or(0, |(_, l, _, _)| *l);
         let ty = order
             .iter()
-            .find(|(i, _, _)| *i == first)
-            .and_then(|(_, _, d)| d.get("Type"))
+            .find(|(i, _, _, _)| *i == first)
+            .and_then(|(_, _, d, _)| d.get("Type"))
             .and_then(|t| t.as_str())
             .unwrap_or("");
         let mut path = cycle.clone();
@@ -442,7 +442,7 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
         condition_values: RefCell::new(HashMap::new()),
         resources: order
             .iter()
-            .map(|(id, _, d)| {
+            .map(|(id, _, d, _)| {
                 (
                     id.to_string(),
                     (
@@ -461,9 +461,9 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
     b.problems = problems;
     pin_addresses(&mut b, &order);
     for id in sorted {
-        let (_, line, def) = order
+        let (_, line, def, row) = order
             .iter()
-            .find(|(i, _, _)| *i == id)
+            .find(|(i, _, _, _)| *i == id)
             .expect("sorted ids come from order");
         let ty = def.get("Type").and_then(|t| t.as_str()).unwrap_or("");
         let origin = Origin::new(id, ty, *line);
@@ -505,7 +505,7 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
                     v: V::Map(vec![]),
                     line: *line,
                 });
-                match b.build(ty, props, origin) {
+                match b.build(row, props, origin) {
                     Ok(built) => Slot::Built(built),
                     Err(_) => Slot::Failed,
                 }
@@ -586,7 +586,7 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
 
 /// Records every `PrivateIpAddress` a template pins (when it is a literal or a parameter), so
 /// that automatic allocation never takes an address a later resource asks for.
-fn pin_addresses(b: &mut Builder, order: &[(&str, usize, &Node)]) {
+fn pin_addresses(b: &mut Builder, order: &[(&str, usize, &Node, &Row)]) {
     fn walk(n: &Node, b: &Builder, out: &mut Vec<std::net::Ipv4Addr>) {
         match &n.v {
             V::Map(m) => {
@@ -611,7 +611,7 @@ fn pin_addresses(b: &mut Builder, order: &[(&str, usize, &Node)]) {
         }
     }
     let mut ips = vec![];
-    for (_, _, def) in order {
+    for (_, _, def, _) in order {
         if let Some(p) = def.get("Properties") {
             walk(p, b, &mut ips);
         }
