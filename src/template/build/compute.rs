@@ -67,10 +67,7 @@ fn instance(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
                 );
                 return Err(Failed);
             }
-            let ni = Props {
-                node: nis[0].clone(),
-                origin: p.origin.at(nis[0].line),
-            };
+            let ni = p.item(&nis[0]);
             let dev = b.opt_str(&ni, "DeviceIndex")?.unwrap_or_default();
             if dev != "0" {
                 b.report(
@@ -94,8 +91,7 @@ fn instance(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
             }
             let subnet = b.subnet_id(&ni, "SubnetId")?;
             let sgs = b.sg_ids(&ni, "GroupSet")?;
-            let pin = b.opt_str(&ni, "PrivateIpAddress")?;
-            let pinned = b.parse_pinned(&ni, "PrivateIpAddress", pin)?;
+            let pinned = b.opt_ip(&ni, "PrivateIpAddress")?;
             let assoc = match b.opt_str(&ni, "AssociatePublicIpAddress")? {
                 Some(_) => Some(b.opt_bool(&ni, "AssociatePublicIpAddress", false)?),
                 None => None,
@@ -120,7 +116,12 @@ fn instance(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
             let subnet = b.subnet_id(p, "SubnetId")?;
             let mut sgs = b.sg_ids(p, "SecurityGroupIds")?;
             for name in b.str_list(p, "SecurityGroups")? {
-                let vpc = b.lab.subnet(&subnet).expect("checked").vpc.clone();
+                let vpc = b
+                    .lab
+                    .subnet(&subnet)
+                    .expect("subnet_id found the subnet in the lab")
+                    .vpc
+                    .clone();
                 match b
                     .lab
                     .security_groups
@@ -140,20 +141,31 @@ fn instance(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
                     }
                 }
             }
-            let pin = b.opt_str(p, "PrivateIpAddress")?;
-            let pinned = b.parse_pinned(p, "PrivateIpAddress", pin)?;
+            let pinned = b.opt_ip(p, "PrivateIpAddress")?;
             (subnet, sgs, pinned, None)
         }
     };
-    let sub = b.lab.subnet(&subnet).expect("checked").clone();
-    let vpc = b.lab.vpc(&sub.vpc).expect("subnets have VPCs").clone();
+    let sub = b
+        .lab
+        .subnet(&subnet)
+        .expect("subnet_id found the subnet in the lab")
+        .clone();
+    let vpc = b
+        .lab
+        .vpc(&sub.vpc)
+        .expect("a subnet is built only into a VPC of the lab")
+        .clone();
     let sgs = if sgs.is_empty() {
         vec![vpc.default_security_group.clone()]
     } else {
         sgs
     };
     for g in &sgs {
-        let gv = &b.lab.security_group(g).expect("checked").vpc;
+        let gv = &b
+            .lab
+            .security_group(g)
+            .expect("sg_ids found the group in the lab, or it is the VPC default")
+            .vpc;
         if gv != &vpc.id {
             let gname = b.lab.label(Kind::SecurityGroup, g.as_str());
             b.report(
@@ -268,10 +280,7 @@ fn instance(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
 
 fn eip(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
     let instance = match b.opt_str(p, "InstanceId")? {
-        Some(v) => Some(
-            InstanceId::parse(&b.id_of(p, "InstanceId", Kind::Instance, &v)?)
-                .expect("lab ids parse"),
-        ),
+        Some(v) => Some(b.typed_id(p, "InstanceId", Kind::Instance, &v, InstanceId::parse)?),
         None => None,
     };
     let ip = b.public_ip(&format!("eip/{logical}"));
@@ -283,7 +292,7 @@ fn eip(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
             .instances
             .iter_mut()
             .find(|x| &x.id == i)
-            .expect("checked");
+            .expect("typed_id found the instance in the lab");
         inst.public_ip = Some(ip);
         let eni = inst.eni.clone();
         let vpc = inst.vpc.clone();
@@ -293,7 +302,7 @@ fn eip(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
             .instances
             .iter_mut()
             .find(|x| &x.id == i)
-            .expect("checked");
+            .expect("typed_id found the instance in the lab");
         inst.public_dns_name = if hostnames {
             public_hostname(ip, region)
         } else {
@@ -327,26 +336,16 @@ fn metadata_options(b: &mut Builder<'_>, p: &Props) -> R<MetadataOptions> {
     let Some(node) = p.get("MetadataOptions") else {
         return Ok(o);
     };
-    let m = Props {
-        node: node.clone(),
-        origin: p.origin.at(node.line),
-    };
+    let m = p.item(node);
     let choice = |b: &mut Builder<'_>, k: &str, on: &str, off: &str| -> R<Option<bool>> {
-        match b.opt_str(&m, k)? {
-            None => Ok(None),
-            Some(v) if v == on => Ok(Some(true)),
-            Some(v) if v == off => Ok(Some(false)),
-            Some(v) => {
-                b.report(
-                    "BadPropertyValue",
-                    m.at(k),
-                    format!("MetadataOptions {k} is '{v}'"),
-                    &format!("{k} is '{on}' or '{off}'"),
-                    &format!("write {k}: {on} or {k}: {off}"),
-                );
-                Err(Failed)
-            }
-        }
+        b.choice(&m, k, None, &[(on, Some(true)), (off, Some(false))], |v| {
+            Complaint::new(
+                "BadPropertyValue",
+                format!("MetadataOptions {k} is '{v}'"),
+                format!("{k} is '{on}' or '{off}'"),
+                format!("write {k}: {on} or {k}: {off}"),
+            )
+        })
     };
     if let Some(required) = choice(b, "HttpTokens", "required", "optional")? {
         o.http_tokens_required = required;

@@ -43,9 +43,17 @@ pub(super) const ROWS: &[Row] = &[
     },
 ];
 
+/// The endpoint types vpclab emulates.
+#[derive(Clone, Copy)]
+enum EndpointType {
+    Gateway,
+    Interface,
+}
+
 fn vpc_endpoint(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
     let vpc = b.vpc_id(p, "VpcId")?;
     let service_name = b.req_str(p, "ServiceName")?;
+    // Read here, checked once the service is known (a bad service is reported first).
     let kind = b
         .opt_str(p, "VpcEndpointType")?
         .unwrap_or_else(|| "Gateway".into());
@@ -106,8 +114,20 @@ fn vpc_endpoint(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
         }
     };
     let tags = b.cfn_tags(&p.origin, tags_of(p.get("Tags")));
-    match kind.as_str() {
-        "Gateway" => {
+    let kinds = [
+        ("Gateway", EndpointType::Gateway),
+        ("Interface", EndpointType::Interface),
+    ];
+    let kind = b.pick(p, "VpcEndpointType", &kind, &kinds, |other| {
+        Complaint::new(
+            "Unsupported",
+            format!("VpcEndpointType {other} is not emulated"),
+            "vpclab emulates Gateway and Interface endpoints",
+            "use Gateway (S3, DynamoDB) or Interface",
+        )
+    })?;
+    match kind {
+        EndpointType::Gateway => {
             let Some(svc) = region
                 .gateway_service(&short)
                 .filter(|_| endpoint_service.is_none())
@@ -120,11 +140,7 @@ fn vpc_endpoint(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
                     b.report("BadEndpoint", p.at(k), format!("{k} is given for a gateway endpoint"), "gateway endpoints have no subnets, security groups or private DNS: they are route-table targets", &format!("remove {k}, or set VpcEndpointType: Interface"));
                 }
             }
-            let mut rts = vec![];
-            for s in b.str_list(p, "RouteTableIds")? {
-                let s = b.id_of(p, "RouteTableIds", Kind::RouteTable, &s)?;
-                rts.push(RouteTableId::parse(&s).expect("lab ids parse"));
-            }
+            let rts = b.typed_ids(p, "RouteTableIds", Kind::RouteTable, RouteTableId::parse)?;
             let pl = PrefixListId::from_catalog(svc.prefix_list_id);
             for rt in &rts {
                 let table = b
@@ -132,7 +148,7 @@ fn vpc_endpoint(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
                     .route_tables
                     .iter_mut()
                     .find(|r| &r.id == rt)
-                    .expect("checked");
+                    .expect("typed_ids found the route table in the lab");
                 table.routes.push(Route {
                     destination: Destination::PrefixList(pl.clone()),
                     target: RouteTarget::GatewayEndpoint(id.clone()),
@@ -178,7 +194,7 @@ fn vpc_endpoint(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
                 atts,
             })
         }
-        "Interface" => {
+        EndpointType::Interface => {
             if endpoint_service.is_none()
                 && region.interface_service(&short).is_none()
                 && region.gateway_service(&short).is_none()
@@ -208,15 +224,14 @@ fn vpc_endpoint(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
             }
             let mut subnets = vec![];
             for s in subnet_strs {
-                let s = b.id_of(p, "SubnetIds", Kind::Subnet, &s)?;
-                subnets.push(SubnetId::parse(&s).expect("lab ids parse"));
+                subnets.push(b.typed_id(p, "SubnetIds", Kind::Subnet, &s, SubnetId::parse)?);
             }
             let mut sgs = b.sg_ids(p, "SecurityGroupIds")?;
             if sgs.is_empty() {
                 sgs.push(
                     b.lab
                         .vpc(&vpc)
-                        .expect("checked")
+                        .expect("vpc_id found the VPC in the lab")
                         .default_security_group
                         .clone(),
                 );
@@ -229,7 +244,11 @@ fn vpc_endpoint(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
                 None => short.clone(),
             };
             for s in &subnets {
-                let sub = b.lab.subnet(s).expect("checked").clone();
+                let sub = b
+                    .lab
+                    .subnet(s)
+                    .expect("typed_id found the subnet in the lab")
+                    .clone();
                 let eni_id = EniId::generate(&format!("{logical}/{s}"));
                 let ip = b.private_ip(p, s, None, &format!("endpoint/{logical}/{s}"))?;
                 b.lab.network_interfaces.push(NetworkInterface {
@@ -304,16 +323,6 @@ fn vpc_endpoint(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
                 atts,
             })
         }
-        other => {
-            b.report(
-                "Unsupported",
-                p.at("VpcEndpointType"),
-                format!("VpcEndpointType {other} is not emulated"),
-                "vpclab emulates Gateway and Interface endpoints",
-                "use Gateway (S3, DynamoDB) or Interface",
-            );
-            Err(Failed)
-        }
     }
 }
 
@@ -374,7 +383,7 @@ fn service_permissions(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built
         .endpoint_services
         .iter_mut()
         .find(|s| s.id.as_str() == svc)
-        .expect("checked");
+        .expect("req_id found the endpoint service in the lab");
     s.allowed_principals = principals;
     Ok(Built::new(format!("{}-{logical}", b.ctx.stack_name)))
 }

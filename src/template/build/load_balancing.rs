@@ -64,16 +64,13 @@ pub(super) const ROWS: &[Row] = &[
 ];
 
 fn load_balancer(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
-    let lb_type = b
-        .opt_str(p, "Type")?
-        .unwrap_or_else(|| "application".into());
-    if lb_type != "network" {
-        b.report(
+    let defaulted = p.get("Type").is_none();
+    let lb_type = b.one_of(p, "Type", "application", &["network"], |lb_type| {
+        Complaint::new(
             "Unsupported",
-            p.at("Type"),
             format!(
                 "load balancer Type {lb_type} is not emulated{}",
-                if p.get("Type").is_none() {
+                if defaulted {
                     " (application is CloudFormation's default)"
                 } else {
                     ""
@@ -81,44 +78,35 @@ fn load_balancer(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
             ),
             "vpclab emulates Network Load Balancers",
             "set Type: network",
-        );
-        return Err(Failed);
-    }
-    let scheme = b
-        .opt_str(p, "Scheme")?
-        .unwrap_or_else(|| "internet-facing".into());
-    if scheme != "internet-facing" && scheme != "internal" {
-        b.report(
+        )
+    })?;
+    let schemes = ["internet-facing", "internal"];
+    let scheme = b.one_of(p, "Scheme", "internet-facing", &schemes, |scheme| {
+        Complaint::new(
             "BadPropertyType",
-            p.at("Scheme"),
             format!("Scheme '{scheme}'"),
             "Scheme is internet-facing or internal",
             "write internal or internet-facing",
-        );
-        return Err(Failed);
-    }
+        )
+    })?;
     let name = match b.opt_str(p, "Name")? {
         Some(n) => n,
         None => elbv2::generated_name(b.ctx.stack_name, logical),
     };
     // Subnets, with optional pinned addresses.
-    let mut mappings: Vec<(SubnetId, Option<Ipv4Addr>)> = vec![];
-    for s in b.str_list(p, "Subnets")? {
-        let s = b.id_of(p, "Subnets", Kind::Subnet, &s)?;
-        mappings.push((SubnetId::parse(&s).expect("lab ids parse"), None));
-    }
+    let mut mappings: Vec<(SubnetId, Option<Ipv4Addr>)> = b
+        .typed_ids(p, "Subnets", Kind::Subnet, SubnetId::parse)?
+        .into_iter()
+        .map(|s| (s, None))
+        .collect();
     if let Some(Node {
         v: V::Seq(items), ..
     }) = p.get("SubnetMappings")
     {
-        for it in items.clone() {
-            let m = Props {
-                node: it.clone(),
-                origin: p.origin.at(it.line),
-            };
+        for it in items {
+            let m = p.item(it);
             let s = b.subnet_id(&m, "SubnetId")?;
-            let pin = b.opt_str(&m, "PrivateIPv4Address")?;
-            let pin = b.parse_pinned(&m, "PrivateIPv4Address", pin)?;
+            let pin = b.opt_ip(&m, "PrivateIPv4Address")?;
             mappings.push((s, pin));
         }
     }
@@ -132,10 +120,19 @@ fn load_balancer(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
         );
         return Err(Failed);
     }
-    let vpc = b.lab.subnet(&mappings[0].0).expect("checked").vpc.clone();
+    let vpc = b
+        .lab
+        .subnet(&mappings[0].0)
+        .expect("every mapping's subnet was found in the lab")
+        .vpc
+        .clone();
     let mut seen_az: HashMap<String, SubnetId> = HashMap::new();
     for (s, _) in &mappings {
-        let sub = b.lab.subnet(s).expect("checked").clone();
+        let sub = b
+            .lab
+            .subnet(s)
+            .expect("every mapping's subnet was found in the lab")
+            .clone();
         if sub.vpc != vpc {
             b.report(
                 "BadLoadBalancer",
@@ -170,30 +167,26 @@ fn load_balancer(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
     let cross_zone = attributes
         .get("load_balancing.cross_zone.enabled")
         .is_some_and(|v| v == "true");
-    let enforce = match b
-        .opt_str(p, "EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic")?
-        .as_deref()
-    {
-        None | Some("on") => true,
-        Some("off") => false,
-        Some(other) => {
-            b.report(
-                "BadPropertyType",
-                p.at("EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic"),
-                format!("EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic '{other}'"),
-                "the value is on or off",
-                "write on or off",
-            );
-            return Err(Failed);
-        }
-    };
+    let k = "EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic";
+    let enforce = b.choice(p, k, true, &[("on", true), ("off", false)], |other| {
+        Complaint::new(
+            "BadPropertyType",
+            format!("{k} '{other}'"),
+            "the value is on or off",
+            "write on or off",
+        )
+    })?;
     let hex = elbv2::arn_hex(&format!("lb/{logical}"));
     let region = b.ctx.region;
     let arn = elbv2::load_balancer_arn(region.name, b.ctx.account_id, &name, &hex);
     let dns_name = elbv2::load_balancer_dns_name(region.name, &name, &hex);
     let mut nodes = vec![];
     for (s, pin) in mappings {
-        let sub = b.lab.subnet(&s).expect("checked").clone();
+        let sub = b
+            .lab
+            .subnet(&s)
+            .expect("every mapping's subnet was found in the lab")
+            .clone();
         let ip = b.private_ip(p, &s, pin, &format!("lb/{logical}/{s}"))?;
         let eni_id = EniId::generate(&format!("{logical}/{s}"));
         let public_ip =
@@ -254,30 +247,24 @@ fn load_balancer(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
 }
 
 fn target_group(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
-    let protocol = b.opt_str(p, "Protocol")?.unwrap_or_else(|| "TCP".into());
-    if !["TCP", "UDP", "TCP_UDP", "TLS"].contains(&protocol.as_str()) {
-        b.report(
+    let protocols = ["TCP", "UDP", "TCP_UDP", "TLS"];
+    let protocol = b.one_of(p, "Protocol", "TCP", &protocols, |protocol| {
+        Complaint::new(
             "Unsupported",
-            p.at("Protocol"),
             format!("target group protocol {protocol} is not emulated"),
             "vpclab emulates Network Load Balancer target groups (TCP, UDP, TCP_UDP, TLS)",
             "use TCP",
-        );
-        return Err(Failed);
-    }
-    let target_type = b
-        .opt_str(p, "TargetType")?
-        .unwrap_or_else(|| "instance".into());
-    if target_type != "instance" && target_type != "ip" {
-        b.report(
+        )
+    })?;
+    let types = ["instance", "ip"];
+    let target_type = b.one_of(p, "TargetType", "instance", &types, |target_type| {
+        Complaint::new(
             "Unsupported",
-            p.at("TargetType"),
             format!("TargetType {target_type} is not emulated"),
             "vpclab emulates instance and ip targets",
             "use instance or ip",
-        );
-        return Err(Failed);
-    }
+        )
+    })?;
     let port = b.opt_int(p, "Port")?;
     let Some(port) = port.and_then(|v| u16::try_from(v).ok()).filter(|v| *v > 0) else {
         b.report(
@@ -299,11 +286,8 @@ fn target_group(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
         v: V::Seq(items), ..
     }) = p.get("Targets")
     {
-        for it in items.clone() {
-            let t = Props {
-                node: it.clone(),
-                origin: p.origin.at(it.line),
-            };
+        for it in items {
+            let t = p.item(it);
             let id = b.req_str(&t, "Id")?;
             if target_type == "instance" {
                 b.id_of(&t, "Id", Kind::Instance, &id)?;
@@ -357,10 +341,7 @@ fn target_group(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
     let matcher = match p.get("Matcher") {
         None => "200-399".to_string(),
         Some(m) => {
-            let mp = Props {
-                node: m.clone(),
-                origin: p.origin.at(m.line),
-            };
+            let mp = p.item(m);
             b.opt_str(&mp, "HttpCode")?
                 .unwrap_or_else(|| "200-399".into())
         }
@@ -435,10 +416,7 @@ fn listener(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
     }) = p.get("DefaultActions")
     {
         for a in actions {
-            let ap = Props {
-                node: a.clone(),
-                origin: p.origin.at(a.line),
-            };
+            let ap = p.item(a);
             let ty = b.opt_str(&ap, "Type")?.unwrap_or_default();
             if ty != "forward" {
                 continue;

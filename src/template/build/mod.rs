@@ -30,7 +30,7 @@ mod props;
 mod routing;
 mod security;
 
-use self::props::{tags_of, Props};
+use self::props::{tags_of, Complaint, Props};
 
 /// One supported resource type: its name, the properties it accepts (read or recorded), and
 /// the function that builds it. Each family file holds its own rows beside its builders, so
@@ -134,7 +134,7 @@ impl<'a> Builder<'a> {
             .lab
             .subnet(subnet)
             .map(|s| s.cidr)
-            .unwrap_or_else(|| "0.0.0.0/32".parse().unwrap());
+            .unwrap_or_else(|| Ipv4Net::from(Ipv4Addr::UNSPECIFIED));
         self.pools
             .entry(subnet.clone())
             .or_insert_with(|| AddressPool::subnet(cidr))
@@ -175,7 +175,7 @@ impl<'a> Builder<'a> {
     fn public_ip(&mut self, seed: &str) -> Ipv4Addr {
         self.public_pool
             .allocate(seed)
-            .expect("the public pools hold millions of addresses")
+            .expect("a region's public pool holds millions of addresses, a lab takes a few dozen")
     }
 
     // ---- the types --------------------------------------------------------------------
@@ -203,6 +203,9 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// 0.0.0.0/0: every IPv4 address.
+const ANY: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::UNSPECIFIED, 0);
+
 /// The local route of a VPC CIDR.
 pub fn local_route(cidr: Ipv4Net, origin: &Origin) -> Route {
     Route {
@@ -216,7 +219,6 @@ pub fn local_route(cidr: Ipv4Net, origin: &Origin) -> Route {
 /// A new network ACL's entries: the default ACL allows everything (rule 100) before the
 /// final deny; a custom ACL has only the final deny.
 pub fn default_acl_entries(allow_all: bool, origin: &Origin) -> Vec<AclEntry> {
-    let any: Ipv4Net = "0.0.0.0/0".parse().unwrap();
     let mut out = vec![];
     for egress in [false, true] {
         if allow_all {
@@ -225,7 +227,7 @@ pub fn default_acl_entries(allow_all: bool, origin: &Origin) -> Vec<AclEntry> {
                 egress,
                 action: RuleAction::Allow,
                 protocol: Protocol::All,
-                cidr: any,
+                cidr: ANY,
                 port_range: None,
                 icmp: None,
                 origin: origin.clone(),
@@ -236,7 +238,7 @@ pub fn default_acl_entries(allow_all: bool, origin: &Origin) -> Vec<AclEntry> {
             egress,
             action: RuleAction::Deny,
             protocol: Protocol::All,
-            cidr: any,
+            cidr: ANY,
             port_range: None,
             icmp: None,
             origin: origin.clone(),

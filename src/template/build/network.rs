@@ -105,7 +105,7 @@ fn vpc(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
         group_name: "default".into(),
         description: "default VPC security group".into(),
         ingress: vec![all("in", Peer::Group(sg.clone()))],
-        egress: vec![all("out", Peer::Cidr("0.0.0.0/0".parse().unwrap()))],
+        egress: vec![all("out", Peer::Cidr(ANY))],
         tags: Tags::default(),
         origin: implicit.clone(),
     });
@@ -245,14 +245,14 @@ fn gateway_attachment(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built>
         return Err(Failed);
     }
     let vpc = b.vpc_id(p, "VpcId")?;
-    let igw_s = b.req_id(p, "InternetGatewayId", Kind::InternetGateway)?;
-    let igw_id = IgwId::parse(&igw_s).expect("ids in the lab parse");
+    let igw_id = b.req_typed_id(p, "InternetGatewayId", Kind::InternetGateway, IgwId::parse)?;
+    let igw_s = igw_id.to_string();
     let igw = b
         .lab
         .internet_gateways
         .iter_mut()
         .find(|g| g.id == igw_id)
-        .expect("checked above");
+        .expect("req_typed_id found the gateway in the lab");
     if let Some(other) = &igw.attachment {
         let other = other.clone();
         b.report(

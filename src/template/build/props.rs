@@ -29,6 +29,45 @@ impl Props {
     pub(super) fn at(&self, k: &str) -> Origin {
         self.origin.at(self.line(k))
     }
+    /// A nested mapping (a list item, `MetadataOptions`…) read as properties of its own,
+    /// located at its own line.
+    pub(super) fn item(&self, n: &Node) -> Props {
+        Props {
+            node: n.clone(),
+            origin: self.origin.at(n.line),
+        }
+    }
+    /// A nested mapping read as properties of its own, located at the line of key `k`.
+    pub(super) fn under(&self, k: &str, n: &Node) -> Props {
+        Props {
+            node: n.clone(),
+            origin: self.at(k),
+        }
+    }
+}
+
+/// What to report when a property's value is not one of its choices.
+pub(super) struct Complaint {
+    pub(super) code: &'static str,
+    pub(super) msg: String,
+    pub(super) rule: String,
+    pub(super) fix: String,
+}
+
+impl Complaint {
+    pub(super) fn new(
+        code: &'static str,
+        msg: String,
+        rule: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Complaint {
+            code,
+            msg,
+            rule: rule.into(),
+            fix: fix.into(),
+        }
+    }
 }
 
 pub(super) fn scalar_of(n: &Node) -> Option<String> {
@@ -79,18 +118,74 @@ impl Builder<'_> {
     pub(super) fn req_str(&mut self, p: &Props, k: &str) -> R<String> {
         match self.opt_str(p, k)? {
             Some(s) => Ok(s),
-            None => {
-                let t = p.origin.resource_type.clone().unwrap_or_default();
-                self.report(
-                    "MissingProperty",
-                    p.origin.clone(),
-                    format!("{k} is required"),
-                    &format!("{t} needs {k}"),
-                    &format!("add {k} to the resource's Properties"),
-                );
-                Err(Failed)
-            }
+            None => Err(self.missing(p, k)),
         }
+    }
+
+    /// Reports that the required property `k` is missing.
+    fn missing(&mut self, p: &Props, k: &str) -> Failed {
+        let t = p.origin.resource_type.clone().unwrap_or_default();
+        self.report(
+            "MissingProperty",
+            p.origin.clone(),
+            format!("{k} is required"),
+            &format!("{t} needs {k}"),
+            &format!("add {k} to the resource's Properties"),
+        );
+        Failed
+    }
+
+    /// `value` of property `k`, which must be one of `choices`: the choice's meaning, or
+    /// `bad(value)` reported at `k`.
+    pub(super) fn pick<T: Copy>(
+        &mut self,
+        p: &Props,
+        k: &str,
+        value: &str,
+        choices: &[(&str, T)],
+        bad: impl FnOnce(&str) -> Complaint,
+    ) -> R<T> {
+        if let Some((_, t)) = choices.iter().find(|(name, _)| *name == value) {
+            return Ok(*t);
+        }
+        let c = bad(value);
+        self.report(c.code, p.at(k), c.msg, &c.rule, &c.fix);
+        Err(Failed)
+    }
+
+    /// Optional string property `k` that must be one of `choices`: `absent` when it is not
+    /// given, else the choice's meaning, or `bad(value)` reported at `k`.
+    pub(super) fn choice<T: Copy>(
+        &mut self,
+        p: &Props,
+        k: &str,
+        absent: T,
+        choices: &[(&str, T)],
+        bad: impl FnOnce(&str) -> Complaint,
+    ) -> R<T> {
+        match self.opt_str(p, k)? {
+            None => Ok(absent),
+            Some(v) => self.pick(p, k, &v, choices, bad),
+        }
+    }
+
+    /// Optional string property `k`, `default` when it is not given, that must be one of
+    /// `allowed`: the value, or `bad(value)` reported at `k`.
+    pub(super) fn one_of(
+        &mut self,
+        p: &Props,
+        k: &str,
+        default: &str,
+        allowed: &[&str],
+        bad: impl FnOnce(&str) -> Complaint,
+    ) -> R<String> {
+        let v = self.opt_str(p, k)?.unwrap_or_else(|| default.to_string());
+        if allowed.contains(&v.as_str()) {
+            return Ok(v);
+        }
+        let c = bad(&v);
+        self.report(c.code, p.at(k), c.msg, &c.rule, &c.fix);
+        Err(Failed)
     }
 
     /// A `[{Key, Value}]` list (load balancer and target group attributes) as a map.
@@ -109,11 +204,8 @@ impl Builder<'_> {
             );
             return Err(Failed);
         };
-        for it in items.clone() {
-            let a = Props {
-                node: it.clone(),
-                origin: p.origin.at(it.line),
-            };
+        for it in items {
+            let a = p.item(it);
             let key = self.req_str(&a, "Key")?;
             let value = self.req_str(&a, "Value")?;
             out.insert(key, value);
@@ -121,24 +213,20 @@ impl Builder<'_> {
         Ok(out)
     }
 
+    /// Optional property `k`: `true` or `false` in any case, `default` when absent.
     pub(super) fn opt_bool(&mut self, p: &Props, k: &str, default: bool) -> R<bool> {
-        match self.opt_str(p, k)? {
-            None => Ok(default),
-            Some(s) => match s.to_ascii_lowercase().as_str() {
-                "true" => Ok(true),
-                "false" => Ok(false),
-                _ => {
-                    self.report(
-                        "BadPropertyType",
-                        p.at(k),
-                        format!("{k} is '{s}', not true or false"),
-                        &format!("{k} is a boolean"),
-                        "write true or false",
-                    );
-                    Err(Failed)
-                }
-            },
-        }
+        let Some(s) = self.opt_str(p, k)? else {
+            return Ok(default);
+        };
+        let bools = [("true", true), ("false", false)];
+        self.pick(p, k, &s.to_ascii_lowercase(), &bools, |_| {
+            Complaint::new(
+                "BadPropertyType",
+                format!("{k} is '{s}', not true or false"),
+                format!("{k} is a boolean"),
+                "write true or false",
+            )
+        })
     }
 
     pub(super) fn opt_int(&mut self, p: &Props, k: &str) -> R<Option<i64>> {
@@ -157,6 +245,14 @@ impl Builder<'_> {
                     Err(Failed)
                 }
             },
+        }
+    }
+
+    /// Required property `k`: a whole number.
+    pub(super) fn req_int(&mut self, p: &Props, k: &str) -> R<i64> {
+        match self.opt_int(p, k)? {
+            Some(v) => Ok(v),
+            None => Err(self.missing(p, k)),
         }
     }
 
@@ -216,6 +312,10 @@ impl Builder<'_> {
         if ok {
             return Ok(value.to_string());
         }
+        Err(self.unknown_id(p, k, kind, value))
+    }
+
+    fn unknown_id(&mut self, p: &Props, k: &str, kind: Kind, value: &str) -> Failed {
         self.report(
             "UnknownResourceId",
             p.at(k),
@@ -223,7 +323,21 @@ impl Builder<'_> {
             &format!("{k} names a {kind} that the lab has"),
             &format!("use !Ref to the {kind}'s logical id"),
         );
-        Err(Failed)
+        Failed
+    }
+
+    /// Resolves `value` of property `k` to the typed id of a resource of `kind` in the lab
+    /// (`parse` is the id type's parser: a lab's ids always parse).
+    pub(super) fn typed_id<T>(
+        &mut self,
+        p: &Props,
+        k: &str,
+        kind: Kind,
+        value: &str,
+        parse: fn(&str) -> Option<T>,
+    ) -> R<T> {
+        let s = self.id_of(p, k, kind, value)?;
+        parse(&s).ok_or_else(|| self.unknown_id(p, k, kind, value))
     }
 
     pub(super) fn req_id(&mut self, p: &Props, k: &str, kind: Kind) -> R<String> {
@@ -231,34 +345,49 @@ impl Builder<'_> {
         self.id_of(p, k, kind, &v)
     }
 
-    pub(super) fn vpc_id(&mut self, p: &Props, k: &str) -> R<VpcId> {
-        let s = self.req_id(p, k, Kind::Vpc)?;
-        Ok(VpcId::parse(&s).expect("ids in the lab parse"))
+    /// Required property `k`: the typed id of a resource of `kind` in the lab.
+    pub(super) fn req_typed_id<T>(
+        &mut self,
+        p: &Props,
+        k: &str,
+        kind: Kind,
+        parse: fn(&str) -> Option<T>,
+    ) -> R<T> {
+        let v = self.req_str(p, k)?;
+        self.typed_id(p, k, kind, &v, parse)
     }
-    pub(super) fn subnet_id(&mut self, p: &Props, k: &str) -> R<SubnetId> {
-        let s = self.req_id(p, k, Kind::Subnet)?;
-        Ok(SubnetId::parse(&s).expect("ids in the lab parse"))
-    }
-    pub(super) fn rt_id(&mut self, p: &Props, k: &str) -> R<RouteTableId> {
-        let s = self.req_id(p, k, Kind::RouteTable)?;
-        Ok(RouteTableId::parse(&s).expect("ids in the lab parse"))
-    }
-    pub(super) fn sg_ids(&mut self, p: &Props, k: &str) -> R<Vec<SgId>> {
+
+    /// List property `k`: typed ids of resources of `kind` in the lab.
+    pub(super) fn typed_ids<T>(
+        &mut self,
+        p: &Props,
+        k: &str,
+        kind: Kind,
+        parse: fn(&str) -> Option<T>,
+    ) -> R<Vec<T>> {
         let mut out = vec![];
         for s in self.str_list(p, k)? {
-            let s = self.id_of(p, k, Kind::SecurityGroup, &s)?;
-            out.push(SgId::parse(&s).expect("ids in the lab parse"));
+            out.push(self.typed_id(p, k, kind, &s, parse)?);
         }
         Ok(out)
     }
 
-    pub(super) fn parse_pinned(
-        &mut self,
-        p: &Props,
-        k: &str,
-        s: Option<String>,
-    ) -> R<Option<Ipv4Addr>> {
-        match s {
+    pub(super) fn vpc_id(&mut self, p: &Props, k: &str) -> R<VpcId> {
+        self.req_typed_id(p, k, Kind::Vpc, VpcId::parse)
+    }
+    pub(super) fn subnet_id(&mut self, p: &Props, k: &str) -> R<SubnetId> {
+        self.req_typed_id(p, k, Kind::Subnet, SubnetId::parse)
+    }
+    pub(super) fn rt_id(&mut self, p: &Props, k: &str) -> R<RouteTableId> {
+        self.req_typed_id(p, k, Kind::RouteTable, RouteTableId::parse)
+    }
+    pub(super) fn sg_ids(&mut self, p: &Props, k: &str) -> R<Vec<SgId>> {
+        self.typed_ids(p, k, Kind::SecurityGroup, SgId::parse)
+    }
+
+    /// Optional property `k`: an IPv4 address (one a template pins).
+    pub(super) fn opt_ip(&mut self, p: &Props, k: &str) -> R<Option<Ipv4Addr>> {
+        match self.opt_str(p, k)? {
             None => Ok(None),
             Some(s) => s.trim().parse().map(Some).map_err(|_| {
                 self.report(

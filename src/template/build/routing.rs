@@ -42,7 +42,11 @@ pub(super) const ROWS: &[Row] = &[
 
 fn route_table(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
     let vpc = b.vpc_id(p, "VpcId")?;
-    let cidr = b.lab.vpc(&vpc).expect("checked").cidr;
+    let cidr = b
+        .lab
+        .vpc(&vpc)
+        .expect("vpc_id found the VPC in the lab")
+        .cidr;
     let id = RouteTableId::generate(logical);
     let tags = b.cfn_tags(&p.origin, tags_of(p.get("Tags")));
     let implicit = Origin {
@@ -128,10 +132,13 @@ fn route(b: &mut Builder<'_>, p: &Props, _logical: &str) -> R<Built> {
     };
     let v = b.req_str(p, key)?;
     let target = match *key {
-        "GatewayId" if IgwId::looks_like(&v) => {
-            let s = b.id_of(p, key, Kind::InternetGateway, &v)?;
-            RouteTarget::InternetGateway(IgwId::parse(&s).expect("lab ids parse"))
-        }
+        "GatewayId" if IgwId::looks_like(&v) => RouteTarget::InternetGateway(b.typed_id(
+            p,
+            key,
+            Kind::InternetGateway,
+            &v,
+            IgwId::parse,
+        )?),
         "GatewayId" if VpceId::looks_like(&v) || *key == "VpcEndpointId" => {
             b.report("EndpointRouteByHand", p.at(key), format!("a route to gateway endpoint {v} cannot be created by hand"), "gateway-endpoint routes are added by the endpoint itself (its RouteTableIds); a route's VpcEndpointId is for Gateway Load Balancer endpoints only", "remove this route and list the route table in the endpoint's RouteTableIds");
             return Err(Failed);
@@ -141,22 +148,28 @@ fn route(b: &mut Builder<'_>, p: &Props, _logical: &str) -> R<Built> {
             return Err(Failed);
         }
         "InstanceId" => {
-            let s = b.id_of(p, key, Kind::Instance, &v)?;
-            RouteTarget::Instance(InstanceId::parse(&s).expect("lab ids parse"))
+            RouteTarget::Instance(b.typed_id(p, key, Kind::Instance, &v, InstanceId::parse)?)
         }
-        "NetworkInterfaceId" => {
-            let s = b.id_of(p, key, Kind::NetworkInterface, &v)?;
-            RouteTarget::NetworkInterface(EniId::parse(&s).expect("lab ids parse"))
-        }
-        "NatGatewayId" if NatGatewayId::parse(&v).is_some() => {
-            RouteTarget::NatGateway(NatGatewayId::parse(&v).expect("checked"))
-        }
-        "VpcPeeringConnectionId" if PeeringId::parse(&v).is_some() => {
-            RouteTarget::Peering(PeeringId::parse(&v).expect("checked"))
-        }
+        "NetworkInterfaceId" => RouteTarget::NetworkInterface(b.typed_id(
+            p,
+            key,
+            Kind::NetworkInterface,
+            &v,
+            EniId::parse,
+        )?),
         other => {
-            b.report("UnsupportedRouteTarget", p.at(other), format!("{other} '{v}' is not a target vpclab can route to"), "vpclab routes to internet gateways, instances and network interfaces (and records nat-…/pcx-… targets as blackholes)", "target an internet gateway, an instance or a network interface of the VPC");
-            return Err(Failed);
+            // NAT gateways and peerings are not emulated: a well-formed id is recorded (a
+            // blackhole); anything else is refused.
+            let recorded = match other {
+                "NatGatewayId" => NatGatewayId::parse(&v).map(RouteTarget::NatGateway),
+                "VpcPeeringConnectionId" => PeeringId::parse(&v).map(RouteTarget::Peering),
+                _ => None,
+            };
+            let Some(target) = recorded else {
+                b.report("UnsupportedRouteTarget", p.at(other), format!("{other} '{v}' is not a target vpclab can route to"), "vpclab routes to internet gateways, instances and network interfaces (and records nat-…/pcx-… targets as blackholes)", "target an internet gateway, an instance or a network interface of the VPC");
+                return Err(Failed);
+            };
+            target
         }
     };
     let table = b
@@ -164,7 +177,7 @@ fn route(b: &mut Builder<'_>, p: &Props, _logical: &str) -> R<Built> {
         .route_tables
         .iter_mut()
         .find(|r| r.id == rt)
-        .expect("checked");
+        .expect("rt_id found the route table in the lab");
     table.routes.push(Route {
         destination: destination.clone(),
         target,
@@ -187,7 +200,7 @@ fn rt_association(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
         .route_tables
         .iter_mut()
         .find(|r| r.id == rt)
-        .expect("checked");
+        .expect("rt_id found the route table in the lab");
     table.associations.push(RouteTableAssociation {
         id: id.clone(),
         subnet,

@@ -139,7 +139,7 @@ fn security_group(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
                     protocol: Protocol::All,
                     from_port: None,
                     to_port: None,
-                    peer: Peer::Cidr("0.0.0.0/0".parse().unwrap()),
+                    peer: Peer::Cidr(ANY),
                     description: None,
                     origin: implicit,
                 }]
@@ -155,7 +155,7 @@ fn security_group(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
         .security_groups
         .iter_mut()
         .find(|g| g.id == id)
-        .expect("pushed above");
+        .expect("the group was pushed above and only removed on failure");
     g.ingress = ingress;
     g.egress = egress;
     let l = p.origin.line.unwrap_or(0);
@@ -199,31 +199,23 @@ fn network_acl(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
 }
 
 fn acl_entry(b: &mut Builder<'_>, p: &Props, _logical: &str) -> R<Built> {
-    let acl = b.req_id(p, "NetworkAclId", Kind::NetworkAcl)?;
-    let acl = AclId::parse(&acl).expect("lab ids parse");
-    let number = b.opt_int(p, "RuleNumber")?;
-    let Some(number) = number else {
-        return b.req_str(p, "RuleNumber").map(|_| unreachable!());
-    };
+    let acl = b.req_typed_id(p, "NetworkAclId", Kind::NetworkAcl, AclId::parse)?;
+    let number = b.req_int(p, "RuleNumber")?;
     let proto_s = b.req_str(p, "Protocol")?;
     let Some(protocol) = Protocol::parse(&proto_s) else {
         b.report("BadAclEntry", p.at("Protocol"), format!("Protocol '{proto_s}' is not a protocol number"), "a network ACL entry's Protocol is a protocol number (6 TCP, 17 UDP, 1 ICMP) or -1 for all", "write 6, 17, 1 or -1");
         return Err(Failed);
     };
-    let action = match b.req_str(p, "RuleAction")?.to_ascii_lowercase().as_str() {
-        "allow" => RuleAction::Allow,
-        "deny" => RuleAction::Deny,
-        other => {
-            b.report(
-                "BadAclEntry",
-                p.at("RuleAction"),
-                format!("RuleAction '{other}' is neither allow nor deny"),
-                "RuleAction is allow or deny",
-                "write allow or deny",
-            );
-            return Err(Failed);
-        }
-    };
+    let action = b.req_str(p, "RuleAction")?.to_ascii_lowercase();
+    let actions = [("allow", RuleAction::Allow), ("deny", RuleAction::Deny)];
+    let action = b.pick(p, "RuleAction", &action, &actions, |other| {
+        Complaint::new(
+            "BadAclEntry",
+            format!("RuleAction '{other}' is neither allow nor deny"),
+            "RuleAction is allow or deny",
+            "write allow or deny",
+        )
+    })?;
     let egress = b.opt_bool(p, "Egress", false)?;
     if p.get("Ipv6CidrBlock").is_some() {
         b.report(
@@ -249,10 +241,7 @@ fn acl_entry(b: &mut Builder<'_>, p: &Props, _logical: &str) -> R<Built> {
             );
             return Err(Failed);
         };
-        let pp = Props {
-            node: pr.clone(),
-            origin: p.at("PortRange"),
-        };
+        let pp = p.under("PortRange", pr);
         let (Some(from), Some(to)) = (b.opt_int(&pp, "From")?, b.opt_int(&pp, "To")?) else {
             b.report(
                 "BadAclEntry",
@@ -279,10 +268,7 @@ fn acl_entry(b: &mut Builder<'_>, p: &Props, _logical: &str) -> R<Built> {
     if protocol == Protocol::Icmp {
         let (t, c) = match p.get("Icmp") {
             Some(n) => {
-                let ip = Props {
-                    node: n.clone(),
-                    origin: p.at("Icmp"),
-                };
+                let ip = p.under("Icmp", n);
                 (
                     b.opt_int(&ip, "Type")?.unwrap_or(-1),
                     b.opt_int(&ip, "Code")?.unwrap_or(-1),
@@ -308,7 +294,7 @@ fn acl_entry(b: &mut Builder<'_>, p: &Props, _logical: &str) -> R<Built> {
         .network_acls
         .iter_mut()
         .find(|a| a.id == acl)
-        .expect("checked");
+        .expect("req_typed_id found the network ACL in the lab");
     a.entries.push(entry);
     a.entries.sort_by_key(|e| (e.egress, e.rule_number));
     Ok(Built::new(format!("{acl}|{number}|{egress}")))
@@ -316,15 +302,14 @@ fn acl_entry(b: &mut Builder<'_>, p: &Props, _logical: &str) -> R<Built> {
 
 fn acl_association(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
     let subnet = b.subnet_id(p, "SubnetId")?;
-    let acl = b.req_id(p, "NetworkAclId", Kind::NetworkAcl)?;
-    let acl = AclId::parse(&acl).expect("lab ids parse");
+    let acl = b.req_typed_id(p, "NetworkAclId", Kind::NetworkAcl, AclId::parse)?;
     let id = AclAssociationId::generate(logical);
     let a = b
         .lab
         .network_acls
         .iter_mut()
         .find(|a| a.id == acl)
-        .expect("checked");
+        .expect("req_typed_id found the network ACL in the lab");
     a.associations.push(AclAssociation {
         id: id.clone(),
         subnet,
@@ -390,8 +375,7 @@ fn sg_rule(b: &mut Builder<'_>, n: &Node, o: &Origin, egress: bool, seed: &str) 
         }
         [k] if *k == group_k => {
             let g = b.req_str(&p, k)?;
-            let g = b.id_of(&p, k, Kind::SecurityGroup, &g)?;
-            Peer::Group(SgId::parse(&g).expect("lab ids parse"))
+            Peer::Group(b.typed_id(&p, k, Kind::SecurityGroup, &g, SgId::parse)?)
         }
         [k] if *k == pl_k => {
             let pl = b.req_str(&p, k)?;
@@ -503,8 +487,7 @@ fn standalone_rule(b: &mut Builder<'_>, p: &Props, logical: &str, egress: bool) 
         );
         return Err(Failed);
     }
-    let g = b.req_id(p, "GroupId", Kind::SecurityGroup)?;
-    let g = SgId::parse(&g).expect("lab ids parse");
+    let g = b.req_typed_id(p, "GroupId", Kind::SecurityGroup, SgId::parse)?;
     let mut rule_node = p.node.clone();
     if let V::Map(m) = &mut rule_node.v {
         m.retain(|(k, _, _)| k != "GroupId" && k != "GroupName");
@@ -517,7 +500,7 @@ fn standalone_rule(b: &mut Builder<'_>, p: &Props, logical: &str, egress: bool) 
         .security_groups
         .iter_mut()
         .find(|x| x.id == g)
-        .expect("checked");
+        .expect("req_typed_id found the group in the lab");
     if egress {
         sg.egress.push(rule)
     } else {
