@@ -370,3 +370,36 @@ fn metadata_options(b: &mut Builder<'_>, p: &Props) -> R<MetadataOptions> {
     }
     Ok(o)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{lab, problem};
+
+    #[test]
+    fn an_instance_gets_an_interface_an_address_and_an_eip() {
+        let lab = lab("  I:\n    Type: AWS::EC2::Instance\n    Properties:\n      SubnetId: !Ref S\n      PrivateIpAddress: 10.0.1.10\n      MetadataOptions: {HttpTokens: required}\n  P:\n    Type: AWS::EC2::EIP\n    Properties:\n      InstanceId: !Ref I\n");
+        let i = &lab.instances[0];
+        assert_eq!(i.private_ip.to_string(), "10.0.1.10");
+        assert_eq!(
+            i.security_groups,
+            vec![lab.vpcs[0].default_security_group.clone()]
+        );
+        assert!(i.metadata_options.http_tokens_required);
+        assert_eq!(i.public_ip, Some(lab.elastic_ips[0].public_ip));
+        assert_eq!(lab.network_interfaces.len(), 1);
+    }
+
+    #[test]
+    fn a_bad_metadata_option_or_address_is_reported_with_the_logical_id() {
+        let p = problem("  I:\n    Type: AWS::EC2::Instance\n    Properties:\n      SubnetId: !Ref S\n      MetadataOptions: {HttpTokens: sometimes}\n", "I");
+        assert_eq!(p.code, "BadPropertyValue");
+        assert_eq!(p.message, "MetadataOptions HttpTokens is 'sometimes'");
+        assert_eq!(p.fix, "write HttpTokens: required or HttpTokens: optional");
+        let p = problem("  I:\n    Type: AWS::EC2::Instance\n    Properties:\n      SubnetId: !Ref S\n      PrivateIpAddress: 10.0.1\n", "I");
+        assert_eq!(p.code, "BadPropertyType");
+        assert_eq!(
+            p.message,
+            "PrivateIpAddress '10.0.1' is not an IPv4 address"
+        );
+    }
+}

@@ -387,3 +387,40 @@ fn service_permissions(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built
     s.allowed_principals = principals;
     Ok(Built::new(format!("{}-{logical}", b.ctx.stack_name)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{lab, problem};
+    use crate::model::EndpointKind;
+
+    #[test]
+    fn a_gateway_endpoint_routes_its_tables_and_an_interface_endpoint_gets_enis() {
+        let lab = lab("  T:\n    Type: AWS::EC2::RouteTable\n    Properties:\n      VpcId: !Ref V\n  E:\n    Type: AWS::EC2::VPCEndpoint\n    Properties:\n      VpcId: !Ref V\n      ServiceName: !Sub 'com.amazonaws.${AWS::Region}.s3'\n      RouteTableIds: [!Ref T]\n  F:\n    Type: AWS::EC2::VPCEndpoint\n    Properties:\n      VpcId: !Ref V\n      ServiceName: !Sub 'com.amazonaws.${AWS::Region}.sqs'\n      VpcEndpointType: Interface\n      SubnetIds: [!Ref S]\n");
+        assert!(matches!(
+            lab.vpc_endpoints[0].kind,
+            EndpointKind::Gateway { .. }
+        ));
+        let t = lab.route_tables.iter().find(|t| !t.main).unwrap();
+        assert_eq!(t.routes.len(), 2, "local and the prefix list");
+        let EndpointKind::Interface {
+            network_interfaces, ..
+        } = &lab.vpc_endpoints[1].kind
+        else {
+            panic!("an interface endpoint");
+        };
+        assert_eq!(network_interfaces.len(), 1);
+    }
+
+    #[test]
+    fn an_unemulated_endpoint_type_is_reported_with_the_logical_id() {
+        let p = problem("  E:\n    Type: AWS::EC2::VPCEndpoint\n    Properties:\n      VpcId: !Ref V\n      ServiceName: !Sub 'com.amazonaws.${AWS::Region}.s3'\n      VpcEndpointType: GatewayLoadBalancer\n", "E");
+        assert_eq!(p.code, "Unsupported");
+        assert_eq!(
+            p.message,
+            "VpcEndpointType GatewayLoadBalancer is not emulated"
+        );
+        // The service is checked first: a bad name is the problem reported.
+        let p = problem("  E:\n    Type: AWS::EC2::VPCEndpoint\n    Properties:\n      VpcId: !Ref V\n      ServiceName: nothing\n      VpcEndpointType: GatewayLoadBalancer\n", "E");
+        assert_eq!(p.code, "UnknownService");
+    }
+}

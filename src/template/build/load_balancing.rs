@@ -451,3 +451,36 @@ fn listener(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
     });
     Ok(Built::new(arn.clone()).att("ListenerArn", arn, p.origin.line))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{lab, problem};
+
+    #[test]
+    fn a_network_load_balancer_with_a_target_group_and_a_listener_builds() {
+        let lab = lab("  L:\n    Type: AWS::ElasticLoadBalancingV2::LoadBalancer\n    Properties:\n      Type: network\n      Scheme: internal\n      Subnets: [!Ref S]\n  T:\n    Type: AWS::ElasticLoadBalancingV2::TargetGroup\n    Properties:\n      VpcId: !Ref V\n      Port: 80\n      TargetType: ip\n      Targets: [{Id: 10.0.1.20}]\n  X:\n    Type: AWS::ElasticLoadBalancingV2::Listener\n    Properties:\n      LoadBalancerArn: !Ref L\n      Port: 80\n      DefaultActions: [{Type: forward, TargetGroupArn: !Ref T}]\n");
+        let lb = &lab.load_balancers[0];
+        assert_eq!((lb.scheme.as_str(), lb.nodes.len()), ("internal", 1));
+        assert_eq!(lab.target_groups[0].protocol, "TCP");
+        assert_eq!(lab.target_groups[0].targets[0].port, 80);
+        assert_eq!(
+            lab.listeners[0].target_group.as_ref(),
+            Some(&lab.target_groups[0].arn)
+        );
+    }
+
+    #[test]
+    fn an_unemulated_type_or_bad_scheme_is_reported_with_the_logical_id() {
+        let p = problem("  L:\n    Type: AWS::ElasticLoadBalancingV2::LoadBalancer\n    Properties:\n      Subnets: [!Ref S]\n", "L");
+        assert_eq!(p.code, "Unsupported");
+        assert_eq!(
+            p.message,
+            "load balancer Type application is not emulated (application is CloudFormation's default)"
+        );
+        let p = problem("  L:\n    Type: AWS::ElasticLoadBalancingV2::LoadBalancer\n    Properties:\n      Type: network\n      Scheme: public\n      Subnets: [!Ref S]\n", "L");
+        assert_eq!(p.code, "BadPropertyType");
+        assert_eq!(p.message, "Scheme 'public'");
+        let p = problem("  T:\n    Type: AWS::ElasticLoadBalancingV2::TargetGroup\n    Properties:\n      VpcId: !Ref V\n      Port: 80\n      Protocol: HTTP\n", "T");
+        assert_eq!(p.message, "target group protocol HTTP is not emulated");
+    }
+}

@@ -253,3 +253,55 @@ pub fn push_eval_error(problems: &mut Problems, e: EvalError) {
         problems.push(*p);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_has_one_row_and_its_properties() {
+        let types: Vec<&str> = supported().map(|r| r.ty).collect();
+        let unique: HashSet<&str> = types.iter().copied().collect();
+        assert_eq!((types.len(), unique.len()), (21, 21));
+        assert_eq!(types[0], "AWS::EC2::VPC");
+        assert_eq!(types[20], "AWS::ElasticLoadBalancingV2::Listener");
+        assert!(properties_of("AWS::EC2::Subnet").is_some_and(|p| p.contains(&"VpcId")));
+        assert!(row("AWS::EC2::NatGateway").is_none());
+    }
+}
+
+/// Loading small templates for the families' tests.
+#[cfg(test)]
+mod testkit {
+    use crate::model::{Lab, Problem};
+    use crate::template::{load, Options};
+
+    /// A VPC (10.0.0.0/16) and a subnet (10.0.1.0/24) to build on, then `resources`
+    /// (indented as entries of Resources).
+    pub(super) fn template(resources: &str) -> String {
+        format!(
+            "Resources:\n  V:\n    Type: AWS::EC2::VPC\n    Properties:\n      CidrBlock: 10.0.0.0/16\n  S:\n    Type: AWS::EC2::Subnet\n    Properties:\n      VpcId: !Ref V\n      CidrBlock: 10.0.1.0/24\n{resources}"
+        )
+    }
+
+    /// The lab `resources` build (on top of [`template`]'s VPC and subnet).
+    pub(super) fn lab(resources: &str) -> Lab {
+        match load(&template(resources), &Options::default()) {
+            Ok(lab) => lab,
+            Err(p) => panic!("the template should load, but: {p}"),
+        }
+    }
+
+    /// The one problem `resources` have; it names the resource's logical id `id`.
+    pub(super) fn problem(resources: &str, id: &str) -> Problem {
+        let problems = match load(&template(resources), &Options::default()) {
+            Ok(_) => panic!("the template should not load"),
+            Err(p) => p,
+        };
+        let [p] = problems.0.as_slice() else {
+            panic!("one problem expected, got: {problems}");
+        };
+        assert_eq!(p.origin.logical_id.as_deref(), Some(id), "{p:?}");
+        p.clone()
+    }
+}

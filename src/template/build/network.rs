@@ -268,3 +268,45 @@ fn gateway_attachment(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built>
     igw.attachment_origin = Some(p.origin.clone());
     Ok(Built::new(format!("{}-{}", b.ctx.stack_name, logical)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{lab, problem};
+
+    #[test]
+    fn a_vpc_comes_with_its_defaults_and_an_igw_attaches() {
+        let lab = lab("  G:\n    Type: AWS::EC2::InternetGateway\n  A:\n    Type: AWS::EC2::VPCGatewayAttachment\n    Properties:\n      VpcId: !Ref V\n      InternetGatewayId: !Ref G\n");
+        assert_eq!(lab.vpcs.len(), 1);
+        assert_eq!(lab.vpcs[0].cidr.to_string(), "10.0.0.0/16");
+        assert!(lab.route_tables.iter().any(|r| r.main));
+        assert_eq!(lab.security_groups[0].group_name, "default");
+        assert!(lab.network_acls[0].is_default);
+        assert_eq!(lab.subnets.len(), 1);
+        assert_eq!(
+            lab.internet_gateways[0].attachment.as_ref(),
+            Some(&lab.vpcs[0].id)
+        );
+    }
+
+    #[test]
+    fn a_bad_value_or_unknown_property_is_reported_with_the_logical_id() {
+        let p = problem(
+            "  W:\n    Type: AWS::EC2::VPC\n    Properties:\n      CidrBlock: ten\n",
+            "W",
+        );
+        assert_eq!(p.code, "BadCidr");
+        assert_eq!(p.message, "CidrBlock 'ten' is not an IPv4 CIDR block");
+        let p = problem(
+            "  W:\n    Type: AWS::EC2::VPC\n    Properties:\n      CidrBlock: 10.9.0.0/16\n      EnableDnsSupport: maybe\n",
+            "W",
+        );
+        assert_eq!(p.code, "BadPropertyType");
+        assert_eq!(p.message, "EnableDnsSupport is 'maybe', not true or false");
+        let p = problem(
+            "  G:\n    Type: AWS::EC2::InternetGateway\n    Properties:\n      VpcId: !Ref V\n",
+            "G",
+        );
+        assert_eq!(p.code, "UnknownProperty");
+        assert_eq!(p.message, "AWS::EC2::InternetGateway has no property VpcId");
+    }
+}

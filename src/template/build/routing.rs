@@ -208,3 +208,37 @@ fn rt_association(b: &mut Builder<'_>, p: &Props, logical: &str) -> R<Built> {
     });
     Ok(Built::new(id.to_string()).att("Id", id.to_string(), p.origin.line))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{lab, problem};
+    use crate::model::RouteTarget;
+
+    const IGW: &str = "  G:\n    Type: AWS::EC2::InternetGateway\n  A:\n    Type: AWS::EC2::VPCGatewayAttachment\n    Properties:\n      VpcId: !Ref V\n      InternetGatewayId: !Ref G\n  T:\n    Type: AWS::EC2::RouteTable\n    Properties:\n      VpcId: !Ref V\n";
+
+    #[test]
+    fn a_route_table_gets_its_local_route_a_default_route_and_a_subnet() {
+        let lab = lab(&format!("{IGW}  R:\n    Type: AWS::EC2::Route\n    DependsOn: A\n    Properties:\n      RouteTableId: !Ref T\n      DestinationCidrBlock: 0.0.0.0/0\n      GatewayId: !Ref G\n  X:\n    Type: AWS::EC2::SubnetRouteTableAssociation\n    Properties:\n      SubnetId: !Ref S\n      RouteTableId: !Ref T\n"));
+        let t = lab.route_tables.iter().find(|t| !t.main).unwrap();
+        assert_eq!(t.routes.len(), 2);
+        assert_eq!(t.routes[0].target, RouteTarget::Local);
+        assert!(matches!(
+            t.routes[1].target,
+            RouteTarget::InternetGateway(_)
+        ));
+        assert_eq!(t.associations.len(), 1);
+    }
+
+    #[test]
+    fn a_route_without_a_target_or_to_an_unknown_kind_is_reported_with_the_logical_id() {
+        let p = problem(&format!("{IGW}  R:\n    Type: AWS::EC2::Route\n    Properties:\n      RouteTableId: !Ref T\n      DestinationCidrBlock: 0.0.0.0/0\n"), "R");
+        assert_eq!(p.code, "BadRoute");
+        assert_eq!(p.message, "a route needs a target");
+        let p = problem(&format!("{IGW}  R:\n    Type: AWS::EC2::Route\n    Properties:\n      RouteTableId: !Ref T\n      DestinationCidrBlock: 0.0.0.0/0\n      NatGatewayId: not-a-nat\n"), "R");
+        assert_eq!(p.code, "UnsupportedRouteTarget");
+        assert_eq!(
+            p.message,
+            "NatGatewayId 'not-a-nat' is not a target vpclab can route to"
+        );
+    }
+}

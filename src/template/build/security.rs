@@ -508,3 +508,38 @@ fn standalone_rule(b: &mut Builder<'_>, p: &Props, logical: &str, egress: bool) 
     }
     Ok(Built::new(id.to_string()).att("Id", id.to_string(), p.origin.line))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{lab, problem};
+    use crate::model::RuleAction;
+
+    const ACL: &str =
+        "  N:\n    Type: AWS::EC2::NetworkAcl\n    Properties:\n      VpcId: !Ref V\n";
+
+    #[test]
+    fn a_group_with_rules_and_an_acl_with_an_entry_build() {
+        let lab = lab(&format!("  G:\n    Type: AWS::EC2::SecurityGroup\n    Properties:\n      GroupDescription: web\n      VpcId: !Ref V\n      SecurityGroupIngress:\n        - {{IpProtocol: tcp, FromPort: 80, ToPort: 80, CidrIp: 0.0.0.0/0}}\n  I:\n    Type: AWS::EC2::SecurityGroupIngress\n    Properties:\n      GroupId: !Ref G\n      IpProtocol: tcp\n      FromPort: 22\n      ToPort: 22\n      SourceSecurityGroupId: !Ref G\n{ACL}  E:\n    Type: AWS::EC2::NetworkAclEntry\n    Properties:\n      NetworkAclId: !Ref N\n      RuleNumber: 100\n      Protocol: 6\n      RuleAction: ALLOW\n      CidrBlock: 0.0.0.0/0\n      PortRange: {{From: 443, To: 443}}\n"));
+        let g = lab
+            .security_groups
+            .iter()
+            .find(|g| g.description == "web")
+            .unwrap();
+        assert_eq!(g.ingress.len(), 2);
+        assert_eq!(g.egress.len(), 1, "the default allow-all egress");
+        let n = lab.network_acls.iter().find(|a| !a.is_default).unwrap();
+        let e = n.entries.iter().find(|e| e.rule_number == 100).unwrap();
+        assert_eq!(e.action, RuleAction::Allow);
+        assert_eq!(e.port_range, Some((443, 443)));
+    }
+
+    #[test]
+    fn a_bad_rule_action_or_missing_rule_number_is_reported_with_the_logical_id() {
+        let p = problem(&format!("{ACL}  E:\n    Type: AWS::EC2::NetworkAclEntry\n    Properties:\n      NetworkAclId: !Ref N\n      RuleNumber: 100\n      Protocol: -1\n      RuleAction: Maybe\n      CidrBlock: 0.0.0.0/0\n"), "E");
+        assert_eq!(p.code, "BadAclEntry");
+        assert_eq!(p.message, "RuleAction 'maybe' is neither allow nor deny");
+        let p = problem(&format!("{ACL}  E:\n    Type: AWS::EC2::NetworkAclEntry\n    Properties:\n      NetworkAclId: !Ref N\n      Protocol: -1\n      RuleAction: allow\n      CidrBlock: 0.0.0.0/0\n"), "E");
+        assert_eq!(p.code, "MissingProperty");
+        assert_eq!(p.message, "RuleNumber is required");
+    }
+}
