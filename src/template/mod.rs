@@ -15,10 +15,10 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-use self::build::{push_eval_error, Builder, SUPPORTED};
+use self::build::{push_eval_error, Builder, Row};
 use self::eval::{references, Ctx, EvalError, Param, Slot, PSEUDO};
 use self::yaml::{Node, V};
-use crate::model::{catalog, verify, Lab, Origin, Output, Problem, Problems};
+use crate::model::{catalog, verify, Lab, Origin, Output, Problem, Problems, Region};
 
 /// The embedded default lab: the three seed labs in one template.
 pub const DEFAULT_TEMPLATE: &str = include_str!("../../templates/default.yaml");
@@ -128,10 +128,22 @@ const RESOURCE_ATTRIBUTES: &[&str] = &[
     "UpdatePolicy",
 ];
 
-/// Loads a template's text.
+/// Loads a template's text: the five stages of docs/ARCHITECTURE.md's load pipeline
+/// (parse, sections and parameters, references and order, build, verify).
 pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
+    let region = region_of(opts)?;
+    let root = yaml::parse(text)?;
     let mut problems = Problems::default();
-    let Some(region) = catalog::region(&opts.region) else {
+    let template = check_sections(&root, opts, &mut problems)?;
+    let order = order_resources(&template, &mut problems);
+    let b = build_resources(region, opts, template, &order, problems);
+    verify_lab(b)
+}
+
+/// The catalog region `opts` names.
+fn region_of(opts: &Options) -> Result<&'static Region, Problems> {
+    catalog::region(&opts.region).ok_or_else(|| {
+        let mut problems = Problems::default();
         problems.push(Problem::new(
             "UnknownRegion",
             Origin::default(),
@@ -142,9 +154,41 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
                 catalog::region_names().join(", ")
             ),
         ));
-        return Err(problems);
-    };
-    let root = yaml::parse(text)?;
+        problems
+    })
+}
+
+/// A resource of a supported type, as the template declares it.
+struct Declared<'t> {
+    id: &'t str,
+    line: usize,
+    def: &'t Node,
+    row: &'static Row,
+}
+
+/// What [`check_sections`] found: the template's parameters, resources and conditions.
+struct Template<'t> {
+    /// Parameter values, from `--parameter` or the declared defaults.
+    params: HashMap<String, Param>,
+    /// Every declared parameter name (also those without a value).
+    declared: HashSet<&'t str>,
+    /// The resources of supported types, in template order.
+    resources: Vec<Declared<'t>>,
+    /// Every resource's logical id (also those of unsupported types).
+    known: HashSet<&'t str>,
+    conditions: HashMap<String, &'t Node>,
+    mappings: Option<&'t Node>,
+    outputs: Option<&'t Node>,
+}
+
+/// Stage 2: the template's sections, its parameters (`--parameter` values, `AllowedValues`,
+/// missing values), and each resource's logical id, `Type` and attributes. Fails when there is
+/// nothing to build (not a mapping, no Resources).
+fn check_sections<'t>(
+    root: &'t Node,
+    opts: &Options,
+    problems: &mut Problems,
+) -> Result<Template<'t>, Problems> {
     if !matches!(root.v, V::Map(_)) {
         problems.push(top(
             root.line,
@@ -153,7 +197,7 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
             "a template is a mapping with a Resources section",
             "start the file with Resources:",
         ));
-        return Err(problems);
+        return Err(std::mem::take(problems));
     }
     for (k, line, _) in root.entries() {
         if !SECTIONS.contains(&k.as_str()) {
@@ -175,8 +219,41 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
             ));
         }
     }
+    let (params, declared) = check_parameters(root, opts, problems);
+    let Some(resources) = root.get("Resources") else {
+        problems.push(top(
+            root.line,
+            "MissingSection",
+            "the template has no Resources section".into(),
+            "a template declares at least one resource",
+            "add a Resources: section",
+        ));
+        return Err(std::mem::take(problems).sorted());
+    };
+    Ok(Template {
+        params,
+        declared,
+        resources: check_resources(resources, problems),
+        known: resources
+            .entries()
+            .iter()
+            .map(|(k, _, _)| k.as_str())
+            .collect(),
+        conditions: root
+            .get("Conditions")
+            .map(|c| c.entries().iter().map(|(k, _, v)| (k.clone(), v)).collect())
+            .unwrap_or_default(),
+        mappings: root.get("Mappings"),
+        outputs: root.get("Outputs"),
+    })
+}
 
-    // Parameters.
+/// The parameters' values, and every declared parameter's name.
+fn check_parameters<'t>(
+    root: &'t Node,
+    opts: &Options,
+    problems: &mut Problems,
+) -> (HashMap<String, Param>, HashSet<&'t str>) {
     let mut params: HashMap<String, Param> = HashMap::new();
     let given: HashMap<&str, &str> = opts
         .parameters
@@ -267,19 +344,12 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
             params.insert(name.clone(), p);
         }
     }
+    (params, declared)
+}
 
-    // Resources: types and attributes.
-    let Some(resources) = root.get("Resources") else {
-        problems.push(top(
-            root.line,
-            "MissingSection",
-            "the template has no Resources section".into(),
-            "a template declares at least one resource",
-            "add a Resources: section",
-        ));
-        return Err(problems.sorted());
-    };
-    let mut order: Vec<(&str, usize, &Node)> = vec![];
+/// Each resource's logical id, `Type` and attributes; the resources of supported types.
+fn check_resources<'t>(resources: &'t Node, problems: &mut Problems) -> Vec<Declared<'t>> {
+    let mut order = vec![];
     for (id, line, def) in resources.entries() {
         if !id.chars().all(|c| c.is_ascii_alphanumeric()) || id.is_empty() {
             problems.push(top(
@@ -316,62 +386,67 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
                 ));
             }
         }
-        if !SUPPORTED.iter().any(|(t, _)| *t == ty) {
+        let Some(row) = build::row(ty) else {
             problems.push(Problem::new(
                 "UnsupportedResourceType",
                 origin.at(def.get("Type").map_or(*line, |t| t.line)),
                 format!("resource type {ty} is not supported by vpclab"),
                 "vpclab emulates VPC networking: VPCs, subnets, gateways, route tables, security groups, network ACLs, instances, EIPs, VPC endpoints, endpoint services and Network Load Balancers",
-                format!("remove the resource, or use one of: {}", SUPPORTED.iter().map(|(t, _)| *t).collect::<Vec<_>>().join(", ")),
+                format!("remove the resource, or use one of: {}", build::supported().map(|r| r.ty).collect::<Vec<_>>().join(", ")),
             ));
             continue;
-        }
-        order.push((id.as_str(), *line, def));
+        };
+        order.push(Declared {
+            id: id.as_str(),
+            line: *line,
+            def,
+            row,
+        });
     }
-    let known: HashSet<&str> = resources
-        .entries()
-        .iter()
-        .map(|(k, _, _)| k.as_str())
-        .collect();
-    let conditions: HashMap<String, &Node> = root
-        .get("Conditions")
-        .map(|c| c.entries().iter().map(|(k, _, v)| (k.clone(), v)).collect())
-        .unwrap_or_default();
+    order
+}
 
-    // References and dependencies.
+/// What [`order_resources`] found: the build order, and what not to build.
+struct Order<'t> {
+    /// Indices into [`Template::resources`], each after what it depends on.
+    sorted: Vec<usize>,
+    /// Resources with a reference to nothing: reported once here, and not built.
+    broken: HashSet<&'t str>,
+}
+
+/// Stage 3: every `Ref`, `Fn::GetAtt`, `${…}`, `DependsOn` and `Condition` of each resource
+/// is checked (unknown targets reported once), and a depth-first sort orders the resources
+/// after what they refer to, reporting every cycle.
+fn order_resources<'t>(t: &Template<'t>, problems: &mut Problems) -> Order<'t> {
     let mut deps: BTreeMap<&str, Vec<(String, usize)>> = BTreeMap::new();
-    // Resources with a reference to nothing: reported once here, and not built.
     let mut broken: HashSet<&str> = HashSet::new();
-    for (id, line, def) in &order {
-        let origin = Origin::new(
-            id,
-            def.get("Type").and_then(|t| t.as_str()).unwrap_or(""),
-            *line,
-        );
+    for r in &t.resources {
+        let id = r.id;
+        let origin = Origin::new(id, r.row.ty, r.line);
         let mut refs = vec![];
-        if let Some(props) = def.get("Properties") {
+        if let Some(props) = r.def.get("Properties") {
             references(props, &mut refs);
         }
         let mut out = vec![];
         for (name, rline) in refs {
-            if known.contains(name.as_str()) {
+            if t.known.contains(name.as_str()) {
                 out.push((name, rline));
-            } else if !params.contains_key(&name)
+            } else if !t.params.contains_key(&name)
                 && !PSEUDO.contains(&name.as_str())
-                && !declared.contains(name.as_str())
+                && !t.declared.contains(name.as_str())
             {
-                broken.insert(*id);
+                broken.insert(id);
                 problems.push(Problem::new("UnknownRef", origin.at(rline), format!("{name} is not a parameter, pseudo parameter or resource of this template"), "Ref, Fn::GetAtt and ${…} in Fn::Sub name a parameter, a pseudo parameter (AWS::Region…) or a resource's logical id", "check the spelling, or declare the parameter or resource"));
             }
         }
-        if let Some(d) = def.get("DependsOn") {
+        if let Some(d) = r.def.get("DependsOn") {
             let items: Vec<&Node> = match &d.v {
                 V::Seq(s) => s.iter().collect(),
                 _ => vec![d],
             };
             for n in items {
                 match n.as_str() {
-                    Some(name) if known.contains(name) => out.push((name.to_string(), n.line)),
+                    Some(name) if t.known.contains(name) => out.push((name.to_string(), n.line)),
                     Some(name) => problems.push(Problem::new(
                         "UnknownDependsOn",
                         origin.at(n.line),
@@ -389,9 +464,9 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
                 }
             }
         }
-        if let Some(c) = def.get("Condition") {
+        if let Some(c) = r.def.get("Condition") {
             match c.as_str() {
-                Some(name) if conditions.contains_key(name) => {}
+                Some(name) if t.conditions.contains_key(name) => {}
                 _ => problems.push(Problem::new(
                     "UnknownCondition",
                     origin.at(c.line),
@@ -403,23 +478,13 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
         }
         deps.insert(id, out);
     }
+    let ids: Vec<&str> = t.resources.iter().map(|r| r.id).collect();
     let mut sorted = vec![];
-    for cycle in topo_sort(
-        &order.iter().map(|(id, _, _)| *id).collect::<Vec<_>>(),
-        &deps,
-        &mut sorted,
-    ) {
+    for cycle in topo_sort(&ids, &deps, &mut sorted) {
         let first = cycle[0];
-        let line = order
-            .iter()
-            .find(|(i, _, _)| *i == first)
-            .map_or(0, |(_, l, _)| *l);
-        let ty = order
-            .iter()
-            .find(|(i, _, _)| *i == first)
-            .and_then(|(_, _, d)| d.get("Type"))
-            .and_then(|t| t.as_str())
-            .unwrap_or("");
+        let declared = t.resources.iter().find(|r| r.id == first);
+        let line = declared.map_or(0, |r| r.line);
+        let ty = declared.map_or("", |r| r.row.ty);
         let mut path = cycle.clone();
         path.push(first);
         problems.push(Problem::new(
@@ -430,46 +495,44 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
             "break the cycle: for security groups that refer to each other, move the rules into separate AWS::EC2::SecurityGroupIngress/Egress resources",
         ));
     }
+    Order { sorted, broken }
+}
 
-    // Build, in dependency order.
+/// Stage 4: each resource built in order (its `Condition`, then its properties evaluated and
+/// turned into model resources), then the outputs. A resource that cannot be built is
+/// `Failed`; whatever refers to it is skipped silently.
+fn build_resources<'t>(
+    region: &'static Region,
+    opts: &'t Options,
+    t: Template<'t>,
+    order: &Order<'t>,
+    problems: Problems,
+) -> Builder<'t> {
     let ctx = Ctx {
         region,
         stack_name: &opts.stack_name,
         account_id: catalog::ACCOUNT_ID,
-        params,
-        mappings: root.get("Mappings"),
-        conditions,
+        params: t.params,
+        mappings: t.mappings,
+        conditions: t.conditions,
         condition_values: RefCell::new(HashMap::new()),
-        resources: order
+        resources: t
+            .resources
             .iter()
-            .map(|(id, _, d)| {
-                (
-                    id.to_string(),
-                    (
-                        d.get("Type")
-                            .and_then(|t| t.as_str())
-                            .unwrap_or("")
-                            .to_string(),
-                        Slot::Pending,
-                    ),
-                )
-            })
+            .map(|r| (r.id.to_string(), (r.row.ty.to_string(), Slot::Pending)))
             .collect(),
         current: Origin::default(),
     };
     let mut b = Builder::new(ctx);
     b.problems = problems;
-    pin_addresses(&mut b, &order);
-    for id in sorted {
-        let (_, line, def) = order
-            .iter()
-            .find(|(i, _, _)| *i == id)
-            .expect("sorted ids come from order");
-        let ty = def.get("Type").and_then(|t| t.as_str()).unwrap_or("");
-        let origin = Origin::new(id, ty, *line);
+    pin_addresses(&mut b, &t.resources);
+    for &i in &order.sorted {
+        let Declared { id, line, def, row } = t.resources[i];
+        let ty = row.ty;
+        let origin = Origin::new(id, ty, line);
         b.ctx.current = origin.clone();
         if let Some(c) = def.get("Condition").and_then(|c| c.as_str()) {
-            match b.ctx.condition(c, *line) {
+            match b.ctx.condition(c, line) {
                 Ok(true) => {}
                 Ok(false) => {
                     b.ctx
@@ -486,7 +549,7 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
                 }
             }
         }
-        if broken.contains(id) {
+        if order.broken.contains(id) {
             b.ctx
                 .resources
                 .insert(id.to_string(), (ty.to_string(), Slot::Failed));
@@ -495,7 +558,7 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
         let props = match def.get("Properties") {
             None => Ok(Some(Node {
                 v: V::Map(vec![]),
-                line: *line,
+                line,
             })),
             Some(p) => b.ctx.eval(p),
         };
@@ -503,9 +566,9 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
             Ok(props) => {
                 let props = props.unwrap_or(Node {
                     v: V::Map(vec![]),
-                    line: *line,
+                    line,
                 });
-                match b.build(ty, props, origin) {
+                match b.build(row, props, origin) {
                     Ok(built) => Slot::Built(built),
                     Err(_) => Slot::Failed,
                 }
@@ -519,58 +582,66 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
             .resources
             .insert(id.to_string(), (ty.to_string(), slot));
     }
+    if let Some(outs) = t.outputs {
+        build_outputs(&mut b, outs);
+    }
+    b
+}
 
-    // Outputs.
-    if let Some(outs) = root.get("Outputs") {
-        for (key, line, def) in outs.entries() {
-            b.ctx.current = Origin {
-                logical_id: Some(key.clone()),
-                resource_type: Some("Output".into()),
-                line: Some(*line),
-            };
-            if let Some(c) = def.get("Condition").and_then(|c| c.as_str()) {
-                if !b.ctx.condition(c, *line).unwrap_or(false) {
-                    continue;
-                }
-            }
-            let Some(v) = def.get("Value") else {
-                b.problems.push(Problem::new(
-                    "MissingProperty",
-                    b.ctx.current.clone(),
-                    format!("output {key} has no Value"),
-                    "every output has a Value",
-                    "add Value: …",
-                ));
+/// The template's outputs, evaluated against the built lab.
+fn build_outputs(b: &mut Builder, outs: &Node) {
+    for (key, line, def) in outs.entries() {
+        b.ctx.current = Origin {
+            logical_id: Some(key.clone()),
+            resource_type: Some("Output".into()),
+            line: Some(*line),
+        };
+        if let Some(c) = def.get("Condition").and_then(|c| c.as_str()) {
+            if !b.ctx.condition(c, *line).unwrap_or(false) {
                 continue;
-            };
-            match b.ctx.eval(v) {
-                Ok(Some(n)) => {
-                    let value = match &n.v {
-                        V::Scalar { text, .. } => text.clone(),
-                        V::Seq(items) => items
-                            .iter()
-                            .filter_map(|i| i.as_str())
-                            .collect::<Vec<_>>()
-                            .join(","),
-                        _ => n.to_json().to_string(),
-                    };
-                    let description = def
-                        .get("Description")
-                        .and_then(|d| d.as_str())
-                        .map(str::to_string);
-                    b.lab.outputs.push(Output {
-                        key: key.clone(),
-                        value,
-                        description,
-                    });
-                }
-                Ok(None) => {}
-                Err(EvalError::Poisoned) => {}
-                Err(e) => push_eval_error(&mut b.problems, e),
             }
         }
+        let Some(v) = def.get("Value") else {
+            b.problems.push(Problem::new(
+                "MissingProperty",
+                b.ctx.current.clone(),
+                format!("output {key} has no Value"),
+                "every output has a Value",
+                "add Value: …",
+            ));
+            continue;
+        };
+        match b.ctx.eval(v) {
+            Ok(Some(n)) => {
+                let value = match &n.v {
+                    V::Scalar { text, .. } => text.clone(),
+                    V::Seq(items) => items
+                        .iter()
+                        .filter_map(|i| i.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    _ => n.to_json().to_string(),
+                };
+                let description = def
+                    .get("Description")
+                    .and_then(|d| d.as_str())
+                    .map(str::to_string);
+                b.lab.outputs.push(Output {
+                    key: key.clone(),
+                    value,
+                    description,
+                });
+            }
+            Ok(None) => {}
+            Err(EvalError::Poisoned) => {}
+            Err(e) => push_eval_error(&mut b.problems, e),
+        }
     }
+}
 
+/// Stage 5: the model's `verify_*` passes over the built lab; every problem of every stage,
+/// sorted by line, or the lab.
+fn verify_lab(b: Builder) -> Result<Lab, Problems> {
     let mut problems = b.problems;
     for p in verify::verify(&b.lab).0 {
         problems.push(p);
@@ -586,7 +657,7 @@ pub fn load(text: &str, opts: &Options) -> Result<Lab, Problems> {
 
 /// Records every `PrivateIpAddress` a template pins (when it is a literal or a parameter), so
 /// that automatic allocation never takes an address a later resource asks for.
-fn pin_addresses(b: &mut Builder, order: &[(&str, usize, &Node)]) {
+fn pin_addresses(b: &mut Builder, resources: &[Declared]) {
     fn walk(n: &Node, b: &Builder, out: &mut Vec<std::net::Ipv4Addr>) {
         match &n.v {
             V::Map(m) => {
@@ -611,8 +682,8 @@ fn pin_addresses(b: &mut Builder, order: &[(&str, usize, &Node)]) {
         }
     }
     let mut ips = vec![];
-    for (_, _, def) in order {
-        if let Some(p) = def.get("Properties") {
+    for r in resources {
+        if let Some(p) = r.def.get("Properties") {
             walk(p, b, &mut ips);
         }
     }
@@ -620,11 +691,12 @@ fn pin_addresses(b: &mut Builder, order: &[(&str, usize, &Node)]) {
 }
 
 /// Orders `ids` so that every resource comes after what it depends on (template order among
-/// equals). Returns the cycles found; resources on or behind a cycle are left out of `out`.
+/// equals), as indices into `ids`. Returns the cycles found; resources on or behind a cycle
+/// are left out of `out`.
 fn topo_sort<'a>(
     ids: &[&'a str],
     deps: &BTreeMap<&'a str, Vec<(String, usize)>>,
-    out: &mut Vec<&'a str>,
+    out: &mut Vec<usize>,
 ) -> Vec<Vec<&'a str>> {
     let mut s = Sorter {
         ids,
@@ -656,7 +728,7 @@ struct Sorter<'a, 'o> {
     index: HashMap<&'a str, usize>,
     mark: Vec<Mark>,
     stack: Vec<usize>,
-    out: &'o mut Vec<&'a str>,
+    out: &'o mut Vec<usize>,
     cycles: Vec<Vec<&'a str>>,
 }
 
@@ -701,7 +773,7 @@ impl Sorter<'_, '_> {
         self.stack.pop();
         self.mark[i] = if ok { Mark::Done } else { Mark::Broken };
         if ok {
-            self.out.push(self.ids[i]);
+            self.out.push(i);
         }
         ok
     }
