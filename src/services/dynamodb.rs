@@ -368,10 +368,11 @@ pub fn table_arn(region: &str, name: &str) -> String {
     )
 }
 
-/// The request's parameters, with JSON types checked as coral checks them.
-struct Params0<'a>(&'a Map<String, Json>);
+/// A JSON object of the request (the body, or a mapping inside it), its fields read with
+/// their JSON types checked as coral checks them.
+struct Fields<'a>(&'a Map<String, Json>);
 
-impl<'a> Params0<'a> {
+impl<'a> Fields<'a> {
     fn get(&self, k: &str) -> Option<&'a Json> {
         self.0.get(k).filter(|v| !v.is_null())
     }
@@ -431,7 +432,7 @@ impl<'a> Params0<'a> {
 }
 
 /// A validated table name (a table ARN names its table too).
-fn table_name(p: &Params0<'_>, field: &str, key: &str) -> Result<String, Error> {
+fn table_name(p: &Fields<'_>, field: &str, key: &str) -> Result<String, Error> {
     let raw = p.str(key)?.ok_or_else(|| not_null(field))?;
     validate_table_name(raw, field)
 }
@@ -470,7 +471,7 @@ fn validate_table_name(raw: &str, field: &str) -> Result<String, Error> {
 
 /// ExpressionAttributeNames and ExpressionAttributeValues of a request (or of one table of
 /// a BatchGetItem).
-fn expression_params(p: &Params0<'_>) -> Result<(Params, bool, bool), Error> {
+fn expression_params(p: &Fields<'_>) -> Result<(Params, bool, bool), Error> {
     let mut out = Params::default();
     let names = p.obj("ExpressionAttributeNames")?;
     let values = p.obj("ExpressionAttributeValues")?;
@@ -532,7 +533,7 @@ fn check_params(params: &Params, had: (bool, bool), any_expression: bool) -> Res
 }
 
 /// The projection asked by ProjectionExpression or AttributesToGet.
-fn projection(p: &Params0<'_>, params: &mut Params) -> Result<Option<Vec<Path>>, Error> {
+fn projection(p: &Fields<'_>, params: &mut Params) -> Result<Option<Vec<Path>>, Error> {
     let pe = p.str("ProjectionExpression")?;
     let atg = p.arr("AttributesToGet")?;
     match (pe, atg) {
@@ -558,7 +559,7 @@ fn projection(p: &Params0<'_>, params: &mut Params) -> Result<Option<Vec<Path>>,
     }
 }
 
-fn return_on_failure(p: &Params0<'_>) -> Result<bool, Error> {
+fn return_on_failure(p: &Fields<'_>) -> Result<bool, Error> {
     match p.str("ReturnValuesOnConditionCheckFailure")? {
         None | Some("NONE") => Ok(false),
         Some("ALL_OLD") => Ok(true),
@@ -569,7 +570,7 @@ fn return_on_failure(p: &Params0<'_>) -> Result<bool, Error> {
 }
 
 /// ReturnConsumedCapacity: `None` when not asked, else whether per-table detail (INDEXES).
-fn consumed_asked(p: &Params0<'_>) -> Result<Option<bool>, Error> {
+fn consumed_asked(p: &Fields<'_>) -> Result<Option<bool>, Error> {
     match p.str("ReturnConsumedCapacity")? {
         None | Some("NONE") => Ok(None),
         Some("TOTAL") => Ok(Some(false)),
@@ -602,7 +603,7 @@ fn read_units(bytes: usize, consistent: bool) -> f64 {
 }
 
 fn parse_cond(
-    p: &Params0<'_>,
+    p: &Fields<'_>,
     key: &str,
     kind: Kind,
     params: &mut Params,
@@ -752,7 +753,7 @@ impl DynamoDb {
         let Json::Object(obj) = &body else {
             return Err(not_expected(&body, "structure"));
         };
-        let p = Params0(obj);
+        let p = Fields(obj);
         // Authorize every table the request touches, before anything else is looked at.
         let mut resources = Vec::new();
         match op {

@@ -6,7 +6,7 @@
 use super::*;
 
 impl DynamoDb {
-    pub(super) fn batch_write(&mut self, p: &Params0<'_>) -> Result<Json, Error> {
+    pub(super) fn batch_write(&mut self, p: &Fields<'_>) -> Result<Json, Error> {
         let req = p
             .obj("RequestItems")?
             .ok_or_else(|| not_null("requestItems"))?;
@@ -31,18 +31,18 @@ impl DynamoDb {
                 let Json::Object(o) = w else {
                     return Err(not_expected(w, "structure"));
                 };
-                let wp = Params0(o);
+                let wp = Fields(o);
                 let put = wp.obj("PutRequest")?;
                 let del = wp.obj("DeleteRequest")?;
                 let (key, item) = match (put, del) {
                     (Some(put), None) => {
-                        let item = Params0(put).item("Item")?.ok_or_else(|| not_null("item"))?;
+                        let item = Fields(put).item("Item")?.ok_or_else(|| not_null("item"))?;
                         let key = t.key_of_item(&item)?;
                         check_item_size(&item)?;
                         (key, Some(item))
                     }
                     (None, Some(del)) => {
-                        let key = Params0(del).item("Key")?.ok_or_else(|| not_null("key"))?;
+                        let key = Fields(del).item("Key")?.ok_or_else(|| not_null("key"))?;
                         (t.key_from_request(&key)?, None)
                     }
                     _ => {
@@ -89,7 +89,7 @@ impl DynamoDb {
         Ok(out)
     }
 
-    pub(super) fn batch_get(&self, p: &Params0<'_>) -> Result<Json, Error> {
+    pub(super) fn batch_get(&self, p: &Fields<'_>) -> Result<Json, Error> {
         let req = p
             .obj("RequestItems")?
             .ok_or_else(|| not_null("requestItems"))?;
@@ -107,7 +107,7 @@ impl DynamoDb {
             let Json::Object(o) = spec else {
                 return Err(not_expected(spec, "structure"));
             };
-            let sp = Params0(o);
+            let sp = Fields(o);
             let keys = sp
                 .arr("Keys")?
                 .ok_or_else(|| not_null("requestItems.keys"))?;

@@ -7,7 +7,7 @@
 use super::*;
 
 impl DynamoDb {
-    pub(super) fn put_item(&mut self, p: &Params0<'_>) -> Result<Json, Error> {
+    pub(super) fn put_item(&mut self, p: &Fields<'_>) -> Result<Json, Error> {
         let w = write_request(p, "Item", "item")?;
         let t = self.table_mut(&w.table)?;
         let key = t.key_of_item(&w.item)?;
@@ -18,7 +18,7 @@ impl DynamoDb {
         Ok(write_answer(&w.table, old.as_ref(), w.rv, w.cap, size))
     }
 
-    pub(super) fn get_item(&self, p: &Params0<'_>) -> Result<Json, Error> {
+    pub(super) fn get_item(&self, p: &Fields<'_>) -> Result<Json, Error> {
         let name = table_name(p, "tableName", "TableName")?;
         let key = p.item("Key")?.ok_or_else(|| not_null("key"))?;
         let consistent = p.bool("ConsistentRead")?.unwrap_or(false);
@@ -48,7 +48,7 @@ impl DynamoDb {
         Ok(Json::Object(out))
     }
 
-    pub(super) fn delete_item(&mut self, p: &Params0<'_>) -> Result<Json, Error> {
+    pub(super) fn delete_item(&mut self, p: &Fields<'_>) -> Result<Json, Error> {
         let w = write_request(p, "Key", "key")?;
         let t = self.table_mut(&w.table)?;
         let key = t.key_from_request(&w.item)?;
@@ -58,7 +58,7 @@ impl DynamoDb {
         Ok(write_answer(&w.table, old.as_ref(), w.rv, w.cap, size))
     }
 
-    pub(super) fn update_item(&mut self, p: &Params0<'_>) -> Result<Json, Error> {
+    pub(super) fn update_item(&mut self, p: &Fields<'_>) -> Result<Json, Error> {
         let name = table_name(p, "tableName", "TableName")?;
         p.no_legacy(&["AttributeUpdates", "Expected", "ConditionalOperator"])?;
         let key_item = p.item("Key")?.ok_or_else(|| not_null("key"))?;
@@ -132,7 +132,7 @@ struct WriteRequest<'a> {
 }
 
 fn write_request<'a>(
-    p: &Params0<'a>,
+    p: &Fields<'a>,
     field: &str,
     null_name: &str,
 ) -> Result<WriteRequest<'a>, Error> {
@@ -171,7 +171,7 @@ fn write_answer(table: &str, old: Option<&Item>, rv: &str, cap: Option<bool>, si
     Json::Object(out)
 }
 
-fn return_values<'a>(p: &Params0<'a>, allowed: &[&str]) -> Result<&'a str, Error> {
+fn return_values<'a>(p: &Fields<'a>, allowed: &[&str]) -> Result<&'a str, Error> {
     let rv = p.str("ReturnValues")?.unwrap_or("NONE");
     const ALL: [&str; 5] = ["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"];
     if !ALL.contains(&rv) {

@@ -8,7 +8,7 @@
 use super::*;
 
 impl DynamoDb {
-    pub(super) fn query(&self, p: &Params0<'_>) -> Result<Json, Error> {
+    pub(super) fn query(&self, p: &Fields<'_>) -> Result<Json, Error> {
         let name = table_name(p, "tableName", "TableName")?;
         p.no_legacy(&["KeyConditions", "QueryFilter", "ConditionalOperator"])?;
         let opts = ReadOpts::parse(p)?;
@@ -94,7 +94,7 @@ impl DynamoDb {
         Ok(page(t, iter, &opts, filter.as_ref(), proj.as_deref()))
     }
 
-    pub(super) fn scan(&self, p: &Params0<'_>) -> Result<Json, Error> {
+    pub(super) fn scan(&self, p: &Fields<'_>) -> Result<Json, Error> {
         let name = table_name(p, "tableName", "TableName")?;
         p.no_legacy(&["ScanFilter", "ConditionalOperator"])?;
         let opts = ReadOpts::parse(p)?;
@@ -159,7 +159,7 @@ struct ReadOpts {
 }
 
 impl ReadOpts {
-    pub(super) fn parse(p: &Params0<'_>) -> Result<Self, Error> {
+    pub(super) fn parse(p: &Fields<'_>) -> Result<Self, Error> {
         let limit = match p.int("Limit")? {
             Some(l) if l < 1 => {
                 return Err(constraints(vec![format!(

@@ -7,7 +7,7 @@
 use super::*;
 
 impl DynamoDb {
-    pub(super) fn create_table(&mut self, p: &Params0<'_>, now: u64) -> Result<Json, Error> {
+    pub(super) fn create_table(&mut self, p: &Fields<'_>, now: u64) -> Result<Json, Error> {
         let name = table_name(p, "tableName", "TableName")?;
         p.no_legacy(&["GlobalSecondaryIndexes", "LocalSecondaryIndexes"])
             .map_err(|_| {
@@ -22,7 +22,7 @@ impl DynamoDb {
             let Json::Object(o) = d else {
                 return Err(not_expected(d, "structure"));
             };
-            let dp = Params0(o);
+            let dp = Fields(o);
             let an = dp.str("AttributeName")?.ok_or_else(|| {
                 not_null(&format!(
                     "attributeDefinitions.{}.member.attributeName",
@@ -54,7 +54,7 @@ impl DynamoDb {
             let Json::Object(o) = k else {
                 return Err(not_expected(k, "structure"));
             };
-            let kp = Params0(o);
+            let kp = Fields(o);
             let an = kp
                 .str("AttributeName")?
                 .ok_or_else(|| not_null(&format!("keySchema.{}.member.attributeName", i + 1)))?;
@@ -136,7 +136,7 @@ impl DynamoDb {
             }
             "PROVISIONED" => {
                 let missing = || invalid("ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED");
-                let pt = Params0(pt.ok_or_else(missing)?);
+                let pt = Fields(pt.ok_or_else(missing)?);
                 let (Some(r), Some(w)) = (pt.int("ReadCapacityUnits")?, pt.int("WriteCapacityUnits")?) else {
                     return Err(missing());
                 };
@@ -194,7 +194,7 @@ impl DynamoDb {
         Ok(json!({ "TableDescription": desc }))
     }
 
-    pub(super) fn describe_table(&self, p: &Params0<'_>) -> Result<Json, Error> {
+    pub(super) fn describe_table(&self, p: &Fields<'_>) -> Result<Json, Error> {
         let name = table_name(p, "tableName", "TableName")?;
         let t = self.tables.get(&name).ok_or_else(|| {
             Error::ResourceNotFound(format!(
@@ -204,7 +204,7 @@ impl DynamoDb {
         Ok(json!({ "Table": t.describe(&self.region, "ACTIVE") }))
     }
 
-    pub(super) fn list_tables(&self, p: &Params0<'_>) -> Result<Json, Error> {
+    pub(super) fn list_tables(&self, p: &Fields<'_>) -> Result<Json, Error> {
         let limit = p.int("Limit")?.unwrap_or(100);
         if !(1..=100).contains(&limit) {
             let c = if limit < 1 {
@@ -234,7 +234,7 @@ impl DynamoDb {
         Ok(out)
     }
 
-    pub(super) fn delete_table(&mut self, p: &Params0<'_>) -> Result<Json, Error> {
+    pub(super) fn delete_table(&mut self, p: &Fields<'_>) -> Result<Json, Error> {
         let name = table_name(p, "tableName", "TableName")?;
         let t = self.tables.get(&name).ok_or_else(|| {
             Error::ResourceNotFound(format!(
