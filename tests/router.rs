@@ -186,7 +186,6 @@ fn seed2_an_endpoint_created_live_routes_to_s3_and_the_service_answers() {
     h.apply();
     let mut services = LabServices::new(
         vpclab::services::Services::new(&h.lab, vpclab::services::Config::default()).unwrap(),
-        Arc::new(Snapshot::build(&h.lab, Some(h.snap())).unwrap()),
     );
     let (v, _) = h.send(private.port, &testkit::ping(&h.from(&private, s3), 7, 1));
     assert!(
@@ -211,10 +210,9 @@ fn seed2_an_endpoint_created_live_routes_to_s3_and_the_service_answers() {
     // The daemon's path: a snapshot built on the previous one, installed in both halves.
     let snap = Arc::new(Snapshot::build(&h.lab, Some(h.snap())).unwrap());
     h.router.install(Arc::clone(&snap));
-    services.install(&snap, &h.lab);
-    let port = snap
-        .port_of(&PortKind::Service(ServicePort::GatewayEndpoint { vpce }))
-        .unwrap();
+    services.install(&h.lab);
+    let service = ServicePort::GatewayEndpoint { vpce };
+    let port = snap.port_of(&PortKind::Service(service.clone())).unwrap();
     let (v, sent) = h.send(private.port, &testkit::ping(&h.from(&private, s3), 7, 2));
     assert_eq!(
         v,
@@ -223,15 +221,18 @@ fn seed2_an_endpoint_created_live_routes_to_s3_and_the_service_answers() {
     );
     let packet = only(&sent, port).frame.clone();
 
-    services.receive(h.now, port, &packet);
+    services.receive(h.now, &service, &packet);
     let mut replies = vec![];
-    services.poll(h.now, &mut |p, bytes| replies.push((p, bytes.to_vec())));
+    services.poll(h.now, &mut |p, bytes| {
+        replies.push((p.clone(), bytes.to_vec()))
+    });
     assert_eq!(
         replies.len(),
         1,
         "the S3 service answers behind the new endpoint"
     );
-    assert_eq!(replies[0].0, port);
+    assert_eq!(replies[0].0, service);
+    assert_eq!(snap.service_port(&replies[0].0), Some(port));
     let (v, sent) = h.send_ip(port, &replies[0].1);
     assert_eq!(v, Verdict::Forwarded(private.port));
     assert_eq!(&only(&sent, private.port).frame[0..6], &private.mac);

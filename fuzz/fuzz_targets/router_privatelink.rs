@@ -32,8 +32,11 @@ struct World {
 
 struct Bounded;
 impl Sink for Bounded {
-    fn send(&mut self, _port: PortId, _vnet: &VnetHdr, frame: &[u8]) {
+    fn to_tap(&mut self, _port: PortId, _vnet: &VnetHdr, frame: &[u8]) {
         assert!(frame.len() <= 65_535 + 14);
+    }
+    fn to_service(&mut self, _port: PortId, packet: &[u8]) {
+        assert!(packet.len() <= 65_535);
     }
 }
 

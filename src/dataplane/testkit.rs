@@ -49,12 +49,15 @@ impl Collect {
 }
 
 impl Sink for Collect {
-    fn send(&mut self, port: PortId, vnet: &VnetHdr, frame: &[u8]) {
+    fn to_tap(&mut self, port: PortId, vnet: &VnetHdr, frame: &[u8]) {
         self.sent.push(Sent {
             port,
             vnet: *vnet,
             frame: frame.to_vec(),
         });
+    }
+    fn to_service(&mut self, port: PortId, packet: &[u8]) {
+        self.to_tap(port, &VnetHdr::PLAIN, packet);
     }
 }
 
@@ -68,9 +71,12 @@ pub struct Count {
 }
 
 impl Sink for Count {
-    fn send(&mut self, _port: PortId, _vnet: &VnetHdr, frame: &[u8]) {
+    fn to_tap(&mut self, _port: PortId, _vnet: &VnetHdr, frame: &[u8]) {
         self.frames += 1;
         self.bytes += frame.len() as u64;
+    }
+    fn to_service(&mut self, port: PortId, packet: &[u8]) {
+        self.to_tap(port, &VnetHdr::PLAIN, packet);
     }
 }
 

@@ -36,7 +36,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use crate::dataplane::packet::parse_ipv4;
 use crate::dataplane::router::{Router, Sink};
 use crate::dataplane::time::Instant;
-use crate::dataplane::topology::{Framing, PortId, Snapshot};
+use crate::dataplane::topology::{PortId, PortKind, ServicePort, Snapshot};
 use crate::dataplane::verdict::{Counters, FlowRecord};
 use crate::dataplane::vnet::{HdrSize, VnetHdr};
 use crate::dataplane::wire::ethernet::{
@@ -68,13 +68,13 @@ pub trait FrameIo: Send + Sync {
 /// The emulated AWS services behind the service ports.
 pub trait ServiceSide: Send {
     /// A packet for a service port.
-    fn receive(&mut self, now: Instant, port: PortId, packet: &[u8]);
+    fn receive(&mut self, now: Instant, port: &ServicePort, packet: &[u8]);
     /// Lets the services run; they hand back packets to send into the router.
-    fn poll(&mut self, now: Instant, out: &mut dyn FnMut(PortId, &[u8]));
+    fn poll(&mut self, now: Instant, out: &mut dyn FnMut(&ServicePort, &[u8]));
     /// When the services next need [`ServiceSide::poll`], if sooner than a tick.
     fn poll_delay(&self, now: Instant) -> Option<Duration>;
     /// A new snapshot of `lab` was installed (new gateway endpoints, changed lab).
-    fn install(&mut self, snap: &Arc<Snapshot>, lab: &Lab);
+    fn install(&mut self, lab: &Lab);
     /// What the services did, a line each (for `status`).
     fn summary(&self) -> Vec<String> {
         Vec::new()
@@ -97,14 +97,14 @@ pub struct NoServices {
 }
 
 impl ServiceSide for NoServices {
-    fn receive(&mut self, _now: Instant, _port: PortId, _packet: &[u8]) {
+    fn receive(&mut self, _now: Instant, _port: &ServicePort, _packet: &[u8]) {
         self.dropped += 1;
     }
-    fn poll(&mut self, _now: Instant, _out: &mut dyn FnMut(PortId, &[u8])) {}
+    fn poll(&mut self, _now: Instant, _out: &mut dyn FnMut(&ServicePort, &[u8])) {}
     fn poll_delay(&self, _now: Instant) -> Option<Duration> {
         None
     }
-    fn install(&mut self, _snap: &Arc<Snapshot>, _lab: &Lab) {}
+    fn install(&mut self, _lab: &Lab) {}
 }
 
 /// What [`Command::Counters`] sends back.
@@ -147,6 +147,9 @@ pub struct LoopStats {
     pub rx_errors: u64,
     /// Packets for service ports.
     pub to_services: u64,
+    /// Packets between the router and the services whose port the snapshot does not have
+    /// (a bug).
+    pub misdirected: u64,
 }
 
 /// The event loop; see the module docs.
@@ -165,10 +168,8 @@ pub struct EventLoop<S: ServiceSide> {
 
 /// What the workers share, behind one lock: the router and everything it touches.
 struct Core<S> {
+    /// The router, which holds the current snapshot (the one holder of it in the loop).
     router: Router,
-    /// The router's current snapshot, kept here too so that a frame's sink can read it
-    /// while the router is borrowed mutably (no reference counting per frame).
-    snap: Arc<Snapshot>,
     services: S,
     clock: std::time::Instant,
     stats: LoopStats,
@@ -305,7 +306,6 @@ impl Spread {
 /// The sink the router writes into during one frame.
 struct Out<'a> {
     taps: &'a [Option<Box<dyn FrameIo>>],
-    snap: &'a Snapshot,
     to_services: &'a mut Vec<(PortId, Vec<u8>)>,
     tx_errors: &'a mut u64,
     /// With more than one worker, frames are written after the lock is released, on the
@@ -314,29 +314,27 @@ struct Out<'a> {
 }
 
 impl Sink for Out<'_> {
-    fn send(&mut self, port: PortId, vnet: &VnetHdr, frame: &[u8]) {
-        match self.snap.port(port).map(|p| p.framing) {
-            Some(Framing::Tap) => {
-                let mut hdr = [0u8; 10];
-                let _ = vnet.emit(&mut hdr, HdrSize::Legacy);
-                if let Some((d, spread, own)) = self.defer.as_mut() {
-                    let queue = spread.queue(frame).unwrap_or(*own);
-                    d.push(port, queue, hdr, frame);
-                    return;
-                }
-                let Some(Some(tap)) = self.taps.get(port.ix()) else {
-                    return;
-                };
-                if tap
-                    .write_frame(&[IoSlice::new(&hdr), IoSlice::new(frame)])
-                    .is_err()
-                {
-                    *self.tx_errors += 1;
-                }
-            }
-            Some(Framing::Ip) => self.to_services.push((port, frame.to_vec())),
-            None => {}
+    fn to_tap(&mut self, port: PortId, vnet: &VnetHdr, frame: &[u8]) {
+        let mut hdr = [0u8; 10];
+        let _ = vnet.emit(&mut hdr, HdrSize::Legacy);
+        if let Some((d, spread, own)) = self.defer.as_mut() {
+            let queue = spread.queue(frame).unwrap_or(*own);
+            d.push(port, queue, hdr, frame);
+            return;
         }
+        let Some(Some(tap)) = self.taps.get(port.ix()) else {
+            return;
+        };
+        if tap
+            .write_frame(&[IoSlice::new(&hdr), IoSlice::new(frame)])
+            .is_err()
+        {
+            *self.tx_errors += 1;
+        }
+    }
+
+    fn to_service(&mut self, port: PortId, packet: &[u8]) {
+        self.to_services.push((port, packet.to_vec()));
     }
 }
 
@@ -353,7 +351,6 @@ impl<S: ServiceSide> EventLoop<S> {
     ) -> Self {
         EventLoop {
             core: Core {
-                snap: Arc::clone(router.snapshot()),
                 router,
                 services,
                 clock: std::time::Instant::now(),
@@ -637,7 +634,6 @@ impl<S: ServiceSide> Core<S> {
     ) {
         let mut out = Out {
             taps,
-            snap: &self.snap,
             to_services: pending,
             tx_errors: &mut self.stats.tx_errors,
             defer: defer.map(|(d, own)| (d, &mut self.spread, own)),
@@ -662,12 +658,19 @@ impl<S: ServiceSide> Core<S> {
         for _round in 0..16 {
             for (port, packet) in pending.drain(..) {
                 self.stats.to_services += 1;
-                self.services.receive(now, port, &packet);
+                match self.router.snapshot().port(port).map(|p| &p.kind) {
+                    Some(PortKind::Service(sp)) => self.services.receive(now, sp, &packet),
+                    _ => self.stats.misdirected += 1,
+                }
             }
             let mut answers: Vec<(PortId, Vec<u8>)> = Vec::new();
-            self.services.poll(now, &mut |port, packet| {
-                answers.push((port, packet.to_vec()))
-            });
+            let snap = self.router.snapshot();
+            let misdirected = &mut self.stats.misdirected;
+            self.services
+                .poll(now, &mut |sp, packet| match snap.service_port(sp) {
+                    Some(port) => answers.push((port, packet.to_vec())),
+                    None => *misdirected += 1,
+                });
             self.push_health();
             if answers.is_empty() {
                 return;
@@ -699,9 +702,8 @@ impl<S: ServiceSide> Core<S> {
         loop {
             match commands.try_recv() {
                 Ok(Command::Install(snap, lab)) => {
-                    self.services.install(&snap, &lab);
-                    self.router.install(Arc::clone(&snap));
-                    self.snap = snap;
+                    self.services.install(&lab);
+                    self.router.install(snap);
                     self.health_seen = None;
                     self.push_health();
                 }

@@ -361,7 +361,7 @@ fn bring_up_and_serve(
     // The router.
     let snap = Arc::new(snap);
     let router = Router::new(Arc::clone(&snap), Config::default());
-    let services = services_for(&lab, name, Arc::clone(&snap))?;
+    let services = services_for(&lab, name)?;
     let (tx, rx) = mpsc::channel();
     let (wake_r, wake_w) = nix::unistd::pipe().map_err(|e| RuntimeError::Router(e.into()))?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -536,7 +536,7 @@ fn attach_tap(
 
 /// The lab's AWS services: S3 keeps its buckets in the lab's data directory, IMDSv2
 /// tokens are signed with a fresh secret, S3's dates are wall-clock.
-fn services_for(lab: &Lab, name: &str, snap: Arc<Snapshot>) -> Result<LabServices, RuntimeError> {
+fn services_for(lab: &Lab, name: &str) -> Result<LabServices, RuntimeError> {
     let mut secret = [0u8; 32];
     let mut seed = [0u8; 8];
     {
@@ -558,7 +558,7 @@ fn services_for(lab: &Lab, name: &str, snap: Arc<Snapshot>) -> Result<LabService
         ..crate::services::Config::default()
     };
     let services = crate::services::Services::new(lab, config).map_err(RuntimeError::Services)?;
-    Ok(LabServices::new(services, snap))
+    Ok(LabServices::new(services))
 }
 
 /// The account of every lab resource (as the model's ARNs and owner ids say).
@@ -900,7 +900,16 @@ impl Daemon {
                 .collect(),
             ports,
             tracked_flows: report.tracked,
-            services: report.services,
+            services: {
+                let mut lines = report.services;
+                if report.stats.misdirected > 0 {
+                    lines.push(format!(
+                        "{} packets between the router and the services had no port (a bug: please report)",
+                        report.stats.misdirected
+                    ));
+                }
+                lines
+            },
             user_data_failures: self.failures.clone(),
             workers: self.workers,
             worker_frames: report.worker_frames,

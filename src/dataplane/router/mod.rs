@@ -69,12 +69,28 @@ use super::vnet::{HdrSize, VnetHdr};
 use super::wire::ethernet::{self, ether_type, Ethernet};
 
 /// Where the router's frames go. The runtime writes them to TAPs and
-/// services; tests collect them.
+/// services; tests collect them. The router says which kind of port each
+/// goes to (from its snapshot), so a sink needs no snapshot of its own.
 pub trait Sink {
-    /// Sends `frame` out of `port`. For a TAP port `frame` is an Ethernet
-    /// frame and `vnet` the header to write in front of it; for a service
-    /// port `frame` is a bare IPv4 packet and `vnet` is plain.
-    fn send(&mut self, port: PortId, vnet: &VnetHdr, frame: &[u8]);
+    /// Sends the Ethernet frame `frame` out of TAP port `port`, `vnet` the
+    /// header to write in front of it.
+    fn to_tap(&mut self, port: PortId, vnet: &VnetHdr, frame: &[u8]);
+    /// Hands the bare, complete IPv4 packet `packet` to service port `port`.
+    fn to_service(&mut self, port: PortId, packet: &[u8]);
+}
+
+/// Hands `bytes` to the sink as `port`'s framing says.
+pub(crate) fn deliver<S: Sink>(
+    sink: &mut S,
+    snap: &Snapshot,
+    port: PortId,
+    vnet: &VnetHdr,
+    bytes: &[u8],
+) {
+    match snap.port(port).map(|p| p.framing) {
+        Some(Framing::Ip) => sink.to_service(port, bytes),
+        Some(Framing::Tap) | None => sink.to_tap(port, vnet, bytes),
+    }
 }
 
 /// Settings of a router.

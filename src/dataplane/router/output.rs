@@ -26,7 +26,7 @@ impl<'a, S: Sink> Pass<'a, S> {
             c.tx_frames += 1;
             c.tx_bytes += frame.len() as u64;
         }
-        self.sink.send(port, vnet, frame);
+        super::deliver(self.sink, self.snap, port, vnet, frame);
     }
 
     /// To the emulated internet host.
@@ -64,7 +64,7 @@ impl<'a, S: Sink> Pass<'a, S> {
             c.tx_frames += 1;
             c.tx_bytes += packet.len() as u64;
         }
-        self.sink.send(port, &VnetHdr::PLAIN, packet);
+        super::deliver(self.sink, self.snap, port, &VnetHdr::PLAIN, packet);
         Verdict::Delivered(port)
     }
 
@@ -78,6 +78,7 @@ impl<'a, S: Sink> Pass<'a, S> {
             seg,
             sink,
             counters,
+            snap,
             ..
         } = self;
         let mut emit = |s: &[u8]| {
@@ -86,7 +87,7 @@ impl<'a, S: Sink> Pass<'a, S> {
                 c.tx_frames += 1;
                 c.tx_bytes += out.len() as u64;
             }
-            sink.send(port, &VnetHdr::PLAIN, out);
+            super::deliver(*sink, snap, port, &VnetHdr::PLAIN, out);
         };
         let r = match mtu {
             Some(m) => gso::segment_to_mtu(frame, vnet, m, seg, &mut emit),
@@ -114,7 +115,7 @@ impl<'a, S: Sink> Pass<'a, S> {
             c.tx_frames += 1;
             c.tx_bytes += out.len() as u64;
         }
-        self.sink.send(port, &VnetHdr::PLAIN, out);
+        super::deliver(self.sink, self.snap, port, &VnetHdr::PLAIN, out);
     }
 }
 
