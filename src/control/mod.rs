@@ -8,5 +8,6 @@
 
 pub mod client;
 pub mod describe;
+pub mod diagram;
 pub mod protocol;
 pub mod shapes;
