@@ -5,6 +5,7 @@
 
 pub mod change;
 pub mod describe;
+pub mod diagram;
 pub mod lab;
 pub mod validate;
 pub mod verify;
@@ -58,6 +59,9 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Print a lab's resources as the AWS CLI's describe-* commands do (JSON), or as a table.
     Describe(describe::DescribeArgs),
+    /// Draw a lab as an AWS architecture diagram (SVG, PNG, Mermaid or Graphviz): a running
+    /// lab with its endpoint states and target health, or a template before `up`.
+    Diagram(diagram::DiagramArgs),
     /// Bring a lab up: one network namespace per instance, the router between them (root).
     Up(lab::UpArgs),
     /// Remove a lab: namespaces, TAPs, mounts, files, processes. Idempotent; works after a crash.
@@ -300,6 +304,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let r = match cli.command {
         Command::Validate(a) => ok(validate::run(a)),
         Command::Describe(a) => ok(describe::run(a)),
+        Command::Diagram(a) => ok(diagram::run(a)),
         Command::Up(a) => ok(lab::up(a)),
         Command::Down(a) => ok(lab::down(a)),
         Command::Status(a) => ok(lab::status(a)),

@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod describe;
+pub mod diagram;
 pub mod expect;
 pub mod protocol;
 pub mod shapes;
