@@ -132,6 +132,9 @@ pub enum Command {
     FlowLog(Sender<Vec<FlowRecord>>),
     /// Send every load balancer target's health back.
     TargetHealth(Sender<Vec<TargetHealth>>),
+    /// Send the router's current snapshot back (the one holder of it; the daemon borrows it
+    /// to name ports and to build the next one on it).
+    Snapshot(Sender<Arc<Snapshot>>),
     /// Return from [`EventLoop::run`].
     Stop,
 }
@@ -718,6 +721,9 @@ impl<S: ServiceSide> Core<S> {
                 }
                 Ok(Command::TargetHealth(reply)) => {
                     let _ = reply.send(self.services.target_health());
+                }
+                Ok(Command::Snapshot(reply)) => {
+                    let _ = reply.send(Arc::clone(self.router.snapshot()));
                 }
                 Ok(Command::FlowLog(reply)) => {
                     let _ = reply.send(self.router.flow_log().records().copied().collect());

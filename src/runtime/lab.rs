@@ -469,7 +469,6 @@ fn bring_up_and_serve(
         loop_epoch_secs,
         recipe,
         name: name.to_string(),
-        snap,
         send: Box::new(send),
         started,
         failures,
@@ -575,7 +574,6 @@ struct Daemon {
     loop_epoch_secs: u64,
     recipe: Recipe,
     name: String,
-    snap: Arc<Snapshot>,
     send: Box<dyn Fn(Command)>,
     started: StdInstant,
     failures: Vec<(String, String)>,
@@ -695,24 +693,23 @@ fn read_request(conn: &UnixStream) -> Result<String, String> {
 /// leaves all three as they were.
 fn commit_change<E: std::fmt::Display>(
     lab: &mut Arc<Lab>,
-    snap: &mut Arc<Snapshot>,
+    prev: &Snapshot,
     recipe: &mut Recipe,
     change: crate::model::change::Change,
     build: impl FnOnce(&Lab, &Snapshot) -> Result<Snapshot, E>,
-) -> Result<serde_json::Value, Box<Response>> {
+) -> Result<(serde_json::Value, Arc<Snapshot>), Box<Response>> {
     let (next, value) = lab
         .apply_to_copy(&change)
         .map_err(|e| Box::new(Response::ChangeFailed(e)))?;
-    let built = build(&next, snap).map_err(|e| {
+    let built = build(&next, prev).map_err(|e| {
         Box::new(Response::Error {
             message: format!("the change could not be made on the router, and was not kept: {e}"),
         })
     })?;
     let value = crate::control::shapes::applied(&next, &value);
     *lab = Arc::new(next);
-    *snap = Arc::new(built);
     recipe.changes.push(change);
-    Ok(value)
+    Ok((value, Arc::new(built)))
 }
 
 impl Daemon {
@@ -729,18 +726,19 @@ impl Daemon {
             Request::FlowLogs { rejected } => self.flow_logs(rejected),
             Request::TargetHealth { target_group } => self.target_health(target_group.as_deref()),
             Request::Change(change) => {
+                let prev = match self.snapshot() {
+                    Ok(s) => s,
+                    Err(r) => return *r,
+                };
                 match commit_change(
                     &mut self.lab,
-                    &mut self.snap,
+                    &prev,
                     &mut self.recipe,
                     change,
                     |next, prev| Snapshot::build(next, Some(prev)),
                 ) {
-                    Ok(value) => {
-                        (self.send)(Command::Install(
-                            Arc::clone(&self.snap),
-                            Arc::clone(&self.lab),
-                        ));
+                    Ok((value, built)) => {
+                        (self.send)(Command::Install(built, Arc::clone(&self.lab)));
                         Response::Json { value }
                     }
                     Err(r) => *r,
@@ -821,6 +819,10 @@ impl Daemon {
     /// The router's flow records in VPC Flow Logs' default format (version 2), one packet
     /// each, with the reason of a REJECT after a `#`.
     fn flow_logs(&self, rejected_only: bool) -> Response {
+        let snap = match self.snapshot() {
+            Ok(s) => s,
+            Err(r) => return *r,
+        };
         let (tx, rx) = mpsc::channel();
         (self.send)(Command::FlowLog(tx));
         let Ok(records) = rx.recv_timeout(Duration::from_secs(2)) else {
@@ -834,7 +836,7 @@ impl Daemon {
             .map(|r| {
                 let eni = r
                     .eni
-                    .and_then(|e| self.snap.eni(e))
+                    .and_then(|e| snap.eni(e))
                     .map_or_else(|| "-".to_string(), |e| e.id.to_string());
                 let secs = self.loop_epoch_secs + r.at.total_millis() / 1000;
                 let k = &r.key;
@@ -846,7 +848,7 @@ impl Daemon {
                 };
                 let (action, why) = match &r.action {
                     FlowAction::Accept => ("ACCEPT", String::new()),
-                    FlowAction::Reject(d) => ("REJECT", format!(" # {}", self.snap.explain(d))),
+                    FlowAction::Reject(d) => ("REJECT", format!(" # {}", snap.explain(d))),
                 };
                 format!(
                     "2 {ACCOUNT} {eni} {} {} {} {} {} 1 {} {secs} {secs} {action} OK{why}",
@@ -857,7 +859,22 @@ impl Daemon {
         Response::Lines { lines }
     }
 
+    /// The router's current snapshot (the router holds it; the daemon borrows it).
+    fn snapshot(&self) -> Result<Arc<Snapshot>, Box<Response>> {
+        let (tx, rx) = mpsc::channel();
+        (self.send)(Command::Snapshot(tx));
+        rx.recv_timeout(Duration::from_secs(2)).map_err(|_| {
+            Box::new(Response::Error {
+                message: "the router did not answer".into(),
+            })
+        })
+    }
+
     fn status(&self) -> Response {
+        let snap = match self.snapshot() {
+            Ok(s) => s,
+            Err(r) => return *r,
+        };
         let (tx, rx) = mpsc::channel();
         (self.send)(Command::Counters(tx));
         let Ok(report) = rx.recv_timeout(Duration::from_secs(2)) else {
@@ -865,8 +882,7 @@ impl Daemon {
                 message: "the router did not answer".into(),
             };
         };
-        let ports = self
-            .snap
+        let ports = snap
             .ports
             .iter()
             .zip(report.counters.ports.iter())
@@ -962,7 +978,7 @@ mod tests {
     #[test]
     fn a_change_whose_snapshot_fails_is_not_kept_anywhere() {
         let mut lab = Arc::new(seed2());
-        let mut snap = Arc::new(Snapshot::build(&lab, None).unwrap());
+        let snap = Snapshot::build(&lab, None).unwrap();
         let mut recipe = Recipe {
             template: String::new(),
             file: String::new(),
@@ -976,8 +992,7 @@ mod tests {
             target: TargetRef::Gateway("CloudNetaIGW".into()),
         };
         let before_lab = format!("{:?}", lab.route_tables);
-        let before_snap = Arc::clone(&snap);
-        let r = commit_change(&mut lab, &mut snap, &mut recipe, route(), |_, _| {
+        let r = commit_change(&mut lab, &snap, &mut recipe, route(), |_, _| {
             Err::<Snapshot, _>("injected failure")
         });
         let Err(e) = r else { panic!("{r:?}") };
@@ -986,15 +1001,22 @@ mod tests {
         };
         assert!(message.contains("injected failure") && message.contains("not kept"));
         assert_eq!(format!("{:?}", lab.route_tables), before_lab);
-        assert!(Arc::ptr_eq(&snap, &before_snap));
         assert!(recipe.changes.is_empty());
-        // The same change with a snapshot that builds: kept in all three.
-        commit_change(&mut lab, &mut snap, &mut recipe, route(), |next, prev| {
+        // The same change with a snapshot that builds: kept in the lab and the recipe, and
+        // the new snapshot (for the router) routes the new route.
+        let (_, built) = commit_change(&mut lab, &snap, &mut recipe, route(), |next, prev| {
             Snapshot::build(next, Some(prev))
         })
         .unwrap();
         assert_ne!(format!("{:?}", lab.route_tables), before_lab);
-        assert!(!Arc::ptr_eq(&snap, &before_snap));
         assert_eq!(recipe.changes.len(), 1);
+        let private_rt = |s: &Snapshot| {
+            s.route_tables
+                .iter()
+                .map(|t| format!("{t:?}"))
+                .collect::<Vec<_>>()
+                .join("")
+        };
+        assert_ne!(private_rt(&built), private_rt(&snap));
     }
 }
