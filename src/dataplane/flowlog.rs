@@ -272,7 +272,10 @@ mod tests {
             .find(|e| e.key == key(1000, true))
             .expect("the flow's entry");
         assert_eq!((e.packets, e.bytes), (3, 212));
-        assert_eq!((e.first, e.last), (Instant::from_secs(1), Instant::from_secs(3)));
+        assert_eq!(
+            (e.first, e.last),
+            (Instant::from_secs(1), Instant::from_secs(3))
+        );
         assert_eq!(e.tcp_flags, 0x03, "SYN and FIN; a bare ACK is not reported");
     }
 

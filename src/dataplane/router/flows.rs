@@ -11,12 +11,12 @@
 use core::net::Ipv4Addr;
 
 use crate::dataplane::flowlog::{aws_logs, FlowDirection, FlowLogKey, Observation};
-use crate::dataplane::packet::{Ipv4Info, L4};
 use crate::dataplane::packet::parse_ipv4;
+use crate::dataplane::packet::{Ipv4Info, L4};
 use crate::dataplane::topology::{EniIx, EniRole, PortId, Role};
-use crate::dataplane::wire::ethernet;
 use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::dataplane::vnet::{Gso, VnetHdr};
+use crate::dataplane::wire::ethernet;
 
 use super::output::gso_headers;
 use super::{Pass, Sink};
@@ -43,7 +43,10 @@ impl Size {
                     bytes: total.saturating_add((packets - 1).saturating_mul(h)),
                 }
             }
-            _ => Size { packets: 1, bytes: total },
+            _ => Size {
+                packets: 1,
+                bytes: total,
+            },
         }
     }
 }
@@ -137,9 +140,25 @@ impl<'a, S: Sink> Pass<'a, S> {
                     .map(|d| (d, None)),
             ),
         };
-        self.observe(e, FlowDirection::Egress, info, info.src, info.dst, size, sent);
+        self.observe(
+            e,
+            FlowDirection::Egress,
+            info,
+            info.src,
+            info.dst,
+            size,
+            sent,
+        );
         if let Some((d, reject)) = received {
-            self.observe(d, FlowDirection::Ingress, info, info.src, info.dst, size, reject);
+            self.observe(
+                d,
+                FlowDirection::Ingress,
+                info,
+                info.src,
+                info.dst,
+                size,
+                reject,
+            );
         }
     }
 
@@ -152,7 +171,15 @@ impl<'a, S: Sink> Pass<'a, S> {
             return;
         };
         let size = Size::of(frame, &info, vnet);
-        self.observe(d, FlowDirection::Ingress, &info, info.src, info.dst, size, None);
+        self.observe(
+            d,
+            FlowDirection::Ingress,
+            &info,
+            info.src,
+            info.dst,
+            size,
+            None,
+        );
     }
 
     /// A packet from outside the VPC refused on its way into ENI `e` (`dst` the address
@@ -165,6 +192,14 @@ impl<'a, S: Sink> Pass<'a, S> {
         size: Size,
         d: DropReason,
     ) {
-        self.observe(e, FlowDirection::Ingress, info, info.src, dst, size, Some(d));
+        self.observe(
+            e,
+            FlowDirection::Ingress,
+            info,
+            info.src,
+            dst,
+            size,
+            Some(d),
+        );
     }
 }
