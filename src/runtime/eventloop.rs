@@ -34,11 +34,11 @@ use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
+use crate::dataplane::flowlog::FlowEntry;
 use crate::dataplane::packet::parse_ipv4;
 use crate::dataplane::router::{Router, Sink};
 use crate::dataplane::time::Instant;
 use crate::dataplane::topology::{PortId, PortKind, ServicePort, Snapshot};
-use crate::dataplane::flowlog::FlowEntry;
 use crate::dataplane::verdict::{Counters, FlowRecord};
 use crate::dataplane::vnet::{HdrSize, VnetHdr};
 use crate::dataplane::wire::ethernet::{
