@@ -1,6 +1,6 @@
 //! `up`, `down`, `status`, `exec`, `shell`: a lab on this machine's namespaces.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
@@ -10,6 +10,7 @@ use clap::Args;
 use super::{Failure, Source};
 use crate::control::client;
 use crate::control::describe::What;
+use crate::control::flowlogs;
 use crate::control::protocol::{Request, Response};
 use crate::host::{self, cleanup, instance::Instance, state::LabState};
 use crate::runtime::lab::{self as runlab, instance_name};
@@ -301,17 +302,103 @@ pub struct FlowLogsArgs {
     /// The running lab.
     #[arg(long, default_value = DEFAULT_LAB, value_name = "LAB")]
     pub name: String,
-    /// Only rejected packets.
-    #[arg(long)]
+    /// The router's recent rejected packets instead, one line each, with why.
+    #[arg(long, conflicts_with_all = ["follow", "format", "interval"])]
     pub rejected: bool,
+    /// Only this interface's records.
+    #[arg(long, value_name = "ENI_ID", conflicts_with_all = ["subnet", "vpc"])]
+    pub eni: Option<String>,
+    /// Only the records of this subnet's interfaces.
+    #[arg(long, value_name = "SUBNET_ID", conflicts_with = "vpc")]
+    pub subnet: Option<String>,
+    /// Only the records of this VPC's interfaces.
+    #[arg(long, value_name = "VPC_ID")]
+    pub vpc: Option<String>,
+    /// Print new records as their capture windows close, until interrupted.
+    #[arg(long)]
+    pub follow: bool,
+    /// The capture window, in seconds (AWS: 60 or 600).
+    #[arg(long, value_name = "S", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub interval: u64,
+    /// `default`, or `${field}`s separated by spaces (`${version} ${srcaddr} …`).
+    #[arg(long, value_name = "FORMAT", default_value = "default")]
+    pub format: String,
+    /// Write the records to this file instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Say after each REJECT why it was rejected (`# …`; no AWS log has it).
+    #[arg(long)]
+    pub why: bool,
 }
 
-/// Runs `flow-logs`: the router's recent flow records, as VPC Flow Logs print them.
+/// Runs `flow-logs`: the lab's flow-log records, as VPC Flow Logs write them (or, with
+/// `--rejected`, the router's recent rejected packets, one line each).
 pub fn flow_logs(a: FlowLogsArgs) -> Result<(), Failure> {
-    let req = Request::FlowLogs {
-        rejected: a.rejected,
+    if a.rejected {
+        return rejected_packets(&a.name);
+    }
+    let format = flowlogs::Format::parse(&a.format).map_err(|e| Failure::Invalid(e.to_string()))?;
+    let mut out: Box<dyn Write> = match &a.output {
+        Some(p) => Box::new(
+            std::fs::File::create(p)
+                .map_err(|e| Failure::Invalid(format!("cannot write {}: {e}", p.display())))?,
+        ),
+        None => Box::new(std::io::stdout()),
     };
-    match client::request(&a.name, &req).map_err(Failure::Invalid)? {
+    let io = |e: std::io::Error| Failure::Invalid(format!("cannot write the records: {e}"));
+    writeln!(out, "{}", format.header()).map_err(io)?;
+    // With --follow, the windows printed so far end before this (unix seconds).
+    let mut printed_to = 0u64;
+    loop {
+        let req = Request::FlowSamples { why: a.why };
+        let (samples, now) = match client::request(&a.name, &req).map_err(Failure::Invalid)? {
+            Response::FlowSamples { samples, now, .. } => (samples, now),
+            Response::Error { message } => return Err(Failure::Invalid(message)),
+            other => return Err(Failure::Invalid(format!("unexpected answer: {other:?}"))),
+        };
+        let kept: Vec<flowlogs::FlowSample> = samples
+            .into_iter()
+            .filter(|s| {
+                a.eni.as_ref().is_none_or(|e| *e == s.interface_id)
+                    && a.subnet.as_ref().is_none_or(|x| *x == s.subnet_id)
+                    && a.vpc.as_ref().is_none_or(|x| *x == s.vpc_id)
+            })
+            .collect();
+        for r in flowlogs::aggregate(&kept, a.interval) {
+            let window = flowlogs::window_of(&r, a.interval);
+            if a.follow && (window < printed_to || window + a.interval > now) {
+                continue;
+            }
+            let why = match (&r.why, r.accept) {
+                (Some(w), false) => format!(" # {w}"),
+                _ => String::new(),
+            };
+            writeln!(out, "{}{why}", format.render(&r)).map_err(io)?;
+        }
+        out.flush().map_err(io)?;
+        if !a.follow {
+            return Ok(());
+        }
+        printed_to = now - now % a.interval;
+        std::thread::sleep(Duration::from_secs(1));
+        // Wait for the next window to close.
+        while unix_now() < printed_to + a.interval + 1 {
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `flow-logs --rejected`: the router's recent rejected packets, one line each in the
+/// default format, with why.
+fn rejected_packets(name: &str) -> Result<(), Failure> {
+    let req = Request::FlowLogs { rejected: true };
+    match client::request(name, &req).map_err(Failure::Invalid)? {
         Response::Lines { lines } => {
             println!(
                 "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets \

@@ -34,6 +34,13 @@ pub enum Request {
         #[serde(default)]
         rejected: bool,
     },
+    /// The flow-log records counted since the lab started (one per flow, interface and
+    /// direction per tick of the router), in AWS's terms.
+    FlowSamples {
+        /// With the reason of each REJECT.
+        #[serde(default)]
+        why: bool,
+    },
     /// `describe-target-health`: the load balancers' target health, as the health checks
     /// see it (one target group by ARN, name, logical id or Name tag; all when `None`).
     TargetHealth {
@@ -144,6 +151,15 @@ pub enum Response {
         /// The lines, oldest first.
         lines: Vec<String>,
     },
+    /// Flow-log records, oldest first.
+    FlowSamples {
+        /// The records.
+        samples: Vec<crate::control::flowlogs::FlowSample>,
+        /// The daemon's clock, unix seconds: windows that ended before it are closed.
+        now: u64,
+        /// Packets not counted for want of room in the router's table (`SKIPDATA`).
+        skipped: u64,
+    },
     /// Down was accepted; the daemon is tearing the lab down.
     Stopping,
 }
@@ -162,6 +178,7 @@ mod tests {
             },
             Request::Recipe,
             Request::FlowLogs { rejected: true },
+            Request::FlowSamples { why: true },
             Request::Down,
         ];
         for r in reqs {

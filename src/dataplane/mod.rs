@@ -32,6 +32,7 @@
 
 pub mod checksum;
 pub mod conntrack;
+pub mod flowlog;
 pub mod gso;
 pub mod lpm;
 pub mod nacl;

@@ -24,6 +24,7 @@
 //! - A TAP whose write fails (its queue full, `EAGAIN`) loses the frame, counted in
 //!   [`LoopStats::tx_errors`], as a congested link would.
 
+use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +34,7 @@ use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
+use crate::dataplane::flowlog::FlowEntry;
 use crate::dataplane::packet::parse_ipv4;
 use crate::dataplane::router::{Router, Sink};
 use crate::dataplane::time::Instant;
@@ -130,6 +132,9 @@ pub enum Command {
     Counters(Sender<Report>),
     /// Send the flow records back, oldest first.
     FlowLog(Sender<Vec<FlowRecord>>),
+    /// Send the flow-log entries counted since the start (at most the newest 65,536) back,
+    /// oldest first, with the packets the aggregation table could not keep.
+    FlowEntries(Sender<(Vec<FlowEntry>, u64)>),
     /// Send every load balancer target's health back.
     TargetHealth(Sender<Vec<TargetHealth>>),
     /// Send the router's current snapshot back (the one holder of it; the daemon borrows it
@@ -182,7 +187,13 @@ struct Core<S> {
     spread: Spread,
     /// The services' health generation last pushed to the router.
     health_seen: Option<u64>,
+    /// Flow-log entries drained from the router on each tick, oldest first, at most
+    /// [`FLOW_HISTORY`].
+    flow_history: VecDeque<FlowEntry>,
 }
+
+/// Flow-log entries kept for `flow-logs` and the lab's flow logs (the oldest go first).
+const FLOW_HISTORY: usize = 1 << 16;
 
 /// Frames a worker writes after it let go of the lock (only with more than one worker).
 #[derive(Default)]
@@ -361,6 +372,7 @@ impl<S: ServiceSide> EventLoop<S> {
                 worker_frames: vec![0],
                 spread: Spread::new(1),
                 health_seen: None,
+                flow_history: VecDeque::new(),
             },
             taps,
             extra: Vec::new(),
@@ -614,7 +626,9 @@ impl<S: ServiceSide> Shared<'_, S> {
             if w.main.is_some()
                 && now.total_millis().saturating_sub(last_tick.total_millis()) >= 1000
             {
-                self.lock().router.expire(now, EXPIRE_BUDGET);
+                let mut core = self.lock();
+                core.router.expire(now, EXPIRE_BUDGET);
+                core.drain_flows();
                 last_tick = now;
             }
         }
@@ -700,6 +714,21 @@ impl<S: ServiceSide> Core<S> {
         }
     }
 
+    /// Moves the router's flow-log entries into the history.
+    fn drain_flows(&mut self) {
+        let Core {
+            router,
+            flow_history,
+            ..
+        } = self;
+        router.flow_table().drain(|e| {
+            if flow_history.len() >= FLOW_HISTORY {
+                flow_history.pop_front();
+            }
+            flow_history.push_back(e);
+        });
+    }
+
     /// Handles queued commands; false to stop.
     fn commands(&mut self, commands: &Receiver<Command>) -> bool {
         loop {
@@ -727,6 +756,11 @@ impl<S: ServiceSide> Core<S> {
                 }
                 Ok(Command::FlowLog(reply)) => {
                     let _ = reply.send(self.router.flow_log().records().copied().collect());
+                }
+                Ok(Command::FlowEntries(reply)) => {
+                    self.drain_flows();
+                    let evicted = self.router.flow_table().evicted();
+                    let _ = reply.send((self.flow_history.iter().copied().collect(), evicted));
                 }
                 Ok(Command::Stop) | Err(TryRecvError::Disconnected) => return false,
                 Err(TryRecvError::Empty) => return true,

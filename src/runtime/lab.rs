@@ -30,7 +30,9 @@ use super::eventloop::{Command, EventLoop, FrameIo};
 use super::services::LabServices;
 use crate::control::client::control_socket;
 use crate::control::describe::{describe, resolve};
+use crate::control::flowlogs::FlowSample;
 use crate::control::protocol::{PortStatus, Recipe, Request, Response, Status};
+use crate::dataplane::flowlog::FlowDirection;
 use crate::dataplane::router::{Config, Router};
 use crate::dataplane::topology::{PortKind, ServicePort, Snapshot, INTERNET_GATEWAY_IP};
 use crate::dataplane::verdict::{DropKind, FlowAction};
@@ -724,6 +726,7 @@ impl Daemon {
             },
             Request::Recipe => Response::Recipe(self.recipe.clone()),
             Request::FlowLogs { rejected } => self.flow_logs(rejected),
+            Request::FlowSamples { why } => self.flow_samples(why),
             Request::TargetHealth { target_group } => self.target_health(target_group.as_deref()),
             Request::Change(change) => {
                 let prev = match self.snapshot() {
@@ -857,6 +860,75 @@ impl Daemon {
             })
             .collect();
         Response::Lines { lines }
+    }
+
+    /// The flow-log records the router counted, in AWS's terms, for `flow-logs` to
+    /// aggregate into windows and print.
+    fn flow_samples(&self, why: bool) -> Response {
+        let snap = match self.snapshot() {
+            Ok(s) => s,
+            Err(r) => return *r,
+        };
+        let (tx, rx) = mpsc::channel();
+        (self.send)(Command::FlowEntries(tx));
+        let Ok((entries, skipped)) = rx.recv_timeout(Duration::from_secs(2)) else {
+            return Response::Error {
+                message: "the router did not answer".into(),
+            };
+        };
+        let lab = &self.lab;
+        let samples = entries
+            .iter()
+            .filter_map(|e| {
+                let eni = snap.eni(e.key.eni)?;
+                let subnet = snap.subnet(eni.subnet)?;
+                let vpc = snap.vpc(eni.vpc)?;
+                let instance = lab.instances.iter().find(|i| i.eni == eni.id);
+                let az = lab
+                    .subnet(&subnet.id)
+                    .map_or_else(|| "-".to_string(), |s| s.availability_zone.clone());
+                let egress = e.key.direction == FlowDirection::Egress;
+                Some(FlowSample {
+                    account_id: if instance.is_some() {
+                        lab.account_id.clone()
+                    } else {
+                        "unknown".to_string()
+                    },
+                    interface_id: eni.id.to_string(),
+                    vpc_id: vpc.id.to_string(),
+                    subnet_id: subnet.id.to_string(),
+                    instance_id: instance.map_or_else(|| "-".to_string(), |i| i.id.to_string()),
+                    region: lab.region.clone(),
+                    az_id: az,
+                    flow_direction: e.key.direction.name().to_string(),
+                    srcaddr: e.key.src.to_string(),
+                    dstaddr: e.key.dst.to_string(),
+                    srcport: e.key.src_port,
+                    dstport: e.key.dst_port,
+                    protocol: e.key.protocol,
+                    packets: e.packets,
+                    bytes: e.bytes,
+                    start: self.loop_epoch_secs + e.first.total_millis() / 1000,
+                    end: self.loop_epoch_secs + e.last.total_millis() / 1000,
+                    accept: e.key.accept,
+                    tcp_flags: e.tcp_flags,
+                    traffic_path: (egress && vpc.cidr.contains(&e.key.dst)).then_some(1),
+                    why: if why {
+                        e.reason.map(|d| snap.explain(&d))
+                    } else {
+                        None
+                    },
+                })
+            })
+            .collect();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Response::FlowSamples {
+            samples,
+            now,
+            skipped,
+        }
     }
 
     /// The router's current snapshot (the router holds it; the daemon borrows it).

@@ -44,6 +44,7 @@
 
 mod arp;
 mod endpoint;
+mod flows;
 mod gates;
 mod icmp;
 mod igw;
@@ -58,6 +59,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::conntrack::{Conntrack, FlowKey, Timeouts};
+use super::flowlog::FlowTable;
 use super::nlb::Sessions;
 use super::packet::parse_ipv4;
 use super::time::Instant;
@@ -102,7 +104,8 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// The vnet header size on TAP ports.
     pub hdr_size: HdrSize,
-    /// Flow records kept.
+    /// Flow records kept, and flow-log aggregation entries (per flow, interface and
+    /// direction) held between two drains.
     pub flow_log_capacity: usize,
     /// Seed of the connection-tracking hash (and the load balancers' flow hash).
     pub seed: u64,
@@ -147,6 +150,8 @@ pub struct Router {
     ct: Conntrack<FlowVal>,
     counters: Counters,
     flows: FlowLog,
+    /// Flow-log aggregation, drained by the runtime.
+    flow_table: FlowTable,
     hdr: HdrSize,
     /// A service port's packet behind an Ethernet header.
     inbuf: Vec<u8>,
@@ -176,6 +181,7 @@ impl Router {
             ct: Conntrack::new(config.conntrack_capacity, config.timeouts, config.seed),
             counters,
             flows: FlowLog::new(config.flow_log_capacity),
+            flow_table: FlowTable::new(config.flow_log_capacity),
             hdr: config.hdr_size,
             inbuf: vec![0; MAX_FRAME],
             gen: vec![0; MAX_GEN],
@@ -261,6 +267,11 @@ impl Router {
         &self.flows
     }
 
+    /// The flow-log aggregation table (the runtime drains it on its tick).
+    pub fn flow_table(&mut self) -> &mut FlowTable {
+        &mut self.flow_table
+    }
+
     /// Live tracked flows (expired ones count until reclaimed).
     pub fn tracked_flows(&self) -> usize {
         self.ct.len()
@@ -290,6 +301,7 @@ impl Router {
             ct,
             counters,
             flows,
+            flow_table,
             hdr,
             inbuf,
             gen,
@@ -308,6 +320,7 @@ impl Router {
             snap,
             ct,
             flows,
+            flow_table,
             counters,
             gen,
             seg,
@@ -365,6 +378,7 @@ struct Pass<'a, S> {
     snap: &'a Snapshot,
     ct: &'a mut Conntrack<FlowVal>,
     flows: &'a mut FlowLog,
+    flow_table: &'a mut FlowTable,
     counters: &'a mut Counters,
     gen: &'a mut Vec<u8>,
     seg: &'a mut Vec<u8>,
@@ -406,7 +420,12 @@ impl<'a, S: Sink> Pass<'a, S> {
             return Verdict::Dropped(DropReason::NotUnicast);
         }
         match self.snap.role(port) {
-            Role::Eni(e) => self.handle_from_eni(port, e, frame, vnet, &info),
+            Role::Eni(e) => {
+                let size = flows::Size::of(frame, &info, &vnet);
+                let v = self.handle_from_eni(port, e, frame, vnet, &info);
+                self.observe_sent(e, &info, size, v);
+                v
+            }
             Role::Internet => self.handle_from_outside(port, frame, vnet, &info),
             Role::Region => self.handle_from_outside(port, frame, vnet, &info),
             Role::GatewayEndpoint(g) => {

@@ -26,6 +26,7 @@ impl<'a, S: Sink> Pass<'a, S> {
             c.tx_frames += 1;
             c.tx_bytes += frame.len() as u64;
         }
+        self.observe_written(port, frame, vnet);
         super::deliver(self.sink, self.snap, port, vnet, frame);
     }
 

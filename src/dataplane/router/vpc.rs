@@ -225,10 +225,12 @@ impl<'a, S: Sink> Pass<'a, S> {
         };
         let (key, trackable) = flow_key(eni.vpc, info, info.src, private_dst);
         let mut track = self.lookup(key, trackable, info);
-        if let Err(d) = self.nacl(eni.subnet, Way::In, info, info.src) {
-            return self.reject(d, eni.vpc, Some(e), info, key);
-        }
-        if let Err(d) = self.ingress_gate(&mut track, e, eni, info) {
+        let gates = self
+            .nacl(eni.subnet, Way::In, info, info.src)
+            .and_then(|()| self.ingress_gate(&mut track, e, eni, info));
+        if let Err(d) = gates {
+            let size = super::flows::Size::of(frame, info, &vnet);
+            self.observe_refused(e, info, private_dst, size, d);
             return self.reject(d, eni.vpc, Some(e), info, key);
         }
         if let Err(d) = self.commit(&mut track, eni.vpc, Some(e), eni.subnet, info) {
