@@ -10,5 +10,6 @@ pub mod client;
 pub mod describe;
 pub mod diagram;
 pub mod expect;
+pub mod explain;
 pub mod protocol;
 pub mod shapes;
