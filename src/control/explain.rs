@@ -37,7 +37,9 @@ use crate::dataplane::router::{Config, Router, Sink, Step};
 use crate::dataplane::secgroup::Rule;
 use crate::dataplane::testkit::{self, Addrs, Flags};
 use crate::dataplane::time::Instant;
-use crate::dataplane::topology::{EniRole, Framing, PortId, Role, Snapshot, TopologyError};
+use crate::dataplane::topology::{
+    EniRole, Framing, PortId, Role, Snapshot, TopologyError, INTERNET_NET,
+};
 use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::dataplane::vnet::{HdrSize, VnetHdr};
 use crate::dataplane::wire::ethernet;
@@ -918,6 +920,30 @@ impl Cx<'_> {
     ) -> Option<Explanation> {
         let info = parse_ipv4(ethernet::payload_of(&a.frame))?;
         match self.snap.role(a.port) {
+            // The emulated internet has hosts in 203.0.113.0/24 only; a private address
+            // sent out of an internet gateway reaches nobody.
+            Role::Internet if !INTERNET_NET.contains(&info.dst) => {
+                let other_vpc = self.snap.vpcs.iter().find(|v| v.cidr.contains(&info.dst));
+                Some(match other_vpc {
+                    Some(v) => Explanation {
+                        code: "DISCONNECTED_VPCS",
+                        component: v.id.to_string(),
+                        message: format!(
+                            "{} is a private address of {}, which no route connects to the source's VPC; out of the internet gateway it reaches nobody",
+                            info.dst, v.id
+                        ),
+                        fix: "reach it through its public IP, a load balancer or an endpoint service (PrivateLink)".into(),
+                        on_return: false,
+                    },
+                    None => Explanation {
+                        code: "NO_PATH",
+                        component: "internet".into(),
+                        message: format!("no host on the internet has address {}", info.dst),
+                        fix: "aim at an address the lab's internet has (internet, a public IP)".into(),
+                        on_return: false,
+                    },
+                })
+            }
             Role::GatewayEndpoint(g) => {
                 let gw = self.snap.gateway_endpoints.get(g.ix())?;
                 let ep = self.lab.vpc_endpoints.iter().find(|e| e.id == gw.id)?;
