@@ -59,7 +59,8 @@ pub struct ExplainArgs {
     pub output: Format,
 }
 
-fn live_health(name: &str) -> Result<Health, Failure> {
+/// The running lab's target health, from its daemon.
+pub fn live_health(name: &str) -> Result<Health, Failure> {
     match client::request(name, &Request::TargetHealth { target_group: None })
         .map_err(Failure::Invalid)?
     {

@@ -1098,3 +1098,230 @@ fn rule_text(r: &SgRule) -> String {
     };
     format!("rule {proto}{ports} {peer}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AclEntry, Origin, RuleAction};
+
+    fn load(text: &str) -> Lab {
+        crate::template::load(text, &crate::template::Options::default()).expect("loads")
+    }
+    fn seed2() -> Lab {
+        load(include_str!("../../templates/seed2-gateway-endpoint.yaml"))
+    }
+    fn lab4() -> Lab {
+        load(include_str!("../../templates/endpoint-service.yaml"))
+    }
+    fn q(from: &str, to: &str, protocol: Protocol, port: u16) -> Query {
+        Query {
+            source: from.into(),
+            destination: to.into(),
+            protocol,
+            port: Some(port),
+        }
+    }
+    fn outcome(lab: &Lab, q: &Query, health: Option<&Health>) -> Analysis {
+        explain(lab, q, health).expect("explains")
+    }
+
+    #[test]
+    fn reachable_paths_name_each_rule_both_ways() {
+        let lab = seed2();
+        let a = outcome(
+            &lab,
+            &q("internet", "CloudNetaPublicEC2", Protocol::Tcp, 22),
+            None,
+        );
+        assert!(a.reachable(), "{}", a.text());
+        assert!(
+            a.forward
+                .iter()
+                .any(|h| h.detail.contains("tcp 22 0.0.0.0/0")),
+            "{}",
+            a.text()
+        );
+        assert!(a
+            .ret
+            .iter()
+            .any(|h| h.kind == "route-table" && h.detail.contains("igw-")));
+        assert_eq!(
+            a.json()["NetworkInsightsAnalyses"][0]["NetworkPathFound"],
+            true
+        );
+        let a = outcome(
+            &lab,
+            &q("CloudNetaPrivateEC2", "s3", Protocol::Tcp, 80),
+            None,
+        );
+        assert!(a.reachable(), "{}", a.text());
+        assert!(
+            a.forward.iter().any(|h| h.detail.contains("pl-")),
+            "{}",
+            a.text()
+        );
+    }
+
+    #[test]
+    fn no_route_is_no_route_to_destination() {
+        let a = outcome(
+            &seed2(),
+            &q("CloudNetaPrivateEC2", "internet", Protocol::Icmp, 0),
+            None,
+        );
+        assert_eq!(a.outcome(), "NO_ROUTE_TO_DESTINATION", "{}", a.text());
+        let j = a.json();
+        assert_eq!(j["NetworkInsightsAnalyses"][0]["NetworkPathFound"], false);
+        assert_eq!(
+            j["NetworkInsightsAnalyses"][0]["Explanations"][0]["ExplanationCode"],
+            "NO_ROUTE_TO_DESTINATION"
+        );
+    }
+
+    #[test]
+    fn a_missing_group_rule_is_eni_sg_rules_mismatch() {
+        let mut lab = seed2();
+        for g in &mut lab.security_groups {
+            g.ingress.retain(|r| r.from_port != Some(22));
+        }
+        let a = outcome(
+            &lab,
+            &q(
+                "CloudNetaPublicEC2",
+                "CloudNetaPrivateEC2",
+                Protocol::Tcp,
+                22,
+            ),
+            None,
+        );
+        assert_eq!(a.outcome(), "ENI_SG_RULES_MISMATCH", "{}", a.text());
+        assert!(a.explanation.unwrap().component.starts_with("sg-"));
+    }
+
+    #[test]
+    fn an_acl_deny_is_subnet_acl_restriction_either_way() {
+        for egress in [false, true] {
+            let mut lab = seed2();
+            for acl in &mut lab.network_acls {
+                acl.entries.push(AclEntry {
+                    rule_number: 50,
+                    egress,
+                    action: RuleAction::Deny,
+                    protocol: crate::model::Protocol::Icmp,
+                    cidr: "0.0.0.0/0".parse().unwrap(),
+                    port_range: None,
+                    icmp: Some((-1, -1)),
+                    origin: Origin::default(),
+                });
+            }
+            let a = outcome(
+                &lab,
+                &q("CloudNetaPublicEC2", "internet", Protocol::Icmp, 0),
+                None,
+            );
+            assert_eq!(a.outcome(), "SUBNET_ACL_RESTRICTION", "{}", a.text());
+            // Outbound blocks the request; inbound lets it out and blocks the reply.
+            assert_eq!(a.explanation.unwrap().on_return, !egress);
+        }
+    }
+
+    #[test]
+    fn no_public_ip_is_igw_public_ip_association_for_egress() {
+        let mut lab = seed2();
+        let public = lab.instances[0].eni.clone();
+        for e in &mut lab.network_interfaces {
+            if e.id == public {
+                e.public_ip = None;
+            }
+        }
+        for i in &mut lab.instances {
+            i.public_ip = None;
+        }
+        let a = outcome(
+            &lab,
+            &q("CloudNetaPublicEC2", "internet", Protocol::Icmp, 0),
+            None,
+        );
+        assert_eq!(
+            a.outcome(),
+            "IGW_PUBLIC_IP_ASSOCIATION_FOR_EGRESS",
+            "{}",
+            a.text()
+        );
+    }
+
+    #[test]
+    fn gateway_endpoints_carry_tcp_and_echo_only_and_apply_their_policy() {
+        let mut lab = seed2();
+        let a = outcome(
+            &lab,
+            &q("CloudNetaPrivateEC2", "s3", Protocol::Udp, 53),
+            None,
+        );
+        assert_eq!(
+            a.outcome(),
+            "VPCE_GATEWAY_PROTOCOL_RESTRICTION",
+            "{}",
+            a.text()
+        );
+        for e in &mut lab.vpc_endpoints {
+            e.policy = Some(json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}]}));
+        }
+        let a = outcome(
+            &lab,
+            &q("CloudNetaPrivateEC2", "s3", Protocol::Tcp, 80),
+            None,
+        );
+        assert_eq!(a.outcome(), "VPCE_POLICY_RESTRICTION", "{}", a.text());
+        let a = outcome(
+            &lab,
+            &q("CloudNetaPrivateEC2", "s3", Protocol::Icmp, 0),
+            None,
+        );
+        assert!(a.reachable(), "{}", a.text());
+    }
+
+    #[test]
+    fn privatelink_needs_an_accepted_connection_and_a_healthy_target() {
+        let mut lab = lab4();
+        let name = "vpce-03df24b1dee9bb8d6-85a6fb1a.vpce-svc-0aeea72861e211ac6.ap-northeast-2.vpce.amazonaws.com";
+        let a = outcome(&lab, &q("MyEC2", name, Protocol::Tcp, 80), None);
+        assert!(a.reachable(), "{}", a.text());
+        let mut h = Health::default();
+        for tg in &lab.target_groups {
+            for t in &tg.targets {
+                h.set(&tg.arn, &t.id, "unhealthy");
+            }
+        }
+        let a = outcome(&lab, &q("MyEC2", name, Protocol::Tcp, 80), Some(&h));
+        assert_eq!(a.outcome(), "ELBV2_NO_TARGETS_IN_AZ", "{}", a.text());
+        for e in &mut lab.vpc_endpoints {
+            if matches!(e.kind, crate::model::EndpointKind::Interface { .. }) {
+                e.state = "pendingAcceptance".into();
+            }
+        }
+        let a = outcome(&lab, &q("MyEC2", name, Protocol::Tcp, 80), None);
+        assert_eq!(a.outcome(), "BAD_STATE", "{}", a.text());
+        assert!(a.explanation.unwrap().message.contains("pendingAcceptance"));
+    }
+
+    #[test]
+    fn another_vpcs_private_address_is_disconnected() {
+        let a = outcome(&lab4(), &q("MyEC2", "WEB1", Protocol::Icmp, 0), None);
+        assert_eq!(a.outcome(), "DISCONNECTED_VPCS", "{}", a.text());
+    }
+
+    #[test]
+    fn unknown_names_say_what_the_lab_has() {
+        let e = explain(&seed2(), &q("Nobody", "internet", Protocol::Icmp, 0), None).unwrap_err();
+        assert!(e.to_string().contains("CloudNetaPublicEC2"), "{e}");
+        let e = explain(
+            &seed2(),
+            &q("internet", "CloudNetaPrivateEC2", Protocol::Icmp, 0),
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("no public IP"), "{e}");
+    }
+}
