@@ -1324,4 +1324,55 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("no public IP"), "{e}");
     }
+
+    #[test]
+    fn the_labs_explain_expectations_hold_on_their_templates() {
+        use crate::control::expect::{parse, Check};
+        let labs = [
+            (
+                seed2(),
+                include_str!("../../labs/seed2-gateway-endpoint.expect.yaml"),
+            ),
+            (
+                lab4(),
+                include_str!("../../labs/endpoint-service.expect.yaml"),
+            ),
+            (
+                load(include_str!("../../templates/interface-endpoint.yaml")),
+                include_str!("../../labs/interface-endpoint.expect.yaml"),
+            ),
+        ];
+        let mut seen = 0;
+        for (lab, text) in labs {
+            for e in parse(text).expect("parses") {
+                let Check::Explain {
+                    to,
+                    protocol,
+                    port,
+                    expect,
+                } = &e.check
+                else {
+                    continue;
+                };
+                let a = outcome(
+                    &lab,
+                    &Query {
+                        source: e.from.clone(),
+                        destination: to.clone(),
+                        protocol: *protocol,
+                        port: *port,
+                    },
+                    None,
+                );
+                let ok = match expect.as_str() {
+                    "reachable" => a.reachable(),
+                    "unreachable" => !a.reachable(),
+                    code => a.outcome() == code,
+                };
+                assert!(ok, "line {}: expected {expect}\n{}", e.line, a.text());
+                seen += 1;
+            }
+        }
+        assert!(seen >= 4);
+    }
 }
