@@ -6,6 +6,7 @@
 pub mod change;
 pub mod describe;
 pub mod diagram;
+pub mod explain;
 pub mod lab;
 pub mod validate;
 pub mod verify;
@@ -62,6 +63,10 @@ pub enum Command {
     /// Draw a lab as an AWS architecture diagram (SVG, PNG, Mermaid or Graphviz): a running
     /// lab with its endpoint states and target health, or a template before `up`.
     Diagram(diagram::DiagramArgs),
+    /// Why can (or can't) A reach B: the lab's Reachability Analyzer. Each hop with the rule
+    /// that let the packet on, or the component that blocks it with AWS's explanation code
+    /// and a fix. Exit code 0 reachable, 1 not.
+    Explain(explain::ExplainArgs),
     /// Bring a lab up: one network namespace per instance, the router between them (root).
     Up(lab::UpArgs),
     /// Remove a lab: namespaces, TAPs, mounts, files, processes. Idempotent; works after a crash.
@@ -305,6 +310,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(a) => ok(validate::run(a)),
         Command::Describe(a) => ok(describe::run(a)),
         Command::Diagram(a) => ok(diagram::run(a)),
+        Command::Explain(a) => explain::run(a),
         Command::Up(a) => ok(lab::up(a)),
         Command::Down(a) => ok(lab::down(a)),
         Command::Status(a) => ok(lab::status(a)),

@@ -41,6 +41,7 @@ fn tool_of(check: &Check) -> &'static str {
         Check::Reach { tool, .. } => tool.name(),
         Check::Dig { .. } => "dig",
         Check::Body { .. } => "curl",
+        Check::Explain { .. } => "explain",
     }
 }
 
@@ -103,10 +104,22 @@ pub fn run(a: VerifyArgs) -> Result<u8, Failure> {
         return Err(Failure::Invalid(problems.join("\n")));
     }
 
+    let health = if lab.load_balancers.is_empty()
+        || !expectations
+            .iter()
+            .any(|e| matches!(e.check, Check::Explain { .. }))
+    {
+        None
+    } else {
+        Some(super::explain::live_health(&a.name)?)
+    };
     let outcomes: Vec<Outcome> = expectations
         .iter()
         .zip(&probes)
-        .map(|(e, p)| check(&a.name, e, p))
+        .map(|(e, p)| match &e.check {
+            Check::Explain { .. } => check_explain(&lab, health.as_ref(), e),
+            _ => check(&a.name, e, p),
+        })
         .collect();
     let mut table = Table::new();
     table
@@ -135,6 +148,50 @@ pub fn run(a: VerifyArgs) -> Result<u8, Failure> {
             .map_err(|e| Failure::Invalid(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(u8::from(failed > 0))
+}
+
+/// Asks `vpclab explain` (the model, no tool): reachable, unreachable or the code.
+fn check_explain(
+    lab: &crate::model::Lab,
+    health: Option<&crate::control::diagram::Health>,
+    e: &Expectation,
+) -> Outcome {
+    let Check::Explain {
+        to,
+        protocol,
+        port,
+        expect,
+    } = &e.check
+    else {
+        return Outcome {
+            expectation: e.clone(),
+            got: "not an explain expectation".into(),
+            pass: false,
+        };
+    };
+    let q = crate::control::explain::Query {
+        source: e.from.clone(),
+        destination: to.clone(),
+        protocol: *protocol,
+        port: *port,
+    };
+    let (got, pass) = match crate::control::explain::explain(lab, &q, health) {
+        Ok(a) => {
+            let got = a.outcome().to_string();
+            let pass = match expect.as_str() {
+                "reachable" => a.reachable(),
+                "unreachable" => !a.reachable(),
+                code => got == code,
+            };
+            (got, pass)
+        }
+        Err(err) => (format!("explain failed: {err}"), false),
+    };
+    Outcome {
+        expectation: e.clone(),
+        got,
+        pass,
+    }
 }
 
 /// Runs one expectation's tool inside its instance.
@@ -206,6 +263,7 @@ fn check(lab: &str, e: &Expectation, p: &Probe) -> Outcome {
                 Err(err) => (format!("could not run dig: {err}"), false),
             }
         }
+        Check::Explain { .. } => ("asked the model".to_string(), false),
         Check::Body { url, contains } => {
             let args = ["-s", "-m", "5", url.as_str()].map(String::from);
             match run("curl", &args) {

@@ -14,7 +14,10 @@
 //!   address, a DNS name (resolved inside the source by the tool itself), `s3` and
 //!   `dynamodb` (the lab region's endpoint names). From the internet an instance is reached at
 //!   its public IP (none: a problem that says so).
-//! - `explain:` expectations are refused by name: `vpclab explain` is not built yet.
+//!   - `{from: A, to: B, explain: true, protocol: tcp|udp|icmp, port: N, expect: reachable|
+//!     unreachable|CODE}` (or `explain: B` in place of `to: B`): what `vpclab explain` answers
+//!     (`control::explain`), the path or AWS's explanation code (`SUBNET_ACL_RESTRICTION`, …);
+//!     no tool runs, the model is asked.
 //! - Nothing here runs a tool or touches the host: the CLI (`cli::verify`) runs each [`Probe`]
 //!   inside its instance and reports with [`junit`].
 
@@ -71,6 +74,18 @@ pub enum Check {
         /// The addresses.
         expect: Vec<Ipv4Addr>,
     },
+    /// `vpclab explain` from the source to `to` answers `expect`: `reachable`,
+    /// `unreachable`, or an explanation code.
+    Explain {
+        /// The destination as written.
+        to: String,
+        /// `tcp`, `udp` or `icmp`.
+        protocol: crate::control::explain::Protocol,
+        /// The port (TCP, UDP).
+        port: Option<u16>,
+        /// What is expected.
+        expect: String,
+    },
     /// `curl URL` answers a body that contains `contains`.
     Body {
         /// The URL.
@@ -101,6 +116,14 @@ impl Expectation {
             },
             Check::Dig { name, .. } => format!("{} dig {name}", self.from),
             Check::Body { url, .. } => format!("{} curl {url}", self.from),
+            Check::Explain {
+                to, protocol, port, ..
+            } => match (protocol, port) {
+                (crate::control::explain::Protocol::Icmp, _) | (_, None) => {
+                    format!("{} explain {} → {to}", self.from, protocol.name())
+                }
+                (_, Some(p)) => format!("{} explain {} → {to}:{p}", self.from, protocol.name()),
+            },
         }
     }
 
@@ -118,6 +141,7 @@ impl Expectation {
                 v.join(", ")
             }
             Check::Body { contains, .. } => format!("body contains {contains:?}"),
+            Check::Explain { expect, .. } => expect.clone(),
         }
     }
 }
@@ -152,6 +176,7 @@ const KEYS: &[&str] = &[
     "curl",
     "expect-body-contains",
     "explain",
+    "protocol",
     "name",
 ];
 
@@ -228,14 +253,6 @@ fn one(n: &Node) -> Result<Expectation, Vec<ExpectError>> {
             ));
         }
     }
-    if n.get("explain").is_some() {
-        p.push(problem(
-            line,
-            "`explain:` expectations need `vpclab explain`, which vpclab does not have yet",
-            "check reachability with `tool: ping|curl|nc` and `expect: reachable|unreachable`",
-        ));
-        return Err(p);
-    }
     let from = text(n, "from", &mut p).map(str::to_string);
     if from.is_none() && n.get("from").is_none() {
         p.push(problem(
@@ -258,7 +275,9 @@ fn one(n: &Node) -> Result<Expectation, Vec<ExpectError>> {
             }
         },
     };
-    let check = if let Some(name) = text(n, "dig", &mut p) {
+    let check = if n.get("explain").is_some() {
+        explain_check(n, port, &mut p)
+    } else if let Some(name) = text(n, "dig", &mut p) {
         let expect = match n.get("expect") {
             Some(Node {
                 v: V::Seq(items), ..
@@ -374,6 +393,72 @@ fn one(n: &Node) -> Result<Expectation, Vec<ExpectError>> {
     }
 }
 
+/// An `explain:` expectation: `explain: true` with `to: B`, or `explain: B`.
+fn explain_check(n: &Node, port: Option<u16>, p: &mut Vec<ExpectError>) -> Option<Check> {
+    let line = n.line;
+    let named = text(n, "explain", p)?;
+    let to = match named {
+        "true" | "yes" => {
+            let to = text(n, "to", p);
+            if to.is_none() && n.get("to").is_none() {
+                p.push(problem(
+                    line,
+                    "`explain: true` needs `to: B`",
+                    "write `to: B` (or `explain: B`)",
+                ));
+            }
+            to?
+        }
+        other => other,
+    };
+    let protocol = match n.get("protocol") {
+        None => crate::control::explain::Protocol::Tcp,
+        Some(v) => match v
+            .as_str()
+            .and_then(crate::control::explain::Protocol::parse)
+        {
+            Some(pr) => pr,
+            None => {
+                p.push(problem(
+                    v.line,
+                    "`protocol` is not tcp, udp or icmp",
+                    "write `protocol: tcp` (or udp, icmp)",
+                ));
+                return None;
+            }
+        },
+    };
+    let expect = text(n, "expect", p);
+    let Some(expect) = expect else {
+        if n.get("expect").is_none() {
+            p.push(problem(
+                line,
+                "no `expect`",
+                "add `expect: reachable`, `unreachable` or an explanation code",
+            ));
+        }
+        return None;
+    };
+    let code_like = !expect.is_empty()
+        && expect
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    if !(expect == "reachable" || expect == "unreachable" || code_like) {
+        p.push(problem(
+            n.get("expect").map_or(line, |e| e.line),
+            format!("`expect: {expect}` is not an outcome of vpclab explain"),
+            "write `expect: reachable`, `unreachable` or a code such as SUBNET_ACL_RESTRICTION",
+        ));
+        return None;
+    }
+    Some(Check::Explain {
+        to: to.to_string(),
+        protocol,
+        port,
+        expect: expect.to_string(),
+    })
+}
+
 /// Where a check runs and what it aims at, in the lab's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probe {
@@ -405,6 +490,7 @@ pub fn resolve(lab: &Lab, e: &Expectation) -> Result<Probe, ExpectError> {
         Check::Reach { to, .. } => Some(target(lab, e, to, from_internet)?),
         Check::Dig { name, .. } => Some(name.clone()),
         Check::Body { .. } => None,
+        Check::Explain { to, .. } => Some(to.clone()),
     };
     Ok(Probe { instance, target })
 }
@@ -574,12 +660,41 @@ mod tests {
     }
 
     #[test]
+    fn explain_expectations_read_in_both_shapes() {
+        let e = parse(
+            "- from: A\n  to: B\n  explain: true\n  protocol: icmp\n  expect: reachable\n\
+             - from: A\n  explain: s3\n  port: 443\n  expect: NO_ROUTE_TO_DESTINATION\n",
+        )
+        .unwrap();
+        assert_eq!(
+            e[0].check,
+            Check::Explain {
+                to: "B".into(),
+                protocol: crate::control::explain::Protocol::Icmp,
+                port: None,
+                expect: "reachable".into()
+            }
+        );
+        assert!(
+            matches!(&e[1].check, Check::Explain { to, port: Some(443), expect, .. }
+            if to == "s3" && expect == "NO_ROUTE_TO_DESTINATION")
+        );
+        let errs =
+            parse("- from: A\n  to: B\n  explain: true\n  protocol: gre\n  expect: reachable\n")
+                .unwrap_err();
+        assert!(
+            errs.iter().any(|e| e.message.contains("protocol")),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
     fn every_problem_is_reported_with_its_line() {
         let errs = parse(
             "- from: A\n  to: B\n  tool: telnet\n  expect: reachable\n\
              - from: A\n  to: B\n  tool: ping\n  expect: maybe\n\
              - to: B\n  tool: nc\n  expect: reachable\n\
-             - from: A\n  explain: B\n  expect: SUBNET_ACL_RESTRICTION\n",
+             - from: A\n  explain: B\n  expect: subnet acl\n",
         )
         .unwrap_err();
         let lines: Vec<usize> = errs.iter().map(|e| e.line).collect();

@@ -10,6 +10,7 @@ pub mod client;
 pub mod describe;
 pub mod diagram;
 pub mod expect;
+pub mod explain;
 pub mod flowlogs;
 pub mod protocol;
 pub mod shapes;

@@ -23,7 +23,7 @@ use crate::dataplane::topology::{Eni, EniIx, Snapshot, SubnetIx, VpcIx};
 use crate::dataplane::verdict::{DropReason, FlowAction, FlowRecord, Verdict};
 use crate::dataplane::wire::proto;
 
-use super::{FlowVal, Pass, Sender, Sink, Track};
+use super::{FlowVal, Pass, Sender, Sink, Step, Track};
 
 impl<'a, S: Sink> Pass<'a, S> {
     pub(super) fn lookup(&mut self, key: FlowKey, trackable: bool, info: &Ipv4Info) -> Track {
@@ -51,13 +51,20 @@ impl<'a, S: Sink> Pass<'a, S> {
         s: Sender<'_>,
         info: &Ipv4Info,
     ) -> Result<(), DropReason> {
-        if track.hit.is_some_and(|(sender, _)| sender) {
-            return Ok(());
+        let tracked = track.hit.is_some_and(|(sender, _)| sender);
+        if !tracked {
+            let allowed = self
+                .groups_allow(s.eni, false, info, info.dst)
+                .ok_or(DropReason::SgEgressDenied(s.ix))?;
+            track.new.src = is_tracked(s.eni, false, allowed, info);
         }
-        let allowed = self
-            .groups_allow(s.eni, false, info, info.dst)
-            .ok_or(DropReason::SgEgressDenied(s.ix))?;
-        track.new.src = is_tracked(s.eni, false, allowed, info);
+        self.sink.trace(Step::SecurityGroup {
+            eni: s.ix,
+            inbound: false,
+            tracked,
+            info: *info,
+            peer: info.dst,
+        });
         Ok(())
     }
 
@@ -68,13 +75,20 @@ impl<'a, S: Sink> Pass<'a, S> {
         eni: &Eni,
         info: &Ipv4Info,
     ) -> Result<(), DropReason> {
-        if track.hit.is_some_and(|(_, receiver)| receiver) {
-            return Ok(());
+        let tracked = track.hit.is_some_and(|(_, receiver)| receiver);
+        if !tracked {
+            let allowed = self
+                .groups_allow(eni, true, info, info.src)
+                .ok_or(DropReason::SgIngressDenied(d))?;
+            track.new.dst = is_tracked(eni, true, allowed, info);
         }
-        let allowed = self
-            .groups_allow(eni, true, info, info.src)
-            .ok_or(DropReason::SgIngressDenied(d))?;
-        track.new.dst = is_tracked(eni, true, allowed, info);
+        self.sink.trace(Step::SecurityGroup {
+            eni: d,
+            inbound: true,
+            tracked,
+            info: *info,
+            peer: info.src,
+        });
         Ok(())
     }
 
@@ -134,7 +148,7 @@ impl<'a, S: Sink> Pass<'a, S> {
     }
 
     pub(super) fn nacl(
-        &self,
+        &mut self,
         subnet: SubnetIx,
         way: Way,
         info: &Ipv4Info,
@@ -149,7 +163,15 @@ impl<'a, S: Sink> Pass<'a, S> {
         };
         let d = acl.acl.evaluate(way, info.protocol, &info.l4, peer);
         match (d.allow, way) {
-            (true, _) => Ok(()),
+            (true, _) => {
+                self.sink.trace(Step::NetworkAcl {
+                    subnet,
+                    acl: acl_ix,
+                    way,
+                    rule: d.rule,
+                });
+                Ok(())
+            }
             (false, Way::Out) => Err(DropReason::NaclOutDenied {
                 acl: acl_ix,
                 rule: d.rule,

@@ -40,7 +40,8 @@
 //! - `nlb.rs`: Network Load Balancers: listeners, target choice, NAT both
 //!   ways;
 //! - `icmp.rs`: echo replies and the ICMP errors the router sends;
-//! - `output.rs`: frames out to TAPs and service ports, software GSO.
+//! - `output.rs`: frames out to TAPs and service ports, software GSO;
+//! - `trace.rs`: the stage decisions a tracing sink is told (`vpclab explain`).
 
 mod arp;
 mod endpoint;
@@ -52,6 +53,7 @@ mod nlb;
 mod output;
 #[cfg(test)]
 mod tests;
+mod trace;
 mod vpc;
 
 use core::net::Ipv4Addr;
@@ -66,6 +68,7 @@ use super::time::Instant;
 use super::topology::{Eni, EniIx, Framing, PortId, Role, Snapshot, INTERNET_NET};
 
 pub use self::endpoint::ENDPOINT_MTU;
+pub use self::trace::Step;
 use super::verdict::{Counters, DropReason, FlowLog, PortCounters, Verdict};
 use super::vnet::{HdrSize, VnetHdr};
 use super::wire::ethernet::{self, ether_type, Ethernet};
@@ -79,6 +82,10 @@ pub trait Sink {
     fn to_tap(&mut self, port: PortId, vnet: &VnetHdr, frame: &[u8]);
     /// Hands the bare, complete IPv4 packet `packet` to service port `port`.
     fn to_service(&mut self, port: PortId, packet: &[u8]);
+    /// A stage decision about the frame being processed (`trace.rs`); does nothing unless
+    /// the sink traces, and then costs nothing.
+    #[inline(always)]
+    fn trace(&mut self, _step: Step) {}
 }
 
 /// Hands `bytes` to the sink as `port`'s framing says.

@@ -28,7 +28,7 @@ use crate::model::catalog::{AMAZON_DNS_LINK_LOCAL, IMDS_ADDRESS};
 
 use super::gates::flow_key;
 use super::output::l4_mode;
-use super::{Pass, Sender, Sink, Track};
+use super::{Pass, Sender, Sink, Step, Track};
 
 impl<'a, S: Sink> Pass<'a, S> {
     /// A packet from an instance (or another ENI).
@@ -85,6 +85,7 @@ impl<'a, S: Sink> Pass<'a, S> {
         else {
             return self.reject(DropReason::NoRoute(rt), vpc_ix, Some(e), info, key);
         };
+        self.sink.trace(Step::Route { rt, entry: *route });
         // The destination ENI, for local and middlebox routes.
         let local_dst = match route.hop {
             Hop::Local => match snap.eni_by_ip(vpc_ix, info.dst) {
