@@ -24,6 +24,7 @@ use super::*;
 
 pub mod elb;
 pub mod endpoint;
+pub mod flowlog;
 pub mod interface;
 pub mod service;
 
@@ -310,6 +311,41 @@ pub enum Change {
         attributes: Vec<(String, String)>,
     },
     /// `modify-instance-metadata-options`.
+    /// `create-flow-logs`.
+    CreateFlowLogs {
+        /// `--resource-type`: VPC, Subnet or NetworkInterface.
+        resource_type: String,
+        /// `--resource-ids`: ids, logical ids or Name tags.
+        resource_ids: Vec<String>,
+        /// `--traffic-type`: ACCEPT, REJECT or ALL.
+        traffic_type: String,
+        /// `--log-format` (default: the default format).
+        #[serde(default)]
+        log_format: Option<String>,
+        /// `--max-aggregation-interval`: 60 or 600 (default 600).
+        #[serde(default)]
+        max_aggregation_interval: Option<i64>,
+        /// `--log-destination-type`: cloud-watch-logs (default) or s3.
+        #[serde(default)]
+        log_destination_type: Option<String>,
+        /// `--log-destination` (an ARN), recorded.
+        #[serde(default)]
+        log_destination: Option<String>,
+        /// `--log-group-name`, recorded.
+        #[serde(default)]
+        log_group_name: Option<String>,
+        /// `--deliver-logs-permission-arn`, recorded.
+        #[serde(default)]
+        deliver_logs_permission_arn: Option<String>,
+        /// `--client-token` (default: one derived from the flow logs made).
+        #[serde(default)]
+        client_token: Option<String>,
+    },
+    /// `delete-flow-logs`.
+    DeleteFlowLogs {
+        /// `--flow-log-ids`.
+        ids: Vec<String>,
+    },
     ModifyInstanceMetadataOptions {
         /// `--instance-id`: i- id, logical id or Name tag.
         instance: String,
@@ -381,6 +417,8 @@ impl Change {
             Change::ModifyTargetGroupAttributes { .. } => "ModifyTargetGroupAttributes",
             Change::ModifyLoadBalancerAttributes { .. } => "ModifyLoadBalancerAttributes",
             Change::ModifyInstanceMetadataOptions { .. } => "ModifyInstanceMetadataOptions",
+            Change::CreateFlowLogs { .. } => "CreateFlowLogs",
+            Change::DeleteFlowLogs { .. } => "DeleteFlowLogs",
         }
     }
 }
@@ -429,6 +467,15 @@ pub enum Applied {
     },
     /// What could not be done, resource by resource (the rest was done).
     Unsuccessful(Vec<Unsuccessful>),
+    /// Flow logs were created (`create-flow-logs`).
+    FlowLogs {
+        /// The call's client token.
+        client_token: String,
+        /// The flow logs made.
+        ids: Vec<String>,
+        /// The resources none was made for.
+        unsuccessful: Vec<Unsuccessful>,
+    },
 }
 
 /// One resource a change could not act on, as AWS lists it in `Unsuccessful`.
@@ -1147,6 +1194,34 @@ impl Lab {
                 }
                 Ok(Applied::MetadataOptions(id))
             }
+            Change::CreateFlowLogs {
+                resource_type,
+                resource_ids,
+                traffic_type,
+                log_format,
+                max_aggregation_interval,
+                log_destination_type,
+                log_destination,
+                log_group_name,
+                deliver_logs_permission_arn,
+                client_token,
+            } => flowlog::create(
+                self,
+                &cx,
+                &flowlog::Create {
+                    resource_type,
+                    resource_ids,
+                    traffic_type,
+                    log_format: log_format.as_deref(),
+                    max_aggregation_interval: *max_aggregation_interval,
+                    log_destination_type: log_destination_type.as_deref(),
+                    log_destination: log_destination.as_deref(),
+                    log_group_name: log_group_name.as_deref(),
+                    deliver_logs_permission_arn: deliver_logs_permission_arn.as_deref(),
+                    client_token: client_token.as_deref(),
+                },
+            ),
+            Change::DeleteFlowLogs { ids } => Ok(flowlog::delete(self, ids)),
         }
     }
 }
