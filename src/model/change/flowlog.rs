@@ -171,8 +171,16 @@ mod tests {
     use crate::template::{load, Options};
 
     fn lab() -> Lab {
-        let t = "Resources:\n  V:\n    Type: AWS::EC2::VPC\n    Properties:\n      CidrBlock: 10.0.0.0/16\n  S:\n    Type: AWS::EC2::Subnet\n    Properties:\n      VpcId: !Ref V\n      CidrBlock: 10.0.1.0/24\n  E:\n    Type: AWS::EC2::NetworkInterface\n    Properties:\n      SubnetId: !Ref S\n";
-        load(t, &Options::default()).unwrap_or_else(|p| panic!("{p}"))
+        load(
+            include_str!("../../../templates/seed2-gateway-endpoint.yaml"),
+            &Options::default(),
+        )
+        .expect("seed-2 loads")
+    }
+
+    /// The first instance's network interface.
+    fn eni(l: &Lab) -> String {
+        l.instances[0].eni.to_string()
     }
 
     fn create(ty: &str, ids: &[&str], traffic: &str, format: Option<&str>) -> Change {
@@ -193,10 +201,11 @@ mod tests {
     #[test]
     fn create_then_delete() {
         let mut l = lab();
+        let e = eni(&l);
         let v = l
             .apply_json(&create(
                 "NetworkInterface",
-                &["E"],
+                &[&e],
                 "REJECT",
                 Some("${interface-id} ${action}"),
             ))
@@ -213,7 +222,7 @@ mod tests {
         let f = &l.flow_logs[0];
         assert_eq!(
             f.resource,
-            FlowLogResource::NetworkInterface(l.network_interfaces[0].id.clone())
+            FlowLogResource::NetworkInterface(l.instances[0].eni.clone())
         );
         assert_eq!(
             (f.traffic_type, f.max_aggregation_interval),
@@ -221,7 +230,7 @@ mod tests {
         );
         // The same resource again: another id.
         let v2 = l
-            .apply_json(&create("NetworkInterface", &["E"], "ALL", None))
+            .apply_json(&create("NetworkInterface", &[&e], "ALL", None))
             .unwrap();
         assert_ne!(v2["FlowLogIds"][0].as_str(), Some(id.as_str()));
         let v = l
@@ -248,7 +257,12 @@ mod tests {
         );
         assert_eq!(v["Unsuccessful"][0]["ResourceId"], "fl-0123456789abcdef0");
         let v = l
-            .apply_json(&create("VPC", &["V", "vpc-0123456789abcdef0"], "ALL", None))
+            .apply_json(&create(
+                "VPC",
+                &[&l.vpcs[0].id.to_string(), "vpc-0123456789abcdef0"],
+                "ALL",
+                None,
+            ))
             .unwrap();
         assert_eq!(v["FlowLogIds"].as_array().map(Vec::len), Some(1), "{v}");
         assert_eq!(
@@ -260,10 +274,17 @@ mod tests {
     #[test]
     fn bad_parameters_refuse_the_call() {
         let mut l = lab();
-        let e = l.apply(&create("VPC", &["V"], "SOME", None)).unwrap_err();
+        let e = l
+            .apply(&create("VPC", &[&l.vpcs[0].id.to_string()], "SOME", None))
+            .unwrap_err();
         assert_eq!(e.code, "InvalidParameterValue");
         let e = l
-            .apply(&create("VPC", &["V"], "ALL", Some("${srcaddr} ${dstadr}")))
+            .apply(&create(
+                "VPC",
+                &[&l.vpcs[0].id.to_string()],
+                "ALL",
+                Some("${srcaddr} ${dstadr}"),
+            ))
             .unwrap_err();
         assert!(e.message.contains("${dstadr}"), "{e}");
         assert!(l.flow_logs.is_empty());
