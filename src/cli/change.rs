@@ -9,7 +9,9 @@ use super::Failure;
 use crate::control::client;
 use crate::control::describe::What;
 use crate::control::protocol::{Request, Response};
-use crate::model::change::{Change, EndpointType, RuleSpec, TargetGroupSpec, TargetRef};
+use crate::model::change::{
+    Change, EndpointType, FlowLogSpec, RuleSpec, TargetGroupSpec, TargetRef,
+};
 use crate::model::policy::MAX_POLICY_CHARS;
 
 /// Route target flags (one of them).
@@ -676,7 +678,7 @@ pub struct DeleteFlowLogsArgs {
 pub fn create_flow_logs(a: CreateFlowLogsArgs) -> Result<(), Failure> {
     send(
         &a.name,
-        Change::CreateFlowLogs {
+        Change::CreateFlowLogs(Box::new(FlowLogSpec {
             resource_type: a.resource_type,
             resource_ids: a.resource_ids,
             traffic_type: a.traffic_type,
@@ -687,7 +689,7 @@ pub fn create_flow_logs(a: CreateFlowLogsArgs) -> Result<(), Failure> {
             log_group_name: a.log_group_name,
             deliver_logs_permission_arn: a.deliver_logs_permission_arn,
             client_token: a.client_token,
-        },
+        })),
     )
 }
 

@@ -93,6 +93,38 @@ pub struct TargetGroupSpec {
     pub matcher: Option<String>,
 }
 
+/// What `create-flow-logs` asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowLogSpec {
+    /// `--resource-type`: VPC, Subnet or NetworkInterface.
+    pub resource_type: String,
+    /// `--resource-ids`: ids, logical ids or Name tags.
+    pub resource_ids: Vec<String>,
+    /// `--traffic-type`: ACCEPT, REJECT or ALL.
+    pub traffic_type: String,
+    /// `--log-format` (default: the default format).
+    #[serde(default)]
+    pub log_format: Option<String>,
+    /// `--max-aggregation-interval`: 60 or 600 (default 600).
+    #[serde(default)]
+    pub max_aggregation_interval: Option<i64>,
+    /// `--log-destination-type`: cloud-watch-logs (default) or s3.
+    #[serde(default)]
+    pub log_destination_type: Option<String>,
+    /// `--log-destination` (an ARN), recorded.
+    #[serde(default)]
+    pub log_destination: Option<String>,
+    /// `--log-group-name`, recorded.
+    #[serde(default)]
+    pub log_group_name: Option<String>,
+    /// `--deliver-logs-permission-arn`, recorded.
+    #[serde(default)]
+    pub deliver_logs_permission_arn: Option<String>,
+    /// `--client-token` (default: one derived from the flow logs made).
+    #[serde(default)]
+    pub client_token: Option<String>,
+}
+
 /// One live change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "verb", rename_all = "kebab-case")]
@@ -312,35 +344,7 @@ pub enum Change {
     },
     /// `modify-instance-metadata-options`.
     /// `create-flow-logs`.
-    CreateFlowLogs {
-        /// `--resource-type`: VPC, Subnet or NetworkInterface.
-        resource_type: String,
-        /// `--resource-ids`: ids, logical ids or Name tags.
-        resource_ids: Vec<String>,
-        /// `--traffic-type`: ACCEPT, REJECT or ALL.
-        traffic_type: String,
-        /// `--log-format` (default: the default format).
-        #[serde(default)]
-        log_format: Option<String>,
-        /// `--max-aggregation-interval`: 60 or 600 (default 600).
-        #[serde(default)]
-        max_aggregation_interval: Option<i64>,
-        /// `--log-destination-type`: cloud-watch-logs (default) or s3.
-        #[serde(default)]
-        log_destination_type: Option<String>,
-        /// `--log-destination` (an ARN), recorded.
-        #[serde(default)]
-        log_destination: Option<String>,
-        /// `--log-group-name`, recorded.
-        #[serde(default)]
-        log_group_name: Option<String>,
-        /// `--deliver-logs-permission-arn`, recorded.
-        #[serde(default)]
-        deliver_logs_permission_arn: Option<String>,
-        /// `--client-token` (default: one derived from the flow logs made).
-        #[serde(default)]
-        client_token: Option<String>,
-    },
+    CreateFlowLogs(Box<FlowLogSpec>),
     /// `delete-flow-logs`.
     DeleteFlowLogs {
         /// `--flow-log-ids`.
@@ -417,7 +421,7 @@ impl Change {
             Change::ModifyTargetGroupAttributes { .. } => "ModifyTargetGroupAttributes",
             Change::ModifyLoadBalancerAttributes { .. } => "ModifyLoadBalancerAttributes",
             Change::ModifyInstanceMetadataOptions { .. } => "ModifyInstanceMetadataOptions",
-            Change::CreateFlowLogs { .. } => "CreateFlowLogs",
+            Change::CreateFlowLogs(_) => "CreateFlowLogs",
             Change::DeleteFlowLogs { .. } => "DeleteFlowLogs",
         }
     }
@@ -1194,33 +1198,7 @@ impl Lab {
                 }
                 Ok(Applied::MetadataOptions(id))
             }
-            Change::CreateFlowLogs {
-                resource_type,
-                resource_ids,
-                traffic_type,
-                log_format,
-                max_aggregation_interval,
-                log_destination_type,
-                log_destination,
-                log_group_name,
-                deliver_logs_permission_arn,
-                client_token,
-            } => flowlog::create(
-                self,
-                &cx,
-                &flowlog::Create {
-                    resource_type,
-                    resource_ids,
-                    traffic_type,
-                    log_format: log_format.as_deref(),
-                    max_aggregation_interval: *max_aggregation_interval,
-                    log_destination_type: log_destination_type.as_deref(),
-                    log_destination: log_destination.as_deref(),
-                    log_group_name: log_group_name.as_deref(),
-                    deliver_logs_permission_arn: deliver_logs_permission_arn.as_deref(),
-                    client_token: client_token.as_deref(),
-                },
-            ),
+            Change::CreateFlowLogs(spec) => flowlog::create(self, &cx, spec),
             Change::DeleteFlowLogs { ids } => Ok(flowlog::delete(self, ids)),
         }
     }

@@ -10,29 +10,15 @@
 //! removes the flow logs it finds and lists the others in `Unsuccessful`
 //! (`InvalidFlowLogId.NotFound`).
 
-use super::{origin_live, Applied, ChangeError, Ctx, Unsuccessful};
+use super::{origin_live, Applied, ChangeError, Ctx, FlowLogSpec, Unsuccessful};
 use crate::model::flowlog_format::Format;
 use crate::model::ids::hex_digits;
 use crate::model::lookup::Kind;
 use crate::model::*;
 
-/// What `create-flow-logs` asks for, as the CLI's flags give it.
-pub(super) struct Create<'a> {
-    pub resource_type: &'a str,
-    pub resource_ids: &'a [String],
-    pub traffic_type: &'a str,
-    pub log_format: Option<&'a str>,
-    pub max_aggregation_interval: Option<i64>,
-    pub log_destination_type: Option<&'a str>,
-    pub log_destination: Option<&'a str>,
-    pub log_group_name: Option<&'a str>,
-    pub deliver_logs_permission_arn: Option<&'a str>,
-    pub client_token: Option<&'a str>,
-}
-
 /// `create-flow-logs`.
-pub(super) fn create(lab: &mut Lab, cx: &Ctx, c: &Create) -> Result<Applied, ChangeError> {
-    let (kind, not_found) = match c.resource_type {
+pub(super) fn create(lab: &mut Lab, cx: &Ctx, c: &FlowLogSpec) -> Result<Applied, ChangeError> {
+    let (kind, not_found) = match c.resource_type.as_str() {
         "VPC" => (Kind::Vpc, "InvalidVpcID.NotFound"),
         "Subnet" => (Kind::Subnet, "InvalidSubnetID.NotFound"),
         "NetworkInterface" => (Kind::NetworkInterface, "InvalidNetworkInterfaceID.NotFound"),
@@ -49,7 +35,7 @@ pub(super) fn create(lab: &mut Lab, cx: &Ctx, c: &Create) -> Result<Applied, Cha
             "give the resources to watch: --resource-ids",
         ));
     }
-    let traffic_type = TrafficType::parse(c.traffic_type).ok_or_else(|| {
+    let traffic_type = TrafficType::parse(&c.traffic_type).ok_or_else(|| {
         cx.err(
             "InvalidParameterValue",
             format!(
@@ -58,7 +44,7 @@ pub(super) fn create(lab: &mut Lab, cx: &Ctx, c: &Create) -> Result<Applied, Cha
             ),
         )
     })?;
-    if let Some(f) = c.log_format {
+    if let Some(f) = &c.log_format {
         Format::parse(f).map_err(|e| cx.err("InvalidParameter", format!("--log-format: {e}")))?;
     }
     let max_aggregation_interval = match c.max_aggregation_interval {
@@ -73,7 +59,10 @@ pub(super) fn create(lab: &mut Lab, cx: &Ctx, c: &Create) -> Result<Applied, Cha
                 )
             })?,
     };
-    let log_destination_type = c.log_destination_type.unwrap_or("cloud-watch-logs");
+    let log_destination_type = c
+        .log_destination_type
+        .as_deref()
+        .unwrap_or("cloud-watch-logs");
     if !["cloud-watch-logs", "s3"].contains(&log_destination_type) {
         return Err(cx.err(
             "InvalidParameterValue",
@@ -85,7 +74,7 @@ pub(super) fn create(lab: &mut Lab, cx: &Ctx, c: &Create) -> Result<Applied, Cha
     }
     let mut ids = vec![];
     let mut unsuccessful = vec![];
-    for q in c.resource_ids {
+    for q in &c.resource_ids {
         let Ok(found) = cx.find(kind, q, not_found) else {
             unsuccessful.push(Unsuccessful {
                 resource: q.clone(),
@@ -113,18 +102,18 @@ pub(super) fn create(lab: &mut Lab, cx: &Ctx, c: &Create) -> Result<Applied, Cha
             id,
             resource,
             traffic_type,
-            log_format: c.log_format.map(str::to_string),
+            log_format: c.log_format.clone(),
             max_aggregation_interval,
             log_destination_type: log_destination_type.to_string(),
-            log_destination: c.log_destination.map(str::to_string),
-            log_group_name: c.log_group_name.map(str::to_string),
-            deliver_logs_permission_arn: c.deliver_logs_permission_arn.map(str::to_string),
+            log_destination: c.log_destination.clone(),
+            log_group_name: c.log_group_name.clone(),
+            deliver_logs_permission_arn: c.deliver_logs_permission_arn.clone(),
             tags: Tags::default(),
             origin: origin_live("flow log"),
         });
     }
-    let client_token = match c.client_token {
-        Some(t) => t.to_string(),
+    let client_token = match &c.client_token {
+        Some(t) => t.clone(),
         None => {
             let h = hex_digits(
                 &format!("client-token/{}/{}", lab.region, ids.join(",")),
@@ -166,7 +155,7 @@ pub(super) fn delete(lab: &mut Lab, ids: &[String]) -> Applied {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{ApplyJson, Change};
+    use super::super::{ApplyJson, Change, FlowLogSpec};
     use crate::model::*;
     use crate::template::{load, Options};
 
@@ -184,7 +173,7 @@ mod tests {
     }
 
     fn create(ty: &str, ids: &[&str], traffic: &str, format: Option<&str>) -> Change {
-        Change::CreateFlowLogs {
+        Change::CreateFlowLogs(Box::new(FlowLogSpec {
             resource_type: ty.into(),
             resource_ids: ids.iter().map(|s| s.to_string()).collect(),
             traffic_type: traffic.into(),
@@ -195,7 +184,7 @@ mod tests {
             log_group_name: Some("lab".into()),
             deliver_logs_permission_arn: None,
             client_token: None,
-        }
+        }))
     }
 
     #[test]
