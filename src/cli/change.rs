@@ -9,7 +9,9 @@ use super::Failure;
 use crate::control::client;
 use crate::control::describe::What;
 use crate::control::protocol::{Request, Response};
-use crate::model::change::{Change, EndpointType, RuleSpec, TargetGroupSpec, TargetRef};
+use crate::model::change::{
+    Change, EndpointType, FlowLogSpec, RuleSpec, TargetGroupSpec, TargetRef,
+};
 use crate::model::policy::MAX_POLICY_CHARS;
 
 /// Route target flags (one of them).
@@ -620,6 +622,85 @@ pub struct DeleteEndpointsArgs {
     /// The endpoints: vpce- ids, logical ids or Name tags.
     #[arg(long, num_args = 1.., required = true, value_name = "VPCE")]
     pub vpc_endpoint_ids: Vec<String>,
+}
+
+/// `create-flow-logs`.
+#[derive(Debug, Args)]
+pub struct CreateFlowLogsArgs {
+    /// The running lab.
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
+    pub name: String,
+    /// What the resources are: VPC, Subnet or NetworkInterface.
+    #[arg(long, value_parser = ["VPC", "Subnet", "NetworkInterface"])]
+    pub resource_type: String,
+    /// The resources: ids, logical ids or Name tags (one flow log each).
+    #[arg(long, num_args = 1.., required = true, value_name = "ID")]
+    pub resource_ids: Vec<String>,
+    /// ACCEPT, REJECT or ALL.
+    #[arg(long)]
+    pub traffic_type: String,
+    /// `${field}`s separated by spaces (default: AWS's default format).
+    #[arg(long)]
+    pub log_format: Option<String>,
+    /// 60 or 600 seconds (default 600; `VPCLAB_FLOW_LOG_INTERVAL_S` in `up`'s environment
+    /// shortens it in a lab).
+    #[arg(long)]
+    pub max_aggregation_interval: Option<i64>,
+    /// cloud-watch-logs (default) or s3: recorded (the lab writes a file per flow log).
+    #[arg(long)]
+    pub log_destination_type: Option<String>,
+    /// The CloudWatch Logs group: recorded.
+    #[arg(long, conflicts_with = "log_destination")]
+    pub log_group_name: Option<String>,
+    /// The destination's ARN: recorded.
+    #[arg(long)]
+    pub log_destination: Option<String>,
+    /// The IAM role that delivers: recorded.
+    #[arg(long)]
+    pub deliver_logs_permission_arn: Option<String>,
+    /// Idempotency token (default: one derived from the flow logs made).
+    #[arg(long)]
+    pub client_token: Option<String>,
+}
+
+/// `delete-flow-logs`.
+#[derive(Debug, Args)]
+pub struct DeleteFlowLogsArgs {
+    /// The running lab.
+    #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
+    pub name: String,
+    /// The flow logs: fl- ids.
+    #[arg(long, num_args = 1.., required = true, value_name = "FL")]
+    pub flow_log_ids: Vec<String>,
+}
+
+/// Runs `create-flow-logs`.
+pub fn create_flow_logs(a: CreateFlowLogsArgs) -> Result<(), Failure> {
+    send(
+        &a.name,
+        Change::CreateFlowLogs(Box::new(FlowLogSpec {
+            resource_type: a.resource_type,
+            resource_ids: a.resource_ids,
+            traffic_type: a.traffic_type,
+            log_format: a.log_format,
+            max_aggregation_interval: a.max_aggregation_interval,
+            log_destination_type: a.log_destination_type,
+            log_destination: a.log_destination,
+            log_group_name: a.log_group_name,
+            deliver_logs_permission_arn: a.deliver_logs_permission_arn,
+            client_token: a.client_token,
+        })),
+    )
+}
+
+/// Runs `delete-flow-logs`.
+pub fn delete_flow_logs(a: DeleteFlowLogsArgs) -> Result<(), Failure> {
+    send(
+        &a.name,
+        Change::DeleteFlowLogs {
+            ids: a.flow_log_ids,
+        },
+    )
 }
 
 /// `describe-vpc-endpoints` of a running lab.

@@ -800,5 +800,18 @@ pub fn table(lab: &Lab, what: What, ids: &[String]) -> Table {
             }
             t
         }
+        What::FlowLogs => {
+            let mut t = new_table(&["Flow log", "Resource", "Traffic", "Interval", "Format"]);
+            for f in lab.flow_logs.iter().filter(|f| keep(ids, f.id.as_str())) {
+                t.add_row(vec![
+                    f.id.to_string(),
+                    format!("{} {}", f.resource.type_name(), f.resource.id()),
+                    f.traffic_type.as_str().to_string(),
+                    format!("{} s", f.max_aggregation_interval),
+                    f.log_format.clone().unwrap_or_else(|| "default".into()),
+                ]);
+            }
+            t
+        }
     }
 }

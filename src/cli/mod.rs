@@ -116,6 +116,11 @@ pub enum Command {
     ModifyVpcEndpoint(change::ModifyEndpointArgs),
     /// Remove endpoints and their routes (as `aws ec2 delete-vpc-endpoints`).
     DeleteVpcEndpoints(change::DeleteEndpointsArgs),
+    /// Capture a VPC's, subnet's or network interface's traffic into flow logs, delivered to
+    /// /run/vpclab/<lab>/flow-logs/<fl-id>.log (as `aws ec2 create-flow-logs`).
+    CreateFlowLogs(change::CreateFlowLogsArgs),
+    /// Stop flow logs (as `aws ec2 delete-flow-logs`; their files stay until `down`).
+    DeleteFlowLogs(change::DeleteFlowLogsArgs),
     /// A running lab's VPC endpoints (as `aws ec2 describe-vpc-endpoints`).
     DescribeVpcEndpoints(change::DescribeEndpointsArgs),
     /// A running lab's route tables (as `aws ec2 describe-route-tables`).
@@ -333,6 +338,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CreateVpcEndpoint(a) => ok(change::create_endpoint(a)),
         Command::ModifyVpcEndpoint(a) => ok(change::modify_endpoint(a)),
         Command::DeleteVpcEndpoints(a) => ok(change::delete_endpoints(a)),
+        Command::CreateFlowLogs(a) => ok(change::create_flow_logs(a)),
+        Command::DeleteFlowLogs(a) => ok(change::delete_flow_logs(a)),
         Command::DescribeVpcEndpoints(a) => ok(change::describe_endpoints(a)),
         Command::DescribeRouteTables(a) => ok(change::describe_route_tables(a)),
         Command::DescribePrefixLists(a) => ok(change::describe_prefix_lists(a)),

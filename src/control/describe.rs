@@ -39,6 +39,7 @@ pub enum What {
     VpcEndpointConnections,
     VpcEndpointServicePermissions,
     PrefixLists,
+    FlowLogs,
 }
 
 impl What {
@@ -62,7 +63,7 @@ impl What {
             What::VpcEndpointServiceConfigurations
             | What::VpcEndpointConnections
             | What::VpcEndpointServicePermissions => Kind::EndpointService,
-            What::Listeners | What::PrefixLists => return None,
+            What::Listeners | What::PrefixLists | What::FlowLogs => return None,
         })
     }
 }
@@ -195,6 +196,27 @@ pub fn resolve(lab: &Lab, what: What, names: &[String]) -> Result<Vec<String>, S
         }
         return Ok(out);
     }
+    if what == What::FlowLogs {
+        return names
+            .iter()
+            .map(|n| {
+                lab.flow_logs
+                    .iter()
+                    .find(|f| f.id.as_str() == n || f.origin.logical_id.as_deref() == Some(n))
+                    .map(|f| f.id.to_string())
+                    .ok_or_else(|| {
+                        format!(
+                            "no flow log is named '{n}'; flow logs: {}",
+                            lab.flow_logs
+                                .iter()
+                                .map(|f| f.id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })
+            })
+            .collect();
+    }
     names
         .iter()
         .map(|n| match what.kind() {
@@ -266,6 +288,9 @@ pub fn describe(lab: &Lab, what: What, filter: &[String]) -> Value {
         }
         What::VpcEndpointConnections => shapes::connections_json(lab, filter),
         What::VpcEndpointServicePermissions => shapes::permissions_json(lab, filter),
+        What::FlowLogs => {
+            json!({"FlowLogs": lab.flow_logs.iter().filter(|f| keep(filter, f.id.as_str())).map(shapes::flow_log_json).collect::<Vec<_>>()})
+        }
         What::PrefixLists => {
             let r = lab.region();
             json!({"PrefixLists": r.gateway_services.iter().filter(|s| keep(filter, s.prefix_list_id)).map(|s| json!({

@@ -103,19 +103,65 @@ pub fn applied(lab: &Lab, a: &Applied) -> Value {
                 json!({ "AddedPrincipals": added, "ReturnValue": true })
             }
         }
-        Applied::Unsuccessful(list) => {
-            let items: Vec<Value> = list
-                .iter()
-                .map(|u| {
-                    json!({
-                        "Error": { "Code": u.code, "Message": u.message },
-                        "ResourceId": u.resource,
-                    })
-                })
-                .collect();
-            json!({ "Unsuccessful": items })
-        }
+        Applied::Unsuccessful(list) => json!({ "Unsuccessful": unsuccessful(list) }),
+        Applied::FlowLogs {
+            client_token,
+            ids,
+            unsuccessful: list,
+        } => json!({
+            "ClientToken": client_token,
+            "FlowLogIds": ids,
+            "Unsuccessful": unsuccessful(list),
+        }),
     }
+}
+
+/// `Unsuccessful` items as the AWS CLI prints them.
+fn unsuccessful(list: &[crate::model::change::Unsuccessful]) -> Vec<Value> {
+    list.iter()
+        .map(|u| {
+            json!({
+                "Error": { "Code": u.code, "Message": u.message },
+                "ResourceId": u.resource,
+            })
+        })
+        .collect()
+}
+
+/// One flow log as `describe-flow-logs` prints it.
+pub fn flow_log_json(f: &FlowLog) -> Value {
+    let mut m = Map::new();
+    m.insert("CreationTime".into(), json!(CREATED));
+    m.insert("DeliverLogsStatus".into(), json!("SUCCESS"));
+    m.insert("FlowLogId".into(), json!(f.id));
+    m.insert("FlowLogStatus".into(), json!("ACTIVE"));
+    if let Some(g) = &f.log_group_name {
+        m.insert("LogGroupName".into(), json!(g));
+    }
+    m.insert("ResourceId".into(), json!(f.resource.id()));
+    m.insert("TrafficType".into(), json!(f.traffic_type.as_str()));
+    m.insert("LogDestinationType".into(), json!(f.log_destination_type));
+    if let Some(d) = &f.log_destination {
+        m.insert("LogDestination".into(), json!(d));
+    }
+    if let Some(a) = &f.deliver_logs_permission_arn {
+        m.insert("DeliverLogsPermissionArn".into(), json!(a));
+    }
+    m.insert(
+        "LogFormat".into(),
+        json!(f
+            .log_format
+            .as_deref()
+            .unwrap_or(crate::model::flowlog_format::DEFAULT_FORMAT)),
+    );
+    m.insert(
+        "MaxAggregationInterval".into(),
+        json!(f.max_aggregation_interval),
+    );
+    if !f.tags.0.is_empty() {
+        m.insert("Tags".into(), json!(f.tags));
+    }
+    Value::Object(m)
 }
 
 /// One load balancer as `describe-load-balancers` prints it.

@@ -129,6 +129,11 @@ pub fn ns_dir(lab: &str) -> PathBuf {
     run_dir(lab).join("ns")
 }
 
+/// `/run/vpclab/<lab>/flow-logs`: where the lab's flow logs are delivered, a file each.
+pub fn flow_logs_dir(lab: &str) -> PathBuf {
+    run_dir(lab).join("flow-logs")
+}
+
 /// `/var/lib/vpclab/<lab>`: the lab's data directory.
 pub fn data_dir(lab: &str) -> PathBuf {
     PathBuf::from(DATA_DIR).join(lab)

@@ -24,6 +24,7 @@ use super::*;
 
 pub mod elb;
 pub mod endpoint;
+pub mod flowlog;
 pub mod interface;
 pub mod service;
 
@@ -90,6 +91,38 @@ pub struct TargetGroupSpec {
     /// `--matcher HttpCode=…`: the codes.
     #[serde(default)]
     pub matcher: Option<String>,
+}
+
+/// What `create-flow-logs` asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowLogSpec {
+    /// `--resource-type`: VPC, Subnet or NetworkInterface.
+    pub resource_type: String,
+    /// `--resource-ids`: ids, logical ids or Name tags.
+    pub resource_ids: Vec<String>,
+    /// `--traffic-type`: ACCEPT, REJECT or ALL.
+    pub traffic_type: String,
+    /// `--log-format` (default: the default format).
+    #[serde(default)]
+    pub log_format: Option<String>,
+    /// `--max-aggregation-interval`: 60 or 600 (default 600).
+    #[serde(default)]
+    pub max_aggregation_interval: Option<i64>,
+    /// `--log-destination-type`: cloud-watch-logs (default) or s3.
+    #[serde(default)]
+    pub log_destination_type: Option<String>,
+    /// `--log-destination` (an ARN), recorded.
+    #[serde(default)]
+    pub log_destination: Option<String>,
+    /// `--log-group-name`, recorded.
+    #[serde(default)]
+    pub log_group_name: Option<String>,
+    /// `--deliver-logs-permission-arn`, recorded.
+    #[serde(default)]
+    pub deliver_logs_permission_arn: Option<String>,
+    /// `--client-token` (default: one derived from the flow logs made).
+    #[serde(default)]
+    pub client_token: Option<String>,
 }
 
 /// One live change.
@@ -310,6 +343,13 @@ pub enum Change {
         attributes: Vec<(String, String)>,
     },
     /// `modify-instance-metadata-options`.
+    /// `create-flow-logs`.
+    CreateFlowLogs(Box<FlowLogSpec>),
+    /// `delete-flow-logs`.
+    DeleteFlowLogs {
+        /// `--flow-log-ids`.
+        ids: Vec<String>,
+    },
     ModifyInstanceMetadataOptions {
         /// `--instance-id`: i- id, logical id or Name tag.
         instance: String,
@@ -381,6 +421,8 @@ impl Change {
             Change::ModifyTargetGroupAttributes { .. } => "ModifyTargetGroupAttributes",
             Change::ModifyLoadBalancerAttributes { .. } => "ModifyLoadBalancerAttributes",
             Change::ModifyInstanceMetadataOptions { .. } => "ModifyInstanceMetadataOptions",
+            Change::CreateFlowLogs(_) => "CreateFlowLogs",
+            Change::DeleteFlowLogs { .. } => "DeleteFlowLogs",
         }
     }
 }
@@ -429,6 +471,15 @@ pub enum Applied {
     },
     /// What could not be done, resource by resource (the rest was done).
     Unsuccessful(Vec<Unsuccessful>),
+    /// Flow logs were created (`create-flow-logs`).
+    FlowLogs {
+        /// The call's client token.
+        client_token: String,
+        /// The flow logs made.
+        ids: Vec<String>,
+        /// The resources none was made for.
+        unsuccessful: Vec<Unsuccessful>,
+    },
 }
 
 /// One resource a change could not act on, as AWS lists it in `Unsuccessful`.
@@ -1147,6 +1198,8 @@ impl Lab {
                 }
                 Ok(Applied::MetadataOptions(id))
             }
+            Change::CreateFlowLogs(spec) => flowlog::create(self, &cx, spec),
+            Change::DeleteFlowLogs { ids } => Ok(flowlog::delete(self, ids)),
         }
     }
 }

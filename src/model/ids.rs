@@ -109,6 +109,8 @@ aws_id!(/// `eipalloc-…`
     EipAllocId, "eipalloc", 17);
 aws_id!(/// `nat-…` (a NAT gateway named by a route; not emulated yet).
     NatGatewayId, "nat", 17);
+aws_id!(/// `fl-…`: a flow log.
+    FlowLogId, "fl", 17);
 aws_id!(/// `pcx-…` (a peering connection named by a route; not emulated yet).
     PeeringId, "pcx", 17);
 

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod change;
 pub mod cidr;
 pub mod elbv2;
+pub mod flowlog_format;
 pub mod ids;
 pub mod lookup;
 pub mod policy;
@@ -654,6 +655,107 @@ pub struct Output {
     pub description: Option<String>,
 }
 
+/// What a flow log watches: a VPC (every interface in it), a subnet (its interfaces) or one
+/// network interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum FlowLogResource {
+    Vpc(VpcId),
+    Subnet(SubnetId),
+    NetworkInterface(EniId),
+}
+
+impl FlowLogResource {
+    /// The resource's id.
+    pub fn id(&self) -> &str {
+        match self {
+            FlowLogResource::Vpc(v) => v.as_str(),
+            FlowLogResource::Subnet(s) => s.as_str(),
+            FlowLogResource::NetworkInterface(e) => e.as_str(),
+        }
+    }
+
+    /// AWS's `ResourceType` (`VPC`, `Subnet`, `NetworkInterface`).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            FlowLogResource::Vpc(_) => "VPC",
+            FlowLogResource::Subnet(_) => "Subnet",
+            FlowLogResource::NetworkInterface(_) => "NetworkInterface",
+        }
+    }
+
+    /// Whether the flow log sees `eni` (in `subnet` of `vpc`).
+    pub fn covers(&self, eni: &str, subnet: &str, vpc: &str) -> bool {
+        match self {
+            FlowLogResource::Vpc(v) => v.as_str() == vpc,
+            FlowLogResource::Subnet(s) => s.as_str() == subnet,
+            FlowLogResource::NetworkInterface(e) => e.as_str() == eni,
+        }
+    }
+}
+
+/// A flow log's `TrafficType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum TrafficType {
+    Accept,
+    Reject,
+    All,
+}
+
+impl TrafficType {
+    /// Reads AWS's spelling (`ACCEPT`, `REJECT`, `ALL`).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ACCEPT" => Some(TrafficType::Accept),
+            "REJECT" => Some(TrafficType::Reject),
+            "ALL" => Some(TrafficType::All),
+            _ => None,
+        }
+    }
+
+    /// AWS's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrafficType::Accept => "ACCEPT",
+            TrafficType::Reject => "REJECT",
+            TrafficType::All => "ALL",
+        }
+    }
+
+    /// Whether a record with this action (`accept`) is logged.
+    pub fn keeps(self, accept: bool) -> bool {
+        match self {
+            TrafficType::Accept => accept,
+            TrafficType::Reject => !accept,
+            TrafficType::All => true,
+        }
+    }
+}
+
+/// The `MaxAggregationInterval`s AWS takes, in seconds (600 is the default).
+pub const FLOW_LOG_INTERVALS: [u32; 2] = [60, 600];
+
+/// A VPC flow log (`AWS::EC2::FlowLog`, `create-flow-logs`).
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowLog {
+    pub id: FlowLogId,
+    pub resource: FlowLogResource,
+    pub traffic_type: TrafficType,
+    /// `LogFormat` as given (`None`: the default format).
+    pub log_format: Option<String>,
+    /// `MaxAggregationInterval`, 60 or 600 seconds.
+    pub max_aggregation_interval: u32,
+    /// `LogDestinationType`: `cloud-watch-logs` or `s3`.
+    pub log_destination_type: String,
+    /// `LogDestination` (an ARN), recorded.
+    pub log_destination: Option<String>,
+    /// `LogGroupName`, recorded.
+    pub log_group_name: Option<String>,
+    /// `DeliverLogsPermissionArn`, recorded.
+    pub deliver_logs_permission_arn: Option<String>,
+    pub tags: Tags,
+    pub origin: Origin,
+}
+
 /// A whole lab: one CloudFormation stack, resolved.
 #[derive(Debug, Clone, Serialize)]
 pub struct Lab {
@@ -676,6 +778,8 @@ pub struct Lab {
     pub load_balancers: Vec<LoadBalancer>,
     pub target_groups: Vec<TargetGroup>,
     pub listeners: Vec<Listener>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flow_logs: Vec<FlowLog>,
     pub outputs: Vec<Output>,
 }
 
@@ -700,6 +804,7 @@ impl Lab {
             load_balancers: vec![],
             target_groups: vec![],
             listeners: vec![],
+            flow_logs: vec![],
             outputs: vec![],
         }
     }

@@ -26,6 +26,7 @@ pub fn verify(lab: &Lab) -> Problems {
     verify_addresses(lab, &mut p);
     verify_endpoints(lab, &mut p);
     verify_load_balancers(lab, &mut p);
+    verify_flow_logs(lab, &mut p);
     p.sorted()
 }
 
@@ -756,6 +757,54 @@ pub fn verify_load_balancers(lab: &Lab, p: &mut Problems) {
                     "register instances of the target group's VPC, or create the target group in the instance's VPC",
                 ));
             }
+        }
+    }
+}
+
+/// Flow logs: each watches a VPC, subnet or network interface the lab has, with a
+/// `MaxAggregationInterval` of 60 or 600 and a `LogFormat` the flow-log parser reads (the
+/// template layer checks the same as it builds; this pass keeps live changes honest).
+pub fn verify_flow_logs(lab: &Lab, p: &mut Problems) {
+    for f in &lab.flow_logs {
+        let exists = match &f.resource {
+            FlowLogResource::Vpc(v) => lab.vpc(v).is_some(),
+            FlowLogResource::Subnet(s) => lab.subnet(s).is_some(),
+            FlowLogResource::NetworkInterface(e) => lab.eni(e).is_some(),
+        };
+        if !exists {
+            p.push(Problem::new(
+                "UnknownResourceId",
+                f.origin.clone(),
+                format!(
+                    "flow log {} watches {} {}, which is not in the lab",
+                    f.id,
+                    f.resource.type_name(),
+                    f.resource.id()
+                ),
+                "a flow log watches a VPC, subnet or network interface that exists",
+                "delete the flow log (delete-flow-logs) or point it at an existing resource",
+            ));
+        }
+        if !FLOW_LOG_INTERVALS.contains(&f.max_aggregation_interval) {
+            p.push(Problem::new(
+                "BadFlowLog",
+                f.origin.clone(),
+                format!(
+                    "flow log {} aggregates over {} seconds",
+                    f.id, f.max_aggregation_interval
+                ),
+                "a flow log aggregates over 60 or 600 seconds",
+                "use 60 or 600",
+            ));
+        }
+        if let Some(Err(e)) = f.log_format.as_deref().map(flowlog_format::Format::parse) {
+            p.push(Problem::new(
+                "BadFlowLog",
+                f.origin.clone(),
+                format!("flow log {}: {e}", f.id),
+                "a LogFormat is ${field}s separated by spaces, from the fields flow logs have",
+                "fix the field's spelling, or use the default format",
+            ));
         }
     }
 }

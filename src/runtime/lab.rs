@@ -13,11 +13,18 @@
 //! - The control socket (`control.sock`, mode 0600) serves [`Request`]s: status and
 //!   counters, `describe` of the running lab, live changes (applied to the lab model, then a
 //!   new router snapshot is swapped in), and down.
+//! - The lab's flow logs (template or live) are delivered by the control thread, never by
+//!   the event loop's workers: about once a second it reads the router's flow history and
+//!   appends each closed capture window's records, filtered to the flow log's resource and
+//!   traffic type and written in its format, to `/run/vpclab/<lab>/flow-logs/<fl-id>.log`.
+//!   The window is the flow log's `MaxAggregationInterval`, or `VPCLAB_FLOW_LOG_INTERVAL_S`
+//!   seconds when that is set in `up`'s environment. What it keeps is one window start per
+//!   flow log.
 
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::os::fd::AsFd;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -30,7 +37,7 @@ use super::eventloop::{Command, EventLoop, FrameIo};
 use super::services::LabServices;
 use crate::control::client::control_socket;
 use crate::control::describe::{describe, resolve};
-use crate::control::flowlogs::FlowSample;
+use crate::control::flowlogs::{aggregate, FlowSample, Format};
 use crate::control::protocol::{PortStatus, Recipe, Request, Response, Status};
 use crate::dataplane::flowlog::FlowDirection;
 use crate::dataplane::router::{Config, Router};
@@ -475,7 +482,13 @@ fn bring_up_and_serve(
         started,
         failures,
         stop: Arc::clone(&stop),
+        delivery: FlowLogDelivery::new(name),
     };
+    // Flow logs are delivered here, a file each (created as flow logs appear).
+    let flow_dir = names::flow_logs_dir(name);
+    if std::fs::create_dir_all(&flow_dir).is_ok() {
+        let _ = std::fs::set_permissions(&flow_dir, std::fs::Permissions::from_mode(0o755));
+    }
     // Each client is read on a thread of its own, with a size limit and a deadline for the
     // whole request; this thread handles whole requests one at a time, so a slow or idle
     // client delays nobody.
@@ -488,6 +501,7 @@ fn bring_up_and_serve(
         if let Ok((req, reply)) = req_rx.recv_timeout(Duration::from_millis(20)) {
             let _ = reply.send(daemon.handle(req));
         }
+        daemon.deliver_flow_logs();
     }
     (daemon.send)(Command::Stop);
     let _ = std::fs::remove_file(&sock);
@@ -580,6 +594,36 @@ struct Daemon {
     started: StdInstant,
     failures: Vec<(String, String)>,
     stop: Arc<AtomicBool>,
+    delivery: FlowLogDelivery,
+}
+
+/// The environment variable that shortens every flow log's capture window (seconds).
+pub const FLOW_LOG_INTERVAL_ENV: &str = "VPCLAB_FLOW_LOG_INTERVAL_S";
+
+/// Where and how far the lab's flow logs have been delivered.
+struct FlowLogDelivery {
+    /// `/run/vpclab/<lab>/flow-logs`.
+    dir: std::path::PathBuf,
+    /// [`FLOW_LOG_INTERVAL_ENV`], when set.
+    interval_override: Option<u64>,
+    /// Per flow log: the first window not yet written.
+    next: std::collections::HashMap<String, u64>,
+    /// The last delivery.
+    last: StdInstant,
+}
+
+impl FlowLogDelivery {
+    fn new(lab: &str) -> Self {
+        FlowLogDelivery {
+            dir: names::flow_logs_dir(lab),
+            interval_override: std::env::var(FLOW_LOG_INTERVAL_ENV)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|v| *v > 0),
+            next: std::collections::HashMap::new(),
+            last: StdInstant::now(),
+        }
+    }
 }
 
 /// The longest request line the control socket reads (the largest thing a request carries
@@ -928,6 +972,75 @@ impl Daemon {
             samples,
             now,
             skipped,
+        }
+    }
+
+    /// Appends every closed window's records of each flow log to its file (about once a
+    /// second; nothing without flow logs). A flow log first seen starts at the current
+    /// window; a deleted one is forgotten (its file stays until `down`).
+    fn deliver_flow_logs(&mut self) {
+        if self.delivery.last.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.delivery.last = StdInstant::now();
+        let lab = Arc::clone(&self.lab);
+        self.delivery
+            .next
+            .retain(|id, _| lab.flow_logs.iter().any(|f| f.id.as_str() == id));
+        if lab.flow_logs.is_empty() {
+            return;
+        }
+        let Response::FlowSamples { samples, now, .. } = self.flow_samples(false) else {
+            return;
+        };
+        // A window is closed a second after its end (the router's entries are drained on
+        // each tick).
+        let cutoff = now.saturating_sub(1);
+        for f in &lab.flow_logs {
+            let interval = self
+                .delivery
+                .interval_override
+                .unwrap_or(u64::from(f.max_aggregation_interval))
+                .max(1);
+            let open = cutoff - cutoff % interval;
+            let next = *self
+                .delivery
+                .next
+                .entry(f.id.to_string())
+                .or_insert(now - now % interval);
+            if open <= next {
+                continue;
+            }
+            self.delivery.next.insert(f.id.to_string(), open);
+            let Ok(format) = Format::parse(f.log_format.as_deref().unwrap_or("")) else {
+                continue;
+            };
+            let mine: Vec<FlowSample> = samples
+                .iter()
+                .filter(|s| {
+                    f.traffic_type.keeps(s.accept)
+                        && f.resource.covers(&s.interface_id, &s.subnet_id, &s.vpc_id)
+                        && (next..open).contains(&(s.start - s.start % interval))
+                })
+                .cloned()
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let mut text = String::new();
+            for r in aggregate(&mine, interval) {
+                text.push_str(&format.render(&r));
+                text.push('\n');
+            }
+            let path = self.delivery.dir.join(format!("{}.log", f.id));
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o644)
+                .open(&path);
+            if let Ok(mut file) = file {
+                let _ = file.write_all(text.as_bytes());
+            }
         }
     }
 

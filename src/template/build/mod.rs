@@ -26,6 +26,7 @@ mod compute;
 mod endpoints;
 mod load_balancing;
 mod network;
+mod observability;
 mod props;
 mod routing;
 mod security;
@@ -51,6 +52,7 @@ const FAMILIES: &[&[Row]] = &[
     compute::ROWS,
     endpoints::ROWS,
     load_balancing::ROWS,
+    observability::ROWS,
 ];
 
 /// The supported resource types, in the order they are listed to a user.
@@ -262,7 +264,7 @@ mod tests {
     fn every_type_has_one_row_and_its_properties() {
         let types: Vec<&str> = supported().map(|r| r.ty).collect();
         let unique: HashSet<&str> = types.iter().copied().collect();
-        assert_eq!((types.len(), unique.len()), (21, 21));
+        assert_eq!((types.len(), unique.len()), (22, 22));
         assert_eq!(types[0], "AWS::EC2::VPC");
         assert_eq!(types[20], "AWS::ElasticLoadBalancingV2::Listener");
         assert!(properties_of("AWS::EC2::Subnet").is_some_and(|p| p.contains(&"VpcId")));
