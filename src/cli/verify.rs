@@ -45,15 +45,6 @@ fn tool_of(check: &Check) -> &'static str {
     }
 }
 
-fn on_path(tool: &str) -> bool {
-    let path = std::env::var("PATH").unwrap_or_default();
-    let found = path
-        .split(':')
-        .chain(["/usr/bin", "/bin", "/usr/sbin", "/sbin"])
-        .any(|d| std::path::Path::new(d).join(tool).is_file());
-    found
-}
-
 /// Runs `verify`; the exit code.
 pub fn run(a: VerifyArgs) -> Result<u8, Failure> {
     let shown = a.expect.display().to_string();
@@ -94,7 +85,7 @@ pub fn run(a: VerifyArgs) -> Result<u8, Failure> {
         }
     }
     for (tool, package) in TOOLS {
-        if expectations.iter().any(|e| tool_of(&e.check) == *tool) && !on_path(tool) {
+        if expectations.iter().any(|e| tool_of(&e.check) == *tool) && !crate::host::on_path(tool) {
             problems.push(format!(
                 "`{tool}` is not installed on this machine (the instances share its tools): apt-get install {package}"
             ));

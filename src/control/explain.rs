@@ -14,7 +14,7 @@
 //!   it stopped. Which rule of a group matched is read with the data plane's own compiled
 //!   rules, and an endpoint policy is asked through the services' own evaluation.
 //! - Two answers are not the network's: a load balancer whose chosen target is unhealthy
-//!   (the data plane fails open; the target does not answer) is `ELBV2_NO_TARGETS_IN_AZ`,
+//!   (its health checks failed; the data plane fails open and the target does not answer) is `ELBV2_NO_TARGETS_IN_AZ`,
 //!   and a gateway endpoint policy that denies the service's list request is
 //!   `VPCE_POLICY_RESTRICTION` (vpclab's own code: AWS's analyzer does not read policies).
 //!   UDP or a non-echo ICMP to a gateway endpoint is `VPCE_GATEWAY_PROTOCOL_RESTRICTION`.
@@ -1002,7 +1002,9 @@ impl Cx<'_> {
                 let g = self.snap.elb.target_groups.get(target.tg.ix())?;
                 let inst = self.lab.instances.iter().find(|i| i.eni == eni.id)?;
                 let state = health.and_then(|h| h.state(&g.arn, inst.id.as_str()))?;
-                (state != "healthy").then(|| Explanation {
+                // Only a target whose checks failed is known not to answer: one still in
+                // `initial` (checks not yet passed) gets the fail-open traffic and may answer.
+                (state == "unhealthy").then(|| Explanation {
                     code: "ELBV2_NO_TARGETS_IN_AZ",
                     component: g.arn.clone(),
                     message: format!(

@@ -47,3 +47,14 @@ pub const DATA_DIR: &str = "/var/lib/vpclab";
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
+
+/// True when `tool` is a file in `$PATH` or the usual system directories: the instances run
+/// the host's programs, so a tool missing here is missing in every instance.
+pub fn on_path(tool: &str) -> bool {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let found = path
+        .split(':')
+        .chain(["/usr/bin", "/bin", "/usr/sbin", "/sbin"])
+        .any(|d| std::path::Path::new(d).join(tool).is_file());
+    found
+}

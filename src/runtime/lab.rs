@@ -148,6 +148,15 @@ pub enum RuntimeError {
     /// The lab's topology does not compile (a bug: the lab was verified).
     #[error("{0}")]
     Topology(String),
+    /// A program the lab needs is not installed on the host (the instances run the host's
+    /// programs).
+    #[error("`{tool}` is not installed on this machine, and every instance runs the host's programs: apt-get install {package} (or run netns-scripts/install-deps.sh)")]
+    MissingTool {
+        /// The program.
+        tool: &'static str,
+        /// The Debian package that has it.
+        package: &'static str,
+    },
     /// An instance cannot reach its subnet router after bring-up.
     #[error("instance {0} cannot reach its subnet router {1}")]
     Unreachable(String, Ipv4Addr),
@@ -214,6 +223,14 @@ pub fn run(
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), RuntimeError> {
     names::check_lab(name).map_err(RuntimeError::LabName)?;
+    // Bring-up pings each subnet router from its instances: without ping every lab would
+    // fail as unreachable.
+    if !crate::host::on_path("ping") {
+        return Err(RuntimeError::MissingTool {
+            tool: "ping",
+            package: "iputils-ping",
+        });
+    }
     if LabState::load(name).ok().flatten().is_some() {
         return Err(RuntimeError::AlreadyUp(name.to_string()));
     }

@@ -24,6 +24,11 @@ impl Lab {
 
     /// [`Lab::up`] with more arguments for `up` (`--parameter K=V`, …).
     pub fn up_with(template: &str, extra: &[&str]) -> Lab {
+        Lab::up_env(template, extra, &[])
+    }
+
+    /// [`Lab::up_with`] with environment variables for the daemon.
+    pub fn up_env(template: &str, extra: &[&str], env: &[(&str, &str)]) -> Lab {
         require_root();
         static N: AtomicU32 = AtomicU32::new(0);
         let name = format!(
@@ -34,7 +39,7 @@ impl Lab {
         let lab = Lab { name };
         let mut args = vec!["up", template, "--name", &lab.name, "--detach"];
         args.extend_from_slice(extra);
-        let (code, out, err) = common::vpclab(&args);
+        let (code, out, err) = common::vpclab_env(&args, env);
         assert_eq!(code, 0, "up failed:\n{out}\n{err}");
         lab
     }

@@ -35,8 +35,14 @@ pub fn line_of(text: &str, needle: &str) -> usize {
 
 /// Runs the vpclab binary; returns (exit code, stdout, stderr).
 pub fn vpclab(args: &[&str]) -> (i32, String, String) {
+    vpclab_env(args, &[])
+}
+
+/// [`vpclab`] with more environment variables.
+pub fn vpclab_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_vpclab"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(root())
         .output()
         .expect("run vpclab");
