@@ -38,7 +38,7 @@ use crate::dataplane::secgroup::Rule;
 use crate::dataplane::testkit::{self, Addrs, Flags};
 use crate::dataplane::time::Instant;
 use crate::dataplane::topology::{
-    EniRole, Framing, PortId, Role, Snapshot, TopologyError, INTERNET_NET,
+    EndpointTo, EniRole, Framing, PortId, Role, Snapshot, TopologyError, INTERNET_NET,
 };
 use crate::dataplane::verdict::{DropReason, Verdict};
 use crate::dataplane::vnet::{HdrSize, VnetHdr};
@@ -590,11 +590,24 @@ impl Cx<'_> {
         let mut t = Tracer::default();
         let dst = parse_ipv4(ethernet::payload_of(&frame)).map(|i| i.dst);
         let verdict = router.process(now, port, &mut buf, &mut t);
-        for s in &t.steps {
-            hops.push(self.hop_of(s));
-        }
-        if let Some(d) = dst {
-            self.middle_hops(d, hops);
+        // An endpoint or load balancer node goes where the packet met it: after the inbound
+        // group of its network interface, or else where the packet left that interface's VPC.
+        let middle: Vec<(usize, PathHop)> = dst
+            .map(|d| self.middle_hops(d))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(e, hop)| (self.middle_position(&t.steps, e), hop))
+            .collect();
+        for i in 0..=t.steps.len() {
+            hops.extend(
+                middle
+                    .iter()
+                    .filter(|(at, _)| *at == i)
+                    .map(|(_, h)| h.clone()),
+            );
+            if let Some(s) = t.steps.get(i) {
+                hops.push(self.hop_of(s));
+            }
         }
         let out = match verdict {
             Verdict::Dropped(d) => return Err(self.explanation_of(&d)),
@@ -639,9 +652,41 @@ impl Cx<'_> {
         Ok(arrived)
     }
 
+    /// Where in one pass's `steps` the hop of network interface `e` (an endpoint's, a load
+    /// balancer node's) belongs: after that interface's inbound security group step; else
+    /// before the first step in another VPC that follows a step in the interface's VPC; else
+    /// at the end.
+    fn middle_position(&self, steps: &[Step], e: crate::dataplane::topology::EniIx) -> usize {
+        if let Some(i) = steps
+            .iter()
+            .position(|s| matches!(*s, Step::SecurityGroup { eni, inbound: true, .. } if eni == e))
+        {
+            return i + 1;
+        }
+        let Some(vpc) = self.snap.eni(e).map(|x| x.vpc) else {
+            return steps.len();
+        };
+        let vpc_of = |s: &Step| match *s {
+            Step::SecurityGroup { eni, .. } => self.snap.eni(eni).map(|x| x.vpc),
+            Step::NetworkAcl { subnet, .. } => self.snap.subnet(subnet).map(|x| x.vpc),
+            Step::Route { .. } => None,
+        };
+        let mut seen = false;
+        for (i, s) in steps.iter().enumerate() {
+            match vpc_of(s) {
+                Some(v) if v == vpc => seen = true,
+                Some(_) if seen => return i,
+                _ => {}
+            }
+        }
+        steps.len()
+    }
+
     /// Hops the router took inside one pass that are not gates: an interface endpoint, a
-    /// load balancer node, when the packet is addressed to one.
-    fn middle_hops(&self, dst: Ipv4Addr, hops: &mut Vec<PathHop>) {
+    /// load balancer node, when the packet is addressed to one; each with its network
+    /// interface.
+    fn middle_hops(&self, dst: Ipv4Addr) -> Vec<(crate::dataplane::topology::EniIx, PathHop)> {
+        let mut hops = Vec::new();
         for (v, _) in self.snap.vpcs.iter().enumerate() {
             let vpc = crate::dataplane::topology::VpcIx(u32::try_from(v).unwrap_or(0));
             let Some(e) = self.snap.eni_by_ip(vpc, dst) else {
@@ -658,25 +703,46 @@ impl Cx<'_> {
                             .map_or(String::new(), |x| {
                                 format!("{} ({})", x.service_name, x.state)
                             });
-                        hops.push(PathHop {
-                            component: ife.id.to_string(),
-                            kind: "vpc-endpoint",
-                            detail: format!("interface endpoint {dst} → {service}"),
-                        });
+                        hops.push((
+                            e,
+                            PathHop {
+                                component: ife.id.to_string(),
+                                kind: "vpc-endpoint",
+                                detail: format!("interface endpoint {dst} → {service}"),
+                            },
+                        ));
+                        // An endpoint service: the provider's load balancer takes it on.
+                        if let EndpointTo::EndpointService { nlb: Some(n), .. } = ife.to {
+                            if let Some(n) = self.snap.elb.nlbs.get(n.ix()) {
+                                hops.push((
+                                    e,
+                                    PathHop {
+                                        component: n.name.clone(),
+                                        kind: "load-balancer",
+                                        detail: "listener, target by flow hash (PrivateLink)"
+                                            .into(),
+                                    },
+                                ));
+                            }
+                        }
                     }
                 }
                 EniRole::LbNode { nlb, .. } => {
                     if let Some(n) = self.snap.elb.nlbs.get(nlb.ix()) {
-                        hops.push(PathHop {
-                            component: n.name.clone(),
-                            kind: "load-balancer",
-                            detail: format!("node {dst}: listener, target by flow hash"),
-                        });
+                        hops.push((
+                            e,
+                            PathHop {
+                                component: n.name.clone(),
+                                kind: "load-balancer",
+                                detail: format!("node {dst}: listener, target by flow hash"),
+                            },
+                        ));
                     }
                 }
                 EniRole::Instance => {}
             }
         }
+        hops
     }
 
     fn port_kind(&self, p: PortId) -> &'static str {
