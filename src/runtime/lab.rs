@@ -392,9 +392,11 @@ fn bring_up_and_serve(
     let (wake_r, wake_w) = nix::unistd::pipe().map_err(|e| RuntimeError::Router(e.into()))?;
     let stop = Arc::new(AtomicBool::new(false));
     let stop_loop = Arc::clone(&stop);
-    let loop_epoch_secs = std::time::SystemTime::now()
+    // Milliseconds, not seconds: a record's second must be the wall clock's, or a packet
+    // could land in the window before the one it was sent in.
+    let loop_epoch_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+        .map_or(0, |d| d.as_millis() as u64);
     let event_loop = EventLoop::new(
         router,
         taps,
@@ -492,7 +494,7 @@ fn bring_up_and_serve(
         workers,
         kernel_drops,
         lab,
-        loop_epoch_secs,
+        loop_epoch_ms,
         recipe,
         name: name.to_string(),
         send: Box::new(send),
@@ -501,6 +503,7 @@ fn bring_up_and_serve(
         stop: Arc::clone(&stop),
         delivery: FlowLogDelivery::new(name),
     };
+    daemon.register_flow_logs();
     // Flow logs are delivered here, a file each (created as flow logs appear).
     let flow_dir = names::flow_logs_dir(name);
     if std::fs::create_dir_all(&flow_dir).is_ok() {
@@ -603,8 +606,8 @@ struct Daemon {
     kernel_drops: Vec<Option<LinkDrops>>,
     /// The lab as it runs, shared with the event loop (a change replaces it whole).
     lab: Arc<Lab>,
-    /// Wall-clock seconds at the event loop's time zero (flow log timestamps).
-    loop_epoch_secs: u64,
+    /// Wall-clock milliseconds at the event loop's time zero (flow log timestamps).
+    loop_epoch_ms: u64,
     recipe: Recipe,
     name: String,
     send: Box<dyn Fn(Command)>,
@@ -803,6 +806,7 @@ impl Daemon {
                 ) {
                     Ok((value, built)) => {
                         (self.send)(Command::Install(built, Arc::clone(&self.lab)));
+                        self.register_flow_logs();
                         Response::Json { value }
                     }
                     Err(r) => *r,
@@ -902,7 +906,7 @@ impl Daemon {
                     .eni
                     .and_then(|e| snap.eni(e))
                     .map_or_else(|| "-".to_string(), |e| e.id.to_string());
-                let secs = self.loop_epoch_secs + r.at.total_millis() / 1000;
+                let secs = (self.loop_epoch_ms + r.at.total_millis()) / 1000;
                 let k = &r.key;
                 // Flow logs give ICMP no ports.
                 let (sport, dport) = if k.protocol == 1 {
@@ -969,8 +973,8 @@ impl Daemon {
                     protocol: e.key.protocol,
                     packets: e.packets,
                     bytes: e.bytes,
-                    start: self.loop_epoch_secs + e.first.total_millis() / 1000,
-                    end: self.loop_epoch_secs + e.last.total_millis() / 1000,
+                    start: (self.loop_epoch_ms + e.first.total_millis()) / 1000,
+                    end: (self.loop_epoch_ms + e.last.total_millis()) / 1000,
                     accept: e.key.accept,
                     tcp_flags: e.tcp_flags,
                     traffic_path: (egress && vpc.cidr.contains(&e.key.dst)).then_some(1),
@@ -995,6 +999,26 @@ impl Daemon {
     /// Appends every closed window's records of each flow log to its file (about once a
     /// second; nothing without flow logs). A flow log first seen starts at the current
     /// window; a deleted one is forgotten (its file stays until `down`).
+    /// Starts each new flow log at the capture window it was created in (before its
+    /// creation is answered), so a flow that follows the answer is never in a window the
+    /// delivery has already passed.
+    fn register_flow_logs(&mut self) {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        for f in &self.lab.flow_logs {
+            let interval = self
+                .delivery
+                .interval_override
+                .unwrap_or(u64::from(f.max_aggregation_interval))
+                .max(1);
+            self.delivery
+                .next
+                .entry(f.id.to_string())
+                .or_insert(wall - wall % interval);
+        }
+    }
+
     fn deliver_flow_logs(&mut self) {
         if self.delivery.last.elapsed() < Duration::from_secs(1) {
             return;
