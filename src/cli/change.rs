@@ -1,4 +1,9 @@
 //! Live changes on a running lab, with the AWS CLI's verbs and flags.
+//!
+//! Size: one clap struct and one mapping to a model change per live verb (about fifty, in the AWS
+//! CLI's order, ec2 then elbv2), each a screen or less; the file is that flat list, kept whole so
+//! a flag is found beside its verb. The rules of each verb are in `model::change` and its
+//! family files.
 
 use std::io::Write;
 

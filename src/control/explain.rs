@@ -22,6 +22,10 @@
 //!   IP, or `internet`); destinations also by IPv4 address, `s3`, `dynamodb`, a load
 //!   balancer's name, or a DNS name, resolved as the lab's DNS answers from the source.
 //! - Pure: no host I/O. Live state (target health) comes in as [`Health`].
+//!
+//! Size: the analysis and its two renderings (text, AWS JSON), the walker over the real
+//! router, and the mapping of every drop reason to AWS's explanation code share the walk's
+//! types (about 1,170 lines, and its tests); the rules themselves are the data plane's.
 
 use core::net::Ipv4Addr;
 use std::collections::HashMap;

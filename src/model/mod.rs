@@ -8,6 +8,9 @@
 //! `verify_*` passes in [`verify`], which report every problem at once.
 //!
 //! Nothing here touches the host.
+//!
+//! Size: one struct per AWS resource with its documented fields — the model as a catalogue,
+//! read top to bottom (the rules over it are in [`verify`] and [`change`]).
 
 pub mod catalog;
 pub mod change;

@@ -37,6 +37,9 @@
 //! Bounded: at most [`MAX_TARGETS`] targets, [`MAX_IN_FLIGHT`] probes each, an outbox of
 //! [`MAX_OUTBOX`] packets, [`MAX_STATUS_LINE`] bytes of response kept per probe. Nothing
 //! here panics on any input.
+//!
+//! Size: the health checker's per-target state machine with its TCP and HTTP probes, which
+//! share one bounded outbox (about 1,070 lines).
 
 use std::collections::{HashSet, VecDeque};
 use std::net::Ipv4Addr;

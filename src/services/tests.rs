@@ -1,5 +1,7 @@
 //! Scenario tests: real packets in through `receive`, replies out of `poll`, a fake clock.
 //! TCP clients are smoltcp stacks playing the instance.
+//!
+//! Size: one scenario per behaviour of the services' contract; a catalogue, not logic.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;

@@ -1,4 +1,6 @@
 //! Policy parsing and evaluation: one test per rule, and properties against simple oracles.
+//!
+//! Size: one test per policy rule; a catalogue, not logic.
 
 use proptest::prelude::*;
 use serde_json::json;

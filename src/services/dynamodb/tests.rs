@@ -1,6 +1,8 @@
 //! DynamoDB handler tests: request bodies exactly as `aws dynamodb` (CLI v1, botocore
 //! 1.43) sends them, DynamoDB's error bodies, and properties (no panic on any body, put then
 //! get, sort-key order).
+//!
+//! Size: one test per DynamoDB request shape and error; a catalogue, not logic.
 
 use std::net::Ipv4Addr;
 

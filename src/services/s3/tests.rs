@@ -1,5 +1,7 @@
 //! S3 through its real connection driver ([`StreamConn`]): raw request bytes in, raw
 //! response bytes out, bodies on disk in a temporary directory.
+//!
+//! Size: one test per S3 request shape and error; a catalogue, not logic.
 
 use std::cell::RefCell;
 use std::fs;
