@@ -346,10 +346,17 @@ impl Region {
 #[derive(Debug, PartialEq, Eq)]
 pub enum ServiceName<'a> {
     /// An AWS service in `region` (`com.amazonaws.<region>.<short>`).
-    Aws { region: &'a str, short: &'a str },
+    Aws {
+        /// The region part (`ap-northeast-2`).
+        region: &'a str,
+        /// The service's short name (`s3`, `dynamodb`, `sqs`, …).
+        short: &'a str,
+    },
     /// An endpoint service (`com.amazonaws.vpce.<region>.vpce-svc-…`).
     EndpointService {
+        /// The region part (`ap-northeast-2`).
         region: &'a str,
+        /// The endpoint service's id (`vpce-svc-…`).
         service_id: &'a str,
     },
 }

@@ -69,27 +69,39 @@ pub struct RuleSpec {
 /// `elbv2 create-target-group`'s flags.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetGroupSpec {
+    /// `--name`: 1–32 letters, digits and hyphens, unique in the lab.
     pub name: String,
+    /// `--protocol`: `TCP` (default), `UDP`, `TCP_UDP` or `TLS`.
     #[serde(default)]
     pub protocol: Option<String>,
+    /// `--port`: the targets' default port (required, 1–65535).
     #[serde(default)]
     pub port: Option<u16>,
+    /// `--vpc-id`: id, logical id or Name tag (required).
     #[serde(default)]
     pub vpc: Option<String>,
+    /// `--target-type`: `instance` (default) or `ip`.
     #[serde(default)]
     pub target_type: Option<String>,
+    /// `--health-check-protocol`: `TCP` (default), `HTTP` or `HTTPS`.
     #[serde(default)]
     pub health_check_protocol: Option<String>,
+    /// `--health-check-port`: a port or `traffic-port` (default).
     #[serde(default)]
     pub health_check_port: Option<String>,
+    /// `--health-check-path` (HTTP and HTTPS checks only; default `/`).
     #[serde(default)]
     pub health_check_path: Option<String>,
+    /// `--health-check-interval-seconds`: 5–300 (default 30).
     #[serde(default)]
     pub health_check_interval_seconds: Option<u32>,
+    /// `--health-check-timeout-seconds`: 2–120 (default 10 for TCP, 6 for HTTP and HTTPS).
     #[serde(default)]
     pub health_check_timeout_seconds: Option<u32>,
+    /// `--healthy-threshold-count`: 2–10 (default 5).
     #[serde(default)]
     pub healthy_threshold_count: Option<u32>,
+    /// `--unhealthy-threshold-count`: 2–10 (default 2).
     #[serde(default)]
     pub unhealthy_threshold_count: Option<u32>,
     /// `--matcher HttpCode=…`: the codes.
@@ -135,50 +147,81 @@ pub struct FlowLogSpec {
 pub enum Change {
     /// `create-route`.
     CreateRoute {
+        /// `--route-table-id`: id, logical id or Name tag.
         route_table: String,
+        /// `--destination-cidr-block`.
         destination: String,
+        /// Where the route sends traffic (`--gateway-id`, `--instance-id`, …).
         target: TargetRef,
     },
     /// `replace-route`.
     ReplaceRoute {
+        /// `--route-table-id`: id, logical id or Name tag.
         route_table: String,
+        /// `--destination-cidr-block` of the route to retarget.
         destination: String,
+        /// The new target.
         target: TargetRef,
     },
     /// `delete-route`.
     DeleteRoute {
+        /// `--route-table-id`: id, logical id or Name tag.
         route_table: String,
+        /// `--destination-cidr-block` (or the prefix list id) of the route to delete.
         destination: String,
     },
     /// `authorize-security-group-ingress|egress`.
     Authorize {
+        /// `--group-id`: id, logical id, group name or Name tag.
         group: String,
+        /// Egress (`authorize-security-group-egress`) rather than ingress.
         egress: bool,
+        /// The rule to add.
         rule: RuleSpec,
     },
     /// `revoke-security-group-ingress|egress`.
     Revoke {
+        /// `--group-id`: id, logical id, group name or Name tag.
         group: String,
+        /// Egress (`revoke-security-group-egress`) rather than ingress.
         egress: bool,
+        /// The rule to remove (matched by its fields, not its id).
         rule: RuleSpec,
     },
     /// `associate-route-table`.
-    AssociateRouteTable { route_table: String, subnet: String },
+    AssociateRouteTable {
+        /// `--route-table-id`: id, logical id or Name tag.
+        route_table: String,
+        /// `--subnet-id`: id, logical id or Name tag; refused if the subnet already has an
+        /// explicit association.
+        subnet: String,
+    },
     /// `create-network-acl-entry`.
     CreateNetworkAclEntry {
+        /// `--network-acl-id`: id, logical id or Name tag.
         acl: String,
+        /// `--rule-number`: 1–32766.
         rule_number: u16,
+        /// `--egress` (else `--ingress`).
         egress: bool,
+        /// `--rule-action allow` (else `deny`).
         allow: bool,
+        /// `--protocol`: `tcp`, `udp`, `icmp`, `-1` or a number.
         protocol: String,
+        /// `--cidr-block`.
         cidr: String,
+        /// `--port-range From=…,To=…` (required for TCP and UDP).
         port_range: Option<(u16, u16)>,
+        /// `--icmp-type-code Type=…,Code=…` (`-1` = all).
         icmp: Option<(i16, i16)>,
     },
     /// `delete-network-acl-entry`.
     DeleteNetworkAclEntry {
+        /// `--network-acl-id`: id, logical id or Name tag.
         acl: String,
+        /// `--rule-number` of the entry to delete (not the catch-all 32767).
         rule_number: u16,
+        /// `--egress` (else `--ingress`).
         egress: bool,
     },
     /// `create-vpc-endpoint`.
@@ -239,19 +282,25 @@ pub enum Change {
     ModifyInterfaceVpcEndpoint {
         /// `--vpc-endpoint-id`.
         vpce: String,
+        /// `--add-subnet-ids`: a new network interface in each.
         #[serde(default)]
         add_subnets: Vec<String>,
+        /// `--remove-subnet-ids`: their network interfaces are deleted.
         #[serde(default)]
         remove_subnets: Vec<String>,
+        /// `--add-security-group-ids`.
         #[serde(default)]
         add_security_groups: Vec<String>,
+        /// `--remove-security-group-ids`.
         #[serde(default)]
         remove_security_groups: Vec<String>,
         /// `--[no-]private-dns-enabled`.
         #[serde(default)]
         private_dns: Option<bool>,
+        /// `--policy-document` (a document or its JSON text).
         #[serde(default)]
         policy: Option<Value>,
+        /// `--reset-policy`: back to the default full-access policy.
         #[serde(default)]
         reset_policy: bool,
     },
@@ -270,83 +319,125 @@ pub enum Change {
     },
     /// `modify-vpc-endpoint-service-configuration`.
     ModifyVpcEndpointServiceConfiguration {
+        /// `--service-id`: id, service name or logical id.
         service: String,
+        /// `--[no-]acceptance-required`; `None` leaves it.
         #[serde(default)]
         acceptance_required: Option<bool>,
+        /// `--add-network-load-balancer-arns`: ARNs, names or logical ids.
         #[serde(default)]
         add_load_balancers: Vec<String>,
+        /// `--remove-network-load-balancer-arns`.
         #[serde(default)]
         remove_load_balancers: Vec<String>,
     },
     /// `delete-vpc-endpoint-service-configurations`.
-    DeleteVpcEndpointServiceConfigurations { services: Vec<String> },
+    DeleteVpcEndpointServiceConfigurations {
+        /// `--service-ids`: ids, service names or logical ids; a service with active
+        /// connections stays (listed as unsuccessful).
+        services: Vec<String>,
+    },
     /// `modify-vpc-endpoint-service-permissions`.
     ModifyVpcEndpointServicePermissions {
+        /// `--service-id`: id, service name or logical id.
         service: String,
+        /// `--add-allowed-principals`: `*` or IAM ARNs (`arn:aws:iam::<account>:root`, `…:role/…`,
+        /// `…:user/…`).
         #[serde(default)]
         add: Vec<String>,
+        /// `--remove-allowed-principals`.
         #[serde(default)]
         remove: Vec<String>,
     },
     /// `accept-vpc-endpoint-connections`.
     AcceptVpcEndpointConnections {
+        /// `--service-id`: id, service name or logical id.
         service: String,
+        /// `--vpc-endpoint-ids` to accept (pending or rejected).
         endpoints: Vec<String>,
     },
     /// `reject-vpc-endpoint-connections`.
     RejectVpcEndpointConnections {
+        /// `--service-id`: id, service name or logical id.
         service: String,
+        /// `--vpc-endpoint-ids` to reject (pending or available).
         endpoints: Vec<String>,
     },
     /// `elbv2 create-load-balancer`.
     CreateLoadBalancer {
+        /// `--name`: 1–32 letters, digits and hyphens, not beginning with `internal-`.
         name: String,
+        /// `--type`: only `network` is emulated (`application` is the API's default and refused).
         #[serde(default)]
         lb_type: Option<String>,
+        /// `--scheme`: `internet-facing` (default; the VPC needs an internet gateway) or
+        /// `internal`.
         #[serde(default)]
         scheme: Option<String>,
+        /// `--subnets`: one node in each, at most one per Availability Zone, all in one VPC.
         subnets: Vec<String>,
+        /// `--security-groups` of the load balancer's VPC.
         #[serde(default)]
         security_groups: Vec<String>,
     },
     /// `elbv2 delete-load-balancer`.
-    DeleteLoadBalancer { load_balancer: String },
+    DeleteLoadBalancer {
+        /// `--load-balancer-arn`: ARN, name or logical id.
+        load_balancer: String,
+    },
     /// `elbv2 create-target-group`.
     CreateTargetGroup(Box<TargetGroupSpec>),
     /// `elbv2 delete-target-group`.
-    DeleteTargetGroup { target_group: String },
+    DeleteTargetGroup {
+        /// `--target-group-arn`: ARN, name or logical id; refused while a listener forwards
+        /// to it.
+        target_group: String,
+    },
     /// `elbv2 register-targets`.
     RegisterTargets {
+        /// `--target-group-arn`: ARN, name or logical id.
         target_group: String,
         /// `Id=…[,Port=…]` each.
         targets: Vec<(String, Option<u16>)>,
     },
     /// `elbv2 deregister-targets`.
     DeregisterTargets {
+        /// `--target-group-arn`: ARN, name or logical id.
         target_group: String,
+        /// `Id=…[,Port=…]` each: the targets to remove.
         targets: Vec<(String, Option<u16>)>,
     },
     /// `elbv2 create-listener` (one forward action).
     CreateListener {
+        /// `--load-balancer-arn`: ARN, name or logical id.
         load_balancer: String,
+        /// `--protocol`: `TCP` (default), `UDP` or `TCP_UDP`, matching the target group's.
         #[serde(default)]
         protocol: Option<String>,
+        /// `--port`.
         port: u16,
+        /// The forward action's target group (`--default-actions Type=forward,TargetGroupArn=…`).
         target_group: String,
     },
     /// `elbv2 delete-listener`.
-    DeleteListener { listener: String },
+    DeleteListener {
+        /// `--listener-arn`: ARN or logical id.
+        listener: String,
+    },
     /// `elbv2 modify-target-group-attributes`.
     ModifyTargetGroupAttributes {
+        /// `--target-group-arn`: ARN, name or logical id.
         target_group: String,
+        /// `--attributes Key=…,Value=…` each.
         attributes: Vec<(String, String)>,
     },
     /// `elbv2 modify-load-balancer-attributes`.
     ModifyLoadBalancerAttributes {
+        /// `--load-balancer-arn`: ARN, name or logical id.
         load_balancer: String,
+        /// `--attributes Key=…,Value=…` each.
         attributes: Vec<(String, String)>,
     },
-    /// `modify-instance-metadata-options`.
     /// `create-flow-logs`.
     CreateFlowLogs(Box<FlowLogSpec>),
     /// `delete-flow-logs`.
@@ -354,6 +445,8 @@ pub enum Change {
         /// `--flow-log-ids`.
         ids: Vec<String>,
     },
+    /// `modify-instance-metadata-options`.
+    /// `modify-instance-metadata-options`.
     ModifyInstanceMetadataOptions {
         /// `--instance-id`: i- id, logical id or Name tag.
         instance: String,

@@ -24,20 +24,35 @@ pub const MAX_PREFIX: u8 = 28;
 pub enum AllocError {
     /// The address lies outside every range of the pool.
     #[error("{ip} is outside {net}")]
-    Outside { ip: Ipv4Addr, net: String },
+    Outside {
+        /// The address asked for.
+        ip: Ipv4Addr,
+        /// The pool's ranges, comma separated.
+        net: String,
+    },
     /// The address is one of the subnet's five reserved addresses.
     #[error("{ip} is reserved in {net} ({why})")]
     Reserved {
+        /// The reserved address.
         ip: Ipv4Addr,
+        /// The subnet it is reserved in (or the public range, for its network and broadcast
+        /// addresses).
         net: Ipv4Net,
+        /// What it is reserved for (`network address`, `VPC router`, `Amazon DNS`, …).
         why: &'static str,
     },
     /// Another resource already has the address.
     #[error("{ip} is already in use")]
-    Taken { ip: Ipv4Addr },
+    Taken {
+        /// The address asked for.
+        ip: Ipv4Addr,
+    },
     /// No free address is left.
     #[error("no free address left in {net}")]
-    Exhausted { net: String },
+    Exhausted {
+        /// The pool's ranges, comma separated.
+        net: String,
+    },
 }
 
 /// The five reserved addresses of a subnet, with what each is for.

@@ -9,30 +9,57 @@
 /// A log format's field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
+    /// `version`: the record's format version (2 with only the default fields, else 5).
     Version,
+    /// `account-id`: the account that owns the interface (vpclab: `unknown` for interfaces that are
+    /// not an instance's).
     AccountId,
+    /// `interface-id`: the network interface the traffic was recorded at (`eni-…`).
     InterfaceId,
+    /// `srcaddr`: the source address as the interface sees it.
     SrcAddr,
+    /// `dstaddr`: the destination address as the interface sees it.
     DstAddr,
+    /// `srcport`: the source port (0 when the protocol has none).
     SrcPort,
+    /// `dstport`: the destination port (0 when the protocol has none).
     DstPort,
+    /// `protocol`: the IANA protocol number (6 TCP, 17 UDP, 1 ICMP).
     Protocol,
+    /// `packets`: packets in the window.
     Packets,
+    /// `bytes`: bytes in the window.
     Bytes,
+    /// `start`: the first packet's time, Unix seconds.
     Start,
+    /// `end`: the last packet's time, Unix seconds.
     End,
+    /// `action`: `ACCEPT` or `REJECT` (by security groups or network ACLs).
     Action,
+    /// `log-status`: `OK` (vpclab never skips or loses data).
     LogStatus,
+    /// `vpc-id`: the interface's VPC.
     VpcId,
+    /// `subnet-id`: the interface's subnet.
     SubnetId,
+    /// `instance-id`: the instance the interface is attached to (`-` when none).
     InstanceId,
+    /// `tcp-flags`: the TCP flags seen in the window, OR-ed (FIN 1, SYN 2, RST 4, SYN-ACK 18).
     TcpFlags,
+    /// `type`: the traffic's type (`IPv4`; vpclab carries no IPv6).
     Type,
+    /// `pkt-srcaddr`: the packet-level source address (vpclab writes the same as `srcaddr`).
     PktSrcAddr,
+    /// `pkt-dstaddr`: the packet-level destination address (vpclab writes the same as `dstaddr`).
     PktDstAddr,
+    /// `region`: the interface's region.
     Region,
+    /// `az-id`: the Availability Zone of the interface's subnet.
     AzId,
+    /// `flow-direction`: `ingress` or `egress`, relative to the interface.
     FlowDirection,
+    /// `traffic-path`: for egress, the way the traffic left (1 within the VPC, 7 a gateway
+    /// endpoint, 8 an internet gateway); `-` otherwise.
     TrafficPath,
 }
 

@@ -11,17 +11,29 @@ use super::*;
 /// The kinds of resource a user can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// VPCs (`vpc-…`).
     Vpc,
+    /// Subnets (`subnet-…`).
     Subnet,
+    /// Route tables (`rtb-…`).
     RouteTable,
+    /// Security groups (`sg-…`; their group name also names them).
     SecurityGroup,
+    /// Network ACLs (`acl-…`).
     NetworkAcl,
+    /// Instances (`i-…`).
     Instance,
+    /// Network interfaces (`eni-…`; by id only).
     NetworkInterface,
+    /// Internet gateways (`igw-…`).
     InternetGateway,
+    /// VPC endpoints (`vpce-…`).
     VpcEndpoint,
+    /// Endpoint services (`vpce-svc-…`; their service name also names them).
     EndpointService,
+    /// Load balancers (by ARN; their name also names them).
     LoadBalancer,
+    /// Target groups (by ARN; their name also names them).
     TargetGroup,
 }
 
@@ -50,15 +62,21 @@ pub enum LookupError {
     /// Nothing has that id, logical id or `Name`.
     #[error("no {kind} is named '{query}' (by id, logical id or Name tag); known: {}", known.join(", "))]
     NotFound {
+        /// The kind of resource looked for.
         kind: Kind,
+        /// What the user typed.
         query: String,
+        /// Every resource of that kind, as `id (logical id, Name=…)`, for the message.
         known: Vec<String>,
     },
     /// Several resources share that `Name` tag.
     #[error("the Name '{query}' is ambiguous: {} {kind}s carry it: {}; name one by its id or logical id", candidates.len(), candidates.join(", "))]
     Ambiguous {
+        /// The kind of resource looked for.
         kind: Kind,
+        /// The `Name` tag the user typed.
         query: String,
+        /// Each resource carrying it, as `id (logical id)`.
         candidates: Vec<String>,
     },
 }
@@ -70,7 +88,9 @@ pub struct Entry<'a> {
     pub id: &'a str,
     /// Other exact names (a load balancer's name).
     pub alias: Option<&'a str>,
+    /// The template's logical id, if the resource came from the template.
     pub logical_id: Option<&'a str>,
+    /// The resource's tags (its `Name` tag names it).
     pub tags: &'a Tags,
 }
 

@@ -75,10 +75,15 @@ fn validation(cx: &Ctx, m: String) -> ChangeError {
 
 /// `create-load-balancer`.
 pub struct CreateLb<'a> {
+    /// `--name`: 1–32 letters, digits and hyphens, not beginning with `internal-`.
     pub name: &'a str,
+    /// `--type`: only `network` is emulated (`None`: `application`, the API's default, refused).
     pub lb_type: Option<&'a str>,
+    /// `--scheme`: `internet-facing` (default) or `internal`.
     pub scheme: Option<&'a str>,
+    /// `--subnets`: ids, logical ids or Name tags; one node each, one per AZ, one VPC.
     pub subnets: &'a [String],
+    /// `--security-groups`: ids, logical ids, names or Name tags, of the load balancer's VPC.
     pub security_groups: &'a [String],
 }
 
@@ -268,18 +273,32 @@ pub(super) fn delete_load_balancer(
 /// `create-target-group`.
 #[derive(Default)]
 pub struct CreateTg<'a> {
+    /// `--name`: 1–32 letters, digits and hyphens.
     pub name: &'a str,
+    /// `--protocol`: `TCP` (default), `UDP`, `TCP_UDP` or `TLS`.
     pub protocol: Option<&'a str>,
+    /// `--port` (required, 1–65535).
     pub port: Option<u16>,
+    /// `--vpc-id`: id, logical id or Name tag (required).
     pub vpc: Option<&'a str>,
+    /// `--target-type`: `instance` (default) or `ip`.
     pub target_type: Option<&'a str>,
+    /// `--health-check-protocol`: `TCP` (default), `HTTP` or `HTTPS`.
     pub health_check_protocol: Option<&'a str>,
+    /// `--health-check-port`: a port or `traffic-port` (default).
     pub health_check_port: Option<&'a str>,
+    /// `--health-check-path`, beginning with `/` (HTTP and HTTPS only; default `/`).
     pub health_check_path: Option<&'a str>,
+    /// `--health-check-interval-seconds`: 5–300 (default 30).
     pub health_check_interval_seconds: Option<u32>,
+    /// `--health-check-timeout-seconds`: 2–120 (default 10 for TCP, 6 for HTTP and HTTPS).
     pub health_check_timeout_seconds: Option<u32>,
+    /// `--healthy-threshold-count`: 2–10 (default 5).
     pub healthy_threshold_count: Option<u32>,
+    /// `--unhealthy-threshold-count`: 2–10 (default 2).
     pub unhealthy_threshold_count: Option<u32>,
+    /// `--matcher HttpCode=…`: codes 200–599 (`200`, `200,202`, `200-299`; default `200-399`; HTTP
+    /// and HTTPS only).
     pub matcher: Option<&'a str>,
 }
 
