@@ -67,18 +67,31 @@ pub enum PortKind {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ServicePort {
     /// Amazon DNS and IMDS for the instances of one VPC.
-    AmazonProvided { vpc: VpcId },
+    AmazonProvided {
+        /// The VPC whose Amazon DNS (base + 2, 169.254.169.253) and instance metadata
+        /// (169.254.169.254) it serves.
+        vpc: VpcId,
+    },
     /// The region's public service addresses, reached through an internet gateway.
     Region,
     /// S3 or DynamoDB through one gateway endpoint.
-    GatewayEndpoint { vpce: VpceId },
+    GatewayEndpoint {
+        /// The gateway endpoint (`vpce-…`).
+        vpce: VpceId,
+    },
     /// An AWS service through one interface endpoint: what instances send to the
     /// endpoint's ENI IPs, past its security groups.
-    InterfaceEndpoint { vpce: VpceId },
+    InterfaceEndpoint {
+        /// The interface endpoint (`vpce-…`).
+        vpce: VpceId,
+    },
     /// One load balancer's nodes, as health checkers: probes leave on it (source: a node's
     /// private IP), and the router hands back on it the targets' packets to a node IP that
     /// belong to no client flow.
-    LoadBalancer { arn: String },
+    LoadBalancer {
+        /// The load balancer's ARN.
+        arn: String,
+    },
     /// The emulated internet's resolver at `catalog::INTERNET_RESOLVER`: public names
     /// only (load balancers, instances' public names, the region's services).
     InternetDns,

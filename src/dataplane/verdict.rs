@@ -104,36 +104,69 @@ pub enum DropReason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum DropKind {
+    /// [`DropReason::Malformed`]: a frame that does not parse.
     Malformed,
+    /// [`DropReason::UnsupportedEtherType`]: neither IPv4 nor ARP.
     UnsupportedEtherType,
+    /// [`DropReason::NotUnicast`]: a broadcast or multicast IP destination.
     NotUnicast,
+    /// [`DropReason::ArpIgnored`]: ARP the router does not answer.
     ArpIgnored,
+    /// [`DropReason::UnknownPort`]: a frame from a port the snapshot does not have.
     UnknownPort,
+    /// [`DropReason::SourceDestCheck`]: another address than the ENI's, with the check on.
     SourceDestCheck,
+    /// [`DropReason::NoRoute`]: no route matches the destination.
     NoRoute,
+    /// [`DropReason::Blackhole`]: the matching route's target is gone.
     Blackhole,
+    /// [`DropReason::NoSuchAddress`]: no ENI of the VPC has the destination address.
     NoSuchAddress,
+    /// [`DropReason::SgEgressDenied`]: the sender's security groups deny it out.
     SgEgressDenied,
+    /// [`DropReason::SgIngressDenied`]: the receiver's security groups deny it in.
     SgIngressDenied,
+    /// [`DropReason::NaclOutDenied`]: the source subnet's network ACL denies it out.
     NaclOutDenied,
+    /// [`DropReason::NaclInDenied`]: the destination subnet's network ACL denies it in.
     NaclInDenied,
+    /// [`DropReason::NoPublicIp`]: to an internet gateway from an ENI without a public address.
     NoPublicIp,
+    /// [`DropReason::NoInternetGateway`]: for a public address whose VPC has no internet gateway.
     NoInternetGateway,
+    /// [`DropReason::NoSuchPublicAddress`]: a public address nobody has or serves.
     NoSuchPublicAddress,
+    /// [`DropReason::ConntrackFull`]: a new flow refused by a full connection-tracking table.
     ConntrackFull,
+    /// [`DropReason::TtlExceeded`]: the TTL ran out at the internet gateway.
     TtlExceeded,
+    /// [`DropReason::MtuExceeded`]: over the internet gateway's 1500-byte MTU with DF set.
     MtuExceeded,
+    /// [`DropReason::UnsupportedTarget`]: a route to a NAT gateway or peering connection.
     UnsupportedTarget,
+    /// [`DropReason::Unexpected`]: a packet a service port should not send.
     Unexpected,
+    /// [`DropReason::RouterAddress`]: anything but ping to an address of the router.
     RouterAddress,
+    /// [`DropReason::NlbNoListener`]: no listener for the packet's protocol and port.
     NlbNoListener,
+    /// [`DropReason::NlbNoTarget`]: a load balancer found no target for a new flow.
     NlbNoTarget,
+    /// [`DropReason::NlbNoFlow`]: a TCP packet to a load balancer that opens no flow and belongs to
+    /// none.
     NlbNoFlow,
+    /// [`DropReason::NlbFlowsFull`]: a new flow refused by the load balancers' full flow table.
     NlbFlowsFull,
+    /// [`DropReason::EndpointNotAccepted`]: the endpoint's connection is not accepted.
     EndpointNotAccepted,
+    /// [`DropReason::EndpointNoService`]: the endpoint's service or its load balancer is gone.
     EndpointNoService,
+    /// [`DropReason::EndpointNoNodeInAz`]: the service's load balancer has no node in the
+    /// interface's AZ.
     EndpointNoNodeInAz,
+    /// [`DropReason::EndpointMtuExceeded`]: over an endpoint's 8500-byte MTU.
     EndpointMtuExceeded,
+    /// [`DropReason::VpcMtuExceeded`]: over the VPC's 9001-byte MTU.
     VpcMtuExceeded,
 }
 
