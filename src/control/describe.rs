@@ -20,25 +20,48 @@ use crate::model::*;
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum What {
+    /// As `aws ec2 describe-route-tables` prints them.
     RouteTables,
+    /// As `aws ec2 describe-vpcs` prints them.
     Vpcs,
+    /// As `aws ec2 describe-subnets` prints them.
     Subnets,
+    /// As `aws ec2 describe-security-groups` prints them.
     SecurityGroups,
+    /// As `aws ec2 describe-network-acls` prints them.
     NetworkAcls,
+    /// As `aws ec2 describe-instances` prints them.
     Instances,
+    /// As `aws ec2 describe-network-interfaces` prints them: instances', endpoints' and load
+    /// balancer nodes'.
     NetworkInterfaces,
+    /// As `aws ec2 describe-internet-gateways` prints them.
     InternetGateways,
+    /// As `aws ec2 describe-vpc-endpoints` prints them.
     VpcEndpoints,
+    /// As `aws ec2 describe-vpc-endpoint-services` prints them: the region's AWS services and the
+    /// lab's endpoint services.
     VpcEndpointServices,
+    /// As `aws elbv2 describe-load-balancers` prints them.
     LoadBalancers,
+    /// As `aws elbv2 describe-target-groups` prints them.
     TargetGroups,
     /// The health checks' view of each target (a running lab only).
     TargetHealth,
+    /// As `aws elbv2 describe-listeners` prints them.
     Listeners,
+    /// The provider's view of the lab's endpoint services, as
+    /// `aws ec2 describe-vpc-endpoint-service-configurations` prints it.
     VpcEndpointServiceConfigurations,
+    /// The endpoints connected to the lab's endpoint services and their states, as
+    /// `aws ec2 describe-vpc-endpoint-connections` prints them.
     VpcEndpointConnections,
+    /// The endpoint services' allowed principals, as
+    /// `aws ec2 describe-vpc-endpoint-service-permissions` prints them.
     VpcEndpointServicePermissions,
+    /// The region's S3 and DynamoDB prefix lists, as `aws ec2 describe-prefix-lists` prints them.
     PrefixLists,
+    /// As `aws ec2 describe-flow-logs` prints them.
     FlowLogs,
 }
 

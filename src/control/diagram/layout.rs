@@ -32,16 +32,22 @@ const LANE: f64 = 30.0;
 /// A rectangle.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rect {
+    /// Left edge, in SVG units (pixels at scale 1).
     pub x: f64,
+    /// Top edge, growing downward.
     pub y: f64,
+    /// Width.
     pub w: f64,
+    /// Height.
     pub h: f64,
 }
 
 impl Rect {
+    /// The right edge (`x + w`).
     pub fn right(&self) -> f64 {
         self.x + self.w
     }
+    /// The bottom edge (`y + h`).
     pub fn bottom(&self) -> f64 {
         self.y + self.h
     }
@@ -58,20 +64,33 @@ impl Rect {
 /// What a placed box is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
+    /// The region box around every VPC.
     Region,
+    /// A VPC's box.
     Vpc,
+    /// An Availability Zone's column.
     Az,
-    Subnet { public: bool },
+    /// A subnet's box.
+    Subnet {
+        /// Routes to an internet gateway (drawn green; private ones blue).
+        public: bool,
+    },
+    /// A resource box of that kind.
     Node(NodeKind),
 }
 
 /// A placed box and the text drawn in it, from its top-left corner down.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Placed {
+    /// The scene's key of what it shows (an AWS id where there is one).
     pub key: String,
+    /// Where it is.
     pub rect: Rect,
+    /// What it is (its style).
     pub role: Role,
+    /// Its text, top down.
     pub lines: Vec<Line>,
+    /// Drawn in red (an unhealthy target, a rejected endpoint).
     pub alert: bool,
     /// The index of the enclosing box in [`Layout::boxes`].
     pub parent: Option<usize>,
@@ -80,20 +99,26 @@ pub struct Placed {
 /// A polyline with an arrowhead at its last point, and its label.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Arrow {
+    /// The polyline's points, from the start to the arrowhead.
     pub points: Vec<(f64, f64)>,
+    /// Its text (may be empty).
     pub label: String,
     /// The label's left end on its baseline.
     pub label_at: (f64, f64),
+    /// What the link means (its style).
     pub kind: LinkKind,
 }
 
 /// A scene placed on a canvas.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layout {
+    /// The canvas's width, in SVG units.
     pub width: f64,
+    /// The canvas's height, in SVG units.
     pub height: f64,
     /// Parents before children.
     pub boxes: Vec<Placed>,
+    /// The links, routed around the boxes.
     pub arrows: Vec<Arrow>,
 }
 

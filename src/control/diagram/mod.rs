@@ -102,7 +102,9 @@ pub enum Weight {
 /// One line of a box.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
+    /// The text, one line, not wrapped.
     pub text: String,
+    /// How it is drawn.
     pub weight: Weight,
 }
 
@@ -130,15 +132,25 @@ fn alert(text: impl Into<String>) -> Line {
 /// What a box stands for (its colour and icon-less style).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeKind {
+    /// The internet, above the region (when some VPC has an internet gateway).
     Internet,
+    /// An internet gateway, across the top edge of its VPC.
     InternetGateway,
+    /// An instance, in its subnet.
     Instance,
+    /// A gateway endpoint (S3, DynamoDB), in its VPC's band.
     GatewayEndpoint,
+    /// An interface endpoint, in its VPC's band.
     InterfaceEndpoint,
+    /// An interface endpoint's network interface, in its subnet.
     EndpointEni,
+    /// A Network Load Balancer with its listeners and targets, in its VPC's band.
     LoadBalancer,
+    /// A load balancer node's network interface, in its subnet.
     LoadBalancerNode,
+    /// An endpoint service, in the band of the VPC of the load balancer it publishes.
     EndpointService,
+    /// A route table with its routes, below its VPC's AZ columns.
     RouteTable,
 }
 
@@ -147,7 +159,9 @@ pub enum NodeKind {
 pub struct Node {
     /// A unique key (an AWS id where the resource has one).
     pub key: String,
+    /// What the box stands for.
     pub kind: NodeKind,
+    /// Its text, title first.
     pub lines: Vec<Line>,
     /// Drawn in red (an unhealthy target, a rejected endpoint).
     pub alert: bool,
@@ -156,10 +170,13 @@ pub struct Node {
 /// A subnet: its header, the network interfaces in it and the route table it uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubnetBox {
+    /// The subnet's id.
     pub key: String,
+    /// Its text: name, public or private with the CIDR, id.
     pub lines: Vec<Line>,
     /// Routes to an internet gateway (drawn green; private ones blue).
     pub public: bool,
+    /// The instances, endpoint interfaces and load balancer nodes in it.
     pub nodes: Vec<Node>,
     /// The key of its route table in [`VpcBox::route_tables`].
     pub route_table: Option<String>,
@@ -168,7 +185,9 @@ pub struct SubnetBox {
 /// An availability zone's column of subnets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Az {
+    /// The zone's name (`ap-northeast-2a`).
     pub name: String,
+    /// Its subnets, top to bottom.
     pub subnets: Vec<SubnetBox>,
 }
 
@@ -176,11 +195,17 @@ pub struct Az {
 /// resources (gateway and interface endpoints, load balancers, endpoint services).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VpcBox {
+    /// The VPC's id.
     pub key: String,
+    /// Its text: name, id and CIDR.
     pub lines: Vec<Line>,
+    /// Its internet gateway, if one is attached.
     pub igw: Option<Node>,
+    /// One column per Availability Zone that has a subnet, by name.
     pub azs: Vec<Az>,
+    /// The route tables its subnets use, each once.
     pub route_tables: Vec<Node>,
+    /// VPC-wide resources: gateway and interface endpoints, load balancers, endpoint services.
     pub band: Vec<Node>,
 }
 
@@ -202,9 +227,13 @@ pub enum LinkKind {
 /// A directed link between two keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
+    /// The key of the box it starts at.
     pub from: String,
+    /// The key of the box it points to.
     pub to: String,
+    /// Its text (empty for most kinds).
     pub label: String,
+    /// What it means (and how it is drawn).
     pub kind: LinkKind,
 }
 
@@ -217,7 +246,9 @@ pub struct Scene {
     pub region: String,
     /// The internet, when some VPC has an internet gateway.
     pub internet: Option<Node>,
+    /// The VPCs, side by side.
     pub vpcs: Vec<VpcBox>,
+    /// The links between boxes, by key.
     pub links: Vec<Link>,
 }
 

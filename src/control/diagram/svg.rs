@@ -222,7 +222,9 @@ impl Fonts {
 pub struct Png {
     /// The encoded file.
     pub bytes: Vec<u8>,
+    /// The image's width in pixels.
     pub width: u32,
+    /// The image's height in pixels.
     pub height: u32,
 }
 
