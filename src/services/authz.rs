@@ -42,11 +42,17 @@ pub static LAB_PRINCIPAL: LazyLock<String> =
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {
     /// Through an internet gateway: the source is a public address.
-    Internet { src: Ipv4Addr },
+    Internet {
+        /// The sender's public address (the `aws:SourceIp` condition key).
+        src: Ipv4Addr,
+    },
     /// Through a gateway endpoint: the source is the instance's private address.
     Endpoint {
+        /// The gateway endpoint (`aws:SourceVpce`); its policy is asked too.
         vpce: VpceId,
+        /// Its VPC (`aws:SourceVpc`).
         vpc: VpcId,
+        /// The instance's private address (`aws:VpcSourceIp`).
         src: Ipv4Addr,
     },
 }

@@ -364,8 +364,11 @@ pub fn catalog_table() -> NameTable {
 pub enum Outcome {
     /// Send these bytes back.
     Reply {
+        /// The encoded reply.
         bytes: Vec<u8>,
+        /// Its response code (`NOERROR`, `NXDOMAIN`, `FORMERR`, `NOTIMP`, `REFUSED`, …).
         rcode: ResponseCode,
+        /// Cut to the header and question with TC set (over the UDP payload limit).
         truncated: bool,
     },
     /// Send nothing.
@@ -375,7 +378,9 @@ pub enum Outcome {
 /// How the query arrived (sets the size limit of the reply).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
+    /// UDP: replies up to 512 bytes, or the client's EDNS payload size (at most 1232).
     Udp,
+    /// TCP: length-prefixed messages, replies up to 65535 bytes.
     Tcp,
 }
 
@@ -384,10 +389,15 @@ pub enum Transport {
 pub struct DnsCounters {
     /// Messages handed to the resolver.
     pub messages: u64,
+    /// Replies with `NOERROR`.
     pub noerror: u64,
+    /// Replies with `NXDOMAIN`.
     pub nxdomain: u64,
+    /// Replies with `FORMERR`.
     pub formerr: u64,
+    /// Replies with `NOTIMP`.
     pub notimp: u64,
+    /// Replies with `REFUSED` (or any other code).
     pub refused: u64,
     /// UDP replies cut to the header and question (TC bit).
     pub truncated: u64,

@@ -82,8 +82,11 @@ pub type Authorizer = Arc<dyn Authorize + Send + Sync>;
 /// Counts of DynamoDB requests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DynamoCounters {
+    /// Requests received.
     pub requests: u64,
+    /// Requests that came through an internet gateway (from a public address).
     pub via_internet: u64,
+    /// Requests that came through a gateway endpoint (from a private address).
     pub via_endpoint: u64,
     /// Requests answered with an error (denials included).
     pub errors: u64,
@@ -628,6 +631,7 @@ pub struct DynamoDb {
     tables: BTreeMap<String, Table>,
     next_request: u64,
     authorizer: Option<Authorizer>,
+    /// What this DynamoDB has served.
     pub counters: DynamoCounters,
 }
 

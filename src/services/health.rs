@@ -80,11 +80,20 @@ const MSS: u16 = 8961;
 /// A target's health as `describe-target-health` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HealthState {
+    /// Registered, not yet through its first `healthy_threshold_count` passes or
+    /// `unhealthy_threshold_count` failures (`Elb.InitialHealthChecking`).
     Initial,
+    /// Passing its health checks; receives new flows.
     Healthy,
+    /// Failing its health checks (`Target.FailedHealthChecks`, `Target.Timeout` or
+    /// `Target.ResponseCodeMismatch`).
     Unhealthy,
+    /// Not probed: no listener forwards to its group, or its AZ has no node and cross-zone is off
+    /// (`Target.NotInUse`).
     Unused,
+    /// Deregistered, within the deregistration delay (`Target.DeregistrationInProgress`).
     Draining,
+    /// Not probed: the group's health checks are disabled (`Target.HealthCheckDisabled`).
     Unavailable,
 }
 
@@ -105,6 +114,7 @@ impl HealthState {
 /// One target's health, as `describe-target-health` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetHealth {
+    /// The target group's ARN.
     pub target_group_arn: String,
     /// The instance id or IP address registered.
     pub id: String,
@@ -114,8 +124,11 @@ pub struct TargetHealth {
     pub port: u16,
     /// The target's AZ (`all` for an IP outside the VPC's subnets).
     pub az: String,
+    /// AWS's state.
     pub state: HealthState,
+    /// AWS's reason code (`Elb.InitialHealthChecking`, `Target.Timeout`, …); `None` when healthy.
     pub reason: Option<&'static str>,
+    /// AWS's description of the reason (`Health checks failed`, `Request timed out`, …).
     pub description: Option<String>,
 }
 
@@ -124,7 +137,9 @@ pub struct TargetHealth {
 pub struct HealthCounters {
     /// Probes started.
     pub probes: u64,
+    /// Probes that passed.
     pub passed: u64,
+    /// Probes that failed (refused, timed out, or the wrong HTTP status).
     pub failed: u64,
     /// Segments from a target that belonged to no probe (answered with RST).
     pub unmatched: u64,
@@ -312,6 +327,7 @@ pub struct Health {
     outbox: VecDeque<(String, Vec<u8>)>,
     /// The load balancers of the lab (their ports are served).
     lbs: HashSet<String>,
+    /// What the checker has done.
     pub counters: HealthCounters,
 }
 

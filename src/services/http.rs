@@ -308,6 +308,7 @@ impl FileBody {
 /// One response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
+    /// The HTTP status code (200, 404, …).
     pub status: u16,
     /// Headers other than `Content-Length` and `Connection` (added when written).
     pub headers: Vec<(String, String)>,
@@ -433,7 +434,9 @@ pub struct Served {
 /// Counts of requests over every connection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HttpCounters {
+    /// Requests read and handed to a service.
     pub requests: u64,
+    /// Requests that could not be read (answered with an error, and the connection closed).
     pub bad_requests: u64,
     /// The most bytes one streaming connection held in memory at once (heads, small
     /// bodies, response heads; not the TCP buffers, which are fixed).

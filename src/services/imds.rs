@@ -69,20 +69,34 @@ pub const VERSIONS: &[&str] = &[
 /// Why a request was refused (the status says it to the client; this names it in counts).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
+    /// 403: the source address is not an instance's in the VPC.
     #[error("no instance of {vpc} has address {ip}")]
-    UnknownSource { vpc: VpcId, ip: Ipv4Addr },
+    UnknownSource {
+        /// The VPC the request came from.
+        vpc: VpcId,
+        /// The request's source address.
+        ip: Ipv4Addr,
+    },
+    /// 401: no token where one is required (`HttpTokens: required`), or a token that is
+    /// unknown, expired or another instance's.
     #[error("token missing or invalid")]
     Unauthorized,
+    /// 400: a token PUT without an `X-aws-ec2-metadata-token-ttl-seconds` of 1–21600.
     #[error("PUT /latest/api/token without a valid {TTL_HEADER} (1..=21600)")]
     BadTtl,
+    /// 403: a token PUT carrying `X-Forwarded-For` (IMDSv2 refuses proxied token requests).
     #[error("PUT with X-Forwarded-For is refused")]
     Forwarded,
+    /// 403: a token PUT under a dated version instead of `/latest/api/token`.
     #[error("tokens are issued only at /latest/api/token")]
     VersionedToken,
+    /// 404: no metadata at that path (or no user data).
     #[error("no such metadata path")]
     NotFound,
+    /// 405: a method other than GET and HEAD (PUT only for the token).
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 403: the instance's `HttpEndpoint` is disabled.
     #[error("the instance's metadata endpoint is disabled (HttpEndpoint: disabled)")]
     Disabled,
 }
@@ -116,6 +130,7 @@ pub enum HttpTokens {
 /// An instance's metadata options (`MetadataOptions` in EC2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MetadataOptions {
+    /// `HttpTokens`: whether a token is required.
     pub http_tokens: HttpTokens,
     /// `HttpPutResponseHopLimit`, 1..=64.
     pub put_response_hop_limit: u8,
@@ -146,7 +161,9 @@ impl From<&crate::model::MetadataOptions> for MetadataOptions {
 /// A metadata tree node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
+    /// A value (`/latest/meta-data/instance-id` → `i-…`).
     Leaf(String),
+    /// A directory: its entries by name, listed one a line (`name/` for directories).
     Dir(BTreeMap<String, Node>),
 }
 
@@ -200,6 +217,7 @@ impl Node {
 /// What IMDS serves for one instance.
 #[derive(Debug, Clone)]
 pub struct InstanceMetadata {
+    /// The instance this metadata describes.
     pub instance: InstanceId,
     /// `/latest/meta-data/`.
     pub meta_data: Node,
@@ -217,10 +235,15 @@ struct Token {
 /// Counts of what IMDS did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImdsCounters {
+    /// Requests received.
     pub requests: u64,
+    /// Session tokens issued (`PUT /latest/api/token`).
     pub tokens_issued: u64,
+    /// Requests refused with 401 (token missing or invalid).
     pub unauthorized: u64,
+    /// Requests answered 404.
     pub not_found: u64,
+    /// Requests refused otherwise (403, 400, 405).
     pub refused: u64,
 }
 
@@ -232,6 +255,7 @@ pub struct Imds {
     tokens: HashMap<String, Token>,
     secret: [u8; 32],
     issued: u64,
+    /// What IMDS has served.
     pub counters: ImdsCounters,
 }
 

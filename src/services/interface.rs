@@ -34,9 +34,17 @@ pub const MAX_BODY: usize = 64 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via<'a> {
     /// Through an interface endpoint, from an instance's private IP.
-    Endpoint { vpce: &'a VpceId, src: Ipv4Addr },
+    Endpoint {
+        /// The interface endpoint (`vpce-…`).
+        vpce: &'a VpceId,
+        /// The instance's private address.
+        src: Ipv4Addr,
+    },
     /// Through an internet gateway, from a public IP.
-    Internet { src: Ipv4Addr },
+    Internet {
+        /// The sender's public address.
+        src: Ipv4Addr,
+    },
 }
 
 /// A catalog interface service: its short name and region.
@@ -51,8 +59,11 @@ pub struct ServiceRef {
 /// Requests answered, by path.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InterfaceCounters {
+    /// Requests answered.
     pub requests: u64,
+    /// Requests that came through an interface endpoint.
     pub via_endpoint: u64,
+    /// Requests that came through an internet gateway.
     pub via_internet: u64,
 }
 
@@ -61,6 +72,7 @@ pub struct InterfaceCounters {
 pub struct InterfaceApp {
     /// Public address → service.
     public: HashMap<Ipv4Addr, ServiceRef>,
+    /// What the interface services have answered.
     pub counters: InterfaceCounters,
 }
 

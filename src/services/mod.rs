@@ -87,7 +87,12 @@ pub enum Error {
     UnknownRegion(String),
     /// The S3 directory cannot be created.
     #[error("S3 storage directory {path}: {reason}")]
-    S3Storage { path: String, reason: String },
+    S3Storage {
+        /// The directory.
+        path: String,
+        /// The I/O error.
+        reason: String,
+    },
 }
 
 /// Why a packet was dropped at the door.
@@ -120,13 +125,21 @@ pub struct Counters {
     pub admitted: u64,
     /// Packets emitted by `poll`.
     pub emitted: u64,
+    /// Dropped: [`DropReason::Malformed`].
     pub malformed: u64,
+    /// Dropped: [`DropReason::Fragment`].
     pub fragment: u64,
+    /// Dropped: [`DropReason::Oversize`].
     pub oversize: u64,
+    /// Dropped: [`DropReason::UnknownPort`].
     pub unknown_port: u64,
+    /// Dropped: [`DropReason::NotServed`].
     pub not_served: u64,
+    /// Dropped: [`DropReason::DnsDisabled`].
     pub dns_disabled: u64,
+    /// Dropped: [`DropReason::DnsThrottled`].
     pub dns_throttled: u64,
+    /// Dropped: [`DropReason::ImdsUnknownSource`].
     pub imds_unknown_source: u64,
     /// Amazon DNS, over UDP and TCP.
     pub dns: DnsCounters,

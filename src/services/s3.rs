@@ -82,64 +82,98 @@ const XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 /// Why a request failed, as S3 names it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
+    /// 404: no bucket of that name (the name).
     #[error("The specified bucket does not exist")]
     NoSuchBucket(String),
+    /// 404: no object of that key in the bucket (the key).
     #[error("The specified key does not exist.")]
     NoSuchKey(String),
+    /// 404: no multipart upload of that id (the upload id).
     #[error("The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.")]
     NoSuchUpload(String),
+    /// 404: the bucket has no policy (the bucket's name).
     #[error("The bucket policy does not exist")]
     NoSuchBucketPolicy(String),
+    /// 400: the name breaks S3's bucket naming rules (the name).
     #[error("The specified bucket is not valid.")]
     InvalidBucketName(String),
+    /// 409: CreateBucket of a bucket that already exists here (its name).
     #[error("Your previous request to create the named bucket succeeded and you already own it.")]
     BucketAlreadyOwnedByYou(String),
+    /// 409: DeleteBucket of a bucket that still has objects (its name).
     #[error("The bucket you tried to delete is not empty")]
     BucketNotEmpty(String),
+    /// 403: the authorizer refused the request (an endpoint or bucket policy).
     #[error("Access Denied")]
     AccessDenied,
+    /// 416: a `Range` beyond the object.
     #[error("The requested range is not satisfiable")]
-    InvalidRange { requested: String, size: u64 },
+    InvalidRange {
+        /// The `Range` header as sent.
+        requested: String,
+        /// The object's size in bytes.
+        size: u64,
+    },
+    /// 400: CompleteMultipartUpload names a part that was not uploaded or whose ETag differs (the
+    /// part number).
     #[error("One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")]
     InvalidPart(u32),
+    /// 400: CompleteMultipartUpload lists parts out of ascending order.
     #[error("The list of parts was not in ascending order. Parts must be ordered by part number.")]
     InvalidPartOrder,
+    /// 400: a part other than the last is under [`MIN_PART_SIZE`].
     #[error("Your proposed upload is smaller than the minimum allowed size")]
     EntityTooSmall,
+    /// 400: an object over [`MAX_OBJECT_SIZE`].
     #[error("Your proposed upload exceeds the maximum allowed size")]
     EntityTooLarge,
+    /// 400 `KeyTooLongError`: a key over [`MAX_KEY_LEN`] bytes.
     #[error("Your key is too long")]
     KeyTooLong,
+    /// 400 `MalformedXML`: a request document that does not parse.
     #[error(
         "The XML you provided was not well-formed or did not validate against our published schema"
     )]
     MalformedXml,
+    /// 400: a bucket policy that is not a JSON object.
     #[error("Policies must be valid JSON and the first byte must be '{{'")]
     MalformedPolicy,
+    /// 400: a bad argument, with what is wrong (a listing parameter, `x-amz-copy-source`, …).
     #[error("{0}")]
     InvalidArgument(String),
+    /// 400: a `Content-MD5` that is not a base64 MD5.
     #[error("The Content-MD5 you specified is not valid.")]
     InvalidDigest,
+    /// 400: the body's MD5 differs from `Content-MD5`.
     #[error("The Content-MD5 you specified did not match what we received.")]
     BadDigest,
+    /// 400: the body ended before its `Content-Length` (or its chunks) said.
     #[error(
         "You did not provide the number of bytes specified by the Content-Length HTTP header."
     )]
     IncompleteBody,
+    /// 411: a PUT without a length (`Content-Length`, chunked or aws-chunked).
     #[error("You must provide the Content-Length HTTP header.")]
     MissingContentLength,
+    /// 412: `If-Match` names another ETag.
     #[error("At least one of the pre-conditions you specified did not hold")]
     PreconditionFailed,
+    /// 304: `If-None-Match` names the object's ETag.
     #[error("Not Modified")]
     NotModified,
+    /// 501: a sub-resource, header or operation vpclab's S3 does not implement.
     #[error("A header you provided implies functionality that is not implemented")]
     NotImplemented,
+    /// 405: a method the resource does not take (the method).
     #[error("The specified method is not allowed against this resource.")]
     MethodNotAllowed(String),
+    /// 400: a buffered body (XML, policy) over [`MAX_BUFFERED_BODY`].
     #[error("Your request was too big.")]
     MaxMessageLengthExceeded,
+    /// 400: a request the HTTP layer could not read, with why.
     #[error("{0}")]
     InvalidRequest(String),
+    /// 500 `InternalError`: a file-system failure, with the cause (not sent to the client).
     #[error("We encountered an internal error. Please try again.")]
     Internal(String),
 }
@@ -223,8 +257,11 @@ impl Error {
 /// Counts of S3 requests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct S3Counters {
+    /// Requests received (every route).
     pub requests: u64,
+    /// Requests that came through an internet gateway (from a public address).
     pub via_internet: u64,
+    /// Requests that came through a gateway endpoint (from a private address).
     pub via_endpoint: u64,
     /// Requests answered with an error (including access denied).
     pub errors: u64,
@@ -302,7 +339,9 @@ impl Query {
 /// What a request addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    /// The bucket, from a virtual-hosted `Host` or the path's first segment (`None`: ListBuckets).
     pub bucket: Option<String>,
+    /// The object key: the rest of the path, percent-decoded (`None`: a bucket operation).
     pub key: Option<String>,
     /// The region of the S3 endpoint name in `Host`, when it is one.
     pub region: Option<&'static str>,
@@ -326,6 +365,7 @@ pub struct S3 {
     /// `.<endpoint name>` and its region, longest first.
     endpoints: Vec<(String, &'static str)>,
     next_request: u64,
+    /// What this S3 has served.
     pub counters: S3Counters,
 }
 

@@ -9,24 +9,36 @@ use super::*;
 /// Why a request failed, as DynamoDB names it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
+    /// 400 `ValidationException`: a parameter DynamoDB would refuse, in its wording.
     #[error("{0}")]
     Validation(String),
+    /// 400 `ResourceNotFoundException`: no such table (or index).
     #[error("{0}")]
     ResourceNotFound(String),
+    /// 400 `ResourceInUseException`: CreateTable of a table that exists.
     #[error("{0}")]
     ResourceInUse(String),
+    /// 400 `ConditionalCheckFailedException`: a condition expression failed; the old item when
+    /// `ReturnValuesOnConditionCheckFailure: ALL_OLD` asked for it.
     #[error("The conditional request failed")]
     ConditionalCheckFailed(Option<Item>),
+    /// 400 `SerializationException`: JSON that is not DynamoDB's (a wrongly typed value).
     #[error("{0}")]
     Serialization(String),
+    /// 400 `UnknownOperationException`: not a POST, or an `X-Amz-Target` DynamoDB does not have (or
+    /// vpclab does not serve).
     #[error("")]
     UnknownOperation,
+    /// 400 `AccessDeniedException`: the authorizer refused the request, with why.
     #[error("{0}")]
     AccessDenied(String),
+    /// 400 `LimitExceededException`: more tables than vpclab keeps per lab.
     #[error("{0}")]
     LimitExceeded(String),
+    /// 413 `RequestEntityTooLargeException`: a body over [`super::MAX_BODY`].
     #[error("Request entity too large")]
     RequestTooLarge,
+    /// 500 `InternalServerError`: a failure of vpclab itself, with what went wrong.
     #[error("{0}")]
     Internal(String),
 }

@@ -317,23 +317,36 @@ impl PartialOrd for Number {
 /// One attribute value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
+    /// `S`: a UTF-8 string.
     S(String),
+    /// `N`: a number, exact (up to 38 significant digits).
     N(Number),
+    /// `B`: binary (base64 on the wire).
     B(Vec<u8>),
+    /// `BOOL`.
     Bool(bool),
+    /// `NULL`.
     Null,
+    /// `M`: a map of attribute names to values.
     M(BTreeMap<String, Value>),
+    /// `L`: a list of values.
     L(Vec<Value>),
+    /// `SS`: a set of strings.
     Ss(BTreeSet<String>),
+    /// `NS`: a set of numbers.
     Ns(BTreeSet<Number>),
+    /// `BS`: a set of binary values.
     Bs(BTreeSet<Vec<u8>>),
 }
 
 /// The three key (scalar) types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ScalarType {
+    /// `S`: a string key.
     S,
+    /// `N`: a number key.
     N,
+    /// `B`: a binary key.
     B,
 }
 

@@ -30,7 +30,10 @@ pub enum Plan<K> {
     Respond(Response),
     /// Read the whole (decoded) body into memory, up to `limit` bytes (more: 413 and
     /// close), then call [`Handler::buffered`].
-    Buffer { limit: usize },
+    Buffer {
+        /// The most body bytes taken, decoded.
+        limit: usize,
+    },
     /// Hand the decoded body to this sink piece by piece ([`Handler::write`]), then
     /// [`Handler::finish`].
     Stream(K),

@@ -125,31 +125,42 @@ impl Store for DiskStore {
 /// One piece of an object's bytes: a file in the bucket directory.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Segment {
+    /// The data file's name in the bucket's directory (`<h>.<gen>` or `<h>.<gen>.<n>`).
     pub file: String,
+    /// Its length in bytes.
     pub size: u64,
 }
 
 /// What S3 knows of an object besides its bytes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ObjectMeta {
+    /// The object's key.
     pub key: String,
+    /// Its size in bytes (the sum of its segments').
     pub size: u64,
     /// With its quotes, as S3 sends it.
     pub etag: String,
+    /// `Content-Type` as stored (`binary/octet-stream` when the PUT gave none).
     pub content_type: String,
+    /// When it was last written, Unix milliseconds (`Last-Modified`).
     pub modified_unix_millis: u64,
     /// Stored headers sent back on GET (`Content-Encoding`, `Cache-Control`, `x-amz-meta-*`…).
     #[serde(default)]
     pub headers: Vec<(String, String)>,
+    /// Its bytes: one segment for a single PUT, one per part for a multipart upload.
     pub segments: Vec<Segment>,
 }
 
 /// One bucket.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Bucket {
+    /// When the bucket was created, Unix milliseconds (`CreationDate`).
     pub created: u64,
+    /// The region it was created in (`GetBucketLocation`).
     pub region: String,
+    /// Its objects by key, in key order (as listings return them).
     pub objects: BTreeMap<String, ObjectMeta>,
+    /// Its bucket policy, if one was put.
     pub policy: Option<serde_json::Value>,
 }
 
@@ -162,20 +173,30 @@ struct BucketFile {
 /// One uploaded part of a multipart upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part {
+    /// The part's ETag (the MD5 of its bytes in hex, quoted).
     pub etag: String,
+    /// The MD5 of its bytes (for the completed object's multipart ETag).
     pub md5: [u8; 16],
+    /// Its size in bytes.
     pub size: u64,
+    /// When it was uploaded, Unix milliseconds.
     pub modified_unix_millis: u64,
 }
 
 /// A multipart upload in progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upload {
+    /// The bucket the object will be in.
     pub bucket: String,
+    /// The key it will have.
     pub key: String,
+    /// When the upload was created, Unix milliseconds.
     pub initiated: u64,
+    /// The object's `Content-Type`, given at CreateMultipartUpload.
     pub content_type: String,
+    /// Headers to store with the object (`Cache-Control`, `x-amz-meta-*`, …).
     pub headers: Vec<(String, String)>,
+    /// The parts uploaded so far, by part number (a part uploaded again replaces it).
     pub parts: BTreeMap<u32, Part>,
 }
 
