@@ -80,6 +80,7 @@ pub struct RouteArgs {
     /// The destination CIDR.
     #[arg(long)]
     pub destination_cidr_block: String,
+    /// The target: one of the flags below.
     #[command(flatten)]
     pub target: Target,
 }
@@ -484,6 +485,7 @@ pub struct CreateEndpointArgs {
     /// Interface endpoints: the network interfaces' groups (default: the VPC's default group).
     #[arg(long, num_args = 1.., value_name = "SG")]
     pub security_group_ids: Vec<String>,
+    /// Whether the service's own name resolves to the endpoint.
     #[command(flatten)]
     pub private_dns: PrivateDns,
 }
@@ -579,6 +581,7 @@ pub struct ModifyEndpointArgs {
     /// Interface endpoints: groups to remove.
     #[arg(long, num_args = 1.., value_name = "SG")]
     pub remove_security_group_ids: Vec<String>,
+    /// Whether the service's own name resolves to the endpoint.
     #[command(flatten)]
     pub private_dns: PrivateDns,
 }
@@ -887,6 +890,7 @@ pub struct CreateServiceArgs {
     /// The Network Load Balancers: ARNs, names or logical ids.
     #[arg(long, num_args = 1.., required = true, value_name = "ARN")]
     pub network_load_balancer_arns: Vec<String>,
+    /// Whether connections wait for the provider to accept them.
     #[command(flatten)]
     pub acceptance: Acceptance,
 }
@@ -900,6 +904,7 @@ pub struct ModifyServiceArgs {
     /// The service: vpce-svc- id, service name or logical id.
     #[arg(long)]
     pub service_id: String,
+    /// Whether connections wait for the provider to accept them.
     #[command(flatten)]
     pub acceptance: Acceptance,
     /// Load balancers to add.
@@ -1012,6 +1017,7 @@ pub struct CreateTgArgs {
     /// TCP, UDP, TCP_UDP or TLS.
     #[arg(long)]
     pub protocol: Option<String>,
+    /// The targets' port, unless a target names its own (1–65535).
     #[arg(long)]
     pub port: Option<u16>,
     /// The VPC: id, logical id or Name tag.
@@ -1020,18 +1026,25 @@ pub struct CreateTgArgs {
     /// instance (default) or ip.
     #[arg(long)]
     pub target_type: Option<String>,
+    /// TCP (default), HTTP or HTTPS.
     #[arg(long)]
     pub health_check_protocol: Option<String>,
+    /// A port, or traffic-port (default: each target's own port).
     #[arg(long)]
     pub health_check_port: Option<String>,
+    /// The HTTP and HTTPS checks' path (default /).
     #[arg(long)]
     pub health_check_path: Option<String>,
+    /// Seconds between checks, 5–300 (default 30).
     #[arg(long)]
     pub health_check_interval_seconds: Option<u32>,
+    /// Seconds before a check fails, 2–120 (default 10 for TCP, 6 for HTTP and HTTPS).
     #[arg(long)]
     pub health_check_timeout_seconds: Option<u32>,
+    /// Passes in a row that make a target healthy, 2–10 (default 5).
     #[arg(long)]
     pub healthy_threshold_count: Option<u32>,
+    /// Failures in a row that make a target unhealthy, 2–10 (default 2).
     #[arg(long)]
     pub unhealthy_threshold_count: Option<u32>,
     /// `HttpCode=200` (HTTP health checks).
@@ -1092,11 +1105,13 @@ pub struct CreateListenerArgs {
     /// The running lab.
     #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
     pub name: String,
+    /// The load balancer: ARN, name or logical id.
     #[arg(long)]
     pub load_balancer_arn: String,
     /// TCP, UDP or TCP_UDP.
     #[arg(long)]
     pub protocol: Option<String>,
+    /// The port to listen on (1–65535).
     #[arg(long)]
     pub port: u16,
     /// `Type=forward,TargetGroupArn=…`.
@@ -1136,6 +1151,7 @@ pub struct ListenerArgs {
     /// The running lab.
     #[arg(long, default_value = super::DEFAULT_LAB, value_name = "LAB")]
     pub name: String,
+    /// The listener: ARN or logical id.
     #[arg(long)]
     pub listener_arn: String,
 }
@@ -1247,9 +1263,13 @@ pub fn create_target_group(a: CreateTgArgs) -> Result<(), Failure> {
 /// The target-group verbs.
 #[derive(Debug, Clone, Copy)]
 pub enum TgVerb {
+    /// `delete-target-group`.
     Delete,
+    /// `register-targets`.
     Register,
+    /// `deregister-targets`.
     Deregister,
+    /// `modify-target-group-attributes`.
     Attributes,
 }
 

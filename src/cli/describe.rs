@@ -24,6 +24,7 @@ pub struct DescribeArgs {
     /// changes included, or else the embedded default lab.
     #[arg(long, short = 't', value_name = "TEMPLATE")]
     pub template: Option<PathBuf>,
+    /// The lab's name, region and template parameters.
     #[command(flatten)]
     pub source: Source,
     /// `json` is shaped like `aws ec2 describe-…` / `aws elbv2 describe-…`; `table` is for people.

@@ -35,6 +35,7 @@ pub struct DiagramArgs {
     /// changes and target health included, or else the embedded default lab.
     #[arg(long, short = 't', value_name = "TEMPLATE")]
     pub template: Option<PathBuf>,
+    /// The lab's name, region and template parameters.
     #[command(flatten)]
     pub source: Source,
     /// The output format.

@@ -41,6 +41,7 @@ pub struct ExplainArgs {
     /// target health included), or else the embedded default lab.
     #[arg(long, short = 't', value_name = "TEMPLATE")]
     pub template: Option<PathBuf>,
+    /// The lab's name, region and template parameters.
     #[command(flatten)]
     pub source: Source,
     /// Where from: an instance's name, id or private IP, or `internet`.

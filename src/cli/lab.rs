@@ -32,6 +32,7 @@ fn need_root(verb: &str) -> Result<(), Failure> {
 pub struct UpArgs {
     /// The CloudFormation template; the embedded default lab if left out.
     pub template: Option<PathBuf>,
+    /// The lab's name, region and template parameters.
     #[command(flatten)]
     pub source: Source,
     /// Return once the lab is up, leaving the router running in the background.

@@ -40,6 +40,7 @@ use crate::template::{self, Options};
     max_term_width = 100
 )]
 pub struct Cli {
+    /// The verb and its flags.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -117,7 +118,7 @@ pub enum Command {
     /// Remove endpoints and their routes (as `aws ec2 delete-vpc-endpoints`).
     DeleteVpcEndpoints(change::DeleteEndpointsArgs),
     /// Capture a VPC's, subnet's or network interface's traffic into flow logs, delivered to
-    /// /run/vpclab/<lab>/flow-logs/<fl-id>.log (as `aws ec2 create-flow-logs`).
+    /// `/run/vpclab/<lab>/flow-logs/<fl-id>.log` (as `aws ec2 create-flow-logs`).
     CreateFlowLogs(change::CreateFlowLogsArgs),
     /// Stop flow logs (as `aws ec2 delete-flow-logs`; their files stay until `down`).
     DeleteFlowLogs(change::DeleteFlowLogsArgs),
@@ -205,14 +206,16 @@ pub enum Failure {
     Invalid(String),
     /// The template has problems (exit 2).
     Problems {
+        /// The template's path (or `(embedded default lab)`).
         file: String,
+        /// Every problem found.
         problems: Problems,
+        /// Print them as JSON on stdout (`validate --output json`), else a sentence on stderr.
         json: bool,
     },
 }
 
 impl Source {
-    /// Loads the lab from `template` (or the embedded default lab).
     /// What the daemon needs to rebuild this lab later: the template's text and options.
     pub fn recipe(&self, template: Option<&PathBuf>) -> Result<Recipe, Failure> {
         let (text, file) = match template {
@@ -285,6 +288,7 @@ impl Source {
         Ok(Some(lab))
     }
 
+    /// Loads the lab from `template` (or the embedded default lab).
     pub fn load(&self, template: Option<&PathBuf>) -> Result<Lab, Failure> {
         let opts = Options {
             region: self.region.clone(),

@@ -11,6 +11,7 @@ use super::{Failure, Output, Source};
 pub struct ValidateArgs {
     /// The CloudFormation template (YAML or JSON); the embedded default lab if left out.
     pub template: Option<PathBuf>,
+    /// The lab's name, region and template parameters.
     #[command(flatten)]
     pub source: Source,
     /// `table` prints a summary for people; `json` prints {"Valid": …, "Problems": […]}.
