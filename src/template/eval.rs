@@ -71,19 +71,28 @@ pub enum Slot {
 /// A parameter's value.
 #[derive(Debug, Clone)]
 pub enum Param {
+    /// A `String` or `Number` parameter's value.
     One(String),
+    /// A `CommaDelimitedList` or `List<…>` parameter's items (empty for an empty value).
     List(Vec<String>),
 }
 
 /// Everything intrinsic functions can read.
 pub struct Ctx<'a> {
+    /// The region's catalog entry (`AWS::Region`, `Fn::GetAZs`).
     pub region: &'static Region,
+    /// `AWS::StackName`.
     pub stack_name: &'a str,
+    /// `AWS::AccountId`.
     pub account_id: &'a str,
+    /// The parameters' values by name (`Ref`), defaults and `--parameter`s applied.
     pub params: HashMap<String, Param>,
+    /// The `Mappings` section (`Fn::FindInMap`), if the template has one.
     pub mappings: Option<&'a Node>,
     /// Condition definitions by name (evaluated lazily, memoised).
     pub conditions: HashMap<String, &'a Node>,
+    /// Conditions evaluated so far: `Some(value)`, or `None` while one is being evaluated (a
+    /// condition met again then is a cycle).
     pub condition_values: RefCell<HashMap<String, Option<bool>>>,
     /// Resources by logical id: type and build state.
     pub resources: HashMap<String, (String, Slot)>,

@@ -53,12 +53,19 @@ pub enum Error {
     /// The file could not be read.
     #[error("cannot read template {path}: {source}")]
     Read {
+        /// The template's path.
         path: String,
+        /// Why it could not be read.
         source: std::io::Error,
     },
     /// The template has problems (every one of them).
     #[error("template {file} is invalid: {problems}")]
-    Invalid { file: String, problems: Problems },
+    Invalid {
+        /// The template's path (or `(embedded default lab)`).
+        file: String,
+        /// Every problem found, sorted by line.
+        problems: Problems,
+    },
 }
 
 impl Error {

@@ -18,19 +18,25 @@ use crate::model::{Origin, Problem, Problems};
 /// A node of the template, with the 1-based line it starts on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
+    /// The value.
     pub v: V,
+    /// The 1-based line it starts on.
     pub line: usize,
 }
 
 /// A node's value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum V {
+    /// `null`, `~` or an empty value.
     Null,
     /// A scalar's text; `plain` is false for quoted and block scalars.
     Scalar {
+        /// The scalar's text, unescaped.
         text: String,
+        /// Written without quotes or block style (so `true` or `10` may be read as such).
         plain: bool,
     },
+    /// A sequence, in order.
     Seq(Vec<Node>),
     /// Keys in template order, each with its line.
     Map(Vec<(String, usize, Node)>),

@@ -77,8 +77,11 @@ type R<T> = Result<T, Failed>;
 
 /// Builds the lab one resource at a time.
 pub struct Builder<'a> {
+    /// What intrinsic functions read: region, parameters, conditions, the resources built so far.
     pub ctx: Ctx<'a>,
+    /// The lab built so far.
     pub lab: Lab,
+    /// Problems found so far, every stage's.
     pub problems: Problems,
     pools: HashMap<SubnetId, AddressPool>,
     public_pool: AddressPool,
