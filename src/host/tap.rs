@@ -82,11 +82,23 @@ struct IfReq {
 
 // TUNSETIFF is declared _IOW('T', 202, int) but takes a `struct ifreq *`: hence `_bad`.
 nix::ioctl_write_ptr_bad!(
+    /// `TUNSETIFF`: attaches the `/dev/net/tun` file `fd` to the interface named in `data`
+    /// (created if missing) with `data`'s flags; the kernel writes the chosen name back.
+    ///
+    /// # Safety
+    ///
+    /// `fd` is open on `/dev/net/tun` and `data` points to an initialised `IfReq` that
+    /// outlives the call.
     tun_set_iff,
     nix::request_code_write!(b'T', 202, std::mem::size_of::<libc::c_int>()),
     IfReq
 );
 nix::ioctl_write_ptr_bad!(
+    /// `TUNSETVNETHDRSZ`: sets the size of the virtio-net header in front of every frame.
+    ///
+    /// # Safety
+    ///
+    /// `fd` is a TAP's file and `data` points to an initialised `c_int`.
     tun_set_vnet_hdr_sz,
     nix::request_code_write!(b'T', 216, std::mem::size_of::<libc::c_int>()),
     libc::c_int
