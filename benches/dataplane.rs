@@ -13,6 +13,10 @@
 //! Run: `cargo bench --bench dataplane -- --warm-up-time 1 --measurement-time 3`
 //! (only the router pairs: add `'router/forward_64(B_cross|KiB)'`)
 
+// `criterion_group!` and `criterion_main!` generate public functions without docs; a bench
+// target is no library, so the crate's `missing_docs` lint has nothing to say here.
+#![allow(missing_docs)]
+
 use std::fmt::Write as _;
 use std::hint::black_box;
 

@@ -3,6 +3,10 @@
 //!
 //! Run: `cargo bench --bench services -- --warm-up-time 1 --measurement-time 3`
 
+// `criterion_group!` and `criterion_main!` generate public functions without docs; a bench
+// target is no library, so the crate's `missing_docs` lint has nothing to say here.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
