@@ -577,7 +577,7 @@ impl Instance {
 
     /// The host path of what the instance wrote under its directory `/<dir>` (`"etc"` →
     /// `/var/lib/vpclab/<lab>/<instance>/upper/etc`; for a host directory on a filesystem of
-    /// its own, see [`SEPARATE_FS`], `mounts/<dir>/upper`).
+    /// its own, see `SEPARATE_FS`, `mounts/<dir>/upper`).
     pub fn upper(&self, dir: &str) -> PathBuf {
         let own = self.dir.join("mounts").join(dir).join("upper");
         if own.is_dir() {
