@@ -182,7 +182,8 @@ pub struct Route {
     pub target: RouteTarget,
     /// How the route came to be, as `describe-route-tables` prints it in `Origin`.
     pub route_origin: RouteOrigin,
-    /// Where the route was declared (the table's line for the local route).
+    /// Where the route was declared (the table's line for the local route; `live route` for
+    /// `create-route`).
     pub origin: Origin,
 }
 
@@ -193,7 +194,8 @@ pub struct RouteTableAssociation {
     pub id: RouteTableAssociationId,
     /// The subnet associated with the table (`SubnetId`).
     pub subnet: SubnetId,
-    /// Where the association was declared (`AWS::EC2::SubnetRouteTableAssociation`).
+    /// Where the association was declared (`AWS::EC2::SubnetRouteTableAssociation`, or
+    /// `live association` for `associate-route-table`).
     pub origin: Origin,
 }
 
@@ -368,7 +370,8 @@ pub struct AclEntry {
     pub port_range: Option<(u16, u16)>,
     /// ICMP type and code (`-1` = all).
     pub icmp: Option<(i16, i16)>,
-    /// Where the entry was declared (the ACL's line for the default entries).
+    /// Where the entry was declared (the ACL's line for the default entries; `live network ACL
+    /// entry` for `create-network-acl-entry`).
     pub origin: Origin,
 }
 
@@ -581,7 +584,7 @@ pub struct VpcEndpoint {
     pub state: String,
     /// `Tags`, plus the `aws:cloudformation:*` tags CloudFormation adds.
     pub tags: Tags,
-    /// Where the endpoint was declared (logical id, type, line).
+    /// Where the endpoint was declared (logical id, type, line), or `live VPC endpoint`.
     pub origin: Origin,
 }
 
@@ -610,7 +613,7 @@ pub struct EndpointService {
     pub allowed_principals: Vec<String>,
     /// `Tags`, plus the `aws:cloudformation:*` tags CloudFormation adds.
     pub tags: Tags,
-    /// Where the service was declared (logical id, type, line).
+    /// Where the service was declared (logical id, type, line), or `live VPC endpoint service`.
     pub origin: Origin,
 }
 
@@ -656,7 +659,7 @@ pub struct LoadBalancer {
     pub enforce_sg_inbound_on_privatelink: bool,
     /// `Tags`, plus the `aws:cloudformation:*` tags CloudFormation adds.
     pub tags: Tags,
-    /// Where the load balancer was declared (logical id, type, line).
+    /// Where the load balancer was declared (logical id, type, line), or `live load balancer`.
     pub origin: Origin,
 }
 
@@ -726,7 +729,7 @@ pub struct TargetGroup {
     pub attributes: BTreeMap<String, String>,
     /// `Tags`, plus the `aws:cloudformation:*` tags CloudFormation adds.
     pub tags: Tags,
-    /// Where the target group was declared (logical id, type, line).
+    /// Where the target group was declared (logical id, type, line), or `live target group`.
     pub origin: Origin,
 }
 
@@ -826,7 +829,7 @@ pub struct Listener {
     pub protocol: String,
     /// The forward action's target group, if any.
     pub target_group: Option<String>,
-    /// Where the listener was declared (logical id, type, line).
+    /// Where the listener was declared (logical id, type, line), or `live listener`.
     pub origin: Origin,
 }
 
@@ -949,7 +952,7 @@ pub struct FlowLog {
     pub deliver_logs_permission_arn: Option<String>,
     /// `Tags`, plus the `aws:cloudformation:*` tags CloudFormation adds.
     pub tags: Tags,
-    /// Where the flow log was declared (logical id, type, line), or the live verb.
+    /// Where the flow log was declared (logical id, type, line), or `live flow log`.
     pub origin: Origin,
 }
 
