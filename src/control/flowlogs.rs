@@ -171,7 +171,7 @@ mod tests {
             subnet_id: "subnet-0123456789abcdef0".into(),
             instance_id: "i-0123456789abcdef0".into(),
             region: "ap-northeast-2".into(),
-            az_id: "ap-northeast-2a".into(),
+            az_id: "apne2-az1".into(),
             flow_direction: "egress".into(),
             srcaddr: "10.0.1.10".into(),
             dstaddr: "10.0.2.20".into(),

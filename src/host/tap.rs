@@ -80,15 +80,17 @@ struct IfReq {
     _pad: [u8; 22],
 }
 
-// TUNSETIFF is declared _IOW('T', 202, int) but takes a `struct ifreq *`: hence `_bad`.
-nix::ioctl_write_ptr_bad!(
+// TUNSETIFF is declared _IOW('T', 202, int) but takes a `struct ifreq *`: hence `_bad`. The
+// kernel writes the chosen name back into the struct, so it takes a `*mut` (readwrite): a
+// write through a pointer made from a shared reference would be undefined behaviour.
+nix::ioctl_readwrite_bad!(
     /// `TUNSETIFF`: attaches the `/dev/net/tun` file `fd` to the interface named in `data`
     /// (created if missing) with `data`'s flags; the kernel writes the chosen name back.
     ///
     /// # Safety
     ///
-    /// `fd` is open on `/dev/net/tun` and `data` points to an initialised `IfReq` that
-    /// outlives the call.
+    /// `fd` is open on `/dev/net/tun` and `data` points to an initialised, exclusively
+    /// borrowed `IfReq` that outlives the call.
     tun_set_iff,
     nix::request_code_write!(b'T', 202, std::mem::size_of::<libc::c_int>()),
     IfReq
@@ -215,7 +217,7 @@ impl Tap {
         req.name[..name.len()].copy_from_slice(name.as_bytes());
         // SAFETY: the fd is open on /dev/net/tun and `req` is a properly sized, initialised
         // `struct ifreq` that outlives the call; the kernel writes the chosen name back into it.
-        unsafe { tun_set_iff(file.as_raw_fd(), &req) }.map_err(|source| TapError::SetIff {
+        unsafe { tun_set_iff(file.as_raw_fd(), &mut req) }.map_err(|source| TapError::SetIff {
             name: name.to_string(),
             source,
         })?;

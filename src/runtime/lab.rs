@@ -953,9 +953,11 @@ impl Daemon {
                 let subnet = snap.subnet(eni.subnet)?;
                 let vpc = snap.vpc(eni.vpc)?;
                 let instance = lab.instances.iter().find(|i| i.eni == eni.id);
+                // `az-id` is the zone's id (`apne2-az1`), not its name.
                 let az = lab
                     .subnet(&subnet.id)
-                    .map_or_else(|| "-".to_string(), |s| s.availability_zone.clone());
+                    .and_then(|s| lab.region().az_id(&s.availability_zone))
+                    .map_or_else(|| "-".to_string(), str::to_string);
                 let egress = e.key.direction == FlowDirection::Egress;
                 Some(FlowSample {
                     account_id: if instance.is_some() {
