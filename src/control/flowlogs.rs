@@ -216,7 +216,7 @@ mod tests {
         assert_eq!(
             f.render(&sample(1, 1, 60, false)),
             "5 vpc-0123456789abcdef0 subnet-0123456789abcdef0 i-0123456789abcdef0 2 IPv4 \
-             10.0.1.10 10.0.2.20 ap-northeast-2 ap-northeast-2a egress 1 REJECT"
+             10.0.1.10 10.0.2.20 ap-northeast-2 apne2-az1 egress 1 REJECT"
         );
     }
 
