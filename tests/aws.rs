@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::lab::{private_ip, Lab};
+use common::lab::{private_ip, DropKind, Lab};
 use vpclab::model::catalog;
 
 const DEFAULT: &str = "templates/default.yaml";
@@ -223,7 +223,7 @@ fn instance_metadata_v1_and_v2_and_the_regional_services_through_the_endpoint() 
     // The private subnet's route table has the S3 endpoint: S3 answers ping and HTTP,
     // but another region's S3 is not behind this region's endpoint.
     lab.ping_ok(private, "s3.ap-northeast-2.amazonaws.com");
-    lab.ping_fails(private, "s3.us-east-1.amazonaws.com");
+    lab.ping_fails(private, "s3.us-east-1.amazonaws.com", DropKind::NoRoute);
     let s3 = "http://s3.ap-northeast-2.amazonaws.com";
     lab.ok(
         private,
@@ -296,11 +296,10 @@ fn aws_cli() -> String {
     path
 }
 
-/// `aws --endpoint-url http://<service>.ap-northeast-2.amazonaws.com <args>` in `instance`.
-fn aws(lab: &Lab, instance: &str, service: &str, args: &[&str]) -> (i32, String) {
-    let cli = aws_cli();
-    let url = format!("http://{service}.ap-northeast-2.amazonaws.com");
-    let mut cmd = vec![
+/// The command line of `aws --endpoint-url http://<service>.ap-northeast-2.amazonaws.com
+/// <args>`, to run in an instance.
+fn aws_cmd(service: &str, args: &[&str]) -> Vec<String> {
+    let mut cmd: Vec<String> = [
         "env",
         "AWS_ACCESS_KEY_ID=lab",
         "AWS_SECRET_ACCESS_KEY=lab",
@@ -308,11 +307,21 @@ fn aws(lab: &Lab, instance: &str, service: &str, args: &[&str]) -> (i32, String)
         // One attempt: a lab answers at once or not at all.
         "AWS_RETRY_MODE=standard",
         "AWS_MAX_ATTEMPTS=1",
-        &cli,
-        "--endpoint-url",
-        &url,
-    ];
-    cmd.extend_from_slice(args);
+        "AWS_PAGER=",
+    ]
+    .map(String::from)
+    .to_vec();
+    cmd.push(aws_cli());
+    cmd.push("--endpoint-url".into());
+    cmd.push(format!("http://{service}.ap-northeast-2.amazonaws.com"));
+    cmd.extend(args.iter().map(|a| a.to_string()));
+    cmd
+}
+
+/// `aws --endpoint-url http://<service>.ap-northeast-2.amazonaws.com <args>` in `instance`.
+fn aws(lab: &Lab, instance: &str, service: &str, args: &[&str]) -> (i32, String) {
+    let cmd = aws_cmd(service, args);
+    let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
     lab.exec(instance, &cmd)
 }
 
@@ -338,7 +347,7 @@ fn the_seed_walkthrough_s3_through_a_live_endpoint_with_a_policy_and_100_mib() {
     let s3 = "s3.ap-northeast-2.amazonaws.com";
 
     // Before the endpoint: loss from the private subnet; the public one goes by the IGW.
-    lab.ping_fails(private, s3);
+    lab.ping_fails(private, s3, DropKind::NoRoute);
     lab.ping_ok("CloudNetaPublicEC2", s3);
 
     let vpce = lab.create_gateway_endpoint("s3", &["CloudNetaPublicRT", "CloudNetaPrivateRT"]);
@@ -523,10 +532,9 @@ fn dynamodb_through_its_endpoint_only_where_the_route_table_has_it_and_imds_toke
         r#"{"id":{"S":"s1"}}"#,
     ]);
     assert!(out.contains("\"Kim\""), "{out}");
-    // The public subnet's table has no DynamoDB endpoint (and no IGW route now).
-    let (code, out) = aws(
-        &lab,
-        public,
+    // The public subnet's table has no DynamoDB endpoint (and no IGW route now): the CLI's
+    // connection times out (its exit 255, and its words), as the router drops the SYNs.
+    let cmd = aws_cmd(
         "dynamodb",
         &[
             "--cli-connect-timeout",
@@ -537,7 +545,14 @@ fn dynamodb_through_its_endpoint_only_where_the_route_table_has_it_and_imds_toke
             "list-tables",
         ],
     );
-    assert_ne!(code, 0, "{out}");
+    let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    let out = lab.blocked(public, &cmd, &[255], DropKind::NoRoute);
+    assert!(
+        out.contains(
+            "Connect timeout on endpoint URL: \"http://dynamodb.ap-northeast-2.amazonaws.com/\""
+        ),
+        "{out}"
+    );
 
     // IMDSv2 required, live: no token is 401; the token flow still works.
     let md = "http://169.254.169.254/latest/meta-data/instance-id";
