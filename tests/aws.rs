@@ -38,8 +38,10 @@ fn dig(lab: &Lab, from: &str, args: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// Sends raw bytes to `host:port` (UDP or TCP) and prints what comes back, if anything.
-const RAW: &str = "import socket,sys\nproto,host,port,data=sys.argv[1],sys.argv[2],int(sys.argv[3]),bytes.fromhex(sys.argv[4])\nif proto=='udp':\n  s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(1);s.sendto(data,(host,port))\n  try: print(s.recv(4096).hex())\n  except socket.timeout: print('no answer')\nelse:\n  s=socket.create_connection((host,port),timeout=3);s.sendall(data)\n  try: print(s.recv(4096).decode('latin1'))\n  except socket.timeout: print('no answer')";
+/// Sends raw bytes to `host:port` (UDP or TCP) and prints what comes back within 3 s: the
+/// bytes (hex for UDP, text for TCP), `closed` when a TCP peer closed without a word, or
+/// `no answer`.
+const RAW: &str = "import socket,sys\nproto,host,port,data=sys.argv[1],sys.argv[2],int(sys.argv[3]),bytes.fromhex(sys.argv[4])\nif proto=='udp':\n  s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(3);s.sendto(data,(host,port))\n  try: print(s.recv(4096).hex())\n  except socket.timeout: print('no answer')\nelse:\n  s=socket.create_connection((host,port),timeout=3);s.sendall(data)\n  try: r=s.recv(4096);print(r.decode('latin1') if r else 'closed')\n  except socket.timeout: print('no answer')";
 
 #[test]
 fn amazon_dns_answers_names_as_the_vpc_resolver_does_and_survives_garbage() {
@@ -61,9 +63,11 @@ fn amazon_dns_answers_names_as_the_vpc_resolver_does_and_survives_garbage() {
         assert!(in_cidrs(a, s3.cidrs), "{a} is not in S3's prefix list");
     }
     let ddb = service("ap-northeast-2", "dynamodb");
-    for a in dig(&lab, web1, &["dynamodb.ap-northeast-2.amazonaws.com"]) {
+    let answers = dig(&lab, web1, &["dynamodb.ap-northeast-2.amazonaws.com"]);
+    assert!(!answers.is_empty(), "no answer for DynamoDB");
+    for a in &answers {
         assert!(
-            in_cidrs(&a, ddb.cidrs),
+            in_cidrs(a, ddb.cidrs),
             "{a} is not in DynamoDB's prefix list"
         );
     }
@@ -101,26 +105,28 @@ fn amazon_dns_answers_names_as_the_vpc_resolver_does_and_survives_garbage() {
         vec![web2_ip.clone()]
     );
 
-    // Garbage to the resolver gets no crash: a malformed query is answered FORMERR or
-    // dropped, and the next real query is answered.
+    // Garbage to the resolver gets no crash: a query whose header cannot be read is
+    // dropped, one whose header reads but whose body does not is answered FORMERR, and the
+    // next real query is answered.
     let dns = "20.0.0.2";
-    lab.ok(web1, &["python3", "-c", RAW, "udp", dns, "53", "00ff"]);
-    lab.ok(
-        web1,
-        &[
-            "python3",
-            "-c",
-            RAW,
-            "udp",
-            dns,
-            "53",
-            "abcd0100ffff0000000000000377777700",
-        ],
+    let raw = |proto: &str, hex: &str| lab.ok(web1, &["python3", "-c", RAW, proto, dns, "53", hex]);
+    assert_eq!(
+        raw("udp", "00ff").trim(),
+        "no answer",
+        "two bytes: no header"
     );
-    lab.ok(
-        web1,
-        &["python3", "-c", RAW, "tcp", dns, "53", "0005ffffffffff"],
+    // Id abcd, a query with recursion desired, 65535 questions and the start of one name:
+    // FORMERR (rcode 1) with the same id, RD and RA set (8181), no records.
+    assert_eq!(
+        raw("udp", "abcd0100ffff0000000000000377777700").trim(),
+        "abcd81810000000000000000",
+        "a header and a broken question"
     );
+    // Over TCP, a 5-byte message is no header: dropped, the connection left open.
+    assert_eq!(raw("tcp", "0005ffffffffff").trim(), "no answer");
+    let (code, out) = lab.vpclab(&["status"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(" 1 FORMERR"), "one FORMERR answered:\n{out}");
     assert_eq!(dig(&lab, web1, &[&web2.private_dns_name]), vec![web2_ip]);
 }
 
