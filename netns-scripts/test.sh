@@ -267,10 +267,12 @@ if [[ -n ${leaked} ]]; then
             vl_failure "leaked: ${kind}"
         fi
     done
-    # Take down the labs left up (a test killed by the timeout never ran its guard), so
-    # that the next run starts clean; what was leaked has been counted above.
+    # Take down the labs the tests left up (a test killed by the timeout never ran its
+    # guard), so that the next run starts clean; what was leaked has been counted above.
+    # Only labs whose router is this build's binary: a lab someone else brought up while
+    # the tests ran is not ours to take down.
     if [[ -x ${vpclab} ]]; then
-        sed -n 's|^dir /run/vpclab/||p; s|^dir /var/lib/vpclab/||p' <<<"${leaked}" | sort -u |
+        { grep -F "${vpclab} up " <<<"${leaked}" || true; } | sed -n 's/.* --name \([^ ]*\).*/\1/p' | sort -u |
             while read -r name; do
                 vl_say "vpclab down --name ${name} (left by the tests)"
                 "${vpclab}" down --name "${name}" 2>&1 | vl_indent || true
