@@ -20,8 +20,9 @@
 #
 # Environment: VPCLAB_TEST_TIMEOUT, the limit for the cargo test run (timeout(1)'s
 # DURATION, default 60m), and VPCLAB_WALK_TIMEOUT, for each walkthrough (default 10m): a
-# full run takes ~15 minutes; a hang is reported (as one failure) well within CI's 90
-# minutes, with room for the checks, the build and the walkthroughs around it.
+# full run takes 5 to 15 minutes (built or from scratch); a hang is reported (as one
+# failure) well within CI's 90 minutes, with room for the checks, the build and the
+# walkthroughs around it.
 #
 # Re-runs itself through sudo when not root. Exits non-zero when anything above
 # failed or no test ran.
@@ -105,9 +106,13 @@ vl_leftovers() {
             [[ -e ${d} ]] && echo "dir ${d}"
         done
         while read -r pid cmd; do
-            # (gone since: not left behind, e.g. the subshell that ran pgrep)
-            [[ -z ${pid} || ${own} == *" ${pid} "* || ! -d /proc/${pid} ]] ||
-                echo "process ${pid} ${cmd}"
+            # Not a lab's: gone since (e.g. the subshell that ran pgrep), or a build of the
+            # vpclab crate going on elsewhere (its command line names the crate).
+            [[ -z ${pid} || ${own} == *" ${pid} "* || ! -d /proc/${pid} ]] && continue
+            case "${cmd%% *}" in
+            */rustc | rustc | */cargo | cargo | */rustdoc | rustdoc | */clippy-driver | clippy-driver) continue ;;
+            esac
+            echo "process ${pid} ${cmd}"
         done <<<"${procs}"
     } | sort -u
 }
