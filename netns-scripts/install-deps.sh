@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs (with apt, only what is missing) every system tool vpclab and its
 # tests use: ip, ping, curl, dig, iperf3, sshd, ssh, ssh-keygen, sshpass, tcpdump,
-# ethtool, python3 (instances' httpd), aws (the AWS CLI, for the emulated S3 and
-# DynamoDB), chpasswd (instances' passwd --stdin), setsid, ps/pkill (procps),
-# killall/fuser (psmisc), gcc, pkg-config, libc headers.
+# ethtool, python3 (instances' httpd), chpasswd (instances' passwd --stdin),
+# setsid, ps/pkill (procps), killall/fuser (psmisc), gcc, pkg-config, libc headers;
+# then aws, the AWS CLI v1 (for the emulated S3 and DynamoDB), from PyPI with pip:
+# Debian 12's awscli package is the CLI v2 (2.9), and the suite is run with v1.
 # Then checks that cargo is there (it does not install Rust).
 #
 #   netns-scripts/install-deps.sh
@@ -32,7 +33,6 @@ DEPS=(
     "tcpdump:tcpdump"
     "ethtool:ethtool"
     "python3:python3"
-    "aws:awscli"
     "ps:procps"
     "pkill:procps"
     "sysctl:procps"
@@ -122,10 +122,34 @@ restore_service_policy() {
     fi
 }
 
+# The AWS CLI v1 (PyPI's awscli) when there is no `aws`: with python3's pip, into the
+# Python that `python3` is (a pyenv shim makes `aws` a shim too); where that Python is the
+# system's and refuses pip (PEP 668), into a virtual environment under /opt, linked from
+# /usr/local/bin. An `aws` already on PATH is left as it is.
+install_aws_cli() {
+    if have aws; then
+        return 0
+    fi
+    vl_require_root "$@"
+    vl_say "the AWS CLI: pip install awscli (v1)"
+    if ! python3 -m pip install -q awscli; then
+        local venv=/opt/vpclab-awscli
+        if ! { python3 -m venv "${venv}" && "${venv}/bin/pip" install -q awscli; }; then
+            printf 'vpclab: pip install awscli failed: install the AWS CLI v1 by hand (pip install awscli), then run %s again.\n' "$0" >&2
+            exit 1
+        fi
+        ln -sf "${venv}/bin/aws" /usr/local/bin/aws
+    fi
+    hash -r
+    have aws || { printf 'vpclab: pip installed awscli, but no aws is on PATH (%s)\n' "${PATH}" >&2; exit 1; }
+    vl_say "installed: $(aws --version 2>&1)"
+}
+
 main() {
     find_missing
     if [[ ${#MISSING_PKGS[@]} -eq 0 ]]; then
         vl_say "all system tools present"
+        install_aws_cli "$@"
         check_cargo
         return 0
     fi
@@ -184,6 +208,7 @@ main() {
         give_up "still missing after apt-get install."
     fi
     vl_say "installed: ${install[*]}; all system tools present"
+    install_aws_cli "$@"
     check_cargo
 }
 

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::lab::{private_ip, Lab};
+use common::lab::{private_ip, DropKind, Lab};
 use vpclab::model::catalog;
 
 const DEFAULT: &str = "templates/default.yaml";
@@ -38,8 +38,10 @@ fn dig(lab: &Lab, from: &str, args: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// Sends raw bytes to `host:port` (UDP or TCP) and prints what comes back, if anything.
-const RAW: &str = "import socket,sys\nproto,host,port,data=sys.argv[1],sys.argv[2],int(sys.argv[3]),bytes.fromhex(sys.argv[4])\nif proto=='udp':\n  s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(1);s.sendto(data,(host,port))\n  try: print(s.recv(4096).hex())\n  except socket.timeout: print('no answer')\nelse:\n  s=socket.create_connection((host,port),timeout=3);s.sendall(data)\n  try: print(s.recv(4096).decode('latin1'))\n  except socket.timeout: print('no answer')";
+/// Sends raw bytes to `host:port` (UDP or TCP) and prints what comes back within 3 s: the
+/// bytes (hex for UDP, text for TCP), `closed` when a TCP peer closed without a word, or
+/// `no answer`.
+const RAW: &str = "import socket,sys\nproto,host,port,data=sys.argv[1],sys.argv[2],int(sys.argv[3]),bytes.fromhex(sys.argv[4])\nif proto=='udp':\n  s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(3);s.sendto(data,(host,port))\n  try: print(s.recv(4096).hex())\n  except socket.timeout: print('no answer')\nelse:\n  s=socket.create_connection((host,port),timeout=3);s.sendall(data)\n  try: r=s.recv(4096);print(r.decode('latin1') if r else 'closed')\n  except socket.timeout: print('no answer')";
 
 #[test]
 fn amazon_dns_answers_names_as_the_vpc_resolver_does_and_survives_garbage() {
@@ -61,9 +63,11 @@ fn amazon_dns_answers_names_as_the_vpc_resolver_does_and_survives_garbage() {
         assert!(in_cidrs(a, s3.cidrs), "{a} is not in S3's prefix list");
     }
     let ddb = service("ap-northeast-2", "dynamodb");
-    for a in dig(&lab, web1, &["dynamodb.ap-northeast-2.amazonaws.com"]) {
+    let answers = dig(&lab, web1, &["dynamodb.ap-northeast-2.amazonaws.com"]);
+    assert!(!answers.is_empty(), "no answer for DynamoDB");
+    for a in &answers {
         assert!(
-            in_cidrs(&a, ddb.cidrs),
+            in_cidrs(a, ddb.cidrs),
             "{a} is not in DynamoDB's prefix list"
         );
     }
@@ -101,26 +105,28 @@ fn amazon_dns_answers_names_as_the_vpc_resolver_does_and_survives_garbage() {
         vec![web2_ip.clone()]
     );
 
-    // Garbage to the resolver gets no crash: a malformed query is answered FORMERR or
-    // dropped, and the next real query is answered.
+    // Garbage to the resolver gets no crash: a query whose header cannot be read is
+    // dropped, one whose header reads but whose body does not is answered FORMERR, and the
+    // next real query is answered.
     let dns = "20.0.0.2";
-    lab.ok(web1, &["python3", "-c", RAW, "udp", dns, "53", "00ff"]);
-    lab.ok(
-        web1,
-        &[
-            "python3",
-            "-c",
-            RAW,
-            "udp",
-            dns,
-            "53",
-            "abcd0100ffff0000000000000377777700",
-        ],
+    let raw = |proto: &str, hex: &str| lab.ok(web1, &["python3", "-c", RAW, proto, dns, "53", hex]);
+    assert_eq!(
+        raw("udp", "00ff").trim(),
+        "no answer",
+        "two bytes: no header"
     );
-    lab.ok(
-        web1,
-        &["python3", "-c", RAW, "tcp", dns, "53", "0005ffffffffff"],
+    // Id abcd, a query with recursion desired, 65535 questions and the start of one name:
+    // FORMERR (rcode 1) with the same id, RD and RA set (8181), no records.
+    assert_eq!(
+        raw("udp", "abcd0100ffff0000000000000377777700").trim(),
+        "abcd81810000000000000000",
+        "a header and a broken question"
     );
+    // Over TCP, a 5-byte message is no header: dropped, the connection left open.
+    assert_eq!(raw("tcp", "0005ffffffffff").trim(), "no answer");
+    let (code, out) = lab.vpclab(&["status"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(" 1 FORMERR"), "one FORMERR answered:\n{out}");
     assert_eq!(dig(&lab, web1, &[&web2.private_dns_name]), vec![web2_ip]);
 }
 
@@ -223,7 +229,7 @@ fn instance_metadata_v1_and_v2_and_the_regional_services_through_the_endpoint() 
     // The private subnet's route table has the S3 endpoint: S3 answers ping and HTTP,
     // but another region's S3 is not behind this region's endpoint.
     lab.ping_ok(private, "s3.ap-northeast-2.amazonaws.com");
-    lab.ping_fails(private, "s3.us-east-1.amazonaws.com");
+    lab.ping_fails(private, "s3.us-east-1.amazonaws.com", DropKind::NoRoute);
     let s3 = "http://s3.ap-northeast-2.amazonaws.com";
     lab.ok(
         private,
@@ -296,11 +302,10 @@ fn aws_cli() -> String {
     path
 }
 
-/// `aws --endpoint-url http://<service>.ap-northeast-2.amazonaws.com <args>` in `instance`.
-fn aws(lab: &Lab, instance: &str, service: &str, args: &[&str]) -> (i32, String) {
-    let cli = aws_cli();
-    let url = format!("http://{service}.ap-northeast-2.amazonaws.com");
-    let mut cmd = vec![
+/// The command line of `aws --endpoint-url http://<service>.ap-northeast-2.amazonaws.com
+/// <args>`, to run in an instance.
+fn aws_cmd(service: &str, args: &[&str]) -> Vec<String> {
+    let mut cmd: Vec<String> = [
         "env",
         "AWS_ACCESS_KEY_ID=lab",
         "AWS_SECRET_ACCESS_KEY=lab",
@@ -308,11 +313,21 @@ fn aws(lab: &Lab, instance: &str, service: &str, args: &[&str]) -> (i32, String)
         // One attempt: a lab answers at once or not at all.
         "AWS_RETRY_MODE=standard",
         "AWS_MAX_ATTEMPTS=1",
-        &cli,
-        "--endpoint-url",
-        &url,
-    ];
-    cmd.extend_from_slice(args);
+        "AWS_PAGER=",
+    ]
+    .map(String::from)
+    .to_vec();
+    cmd.push(aws_cli());
+    cmd.push("--endpoint-url".into());
+    cmd.push(format!("http://{service}.ap-northeast-2.amazonaws.com"));
+    cmd.extend(args.iter().map(|a| a.to_string()));
+    cmd
+}
+
+/// `aws --endpoint-url http://<service>.ap-northeast-2.amazonaws.com <args>` in `instance`.
+fn aws(lab: &Lab, instance: &str, service: &str, args: &[&str]) -> (i32, String) {
+    let cmd = aws_cmd(service, args);
+    let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
     lab.exec(instance, &cmd)
 }
 
@@ -338,7 +353,7 @@ fn the_seed_walkthrough_s3_through_a_live_endpoint_with_a_policy_and_100_mib() {
     let s3 = "s3.ap-northeast-2.amazonaws.com";
 
     // Before the endpoint: loss from the private subnet; the public one goes by the IGW.
-    lab.ping_fails(private, s3);
+    lab.ping_fails(private, s3, DropKind::NoRoute);
     lab.ping_ok("CloudNetaPublicEC2", s3);
 
     let vpce = lab.create_gateway_endpoint("s3", &["CloudNetaPublicRT", "CloudNetaPrivateRT"]);
@@ -523,10 +538,9 @@ fn dynamodb_through_its_endpoint_only_where_the_route_table_has_it_and_imds_toke
         r#"{"id":{"S":"s1"}}"#,
     ]);
     assert!(out.contains("\"Kim\""), "{out}");
-    // The public subnet's table has no DynamoDB endpoint (and no IGW route now).
-    let (code, out) = aws(
-        &lab,
-        public,
+    // The public subnet's table has no DynamoDB endpoint (and no IGW route now): the CLI's
+    // connection times out (its exit 255, and its words), as the router drops the SYNs.
+    let cmd = aws_cmd(
         "dynamodb",
         &[
             "--cli-connect-timeout",
@@ -537,7 +551,14 @@ fn dynamodb_through_its_endpoint_only_where_the_route_table_has_it_and_imds_toke
             "list-tables",
         ],
     );
-    assert_ne!(code, 0, "{out}");
+    let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    let out = lab.blocked(public, &cmd, &[255], DropKind::NoRoute);
+    assert!(
+        out.contains(
+            "Connect timeout on endpoint URL: \"http://dynamodb.ap-northeast-2.amazonaws.com/\""
+        ),
+        "{out}"
+    );
 
     // IMDSv2 required, live: no token is 401; the token flow still works.
     let md = "http://169.254.169.254/latest/meta-data/instance-id";

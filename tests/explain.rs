@@ -94,6 +94,13 @@ fn case(lab: &Lab, from: &str, to: &str, proto: &str, port: u16, tool: Tool<'_>,
         }
     }
 
+    // What the tool says when the network gave no answer or said no: ping's and `nc -z`'s
+    // 1, curl's 28 (timed out), 7 (refused) or 22 (an HTTP error, as AccessDenied is); never
+    // the code of an error running it or resolving a name (ping's 2, curl's 6, exec's 2).
+    let no: &[i32] = match &tool {
+        Tool::Ping(_) | Tool::Nc(..) => &[1],
+        Tool::Curl(_) => &[7, 22, 28],
+    };
     let cmd: Vec<String> = match tool {
         Tool::Ping(ip) => ["ping", "-c", "2", "-i", "0.2", "-W", "1", ip]
             .map(String::from)
@@ -119,6 +126,11 @@ fn case(lab: &Lab, from: &str, to: &str, proto: &str, port: u16, tool: Tool<'_>,
         if found { "reachable" } else { "unreachable" },
         cmd.join(" "),
         if rc == 0 { "got through" } else { "did not" },
+    );
+    assert!(
+        found || no.contains(&rc),
+        "{what}: the real `{}` in {from} failed with exit {rc}, not the network's no {no:?}:\n{tool_out}",
+        cmd.join(" "),
     );
 }
 

@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::lab::{private_ip, Lab};
+use common::lab::{private_ip, DropKind, Lab};
 
 const SEED2: &str = "templates/seed2-gateway-endpoint.yaml";
 
@@ -47,15 +47,11 @@ fn flow_logs_record_every_interface_as_aws_writes_them() {
 
     lab.ok(public, &["ping", "-c", "3", "-W", "2", &private_ip]);
     // The group admits 22, 80 and ICMP: 8080 is refused.
-    lab.fails(
+    lab.curl_times_out(
         public,
-        &[
-            "curl",
-            "-sS",
-            "-m",
-            "3",
-            &format!("http://{private_ip}:8080/"),
-        ],
+        &format!("http://{private_ip}:8080/"),
+        3,
+        DropKind::SgIngressDenied,
     );
     // Amazon DNS is never logged.
     let _ = lab.exec(
@@ -203,9 +199,11 @@ fn delivered(lab: &Lab, id: &str) -> Vec<String> {
 
 /// `curl` to port 8080 of `ip` from `from`, which the group refuses.
 fn refused_curl(lab: &Lab, from: &str, ip: &str) {
-    lab.fails(
+    lab.curl_times_out(
         from,
-        &["curl", "-sS", "-m", "2", &format!("http://{ip}:8080/")],
+        &format!("http://{ip}:8080/"),
+        2,
+        DropKind::SgIngressDenied,
     );
 }
 

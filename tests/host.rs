@@ -191,11 +191,13 @@ fn tap_has_vnet_header_and_offloads_and_refuses_short_buffers() {
         t.offloads()
     );
     assert!(Path::new("/sys/class/net").join(&name).exists());
-    let k = Command::new("ethtool").args(["-k", &name]).output();
-    if let Ok(k) = k {
-        let text = String::from_utf8_lossy(&k.stdout);
-        assert!(text.contains("tcp-segmentation-offload: on"), "{text}");
-    }
+    let k = Command::new("ethtool")
+        .args(["-k", &name])
+        .output()
+        .expect("ethtool is not installed: netns-scripts/install-deps.sh installs it (apt-get install ethtool)");
+    let text = String::from_utf8_lossy(&k.stdout);
+    assert!(k.status.success(), "ethtool -k {name}: {text}");
+    assert!(text.contains("tcp-segmentation-offload: on"), "{text}");
     let mut small = [0u8; 2048];
     assert_eq!(
         t.read(&mut small).unwrap_err().kind(),
@@ -640,15 +642,31 @@ fn seed2_user_data_changes_only_the_instance_and_sshd_takes_the_password() {
 
     // sshd (restarted by the user-data) takes root's new password; its host key is the
     // instance's own.
-    if Path::new("/usr/sbin/sshd").exists() && Path::new("/usr/bin/sshpass").exists() {
+    for (tool, package) in [
+        ("/usr/sbin/sshd", "openssh-server"),
+        ("/usr/bin/sshpass", "sshpass"),
+    ] {
+        assert!(
+            Path::new(tool).exists(),
+            "{tool} is not installed: netns-scripts/install-deps.sh installs it (apt-get install {package})"
+        );
+    }
+    {
         let (ok, out, err) = sh(&inst, "sshpass -p qwe123 ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=10 -o LogLevel=ERROR root@10.0.1.109 hostname 2>&1 || sshpass -p qwe123 ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR root@127.0.0.1 'hostname; pwd'");
         assert!(ok, "ssh failed: {out} {err}");
         assert!(out.contains("ip-10-0-1-109"), "{out}");
-        let (_, inst_fp, _) = sh(&inst, "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub");
-        if let Ok(host_fp) = Command::new("ssh-keygen")
-            .args(["-lf", "/etc/ssh/ssh_host_ed25519_key.pub"])
-            .output()
-        {
+        let (ok, inst_fp, err) = sh(&inst, "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub");
+        assert!(
+            ok && inst_fp.contains("(ED25519)"),
+            "the instance's host key: {inst_fp} {err}"
+        );
+        // The host's own key, where it has one (an instance could only share an existing one).
+        if Path::new("/etc/ssh/ssh_host_ed25519_key.pub").exists() {
+            let host_fp = Command::new("ssh-keygen")
+                .args(["-lf", "/etc/ssh/ssh_host_ed25519_key.pub"])
+                .output()
+                .expect("ssh-keygen (openssh-client)");
+            assert!(host_fp.status.success(), "{host_fp:?}");
             assert_ne!(
                 inst_fp.as_bytes(),
                 &host_fp.stdout[..],
@@ -658,8 +676,6 @@ fn seed2_user_data_changes_only_the_instance_and_sshd_takes_the_password() {
         let (ok, out, _) = sh(&inst, "service sshd status; systemctl is-active sshd");
         assert!(ok, "{out}");
         assert!(out.contains("active (running)"), "{out}");
-    } else {
-        eprintln!("no sshd or sshpass on this host: ssh part not run (netns-scripts/install-deps.sh installs them)");
     }
     drop(st);
     lab.finish();
@@ -1006,11 +1022,12 @@ echo page > /srv/www/{marker} && echo app > /opt/app/{marker} && echo tool > /us
         "yum install -y httpd && test -d /var/www/html && echo ok",
     );
     assert!(ok && out.ends_with("ok\n"), "{out} {err}");
-    // tcpdump captures (NET_RAW, NET_ADMIN kept).
+    // tcpdump captures (NET_RAW, NET_ADMIN kept): pings until it has captured one (it
+    // exits after one packet), at most its 10 s.
     let (ok, out, err) = sh(
         &inst,
-        "ip link set lo up && (timeout 10 tcpdump -n -c 1 -i lo icmp 2>/dev/null & sleep 1; \
-         ping -c 2 -W 1 127.0.0.1 >/dev/null; wait)",
+        "ip link set lo up && { timeout 10 tcpdump -n -c 1 -i lo icmp 2>/dev/null & t=$!; \
+         while kill -0 $t 2>/dev/null; do ping -c 1 -W 1 127.0.0.1 >/dev/null; done; wait $t; }",
     );
     assert!(
         ok && out.contains("ICMP echo"),

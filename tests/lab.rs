@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::lab::{private_ip, public_ip, Lab};
+use common::lab::{private_ip, public_ip, DropKind, Lab};
 
 const SEED2: &str = "templates/seed2-gateway-endpoint.yaml";
 const ROUTER_LAB: &str = "tests/fixtures/router-lab.yaml";
@@ -16,11 +16,14 @@ fn sha256(path: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Accepts one TCP connection on `port` and prints the peer's address.
-const ACCEPT_ONE: &str = "import socket,sys\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',int(sys.argv[1])));s.listen();s.settimeout(15)\nc,a=s.accept();print(a[0])";
-/// Connects to `host:port` within 3 s; exit 0 if it connected.
-const CONNECT: &str =
-    "import socket,sys\nsocket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=3)";
+/// Prints `listening` once it listens on `port`, then accepts one TCP connection (within
+/// 60 s) and prints the peer's address. Started with [`Lab::serve`].
+const ACCEPT_ONE: &str = "import socket,sys\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',int(sys.argv[1])));s.listen();s.settimeout(60)\nprint('listening',flush=True)\nc,a=s.accept();print(a[0])";
+/// Connects to `host:port` within 3 s: exit 0 if it connected, 3 if it timed out (no answer),
+/// 4 if refused; any other error is Python's exit 1 with its traceback.
+const CONNECT: &str = "import socket,sys\ntry: socket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=3)\nexcept socket.timeout: sys.exit(3)\nexcept ConnectionRefusedError: sys.exit(4)";
+/// [`CONNECT`]'s exit when nothing answered.
+const TIMED_OUT: i32 = 3;
 
 #[test]
 fn seed2_lab_pings_sshes_and_reaches_the_internet_as_aws_does() {
@@ -70,24 +73,16 @@ fn seed2_lab_pings_sshes_and_reaches_the_internet_as_aws_does() {
     );
 
     // The internet sees the public IP; the private instance has no way out.
-    let server = std::thread::spawn({
-        let name = lab.name.clone();
-        move || {
-            common::vpclab(&[
-                "exec", "--name", &name, "internet", "--", "python3", "-c", ACCEPT_ONE, "9000",
-            ])
-        }
-    });
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    let server = lab.serve("internet", &["python3", "-c", ACCEPT_ONE, "9000"], 30);
     lab.ok(public, &["python3", "-c", CONNECT, "203.0.113.10", "9000"]);
-    let (code, seen, err) = server.join().unwrap();
-    assert_eq!(code, 0, "{err}");
+    let (code, seen) = server.finish();
+    assert_eq!(code, 0, "{seen}");
     assert_eq!(
         seen.trim(),
         public_ip(SEED2, public),
         "the internet sees the public IP"
     );
-    lab.ping_fails("CloudNetaPrivateEC2", "203.0.113.10");
+    lab.ping_fails("CloudNetaPrivateEC2", "203.0.113.10", DropKind::NoRoute);
     // And from the internet, the public instance answers on its public IP.
     lab.ping_ok("internet", &public_ip(SEED2, public));
     // `vpclab shell` is a login shell with EC2's prompt (on a pseudo-terminal, by `script`).
@@ -154,17 +149,17 @@ fn security_groups_acls_and_routes_act_on_a_running_lab() {
     let private_ip = private_ip(SEED2, private);
 
     // A server on 80 (allowed) and 8080 (not in the group).
-    for port in ["80", "8080"] {
-        let name = lab.name.clone();
-        std::thread::spawn(move || {
-            common::vpclab(&[
-                "exec", "--name", &name, private, "--", "python3", "-c", ACCEPT_ONE, port,
-            ])
-        });
-    }
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    let serve = |port| lab.serve(private, &["python3", "-c", ACCEPT_ONE, port], 30);
+    let (on80, on8080) = (serve("80"), serve("8080"));
+    let public_private = common::lab::private_ip(SEED2, public);
     lab.ok(public, &["python3", "-c", CONNECT, &private_ip, "80"]);
-    lab.fails(public, &["python3", "-c", CONNECT, &private_ip, "8080"]);
+    assert_eq!(on80.finish(), (0, format!("{public_private}\n")));
+    lab.blocked(
+        public,
+        &["python3", "-c", CONNECT, &private_ip, "8080"],
+        &[TIMED_OUT],
+        DropKind::SgIngressDenied,
+    );
     // The flow log shows the refused SYN, as VPC Flow Logs would, and says why.
     let (code, out) = lab.vpclab(&["flow-logs", "--rejected"]);
     assert_eq!(code, 0, "{out}");
@@ -192,6 +187,7 @@ fn security_groups_acls_and_routes_act_on_a_running_lab() {
     ]);
     assert_eq!(code, 0, "{out}");
     lab.ok(public, &["python3", "-c", CONNECT, &private_ip, "8080"]);
+    assert_eq!(on8080.finish(), (0, format!("{public_private}\n")));
 
     // A network ACL deny entry blocks what the group allows (ICMP here).
     let acl = common::load_file(SEED2).vpcs[0]
@@ -215,7 +211,7 @@ fn security_groups_acls_and_routes_act_on_a_running_lab() {
         "Type=-1,Code=-1",
     ]);
     assert_eq!(code, 0, "{out}");
-    lab.ping_fails(public, &private_ip);
+    lab.ping_fails(public, &private_ip, DropKind::NaclInDenied);
     let (code, out) = lab.vpclab(&[
         "delete-network-acl-entry",
         "--network-acl-id",
@@ -237,7 +233,7 @@ fn security_groups_acls_and_routes_act_on_a_running_lab() {
         "0.0.0.0/0",
     ]);
     assert_eq!(code, 0, "{out}");
-    lab.ping_fails(public, "203.0.113.10");
+    lab.ping_fails(public, "203.0.113.10", DropKind::NoRoute);
     // describe --name reads the running lab, live changes included.
     let routes = |lab: &Lab| {
         let (code, out) = lab.vpclab(&["describe", "route-tables", "CloudNetaPublicRT"]);
@@ -299,7 +295,7 @@ fn a_gateway_endpoint_created_live_takes_effect_at_once() {
     assert_eq!(code, 0, "{out}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v, serde_json::json!({"Unsuccessful": []}));
-    lab.ping_fails(private, s3);
+    lab.ping_fails(private, s3, DropKind::NoRoute);
 
     let (code, out) = lab.vpclab(&[
         "create-vpc-endpoint",
@@ -357,7 +353,7 @@ fn a_gateway_endpoint_created_live_takes_effect_at_once() {
         "--reset-policy",
     ]);
     assert_eq!(code, 0, "{out}");
-    lab.ping_fails(private, s3);
+    lab.ping_fails(private, s3, DropKind::NoRoute);
 
     let (code, out) = lab.vpclab(&[
         "create-vpc-endpoint",
@@ -405,7 +401,19 @@ fn down_after_kill_9_leaves_nothing_and_invalid_templates_create_nothing() {
         .args(["-9", &pid.to_string()])
         .status()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Dead (gone, or a zombie until its parent reaps it) within 10 s.
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|st| st.rsplit(") ").next().is_some_and(|r| !r.starts_with('Z')))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while alive() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the router (pid {pid}) still runs 10 s after kill -9"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let (code, out) = lab.vpclab(&["down"]);
     assert_eq!(code, 0, "{out}");
     assert!(vpclab::host::cleanup::leftovers(&lab.name)
@@ -451,7 +459,8 @@ fn the_control_socket_is_not_stalled_by_slow_clients_and_refuses_oversized_input
             std::thread::sleep(Duration::from_millis(300));
         }
     });
-    std::thread::sleep(Duration::from_millis(100));
+    // No wait for the daemon to take them: it accepts in order, so both are its clients
+    // before the status request below is.
     let t = Instant::now();
     let (code, out) = lab.vpclab(&["status"]);
     let took = t.elapsed();

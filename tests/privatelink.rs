@@ -11,7 +11,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::lab::Lab;
+use common::lab::{DropKind, Lab};
 use serde_json::Value;
 
 const IFACE: &str = "templates/interface-endpoint.yaml";
@@ -210,19 +210,6 @@ fn get_log(lab: &Lab, web: &str) -> Vec<String> {
         .collect()
 }
 
-fn drops(lab: &Lab, reason: &str) -> u64 {
-    let (code, out) = lab.vpclab(&["status"]);
-    assert_eq!(code, 0, "{out}");
-    out.lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            (w.next() == Some("dropped")).then_some(())?;
-            let n: u64 = w.next()?.parse().ok()?;
-            (w.next() == Some(reason)).then_some(n)
-        })
-        .sum()
-}
-
 // ---- seed 1, lab 3: the interface endpoint ----------------------------------------------
 
 #[test]
@@ -287,13 +274,11 @@ fn interface_endpoint_walkthrough_private_dns_toggle_security_group_mtu_and_regi
     let (code, out) = curl(&lab, "PublicEC2", &format!("http://{CFN}/"));
     assert_eq!(code, 0, "{out}");
     assert_eq!(json(&out)["path"], "internet", "{out}");
-    let (code, out) = lab.exec(
+    lab.curl_times_out(
         "PrivateEC2",
-        &["curl", "-sS", "-m", "3", &format!("http://{CFN}/")],
-    );
-    assert_ne!(
-        code, 0,
-        "the private instance reached {CFN} without a path: {out}"
+        &format!("http://{CFN}/"),
+        3,
+        DropKind::NoRoute,
     );
 
     // Private DNS on: the default name is the two private IPs, and works from the private
@@ -350,13 +335,11 @@ fn interface_endpoint_walkthrough_private_dns_toggle_security_group_mtu_and_regi
             "10.0.0.0/16",
         ],
     );
-    let (code, out) = lab.exec(
+    lab.curl_times_out(
         "PrivateEC2",
-        &["curl", "-sS", "-m", "3", &format!("http://{regional}/")],
-    );
-    assert_ne!(
-        code, 0,
-        "the endpoint's group has no rule for port 80, yet: {out}"
+        &format!("http://{regional}/"),
+        3,
+        DropKind::SgIngressDenied,
     );
     let (code, logs) = lab.vpclab(&["flow-logs", "--rejected"]);
     assert_eq!(code, 0, "{logs}");
@@ -405,21 +388,23 @@ fn interface_endpoint_walkthrough_private_dns_toggle_security_group_mtu_and_regi
             "10.0.0.0/16",
         ],
     );
-    let before = drops(&lab, "EndpointMtuExceeded");
+    let before = lab.drops(DropKind::EndpointMtuExceeded);
     lab.ok(
         "PrivateEC2",
         &[
             "ping", "-c", "2", "-i", "0.2", "-W", "2", "-M", "do", "-s", "8000", &ips[1],
         ],
     );
-    lab.fails(
+    lab.blocked(
         "PrivateEC2",
         &[
             "ping", "-c", "2", "-i", "0.2", "-W", "1", "-M", "do", "-s", "8600", &ips[1],
         ],
+        &[1],
+        DropKind::EndpointMtuExceeded,
     );
     assert!(
-        drops(&lab, "EndpointMtuExceeded") >= before + 2,
+        lab.drops(DropKind::EndpointMtuExceeded) >= before + 2,
         "status does not count the two 8600-byte pings as EndpointMtuExceeded"
     );
 
@@ -547,16 +532,9 @@ fn endpoint_service_walkthrough_live_acceptance_balance_logs_health_and_1_gib() 
     );
 
     // pendingAcceptance passes nothing; accepted passes; rejected passes nothing.
-    let refused = |what: &str| {
-        let before = drops(&lab, "EndpointNotAccepted");
-        let (code, out) = lab.exec("MyEC2", &["curl", "-sS", "-m", "2", &url]);
-        assert_ne!(code, 0, "{what} endpoint passed traffic: {out}");
-        assert!(
-            drops(&lab, "EndpointNotAccepted") > before,
-            "{what}: no EndpointNotAccepted drop"
-        );
-    };
-    refused("a pendingAcceptance");
+    // (curl times out: the router drops the SYNs of a pendingAcceptance or rejected endpoint.)
+    let refused = || lab.curl_times_out("MyEC2", &url, 2, DropKind::EndpointNotAccepted);
+    refused();
     let state = |lab: &Lab| endpoint(lab, &vpce)["State"].as_str().unwrap().to_string();
     let accept = verb(
         &lab,
@@ -582,7 +560,7 @@ fn endpoint_service_walkthrough_live_acceptance_balance_logs_health_and_1_gib() 
         ],
     );
     assert_eq!(state(&lab), "rejected");
-    refused("a rejected");
+    refused();
     verb(
         &lab,
         &[

@@ -385,12 +385,33 @@ fn seed2_s3_streams_a_multi_mib_object_through_the_endpoint_in_bounded_memory() 
     put.extend_from_slice(&data);
     let (st, hs, _) = s3_exchange(&mut s, &port, &mut c, &mut now, &put, mtu);
     assert_eq!(st, 200);
-    let md5 = hs.iter().find(|(k, _)| k == "etag").unwrap().1.clone();
+    // S3's ETag of a single-part upload: the MD5 of the data, in quotes.
+    let md5 = {
+        use md5::{Digest as _, Md5};
+        let hex: String = Md5::digest(&data)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("\"{hex}\"")
+    };
+    assert_eq!(
+        hs.iter()
+            .find(|(k, _)| k == "etag")
+            .map(|(_, v)| v.as_str()),
+        Some(md5.as_str()),
+        "the PUT's ETag"
+    );
 
     let get = format!("GET /stream/obj HTTP/1.1\r\n{host}\r\n");
     let (st, hs, body) = s3_exchange(&mut s, &port, &mut c, &mut now, get.as_bytes(), mtu);
     assert_eq!(st, 200);
-    assert_eq!(hs.iter().find(|(k, _)| k == "etag").unwrap().1, md5);
+    assert_eq!(
+        hs.iter()
+            .find(|(k, _)| k == "etag")
+            .map(|(_, v)| v.as_str()),
+        Some(md5.as_str()),
+        "the GET's ETag"
+    );
     assert!(body == data, "the object comes back byte for byte");
 
     let get = format!("GET /stream/obj HTTP/1.1\r\n{host}Range: bytes=4194300-4194310\r\n\r\n");

@@ -1147,15 +1147,21 @@ proptest! {
     }
 }
 
-/// The real AWS CLI against the handler behind a throwaway HTTP server on 127.0.0.1.
+/// The real AWS CLI (v1, as `netns-scripts/install-deps.sh` installs it) against the handler
+/// behind a throwaway HTTP server on 127.0.0.1.
 #[test]
-#[ignore = "needs the aws CLI (v1); run with: cargo test --lib services::dynamodb -- --ignored"]
 fn the_aws_cli_works_against_the_handler() {
     use std::io::{Read as _, Write as _};
     use std::net::TcpListener;
     use std::process::Command;
     use std::time::{Duration, Instant};
 
+    let version = Command::new("aws").arg("--version").output();
+    assert!(
+        version.as_ref().is_ok_and(|o| o.status.success()),
+        "the AWS CLI is missing ({version:?}): run netns-scripts/install-deps.sh, which \
+         installs it (pip install awscli)"
+    );
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     listener.set_nonblocking(true).unwrap();
@@ -1210,6 +1216,7 @@ fn the_aws_cli_works_against_the_handler() {
             .env("AWS_MAX_ATTEMPTS", "1")
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_PAGER", "")
             .output()
             .expect("the aws CLI runs");
         let text = String::from_utf8_lossy(&out.stdout).into_owned()
