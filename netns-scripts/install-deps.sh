@@ -3,7 +3,8 @@
 # tests use: ip, ping, curl, dig, iperf3, sshd, ssh, ssh-keygen, sshpass, tcpdump,
 # ethtool, python3 (instances' httpd), aws (the AWS CLI, for the emulated S3 and
 # DynamoDB), chpasswd (instances' passwd --stdin), setsid, ps/pkill (procps),
-# killall/fuser (psmisc), gcc, pkg-config, libc headers.
+# killall/fuser (psmisc), gcc, pkg-config, libc headers, libpcap's headers and library
+# (the build links libpcap: `vpclab capture --filter` compiles filters with it).
 # Then checks that cargo is there (it does not install Rust).
 #
 #   netns-scripts/install-deps.sh
@@ -45,6 +46,8 @@ DEPS=(
     "gcc:gcc"
     "pkg-config:pkg-config|pkgconf"
     "/usr/include/stdio.h:libc6-dev"
+    "/usr/include/pcap/pcap.h:libpcap-dev"
+    "/usr/share/doc/libpcap0.8/copyright:libpcap0.8|libpcap0.8t64"
 )
 
 have() {
