@@ -34,6 +34,8 @@ use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
+use super::capture::{CaptureTap, Capturing};
+
 use crate::dataplane::flowlog::FlowEntry;
 use crate::dataplane::packet::parse_ipv4;
 use crate::dataplane::router::{Router, Sink};
@@ -140,6 +142,10 @@ pub enum Command {
     /// Send the router's current snapshot back (the one holder of it; the daemon borrows it
     /// to name ports and to build the next one on it).
     Snapshot(Sender<Arc<Snapshot>>),
+    /// Start a capture (`vpclab capture`); the loop says when it is in place.
+    Capture(CaptureTap, Sender<()>),
+    /// End capture `id` (its client is gone).
+    EndCapture(u64),
     /// Return from [`EventLoop::run`].
     Stop,
 }
@@ -190,6 +196,8 @@ struct Core<S> {
     /// Flow-log entries drained from the router on each tick, oldest first, at most
     /// [`FLOW_HISTORY`].
     flow_history: VecDeque<FlowEntry>,
+    /// Packet captures; `None` (the packet path's one branch) when no one captures.
+    capture: Option<Box<Capturing>>,
 }
 
 /// Flow-log entries kept for `flow-logs` and the lab's flow logs (the oldest go first).
@@ -373,6 +381,7 @@ impl<S: ServiceSide> EventLoop<S> {
                 spread: Spread::new(1),
                 health_seen: None,
                 flow_history: VecDeque::new(),
+                capture: None,
             },
             taps,
             extra: Vec::new(),
@@ -655,7 +664,18 @@ impl<S: ServiceSide> Core<S> {
             tx_errors: &mut self.stats.tx_errors,
             defer: defer.map(|(d, own)| (d, &mut self.spread, own)),
         };
-        self.router.process(now, port, frame, &mut out);
+        match self.capture.as_deref_mut() {
+            None => {
+                self.router.process(now, port, frame, &mut out);
+            }
+            Some(cap) => {
+                let hdr = self.router.hdr_size();
+                cap.process(&mut self.router, now, port, frame, &mut out, hdr);
+                if cap.is_empty() {
+                    self.capture = None;
+                }
+            }
+        }
     }
 
     /// Hands queued packets to the services and their answers to the router, until quiet.
@@ -761,6 +781,18 @@ impl<S: ServiceSide> Core<S> {
                     self.drain_flows();
                     let evicted = self.router.flow_table().evicted();
                     let _ = reply.send((self.flow_history.iter().copied().collect(), evicted));
+                }
+                Ok(Command::Capture(tap, ready)) => {
+                    self.capture.get_or_insert_with(Box::default).add(tap);
+                    let _ = ready.send(());
+                }
+                Ok(Command::EndCapture(id)) => {
+                    if let Some(cap) = self.capture.as_deref_mut() {
+                        cap.remove(id);
+                        if cap.is_empty() {
+                            self.capture = None;
+                        }
+                    }
                 }
                 Ok(Command::Stop) | Err(TryRecvError::Disconnected) => return false,
                 Err(TryRecvError::Empty) => return true,

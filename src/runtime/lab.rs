@@ -33,22 +33,24 @@ use std::time::{Duration, Instant as StdInstant};
 
 use thiserror::Error;
 
+use super::capture::{self, CaptureStream};
 use super::eventloop::{Command, EventLoop, FrameIo};
 use super::services::LabServices;
+use crate::control::capture::{port_name, resolve_target, CapturePort};
 use crate::control::client::control_socket;
 use crate::control::describe::{describe, resolve};
 use crate::control::flowlogs::{aggregate, FlowSample, Format};
 use crate::control::protocol::{PortStatus, Recipe, Request, Response, Status};
 use crate::dataplane::flowlog::FlowDirection;
 use crate::dataplane::router::{Config, Router};
-use crate::dataplane::topology::{PortKind, ServicePort, Snapshot, INTERNET_GATEWAY_IP};
+use crate::dataplane::topology::{PortId, PortKind, Snapshot, INTERNET_GATEWAY_IP};
 use crate::dataplane::verdict::{DropKind, FlowAction};
 use crate::host::instance::{Instance, InstanceSpec};
 use crate::host::link::{EthConfig, LinkDrops};
 use crate::host::state::{LabState, Resource};
 use crate::host::tap::Tap;
 use crate::host::{cleanup, keys, names, signals};
-use crate::model::{catalog, cidr, EniOwner, Lab};
+use crate::model::{catalog, cidr, Lab};
 
 /// The name of the emulated internet's namespace (`vl-<lab>-internet`).
 pub const INTERNET: &str = "internet";
@@ -399,16 +401,9 @@ fn bring_up_and_serve(
         .name("vpclab-router".into())
         .spawn(move || event_loop.run())
         .map_err(RuntimeError::Router)?;
-    let wake = Arc::new(Mutex::new(wake_w));
-    let send = {
-        let tx = tx.clone();
-        let wake = Arc::clone(&wake);
-        move |c: Command| {
-            let _ = tx.send(c);
-            if let Ok(w) = wake.lock() {
-                let _ = nix::unistd::write(&*w, &[1]);
-            }
-        }
+    let send = LoopSender {
+        tx: tx.clone(),
+        wake: Arc::new(Mutex::new(wake_w)),
     };
 
     // Boot: sshd, then user data (which may restart it), as on EC2.
@@ -449,7 +444,7 @@ fn bring_up_and_serve(
             .map(|o| o.status.success())
             .unwrap_or(false);
         if !ok {
-            send(Command::Stop);
+            send.send(Command::Stop);
             let _ = loop_thread.join();
             return Err(RuntimeError::Unreachable(m.name.clone(), m.gateway));
         }
@@ -478,7 +473,9 @@ fn bring_up_and_serve(
         loop_epoch_secs,
         recipe,
         name: name.to_string(),
-        send: Box::new(send),
+        send,
+        captures: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+        next_capture: 1,
         started,
         failures,
         stop: Arc::clone(&stop),
@@ -492,7 +489,7 @@ fn bring_up_and_serve(
     // Each client is read on a thread of its own, with a size limit and a deadline for the
     // whole request; this thread handles whole requests one at a time, so a slow or idle
     // client delays nobody.
-    let (req_tx, req_rx) = mpsc::channel::<(Request, mpsc::Sender<Response>)>();
+    let (req_tx, req_rx) = mpsc::channel::<(Request, mpsc::Sender<Reply>)>();
     let clients = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     while !stop.load(Ordering::SeqCst) && !signals::stop_requested() && !loop_thread.is_finished() {
         while let Ok((conn, _)) = listener.accept() {
@@ -503,7 +500,7 @@ fn bring_up_and_serve(
         }
         daemon.deliver_flow_logs();
     }
-    (daemon.send)(Command::Stop);
+    daemon.send.send(Command::Stop);
     let _ = std::fs::remove_file(&sock);
     match loop_thread.join() {
         Ok(Ok(())) => Ok(()),
@@ -590,7 +587,11 @@ struct Daemon {
     loop_epoch_secs: u64,
     recipe: Recipe,
     name: String,
-    send: Box<dyn Fn(Command)>,
+    send: LoopSender,
+    /// Captures being streamed (at most [`MAX_CAPTURES`]).
+    captures: Arc<std::sync::atomic::AtomicUsize>,
+    /// The next capture's id.
+    next_capture: u64,
     started: StdInstant,
     failures: Vec<(String, String)>,
     stop: Arc<AtomicBool>,
@@ -634,12 +635,92 @@ const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 /// Clients read at once; more are answered with an error at once.
 const MAX_CLIENTS: usize = 32;
 
+/// Captures streamed at once; more are refused with an error (each holds a client thread).
+const MAX_CAPTURES: usize = 8;
+
+/// The event loop's command channel and wake-up pipe: what any thread uses to ask the loop
+/// something.
+#[derive(Clone)]
+struct LoopSender {
+    tx: mpsc::Sender<Command>,
+    wake: Arc<Mutex<std::os::fd::OwnedFd>>,
+}
+
+impl LoopSender {
+    fn send(&self, c: Command) {
+        let _ = self.tx.send(c);
+        if let Ok(w) = self.wake.lock() {
+            let _ = nix::unistd::write(&*w, &[1]);
+        }
+    }
+}
+
+/// The daemon's answer to a client's request.
+enum Reply {
+    /// One response line.
+    Answer(Response),
+    /// A capture in place: the client's thread streams it.
+    Capture(Box<Streaming>),
+}
+
+/// A capture handed to the client's thread.
+struct Streaming {
+    stream: CaptureStream,
+    /// The captured ports and their names, in the order announced.
+    ports: Vec<(PortId, String)>,
+    /// Every port's name, by port index (for the comments).
+    names: Vec<String>,
+    /// To end the capture in the loop when the client is gone.
+    send: LoopSender,
+    /// The daemon's count of captures (this one is in it).
+    captures: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Streaming {
+    /// Announces the capture on `conn` and streams it until the client or the loop is gone;
+    /// then the loop drops it.
+    fn run(self, conn: &UnixStream) {
+        let ports = self
+            .ports
+            .iter()
+            .map(|(p, name)| CapturePort {
+                port: p.0,
+                name: name.clone(),
+            })
+            .collect();
+        let started = Response::CaptureStarted { ports };
+        let mut ok = false;
+        if let Ok(mut text) = serde_json::to_string(&started) {
+            text.push('\n');
+            ok = (&*conn).write_all(text.as_bytes()).is_ok();
+        }
+        if ok {
+            // A slow reader blocks this thread only: the loop drops what does not fit in the
+            // capture's queue, and counts it.
+            let _ = conn.set_write_timeout(None);
+            let ifaces: Vec<PortId> = self.ports.iter().map(|(p, _)| *p).collect();
+            let names = &self.names;
+            let name = |p: PortId| {
+                names
+                    .get(p.ix())
+                    .cloned()
+                    .unwrap_or_else(|| format!("port {}", p.0))
+            };
+            let mut w = conn;
+            capture::serve(&mut w, &self.stream, &ifaces, &name);
+        }
+        self.send.send(Command::EndCapture(self.stream.id));
+        self.captures.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Serves one control-socket client on a thread of its own: reads its request line (at most
 /// [`MAX_REQUEST`] bytes within [`REQUEST_DEADLINE`]), hands the request to the daemon's
-/// thread, and writes the answer (or the reason the request was refused).
+/// thread, and writes the answer (or the reason the request was refused); a capture is
+/// streamed on this thread until the client closes it.
 fn client(
     conn: UnixStream,
-    requests: mpsc::Sender<(Request, mpsc::Sender<Response>)>,
+    requests: mpsc::Sender<(Request, mpsc::Sender<Reply>)>,
     clients: Arc<std::sync::atomic::AtomicUsize>,
 ) {
     let answer = |conn: &UnixStream, response: &Response| {
@@ -665,24 +746,27 @@ fn client(
     let spawned = std::thread::Builder::new()
         .name("vpclab-client".into())
         .spawn(move || {
-            let response = match read_request(&conn) {
-                Err(message) => Response::Error { message },
+            let reply = match read_request(&conn) {
+                Err(message) => Reply::Answer(Response::Error { message }),
                 Ok(line) => match serde_json::from_str::<Request>(&line) {
-                    Err(e) => Response::Error {
+                    Err(e) => Reply::Answer(Response::Error {
                         message: format!("bad request: {e}"),
-                    },
+                    }),
                     Ok(req) => {
                         let (tx, rx) = mpsc::channel();
                         match requests.send((req, tx)).ok().and_then(|()| rx.recv().ok()) {
                             Some(r) => r,
-                            None => Response::Error {
+                            None => Reply::Answer(Response::Error {
                                 message: "the lab's daemon is stopping".into(),
-                            },
+                            }),
                         }
                     }
                 },
             };
-            answer(&conn, &response);
+            match reply {
+                Reply::Answer(response) => answer(&conn, &response),
+                Reply::Capture(streaming) => streaming.run(&conn),
+            }
             clients.fetch_sub(1, Ordering::SeqCst);
         });
     if spawned.is_err() {
@@ -759,8 +843,56 @@ fn commit_change<E: std::fmt::Display>(
 }
 
 impl Daemon {
-    fn handle(&mut self, req: Request) -> Response {
+    fn handle(&mut self, req: Request) -> Reply {
         match req {
+            Request::Capture { target } => match self.capture(&target) {
+                Ok(s) => Reply::Capture(Box::new(s)),
+                Err(message) => Reply::Answer(Response::Error { message }),
+            },
+            other => Reply::Answer(self.answer(other)),
+        }
+    }
+
+    /// Puts a capture of `target` in place in the loop.
+    fn capture(&mut self, target: &str) -> Result<Streaming, String> {
+        if self.captures.load(Ordering::SeqCst) >= MAX_CAPTURES {
+            return Err(format!(
+                "lab {} has {MAX_CAPTURES} captures running already: end one (Ctrl-C) and try again",
+                self.name
+            ));
+        }
+        let snap = self
+            .snapshot()
+            .map_err(|_| "the router did not answer".to_string())?;
+        let ports = resolve_target(&self.lab, &snap, target)?;
+        let ids: Vec<PortId> = ports.iter().map(|(p, _)| *p).collect();
+        let id = self.next_capture;
+        self.next_capture += 1;
+        let (tap, stream) = capture::channel(id, &ids, capture::QUEUE_FRAMES, capture::QUEUE_BYTES);
+        let (tx, rx) = mpsc::channel();
+        self.send.send(Command::Capture(tap, tx));
+        rx.recv_timeout(Duration::from_secs(2))
+            .map_err(|_| "the router did not answer".to_string())?;
+        self.captures.fetch_add(1, Ordering::SeqCst);
+        let names = snap
+            .ports
+            .iter()
+            .map(|p| port_name(&self.lab, &p.kind))
+            .collect();
+        Ok(Streaming {
+            stream,
+            ports,
+            names,
+            send: self.send.clone(),
+            captures: Arc::clone(&self.captures),
+        })
+    }
+
+    fn answer(&mut self, req: Request) -> Response {
+        match req {
+            Request::Capture { .. } => Response::Error {
+                message: "a capture is streamed, not answered".into(),
+            },
             Request::Status => self.status(),
             Request::Describe { what, filter } => match resolve(&self.lab, what, &filter) {
                 Ok(ids) => Response::Json {
@@ -785,7 +917,8 @@ impl Daemon {
                     |next, prev| Snapshot::build(next, Some(prev)),
                 ) {
                     Ok((value, built)) => {
-                        (self.send)(Command::Install(built, Arc::clone(&self.lab)));
+                        self.send
+                            .send(Command::Install(built, Arc::clone(&self.lab)));
                         Response::Json { value }
                     }
                     Err(r) => *r,
@@ -820,7 +953,7 @@ impl Daemon {
             },
         };
         let (tx, rx) = mpsc::channel();
-        (self.send)(Command::TargetHealth(tx));
+        self.send.send(Command::TargetHealth(tx));
         let Ok(all) = rx.recv_timeout(Duration::from_secs(2)) else {
             return Response::Error {
                 message: "the router did not answer".into(),
@@ -871,7 +1004,7 @@ impl Daemon {
             Err(r) => return *r,
         };
         let (tx, rx) = mpsc::channel();
-        (self.send)(Command::FlowLog(tx));
+        self.send.send(Command::FlowLog(tx));
         let Ok(records) = rx.recv_timeout(Duration::from_secs(2)) else {
             return Response::Error {
                 message: "the router did not answer".into(),
@@ -914,7 +1047,7 @@ impl Daemon {
             Err(r) => return *r,
         };
         let (tx, rx) = mpsc::channel();
-        (self.send)(Command::FlowEntries(tx));
+        self.send.send(Command::FlowEntries(tx));
         let Ok((entries, skipped)) = rx.recv_timeout(Duration::from_secs(2)) else {
             return Response::Error {
                 message: "the router did not answer".into(),
@@ -1047,7 +1180,7 @@ impl Daemon {
     /// The router's current snapshot (the router holds it; the daemon borrows it).
     fn snapshot(&self) -> Result<Arc<Snapshot>, Box<Response>> {
         let (tx, rx) = mpsc::channel();
-        (self.send)(Command::Snapshot(tx));
+        self.send.send(Command::Snapshot(tx));
         rx.recv_timeout(Duration::from_secs(2)).map_err(|_| {
             Box::new(Response::Error {
                 message: "the router did not answer".into(),
@@ -1061,7 +1194,7 @@ impl Daemon {
             Err(r) => return *r,
         };
         let (tx, rx) = mpsc::channel();
-        (self.send)(Command::Counters(tx));
+        self.send.send(Command::Counters(tx));
         let Ok(report) = rx.recv_timeout(Duration::from_secs(2)) else {
             return Response::Error {
                 message: "the router did not answer".into(),
@@ -1115,35 +1248,6 @@ impl Daemon {
             workers: self.workers,
             worker_frames: report.worker_frames,
         })
-    }
-}
-
-fn port_name(lab: &Lab, kind: &PortKind) -> String {
-    match kind {
-        PortKind::Eni(e) => {
-            let owner = lab.eni(e).map(|eni| match &eni.owner {
-                EniOwner::Instance(i) => lab
-                    .instance(i)
-                    .map(instance_name)
-                    .unwrap_or_else(|| i.to_string()),
-                EniOwner::InterfaceEndpoint(v) => v.to_string(),
-                EniOwner::LoadBalancer(a) => a.clone(),
-            });
-            format!("{e} ({})", owner.unwrap_or_default())
-        }
-        PortKind::Internet => "internet".into(),
-        PortKind::Service(ServicePort::Region) => "region services".into(),
-        PortKind::Service(ServicePort::GatewayEndpoint { vpce }) => {
-            format!("{vpce} (gateway endpoint)")
-        }
-        PortKind::Service(ServicePort::AmazonProvided { vpc }) => {
-            format!("{vpc} (Amazon DNS, metadata)")
-        }
-        PortKind::Service(ServicePort::InterfaceEndpoint { vpce }) => {
-            format!("{vpce} (interface endpoint service)")
-        }
-        PortKind::Service(ServicePort::LoadBalancer { arn }) => format!("{arn} (health checks)"),
-        PortKind::Service(ServicePort::InternetDns) => "internet DNS resolver".into(),
     }
 }
 
