@@ -27,7 +27,8 @@
 use std::borrow::Cow;
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
@@ -218,6 +219,9 @@ fn capture(a: &CaptureArgs) -> Result<(), CaptureError> {
             }
         }
     };
+    if end != End::LabStopped {
+        dropped = dropped.max(drops_so_far(&mut conn, &mut decoder, &mut chunk));
+    }
     let why = match end {
         End::Count => "the count was reached",
         End::Signal => "stopped",
@@ -232,6 +236,40 @@ fn capture(a: &CaptureArgs) -> Result<(), CaptureError> {
     );
     Ok(())
 }
+
+/// The daemon's drop count as of now: the records still on their way are read (and not
+/// written) until an idle record says the daemon's queue is empty, for at most
+/// [`DRAIN`]; what the last one read says.
+fn drops_so_far(conn: &mut UnixStream, decoder: &mut Decoder, chunk: &mut [u8]) -> u64 {
+    let deadline = Instant::now() + DRAIN;
+    let mut dropped = 0;
+    while Instant::now() < deadline {
+        loop {
+            match decoder.next_record() {
+                Ok(Some(Record::Idle { dropped: d })) => return d,
+                Ok(Some(Record::Packet(p))) => dropped = p.dropped,
+                Ok(None) => break,
+                Err(_) => return dropped,
+            }
+        }
+        match conn.read(chunk) {
+            Ok(0) => return dropped,
+            Ok(n) => decoder.push(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => return dropped,
+        }
+    }
+    dropped
+}
+
+/// How long [`drops_so_far`] reads at most.
+const DRAIN: Duration = Duration::from_secs(2);
 
 fn is_reader_gone(e: &std::io::Error) -> bool {
     matches!(
