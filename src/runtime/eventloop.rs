@@ -23,6 +23,9 @@
 //!   between two frames, report counters, stop.
 //! - A TAP whose write fails (its queue full, `EAGAIN`) loses the frame, counted in
 //!   [`LoopStats::tx_errors`], as a congested link would.
+//! - Packet captures ([`Command::Capture`], `runtime::capture`) are one `Option` in the
+//!   shared state: with none, a frame pays that one branch; with one, the frames of watched
+//!   ports are copied into the capture's bounded queue, never waited on.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
