@@ -182,18 +182,40 @@ fn capture_writes_pcapng_that_tcpdump_reads_with_the_routers_verdicts() {
     let f1 = dir.0.join("ping.pcapng");
     let cap = Capture::start(vpclab_capture(
         &lab,
-        &[PRIVATE, "-w", f1.to_str().unwrap(), "--filter", "icmp", "--count", "4"],
+        &[
+            PRIVATE,
+            "-w",
+            f1.to_str().unwrap(),
+            "--filter",
+            "icmp",
+            "--count",
+            "4",
+        ],
     ));
-    lab.ok(PUBLIC, &["ping", "-c", "2", "-i", "0.2", "-W", "2", &private_ip]);
+    lab.ok(
+        PUBLIC,
+        &["ping", "-c", "2", "-i", "0.2", "-W", "2", &private_ip],
+    );
     let (status, err) = cap.wait();
     assert!(status.success(), "{err}");
-    assert!(err.contains("4 packets captured (the count was reached)"), "{err}");
+    assert!(
+        err.contains("4 packets captured (the count was reached)"),
+        "{err}"
+    );
     let lines = tcpdump(&f1);
     assert_eq!(lines.len(), 4, "{lines:#?}");
     let request = format!("IP {public_ip} > {private_ip}: ICMP echo request");
     let reply = format!("IP {private_ip} > {public_ip}: ICMP echo reply");
-    assert_eq!(lines.iter().filter(|l| l.contains(&request)).count(), 2, "{lines:#?}");
-    assert_eq!(lines.iter().filter(|l| l.contains(&reply)).count(), 2, "{lines:#?}");
+    assert_eq!(
+        lines.iter().filter(|l| l.contains(&request)).count(),
+        2,
+        "{lines:#?}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.contains(&reply)).count(),
+        2,
+        "{lines:#?}"
+    );
     let (names, packets) = blocks(&f1);
     assert_eq!(names.len(), 1, "{names:?}");
     assert!(
@@ -206,11 +228,20 @@ fn capture_writes_pcapng_that_tcpdump_reads_with_the_routers_verdicts() {
         let out = format!("out to {}: forwarded from eni-", names[0]);
         let inn = format!("in from {}: forwarded to eni-", names[0]);
         match flags {
-            2 => assert!(comment.starts_with(&out) && comment.contains(local), "{comment}"),
-            1 => assert!(comment.starts_with(&inn) && comment.contains(local), "{comment}"),
+            2 => assert!(
+                comment.starts_with(&out) && comment.contains(local),
+                "{comment}"
+            ),
+            1 => assert!(
+                comment.starts_with(&inn) && comment.contains(local),
+                "{comment}"
+            ),
             other => panic!("direction flags {other}: {comment}"),
         }
-        assert!(comment.contains(&format!("({PUBLIC}) by rtb-")), "{comment}");
+        assert!(
+            comment.contains(&format!("({PUBLIC}) by rtb-")),
+            "{comment}"
+        );
     }
 
     // 2. --filter 'tcp port 80' while a ping and a connection to port 80 (refused by the
@@ -218,7 +249,15 @@ fn capture_writes_pcapng_that_tcpdump_reads_with_the_routers_verdicts() {
     let f2 = dir.0.join("http.pcapng");
     let cap = Capture::start(vpclab_capture(
         &lab,
-        &[PRIVATE, "-w", f2.to_str().unwrap(), "--filter", "tcp port 80", "--count", "2"],
+        &[
+            PRIVATE,
+            "-w",
+            f2.to_str().unwrap(),
+            "--filter",
+            "tcp port 80",
+            "--count",
+            "2",
+        ],
     ));
     let mut ping = Command::new(env!("CARGO_BIN_EXE_vpclab"))
         .args(["exec", "--name", &lab.name, PUBLIC, "--"])
@@ -227,7 +266,10 @@ fn capture_writes_pcapng_that_tcpdump_reads_with_the_routers_verdicts() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _ = lab.exec(PUBLIC, &["curl", "-sS", "-m", "3", &format!("http://{private_ip}/")]);
+    let _ = lab.exec(
+        PUBLIC,
+        &["curl", "-sS", "-m", "3", &format!("http://{private_ip}/")],
+    );
     let (status, err) = cap.wait();
     let _ = ping.wait();
     assert!(status.success(), "{err}");
@@ -239,7 +281,10 @@ fn capture_writes_pcapng_that_tcpdump_reads_with_the_routers_verdicts() {
             .all(|l| l.contains(": Flags [") && (l.contains(&format!("{private_ip}.80")))),
         "only TCP port 80: {lines:#?}"
     );
-    assert!(lines[0].contains(&format!("> {private_ip}.80: Flags [S]")), "{lines:#?}");
+    assert!(
+        lines[0].contains(&format!("> {private_ip}.80: Flags [S]")),
+        "{lines:#?}"
+    );
     assert!(lines[1].contains("Flags [R"), "{lines:#?}");
 
     // 3. A connection the security group refuses (8080): captured where it came in, marked
@@ -247,19 +292,40 @@ fn capture_writes_pcapng_that_tcpdump_reads_with_the_routers_verdicts() {
     let f3 = dir.0.join("dropped.pcapng");
     let cap = Capture::start(vpclab_capture(
         &lab,
-        &[PUBLIC, "-w", f3.to_str().unwrap(), "--filter", "tcp dst port 8080", "--count", "1"],
+        &[
+            PUBLIC,
+            "-w",
+            f3.to_str().unwrap(),
+            "--filter",
+            "tcp dst port 8080",
+            "--count",
+            "1",
+        ],
     ));
-    lab.fails(PUBLIC, &["curl", "-sS", "-m", "2", &format!("http://{private_ip}:8080/")]);
+    lab.fails(
+        PUBLIC,
+        &[
+            "curl",
+            "-sS",
+            "-m",
+            "2",
+            &format!("http://{private_ip}:8080/"),
+        ],
+    );
     let (status, err) = cap.wait();
     assert!(status.success(), "{err}");
     let lines = tcpdump(&f3);
-    assert!(lines.len() == 1 && lines[0].contains(".8080: Flags [S]"), "{lines:#?}");
+    assert!(
+        lines.len() == 1 && lines[0].contains(".8080: Flags [S]"),
+        "{lines:#?}"
+    );
     let (_, packets) = blocks(&f3);
     let (_, comment, flags) = &packets[0];
     assert_eq!(*flags, 1, "in from the public instance");
     assert!(
-        comment.contains(&format!("({PUBLIC}): dropped: SgIngressDenied (no inbound rule of eni-"))
-            && comment.contains(&format!("({private_ip}; security groups sg-")),
+        comment.contains(&format!(
+            "({PUBLIC}): dropped: SgIngressDenied (no inbound rule of eni-"
+        )) && comment.contains(&format!("({private_ip}; security groups sg-")),
         "{comment}"
     );
 
@@ -280,7 +346,10 @@ fn capture_writes_pcapng_that_tcpdump_reads_with_the_routers_verdicts() {
     let (status, err) = cap.wait();
     let printed = reader.join().unwrap();
     assert!(status.success(), "{err}");
-    assert!(printed.contains(&request) && printed.contains(&reply), "{printed}\n{err}");
+    assert!(
+        printed.contains(&request) && printed.contains(&reply),
+        "{printed}\n{err}"
+    );
     assert!(err.contains("2 packets captured"), "{err}");
 
     // 5. A reader that stops reading: the lab does not wait for it (iperf3 runs its course),
@@ -290,7 +359,10 @@ fn capture_writes_pcapng_that_tcpdump_reads_with_the_routers_verdicts() {
     cmd.stdout(Stdio::piped());
     let mut cap = Capture::start(cmd);
     let stuck: ChildStdout = cap.child.stdout.take().unwrap();
-    let out = lab.ok(PUBLIC, &["iperf3", "-c", &private_ip, "-p", "80", "-t", "2"]);
+    let out = lab.ok(
+        PUBLIC,
+        &["iperf3", "-c", &private_ip, "-p", "80", "-t", "2"],
+    );
     assert!(out.contains("receiver"), "{out}");
     drop(stuck);
     let (status, err) = cap.wait();
@@ -302,11 +374,17 @@ fn capture_writes_pcapng_that_tcpdump_reads_with_the_routers_verdicts() {
         .and_then(|s| s.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no drop count in:\n{err}"));
-    assert!(dropped > 0, "a reader that read nothing of 2 s of iperf3 lost packets:\n{err}");
+    assert!(
+        dropped > 0,
+        "a reader that read nothing of 2 s of iperf3 lost packets:\n{err}"
+    );
     lab.ping_ok(PUBLIC, &private_ip);
 
     // 6. An unknown target: exit 2, naming it and what is capturable.
     let (code, out) = lab.vpclab(&["capture", "web9", "-w", "/dev/null"]);
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("no instance 'web9'") && out.contains("Capturable: "), "{out}");
+    assert!(
+        out.contains("no instance 'web9'") && out.contains("Capturable: "),
+        "{out}"
+    );
 }

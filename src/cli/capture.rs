@@ -26,8 +26,8 @@
 
 use std::borrow::Cow;
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
 use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
