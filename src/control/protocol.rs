@@ -133,6 +133,9 @@ pub struct Status {
     /// Frames each worker has read from its queues.
     #[serde(default)]
     pub worker_frames: Vec<u64>,
+    /// Packet captures running in the router (`vpclab capture`).
+    #[serde(default)]
+    pub captures: usize,
 }
 
 /// The daemon's answer.

@@ -206,6 +206,11 @@ impl Capturing {
         self.taps.retain(|t| t.id != id);
     }
 
+    /// Captures in place.
+    pub fn len(&self) -> usize {
+        self.taps.len()
+    }
+
     /// No capture left.
     pub fn is_empty(&self) -> bool {
         self.taps.is_empty()

@@ -127,6 +127,8 @@ pub struct Report {
     pub services: Vec<String>,
     /// Frames each worker read (one entry per worker).
     pub worker_frames: Vec<u64>,
+    /// Captures in the loop.
+    pub captures: usize,
 }
 
 /// What the loop is asked to do.
@@ -769,6 +771,7 @@ impl<S: ServiceSide> Core<S> {
                         stats: self.stats,
                         services: self.services.summary(),
                         worker_frames: self.worker_frames.clone(),
+                        captures: self.capture.as_deref().map_or(0, Capturing::len),
                     });
                 }
                 Ok(Command::TargetHealth(reply)) => {

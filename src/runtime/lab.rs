@@ -12,7 +12,8 @@
 //!   returned; nothing half-built is left.
 //! - The control socket (`control.sock`, mode 0600) serves [`Request`]s: status and
 //!   counters, `describe` of the running lab, live changes (applied to the lab model, then a
-//!   new router snapshot is swapped in), and down.
+//!   new router snapshot is swapped in), captures (`runtime::capture`: streamed on the
+//!   client's own thread until the client goes; at most 8 at once), and down.
 //! - The lab's flow logs (template or live) are delivered by the control thread, never by
 //!   the event loop's workers: about once a second it reads the router's flow history and
 //!   appends each closed capture window's records, filtered to the flow log's resource and
@@ -677,8 +678,7 @@ struct Streaming {
 }
 
 impl Streaming {
-    /// Announces the capture on `conn` and streams it until the client or the loop is gone;
-    /// then the loop drops it.
+    /// Announces the capture on `conn` and streams it until the client or the loop is gone.
     fn run(self, conn: &UnixStream) {
         let ports = self
             .ports
@@ -709,6 +709,13 @@ impl Streaming {
             let mut w = conn;
             capture::serve(&mut w, &self.stream, &ifaces, &name);
         }
+    }
+}
+
+impl Drop for Streaming {
+    /// However the capture ends (or if it never reaches its client), the loop drops it and
+    /// its place is given back.
+    fn drop(&mut self) {
         self.send.send(Command::EndCapture(self.stream.id));
         self.captures.fetch_sub(1, Ordering::SeqCst);
     }
@@ -1247,6 +1254,7 @@ impl Daemon {
             user_data_failures: self.failures.clone(),
             workers: self.workers,
             worker_frames: report.worker_frames,
+            captures: report.captures,
         })
     }
 }
