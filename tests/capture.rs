@@ -161,6 +161,14 @@ fn blocks(file: &Path) -> (Vec<String>, Vec<(u32, String, u32)>) {
     (names, packets)
 }
 
+/// The captures running in the lab's router, as `status` counts them.
+fn captures(lab: &Lab) -> u64 {
+    let (code, out) = lab.vpclab(&["status", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v["captures"].as_u64().unwrap()
+}
+
 /// A folder for the capture files, removed when dropped.
 struct Dir(PathBuf);
 
@@ -192,6 +200,7 @@ fn capture_writes_pcapng_that_tcpdump_reads_with_the_routers_verdicts() {
             "4",
         ],
     ));
+    assert_eq!(captures(&lab), 1, "status counts the capture");
     lab.ok(
         PUBLIC,
         &["ping", "-c", "2", "-i", "0.2", "-W", "2", &private_ip],
@@ -379,6 +388,12 @@ fn capture_writes_pcapng_that_tcpdump_reads_with_the_routers_verdicts() {
         "a reader that read nothing of 2 s of iperf3 lost packets:\n{err}"
     );
     lab.ping_ok(PUBLIC, &private_ip);
+    // Every capture has ended: the daemon noticed and took them out of the router.
+    let until = Instant::now() + DEADLINE;
+    while captures(&lab) != 0 {
+        assert!(Instant::now() < until, "captures still in the router");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // 6. An unknown target: exit 2, naming it and what is capturable.
     let (code, out) = lab.vpclab(&["capture", "web9", "-w", "/dev/null"]);

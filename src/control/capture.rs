@@ -140,7 +140,7 @@ impl Record {
             Some(&KIND_IDLE) if body.len() == 9 => Ok(Record::Idle {
                 dropped: u64_at(1)?,
             }),
-            Some(&KIND_PACKET) if body.len() >= 1 + PACKET_FIXED => {
+            Some(&KIND_PACKET) if body.len() > PACKET_FIXED => {
                 let iface = u16::from_le_bytes([body[1], body[2]]);
                 let out = body[3] != 0;
                 let unix_nanos = u64_at(4)?;

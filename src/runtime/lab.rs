@@ -659,9 +659,9 @@ impl LoopSender {
 /// The daemon's answer to a client's request.
 enum Reply {
     /// One response line.
-    Answer(Response),
+    Answer(Box<Response>),
     /// A capture in place: the client's thread streams it.
-    Capture(Box<Streaming>),
+    Capture(Streaming),
 }
 
 /// A capture handed to the client's thread.
@@ -754,18 +754,18 @@ fn client(
         .name("vpclab-client".into())
         .spawn(move || {
             let reply = match read_request(&conn) {
-                Err(message) => Reply::Answer(Response::Error { message }),
+                Err(message) => Reply::Answer(Box::new(Response::Error { message })),
                 Ok(line) => match serde_json::from_str::<Request>(&line) {
-                    Err(e) => Reply::Answer(Response::Error {
+                    Err(e) => Reply::Answer(Box::new(Response::Error {
                         message: format!("bad request: {e}"),
-                    }),
+                    })),
                     Ok(req) => {
                         let (tx, rx) = mpsc::channel();
                         match requests.send((req, tx)).ok().and_then(|()| rx.recv().ok()) {
                             Some(r) => r,
-                            None => Reply::Answer(Response::Error {
+                            None => Reply::Answer(Box::new(Response::Error {
                                 message: "the lab's daemon is stopping".into(),
-                            }),
+                            })),
                         }
                     }
                 },
@@ -853,10 +853,10 @@ impl Daemon {
     fn handle(&mut self, req: Request) -> Reply {
         match req {
             Request::Capture { target } => match self.capture(&target) {
-                Ok(s) => Reply::Capture(Box::new(s)),
-                Err(message) => Reply::Answer(Response::Error { message }),
+                Ok(s) => Reply::Capture(s),
+                Err(message) => Reply::Answer(Box::new(Response::Error { message })),
             },
-            other => Reply::Answer(self.answer(other)),
+            other => Reply::Answer(Box::new(self.answer(other))),
         }
     }
 
