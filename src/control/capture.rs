@@ -25,7 +25,7 @@ use crate::dataplane::route::Entry;
 use crate::dataplane::topology::{Framing, PortId, PortKind, RtIx, ServicePort, Snapshot};
 use crate::dataplane::verdict::Verdict;
 use crate::model::lookup::Kind;
-use crate::model::{Destination, EniOwner, Lab, RouteTarget};
+use crate::model::{EniOwner, Lab};
 
 /// The longest record body: a 64 KiB GSO frame with its Ethernet header, the virtio-net
 /// header, the fixed fields and a comment of at most [`MAX_COMMENT`] bytes.
@@ -398,19 +398,8 @@ fn unknown(lab: &Lab, target: &str, concept: &str) -> String {
 pub fn route_text(snap: &Snapshot, rt: RtIx, entry: &Entry) -> Option<String> {
     let t = snap.route_tables.get(rt.ix())?;
     let (dest, target) = t.routes.get(usize::from(entry.route))?;
-    let dest = match dest {
-        Destination::Cidr(n) => n.to_string(),
-        Destination::PrefixList(p) => p.to_string(),
-    };
-    let target = match target {
-        RouteTarget::Local => "local".to_string(),
-        RouteTarget::InternetGateway(i) => i.to_string(),
-        RouteTarget::GatewayEndpoint(v) => v.to_string(),
-        RouteTarget::NetworkInterface(e) => e.to_string(),
-        RouteTarget::Instance(i) => i.to_string(),
-        RouteTarget::NatGateway(n) => n.to_string(),
-        RouteTarget::Peering(p) => p.to_string(),
-    };
+    let dest = super::explain::destination_text(dest);
+    let target = super::explain::target_text(target);
     Some(format!("{} route {dest} {target}", t.id))
 }
 

@@ -1,6 +1,7 @@
 use super::*;
 use crate::dataplane::testkit::{self, Harness};
 use crate::dataplane::verdict::DropReason;
+use crate::model::RouteTarget;
 
 fn seed2() -> Lab {
     crate::template::load(
