@@ -4,7 +4,9 @@
 //! - `vpclab capture [--name LAB] TARGET [-w FILE|-] [--filter EXPR] [--count N]
 //!   [--segment|--no-segment]`. TARGET is an instance (name, logical id, `i-…`), `eni-…`,
 //!   `vpce-…`, `nlb` or a load balancer's name, `igw` or `internet`; the capture is taken at
-//!   the router on that target's port(s), both directions, while the lab runs.
+//!   the router on that target's port(s), both directions, while the lab runs; a network
+//!   interface without a device (an endpoint's, a load balancer node's) is every packet to or
+//!   from its address, wherever the router met it.
 //! - The output is pcapng (Wireshark and `tcpdump -r` read it): one interface block per port,
 //!   named after it (`eni-… (CloudNetaPrivateEC2)`), and per packet an enhanced packet block
 //!   with the direction flag (inbound: the port sent it to the router; outbound: the router

@@ -17,6 +17,7 @@
 //! [`Response::CaptureStarted`]: super::protocol::Response::CaptureStarted
 
 use std::fmt::Write as _;
+use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -271,13 +272,20 @@ fn capturable(lab: &Lab) -> String {
     all.join(", ")
 }
 
-/// The ports (with their names) that `target` names in the running lab; see the module
-/// docs. The error names the target, the AWS concept and what is capturable.
-pub fn resolve_target(
-    lab: &Lab,
-    snap: &Snapshot,
-    target: &str,
-) -> Result<Vec<(PortId, String)>, String> {
+/// What a capture takes: the ports it is taken on, each with the name of its interface block,
+/// and the addresses of network interfaces without a device of their own (an endpoint's, a
+/// load balancer node's), whose packets cross other ports, each with its interface's port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The interfaces, in order.
+    pub ports: Vec<(PortId, String)>,
+    /// Watched addresses and the interface (port) each belongs to.
+    pub addrs: Vec<(Ipv4Addr, PortId)>,
+}
+
+/// What `target` names in the running lab; see the module docs. The error names the
+/// target, the AWS concept and what is capturable.
+pub fn resolve_target(lab: &Lab, snap: &Snapshot, target: &str) -> Result<Target, String> {
     let mut kinds: Vec<PortKind> = Vec::new();
     let eni_port = |eni: &crate::model::EniId| PortKind::Eni(eni.clone());
     let lb_ports = |arn: &str, kinds: &mut Vec<PortKind>| {
@@ -380,7 +388,22 @@ pub fn resolve_target(
             capturable(lab)
         ));
     }
-    Ok(ports)
+    // An instance's interface is its TAP; any other has no device, and is its addresses.
+    let mut addrs = Vec::new();
+    for (port, _) in &ports {
+        let Some(PortKind::Eni(id)) = snap.port(*port).map(|p| &p.kind) else {
+            continue;
+        };
+        let Some(eni) = lab.eni(id) else { continue };
+        if matches!(eni.owner, EniOwner::Instance(_)) {
+            continue;
+        }
+        addrs.push((eni.private_ip, *port));
+        if let Some(public) = eni.public_ip {
+            addrs.push((public, *port));
+        }
+    }
+    Ok(Target { ports, addrs })
 }
 
 fn unknown(lab: &Lab, target: &str, concept: &str) -> String {

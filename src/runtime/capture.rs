@@ -12,6 +12,10 @@
 //!   sent to a watched port are copied as the router sends them ([`Tapping`], a [`Sink`]
 //!   around the loop's own), and each copy is queued with the router's [`Verdict`] for the
 //!   ingress frame and the route that carried it (from the router's trace hook).
+//! - A capture may also watch addresses: those of network interfaces without a device (an
+//!   endpoint's, a load balancer node's), whose packets the router meets on other ports.
+//!   Then the IPv4 addresses of each frame are read, and a frame from or to one of them is
+//!   captured as that interface's.
 //! - A service port's bare IPv4 packet is given an Ethernet header (the router's MAC and
 //!   [`SERVICE_MAC`]), so every captured frame is Ethernet.
 //! - [`serve`] runs on the client's thread: it names each frame's verdict ([`comment`]),
@@ -20,6 +24,7 @@
 //!   loop to drop the tap.
 
 use std::io::Write;
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
@@ -32,6 +37,10 @@ use crate::dataplane::topology::{Framing, PortId, Snapshot};
 use crate::dataplane::verdict::Verdict;
 use crate::dataplane::vnet::{HdrSize, VnetHdr};
 use crate::dataplane::wire::ethernet;
+use crate::dataplane::wire::Ipv4;
+
+/// An Ethernet header's length.
+const ETH_HDR_LEN: usize = ethernet::field::HEADER_LEN;
 
 /// Frames a capture's queue holds.
 pub const QUEUE_FRAMES: usize = 4096;
@@ -45,7 +54,10 @@ pub const SERVICE_MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x00, 0xfe];
 /// A frame the loop captured, with what the router did with the frame that caused it.
 #[derive(Debug)]
 pub struct Captured {
-    /// The watched port it was captured on.
+    /// The capture's interface it belongs to (a watched port, or the port of a watched
+    /// address's network interface).
+    pub iface: PortId,
+    /// The port the router met it on.
     pub port: PortId,
     /// Sent to the port (else received from it).
     pub out: bool,
@@ -72,6 +84,8 @@ pub struct CaptureTap {
     pub id: u64,
     /// Watched ports, by port index.
     watched: Vec<bool>,
+    /// Watched addresses, each with the port of the interface it belongs to.
+    addrs: Vec<(Ipv4Addr, PortId)>,
     queue: SyncSender<Captured>,
     /// Frame bytes queued and not yet taken by the stream.
     queued_bytes: Arc<AtomicUsize>,
@@ -101,11 +115,14 @@ pub enum Offer {
     Closed,
 }
 
-/// A capture of `ports` (id `id`), its queue holding at most `frames` frames and `bytes`
-/// bytes.
+/// A capture of `ports` and of the packets from or to `addrs` (id `id`), its queue holding at
+/// most `frames` frames and `bytes` bytes. An address is a network interface without a device
+/// of its own (an endpoint's, a load balancer node's): its packets cross other ports, and are
+/// captured as its interface's (the port paired with it).
 pub fn channel(
     id: u64,
     ports: &[PortId],
+    addrs: &[(Ipv4Addr, PortId)],
     frames: usize,
     bytes: usize,
 ) -> (CaptureTap, CaptureStream) {
@@ -122,6 +139,7 @@ pub fn channel(
     let tap = CaptureTap {
         id,
         watched,
+        addrs: addrs.to_vec(),
         queue: tx,
         queued_bytes: Arc::clone(&queued_bytes),
         budget: bytes,
@@ -141,6 +159,25 @@ impl CaptureTap {
     #[inline]
     pub fn watches(&self, port: PortId) -> bool {
         self.watched.get(port.ix()).copied().unwrap_or(false)
+    }
+
+    /// The interface a packet from `src` to `dst` belongs to, if it is a watched address's.
+    #[inline]
+    fn iface_of(&self, addrs: Option<(Ipv4Addr, Ipv4Addr)>) -> Option<PortId> {
+        let (src, dst) = addrs?;
+        self.addrs
+            .iter()
+            .find(|(a, _)| *a == src || *a == dst)
+            .map(|(_, p)| *p)
+    }
+
+    /// The interface a frame met on `port` belongs to, if this capture takes it.
+    fn takes(&self, port: PortId, addrs: Option<(Ipv4Addr, Ipv4Addr)>) -> Option<PortId> {
+        if self.watches(port) {
+            Some(port)
+        } else {
+            self.iface_of(addrs)
+        }
     }
 
     /// Queues `c` without waiting: a full queue (frames or bytes) drops it and counts it.
@@ -187,12 +224,14 @@ pub struct Capturing {
     /// The ingress frame as it came (Ethernet) and its virtio-net header.
     ingress: Vec<u8>,
     ingress_vnet: [u8; VNET_LEN],
-    /// Frames sent to watched ports during the current frame.
-    sent: Vec<(PortId, [u8; VNET_LEN], Vec<u8>)>,
+    /// Frames sent during the current frame that a capture takes.
+    sent: Vec<Met>,
     /// The first route the current frame took.
     route: Option<Step>,
     /// The router's MAC (the router's side of a service port's packets).
     router_mac: [u8; 6],
+    /// A capture watches addresses: frames' addresses are read.
+    by_address: bool,
 }
 
 impl Capturing {
@@ -216,8 +255,14 @@ impl Capturing {
         self.taps.is_empty()
     }
 
-    fn watches(&self, port: PortId) -> bool {
-        self.taps.iter().any(|t| t.watches(port))
+    /// Whether a capture takes a frame met on `port` with these addresses.
+    fn wants(&self, port: PortId, addrs: Option<(Ipv4Addr, Ipv4Addr)>) -> bool {
+        self.taps.iter().any(|t| t.takes(port, addrs).is_some())
+    }
+
+    /// Whether a capture watches addresses (then frames' addresses are read).
+    fn by_address(&self) -> bool {
+        self.taps.iter().any(|t| !t.addrs.is_empty())
     }
 
     /// Runs one frame through `router` into `sink`, as [`Router::process`] does, and queues
@@ -231,23 +276,28 @@ impl Capturing {
         sink: &mut S,
         hdr: HdrSize,
     ) -> Verdict {
-        let watched_in = self.watches(port);
         self.ingress.clear();
         self.sent.clear();
         self.route = None;
         self.router_mac = router.snapshot().router_mac;
+        self.by_address = self.by_address();
+        let framing = router.snapshot().port(port).map(|p| p.framing);
+        let vnet_len = match framing {
+            Some(Framing::Ip) => 0,
+            _ => hdr.bytes().min(buf.len()),
+        };
+        let in_addrs = match framing {
+            Some(Framing::Ip) => self.addresses(buf),
+            _ => self.addresses_eth(&buf[vnet_len..]),
+        };
+        let watched_in = self.wants(port, in_addrs);
         if watched_in {
-            let snap = router.snapshot();
-            match snap.port(port).map(|p| p.framing) {
-                Some(Framing::Ip) => {
-                    self.ingress_vnet = [0; VNET_LEN];
-                    wrap_ip(&mut self.ingress, SERVICE_MAC, snap.router_mac, buf);
-                }
-                _ => {
-                    let size = hdr.bytes().min(buf.len());
-                    self.ingress_vnet = legacy_vnet(&buf[..size], hdr);
-                    self.ingress.extend_from_slice(&buf[size..]);
-                }
+            if framing == Some(Framing::Ip) {
+                self.ingress_vnet = [0; VNET_LEN];
+                wrap_ip(&mut self.ingress, SERVICE_MAC, self.router_mac, buf);
+            } else {
+                self.ingress_vnet = legacy_vnet(&buf[..vnet_len], hdr);
+                self.ingress.extend_from_slice(&buf[vnet_len..]);
             }
         }
         let verdict = {
@@ -267,20 +317,30 @@ impl Capturing {
         let route = self.route;
         let mut closed = Vec::new();
         let ingress = std::mem::take(&mut self.ingress);
-        let mut frames: Vec<(PortId, bool, [u8; VNET_LEN], Vec<u8>)> = Vec::new();
+        let mut frames: Vec<Met> = Vec::new();
         if watched_in {
-            frames.push((port, false, self.ingress_vnet, ingress));
+            frames.push(Met {
+                port,
+                out: false,
+                addrs: in_addrs,
+                vnet: self.ingress_vnet,
+                frame: ingress,
+            });
         }
-        frames.extend(self.sent.drain(..).map(|(p, v, f)| (p, true, v, f)));
-        for (at, out, vnet, frame) in frames {
-            for tap in self.taps.iter().filter(|t| t.watches(at)) {
+        frames.append(&mut self.sent);
+        for m in frames {
+            for tap in &self.taps {
+                let Some(iface) = tap.takes(m.port, m.addrs) else {
+                    continue;
+                };
                 let c = Captured {
-                    port: at,
-                    out,
+                    iface,
+                    port: m.port,
+                    out: m.out,
                     ingress: port,
                     unix_nanos,
-                    vnet,
-                    frame: frame.clone(),
+                    vnet: m.vnet,
+                    frame: m.frame.clone(),
                     verdict,
                     route,
                     snap: Arc::clone(snap),
@@ -295,6 +355,38 @@ impl Capturing {
         }
         verdict
     }
+
+    /// The source and destination of an IPv4 packet at the front of `ip`, when a capture
+    /// watches addresses.
+    fn addresses(&self, ip: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
+        if !self.by_address {
+            return None;
+        }
+        let h = Ipv4::new(ip)?;
+        Some((h.src(), h.dst()))
+    }
+
+    /// [`Capturing::addresses`] of an Ethernet frame (none unless it carries IPv4).
+    fn addresses_eth(&self, frame: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
+        if !self.by_address || ethernet::ether_type_of(frame)? != ethernet::ether_type::IPV4 {
+            return None;
+        }
+        self.addresses(frame.get(ETH_HDR_LEN..)?)
+    }
+}
+
+/// A frame the router met on a port during one frame's trip: the ingress frame, or one it
+/// sent.
+#[derive(Debug)]
+struct Met {
+    port: PortId,
+    /// Sent to the port (else the ingress frame).
+    out: bool,
+    /// Its IPv4 source and destination, when a capture watches addresses.
+    addrs: Option<(Ipv4Addr, Ipv4Addr)>,
+    vnet: [u8; VNET_LEN],
+    /// The Ethernet frame.
+    frame: Vec<u8>,
 }
 
 /// The legacy (10-byte) layout of the virtio-net header at the front of `bytes`.
@@ -324,19 +416,33 @@ struct Tapping<'a, S> {
 
 impl<S: Sink> Sink for Tapping<'_, S> {
     fn to_tap(&mut self, port: PortId, vnet: &VnetHdr, frame: &[u8]) {
-        if self.cap.watches(port) {
+        let addrs = self.cap.addresses_eth(frame);
+        if self.cap.wants(port, addrs) {
             let mut hdr = [0u8; VNET_LEN];
             let _ = vnet.emit(&mut hdr, HdrSize::Legacy);
-            self.cap.sent.push((port, hdr, frame.to_vec()));
+            self.cap.sent.push(Met {
+                port,
+                out: true,
+                addrs,
+                vnet: hdr,
+                frame: frame.to_vec(),
+            });
         }
         self.inner.to_tap(port, vnet, frame);
     }
 
     fn to_service(&mut self, port: PortId, packet: &[u8]) {
-        if self.cap.watches(port) {
-            let mut frame = Vec::with_capacity(packet.len() + 14);
+        let addrs = self.cap.addresses(packet);
+        if self.cap.wants(port, addrs) {
+            let mut frame = Vec::with_capacity(packet.len() + ETH_HDR_LEN);
             wrap_ip(&mut frame, self.cap.router_mac, SERVICE_MAC, packet);
-            self.cap.sent.push((port, [0; VNET_LEN], frame));
+            self.cap.sent.push(Met {
+                port,
+                out: true,
+                addrs,
+                vnet: [0; VNET_LEN],
+                frame,
+            });
         }
         self.inner.to_service(port, packet);
     }
@@ -364,7 +470,7 @@ pub fn serve(
     loop {
         let record = match stream.recv(IDLE) {
             Ok(c) => {
-                let Some(iface) = ifaces.iter().position(|p| *p == c.port) else {
+                let Some(iface) = ifaces.iter().position(|p| *p == c.iface) else {
                     continue;
                 };
                 let route = match c.route {

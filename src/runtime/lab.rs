@@ -871,11 +871,24 @@ impl Daemon {
         let snap = self
             .snapshot()
             .map_err(|_| "the router did not answer".to_string())?;
-        let ports = resolve_target(&self.lab, &snap, target)?;
-        let ids: Vec<PortId> = ports.iter().map(|(p, _)| *p).collect();
+        let target = resolve_target(&self.lab, &snap, target)?;
+        // A network interface without a device is watched by its addresses only.
+        let ids: Vec<PortId> = target
+            .ports
+            .iter()
+            .map(|(p, _)| *p)
+            .filter(|p| !target.addrs.iter().any(|(_, q)| q == p))
+            .collect();
         let id = self.next_capture;
         self.next_capture += 1;
-        let (tap, stream) = capture::channel(id, &ids, capture::QUEUE_FRAMES, capture::QUEUE_BYTES);
+        let (tap, stream) = capture::channel(
+            id,
+            &ids,
+            &target.addrs,
+            capture::QUEUE_FRAMES,
+            capture::QUEUE_BYTES,
+        );
+        let ports = target.ports;
         let (tx, rx) = mpsc::channel();
         self.send.send(Command::Capture(tap, tx));
         rx.recv_timeout(Duration::from_secs(2))

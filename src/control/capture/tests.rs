@@ -91,7 +91,9 @@ fn targets_name_their_ports_and_an_unknown_one_says_what_is_capturable() {
         "CloudNeta-Private-EC2",
         private.id.as_str(),
     ] {
-        let ports = resolve_target(&lab, &snap, name).unwrap();
+        let t = resolve_target(&lab, &snap, name).unwrap();
+        assert!(t.addrs.is_empty(), "an instance is its port: {t:?}");
+        let ports = t.ports;
         assert_eq!(ports.len(), 1, "{name}");
         assert_eq!(ports[0].1, format!("{} (CloudNetaPrivateEC2)", private.eni));
         assert_eq!(
@@ -101,19 +103,24 @@ fn targets_name_their_ports_and_an_unknown_one_says_what_is_capturable() {
     }
     let by_eni = resolve_target(&lab, &snap, private.eni.as_str()).unwrap();
     assert_eq!(
-        by_eni[0].0,
-        resolve_target(&lab, &snap, "CloudNetaPrivateEC2").unwrap()[0].0
+        by_eni.ports[0].0,
+        resolve_target(&lab, &snap, "CloudNetaPrivateEC2")
+            .unwrap()
+            .ports[0]
+            .0
     );
 
-    let internet = resolve_target(&lab, &snap, "internet").unwrap();
+    let internet = resolve_target(&lab, &snap, "internet").unwrap().ports;
     assert_eq!(internet, vec![(snap.internet_port, "internet".to_string())]);
-    let igw = resolve_target(&lab, &snap, "igw").unwrap();
+    let igw = resolve_target(&lab, &snap, "igw").unwrap().ports;
     assert_eq!(igw.len(), 2, "{igw:?}");
     let igw_id = lab.internet_gateways[0].id.to_string();
-    assert_eq!(resolve_target(&lab, &snap, &igw_id).unwrap(), igw);
+    assert_eq!(resolve_target(&lab, &snap, &igw_id).unwrap().ports, igw);
 
     let vpce = lab.vpc_endpoints[0].id.to_string();
-    let ports = resolve_target(&lab, &snap, &vpce).unwrap();
+    let t = resolve_target(&lab, &snap, &vpce).unwrap();
+    assert!(t.addrs.is_empty(), "a gateway endpoint is a port: {t:?}");
+    let ports = t.ports;
     assert_eq!(ports.len(), 1);
     assert_eq!(ports[0].1, format!("{vpce} (gateway endpoint)"));
 
@@ -220,4 +227,30 @@ fn comments_say_the_verdict_and_the_route_in_the_routers_words() {
     // The harness's own router agrees on what a ping between them is.
     let (v, _) = h.send(a.port, &testkit::ping(&h.from(&a, b.ip), 1, 1));
     assert_eq!(v, Verdict::Forwarded(b.port));
+}
+
+#[test]
+fn an_interface_without_a_device_is_captured_by_its_addresses() {
+    let lab = crate::template::load(
+        include_str!("../../../templates/interface-endpoint.yaml"),
+        &crate::template::Options::default(),
+    )
+    .expect("lab 3 loads");
+    let snap = Snapshot::build(&lab, None).unwrap();
+    let vpce = &lab.vpc_endpoints[0];
+    let t = resolve_target(&lab, &snap, vpce.id.as_str()).unwrap();
+    let enis: Vec<_> = lab
+        .network_interfaces
+        .iter()
+        .filter(|e| matches!(&e.owner, EniOwner::InterfaceEndpoint(v) if *v == vpce.id))
+        .collect();
+    assert_eq!(enis.len(), 2, "one network interface per subnet");
+    for e in enis {
+        let port = snap.port_of(&PortKind::Eni(e.id.clone())).unwrap();
+        assert!(
+            t.ports.contains(&(port, format!("{} ({})", e.id, vpce.id))),
+            "{t:?}"
+        );
+        assert!(t.addrs.contains(&(e.private_ip, port)), "{t:?}");
+    }
 }

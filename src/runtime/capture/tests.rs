@@ -13,6 +13,7 @@ fn seed2() -> crate::model::Lab {
 
 fn captured(port: u32, len: usize, snap: &Arc<Snapshot>) -> Captured {
     Captured {
+        iface: PortId(port),
         port: PortId(port),
         out: false,
         ingress: PortId(port),
@@ -28,7 +29,7 @@ fn captured(port: u32, len: usize, snap: &Arc<Snapshot>) -> Captured {
 #[test]
 fn a_full_queue_drops_and_counts_and_never_waits() {
     let snap = Arc::new(Snapshot::build(&seed2(), None).unwrap());
-    let (tap, stream) = channel(1, &[PortId(2)], 2, 1 << 20);
+    let (tap, stream) = channel(1, &[PortId(2)], &[], 2, 1 << 20);
     assert!(tap.watches(PortId(2)) && !tap.watches(PortId(1)) && !tap.watches(PortId(99)));
     assert_eq!(tap.offer(captured(2, 100, &snap)), Offer::Queued);
     assert_eq!(tap.offer(captured(2, 100, &snap)), Offer::Queued);
@@ -42,7 +43,7 @@ fn a_full_queue_drops_and_counts_and_never_waits() {
     assert_eq!(stream.dropped(), 3);
 
     // The byte budget too: two 600-byte frames do not fit in 1000 bytes.
-    let (tap, stream) = channel(2, &[PortId(0)], 100, 1000);
+    let (tap, stream) = channel(2, &[PortId(0)], &[], 100, 1000);
     assert_eq!(tap.offer(captured(0, 600, &snap)), Offer::Queued);
     assert_eq!(tap.offer(captured(0, 600, &snap)), Offer::Dropped);
     assert_eq!(stream.dropped(), 1);
@@ -59,7 +60,7 @@ fn the_loop_side_copies_both_directions_with_the_verdict_and_route() {
     let mut h = Harness::new(seed2());
     let a = h.host("CloudNetaPublicEC2");
     let b = h.host("CloudNetaPrivateEC2");
-    let (tap, stream) = channel(7, &[b.port], 16, 1 << 20);
+    let (tap, stream) = channel(7, &[b.port], &[], 16, 1 << 20);
     let mut cap = Capturing::default();
     cap.add(tap);
     let send = |h: &mut Harness, cap: &mut Capturing, port: PortId, frame: &[u8]| {
@@ -105,7 +106,7 @@ fn the_loop_side_copies_both_directions_with_the_verdict_and_route() {
         "{v:?}"
     );
     assert!(stream.recv(Duration::ZERO).is_err());
-    let (tap_a, stream_a) = channel(8, &[a.port], 16, 1 << 20);
+    let (tap_a, stream_a) = channel(8, &[a.port], &[], 16, 1 << 20);
     cap.add(tap_a);
     send(&mut h, &mut cap, a.port, &syn);
     let dropped = stream_a.recv(Duration::ZERO).unwrap();
@@ -144,4 +145,56 @@ fn the_loop_side_copies_both_directions_with_the_verdict_and_route() {
         d.next_record().unwrap(),
         Some(Record::Idle { dropped: 0 })
     ));
+}
+
+#[test]
+fn a_watched_address_takes_the_packets_that_cross_other_ports() {
+    let mut h = Harness::new(seed2());
+    let a = h.host("CloudNetaPublicEC2");
+    let b = h.host("CloudNetaPrivateEC2");
+    // Watch B's address as if it were a device-less interface, on a made-up interface port.
+    let iface = PortId(77);
+    let (tap, stream) = channel(9, &[], &[(b.ip, iface)], 16, 1 << 20);
+    let mut cap = Capturing::default();
+    cap.add(tap);
+    let ping = testkit::ping(&h.from(&a, b.ip), 1, 1);
+    let mut buf = testkit::with_vnet(HdrSize::Legacy, &VnetHdr::PLAIN, &ping);
+    let now = h.now;
+    let v = cap.process(
+        &mut h.router,
+        now,
+        a.port,
+        &mut buf,
+        &mut h.sink,
+        HdrSize::Legacy,
+    );
+    assert_eq!(v, Verdict::Forwarded(b.port));
+    // Both the frame in from A and the one out to B carry B's address.
+    let first = stream.recv(Duration::ZERO).unwrap();
+    assert!(first.iface == iface && first.port == a.port && !first.out);
+    let second = stream.recv(Duration::ZERO).unwrap();
+    assert!(second.iface == iface && second.port == b.port && second.out);
+    assert!(stream.recv(Duration::ZERO).is_err());
+    // A frame of other addresses is not taken; nor is an ARP request.
+    let other = testkit::ping(&h.from(&a, a.gateway), 2, 1);
+    let mut buf = testkit::with_vnet(HdrSize::Legacy, &VnetHdr::PLAIN, &other);
+    cap.process(
+        &mut h.router,
+        now,
+        a.port,
+        &mut buf,
+        &mut h.sink,
+        HdrSize::Legacy,
+    );
+    let arp = testkit::arp_request(a.mac, a.ip, a.gateway);
+    let mut buf = testkit::with_vnet(HdrSize::Legacy, &VnetHdr::PLAIN, &arp);
+    cap.process(
+        &mut h.router,
+        now,
+        a.port,
+        &mut buf,
+        &mut h.sink,
+        HdrSize::Legacy,
+    );
+    assert!(stream.recv(Duration::ZERO).is_err());
 }
