@@ -2,9 +2,11 @@
 # Installs (with apt, only what is missing) every system tool vpclab and its
 # tests use: ip, ping, curl, dig, iperf3, sshd, ssh, ssh-keygen, sshpass, tcpdump,
 # ethtool, python3 (instances' httpd), chpasswd (instances' passwd --stdin),
-# setsid, ps/pkill (procps), killall/fuser (psmisc), gcc, pkg-config, libc headers;
-# then aws, the AWS CLI v1 (for the emulated S3 and DynamoDB), from PyPI with pip:
-# Debian 12's awscli package is the CLI v2 (2.9), and the suite is run with v1.
+# setsid, ps/pkill (procps), killall/fuser (psmisc), gcc, pkg-config, libc headers,
+# libpcap's headers and library (the build links libpcap: `vpclab capture --filter`
+# compiles filters with it); then aws, the AWS CLI v1 (for the emulated S3 and
+# DynamoDB), from PyPI with pip: Debian 12's awscli package is the CLI v2 (2.9), and
+# the suite is run with v1.
 # Then checks that cargo is there (it does not install Rust).
 #
 #   netns-scripts/install-deps.sh
@@ -45,6 +47,8 @@ DEPS=(
     "gcc:gcc"
     "pkg-config:pkg-config|pkgconf"
     "/usr/include/stdio.h:libc6-dev"
+    "/usr/include/pcap/pcap.h:libpcap-dev"
+    "/usr/share/doc/libpcap0.8/copyright:libpcap0.8|libpcap0.8t64"
 )
 
 have() {

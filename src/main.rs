@@ -6,7 +6,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = vpclab::cli::Cli::parse();
-    if !cli.runs_a_daemon() {
+    if cli.dies_on_broken_pipe() {
         // `vpclab describe … | head`: end quietly when the reader goes away.
         let _ = vpclab::host::signals::die_on_broken_pipe();
     }

@@ -276,6 +276,9 @@ pub fn status(a: StatusArgs) -> Result<(), Failure> {
                 let each: Vec<String> = s.worker_frames.iter().map(u64::to_string).collect();
                 println!("  frames read by each worker: {}", each.join(" / "));
             }
+            if s.captures > 0 {
+                println!("  packet captures running: {}", s.captures);
+            }
             for (reason, n) in &s.drops {
                 println!("  dropped {n:>8}  {reason}");
             }

@@ -3,6 +3,7 @@
 //!
 //! Exit codes: 0 success, 2 invalid input (a template, a parameter, a name), 1 internal failure.
 
+pub mod capture;
 pub mod change;
 pub mod describe;
 pub mod diagram;
@@ -46,10 +47,11 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// `up` runs (or starts) the router daemon, which must outlive a closed stdout to tear
-    /// its lab down.
-    pub fn runs_a_daemon(&self) -> bool {
-        matches!(self.command, Command::Up(_))
+    /// Whether a closed stdout may end the process at once (SIGPIPE's default): not for `up`,
+    /// which runs (or starts) the router daemon that must outlive a closed stdout to tear its
+    /// lab down, nor for `capture`, which ends in order and says what it captured.
+    pub fn dies_on_broken_pipe(&self) -> bool {
+        !matches!(self.command, Command::Up(_) | Command::Capture(_))
     }
 }
 
@@ -78,6 +80,10 @@ pub enum Command {
     Exec(lab::ExecArgs),
     /// The router's recent flow records, as VPC Flow Logs print them (a REJECT says why).
     FlowLogs(lab::FlowLogsArgs),
+    /// Capture a running lab's packets at the router on an instance's (or endpoint's, load
+    /// balancer's, the internet's) port, both directions, as pcapng for Wireshark and
+    /// `tcpdump -r`, each packet commented with the router's verdict and rule.
+    Capture(capture::CaptureArgs),
     /// Check a running lab against an EXPECT.yaml of reachability, DNS and HTTP expectations,
     /// with the real tools inside the instances: a pass/fail table (and JUnit XML), exit code
     /// 0 only when all pass. For grading a lab.
@@ -329,6 +335,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ReplaceRoute(a) => ok(change::route(a, true)),
         Command::DeleteRoute(a) => ok(change::delete_route(a)),
         Command::FlowLogs(a) => ok(lab::flow_logs(a)),
+        Command::Capture(a) => capture::run(a),
         Command::Verify(a) => verify::run(a),
         Command::DescribeTargetHealth(a) => ok(lab::target_health(a)),
         Command::ModifyInstanceMetadataOptions(a) => ok(change::metadata_options(a)),

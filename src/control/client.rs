@@ -19,10 +19,47 @@ pub fn control_socket(lab: &str) -> PathBuf {
     names::run_dir(lab).join("control.sock")
 }
 
-/// Sends one request to lab `lab`'s daemon and reads the answer.
-pub fn request(lab: &str, req: &Request) -> Result<Response, String> {
+/// The longest answer line [`open_stream`] reads.
+pub const MAX_ANSWER_LINE: usize = 1 << 20;
+
+/// Sends `req` (a request answered by a stream, as `Request::Capture`) to lab `lab`'s
+/// daemon and reads its first answer line (at most [`MAX_ANSWER_LINE`] bytes, within 30 s);
+/// the connection is left positioned after that line, for the stream.
+pub fn open_stream(lab: &str, req: &Request) -> Result<(UnixStream, Response), String> {
+    use std::io::Read;
+    let conn = connect(lab)?;
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut text = serde_json::to_string(req).map_err(|e| e.to_string())?;
+    text.push('\n');
+    (&conn)
+        .write_all(text.as_bytes())
+        .map_err(|e| e.to_string())?;
+    // Byte by byte, so that nothing after the line is read into a buffer and lost.
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match (&conn).read(&mut byte) {
+            Ok(0) => return Err("the daemon closed the connection without an answer".into()),
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) => line.push(byte[0]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("reading the daemon's answer: {e}")),
+        }
+        if line.len() > MAX_ANSWER_LINE {
+            return Err(format!(
+                "the daemon's answer is longer than {MAX_ANSWER_LINE} bytes"
+            ));
+        }
+    }
+    let response =
+        serde_json::from_slice(&line).map_err(|e| format!("bad answer from the daemon: {e}"))?;
+    Ok((conn, response))
+}
+
+/// Connects to lab `lab`'s control socket; the error says what to do.
+fn connect(lab: &str) -> Result<UnixStream, String> {
     let sock = control_socket(lab);
-    let conn = UnixStream::connect(&sock).map_err(|e| {
+    UnixStream::connect(&sock).map_err(|e| {
         if e.kind() == std::io::ErrorKind::PermissionDenied {
             format!(
                 "lab '{lab}' is running, but its control socket {} is root's: run the command with sudo",
@@ -34,7 +71,12 @@ pub fn request(lab: &str, req: &Request) -> Result<Response, String> {
                 sock.display()
             )
         }
-    })?;
+    })
+}
+
+/// Sends one request to lab `lab`'s daemon and reads the answer.
+pub fn request(lab: &str, req: &Request) -> Result<Response, String> {
+    let conn = connect(lab)?;
     let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
     let mut text = serde_json::to_string(req).map_err(|e| e.to_string())?;
     text.push('\n');

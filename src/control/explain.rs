@@ -1121,14 +1121,16 @@ impl Query {
     }
 }
 
-fn destination_text(d: &Destination) -> String {
+/// A route's destination as the AWS CLI writes it (a CIDR or a prefix list id).
+pub(crate) fn destination_text(d: &Destination) -> String {
     match d {
         Destination::Cidr(n) => n.to_string(),
         Destination::PrefixList(p) => p.to_string(),
     }
 }
 
-fn target_text(t: &RouteTarget) -> String {
+/// A route's target as the AWS CLI writes it (`local`, `igw-…`, `vpce-…`, …).
+pub(crate) fn target_text(t: &RouteTarget) -> String {
     match t {
         RouteTarget::Local => "local".into(),
         RouteTarget::InternetGateway(i) => i.to_string(),

@@ -6,6 +6,7 @@
 //! template offline and the daemon a running lab with the same code; `client` is the one
 //! place the CLI talks to a daemon (a Unix socket), so the CLI never imports the daemon.
 
+pub mod capture;
 pub mod client;
 pub mod describe;
 pub mod diagram;

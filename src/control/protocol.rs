@@ -48,6 +48,15 @@ pub enum Request {
         #[serde(default)]
         target_group: Option<String>,
     },
+    /// Capture the packets the router sees on the ports `target` names (`vpclab capture`).
+    /// Answered with [`Response::CaptureStarted`] once the capture is in place, then the
+    /// connection carries the capture's records (`control::capture`) until the client
+    /// closes it.
+    Capture {
+        /// An instance, `eni-…`, `vpce-…`, `nlb` or a load balancer's name, `igw`,
+        /// `internet`.
+        target: String,
+    },
     /// Stop the router and tear the lab down.
     Down,
 }
@@ -124,6 +133,9 @@ pub struct Status {
     /// Frames each worker has read from its queues.
     #[serde(default)]
     pub worker_frames: Vec<u64>,
+    /// Packet captures running in the router (`vpclab capture`).
+    #[serde(default)]
+    pub captures: usize,
 }
 
 /// The daemon's answer.
@@ -162,6 +174,12 @@ pub enum Response {
     },
     /// Down was accepted; the daemon is tearing the lab down.
     Stopping,
+    /// A capture is in place on these ports (in this order: a record names its port by
+    /// index); the capture's records follow on the connection.
+    CaptureStarted {
+        /// The ports.
+        ports: Vec<crate::control::capture::CapturePort>,
+    },
 }
 
 #[cfg(test)]
@@ -179,6 +197,9 @@ mod tests {
             Request::Recipe,
             Request::FlowLogs { rejected: true },
             Request::FlowSamples { why: true },
+            Request::Capture {
+                target: "CloudNetaPrivateEC2".into(),
+            },
             Request::Down,
         ];
         for r in reqs {

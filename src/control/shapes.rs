@@ -1,6 +1,6 @@
 //! The JSON the AWS CLI prints for the lab's resources and for what a live change did: one
 //! place for the AWS-CLI shapes, so the model returns model values
-//! ([`Applied`](crate::model::change::Applied)) and `describe` and the daemon print the same.
+//! ([`Applied`]) and `describe` and the daemon print the same.
 //!
 //! Contract: pure functions of a [`Lab`] (the lab after the change, for [`applied`]); field
 //! names, order of keys and constant values (`CreatedTime`, `OwnerId`) as the AWS CLI's output.

@@ -200,6 +200,9 @@ pub struct RouteTable {
     pub id: RouteTableId,
     /// Its routes.
     pub table: Table,
+    /// The model's routes by index (`Entry::route`), destination and target: for naming
+    /// the route that carried a packet (captures), never read on the packet path.
+    pub routes: Vec<(Destination, RouteTarget)>,
 }
 
 /// A security group.
@@ -667,6 +670,11 @@ fn compile_route_tables(lab: &Lab, endpoints: &[GatewayEndpoint]) -> Vec<RouteTa
         out.push(RouteTable {
             id: rt.id.clone(),
             table,
+            routes: rt
+                .routes
+                .iter()
+                .map(|r| (r.destination.clone(), r.target.clone()))
+                .collect(),
         });
     }
     out

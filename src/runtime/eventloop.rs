@@ -12,7 +12,7 @@
 //!   while a frame goes through [`Router::process`]; the reads and writes run outside it (with
 //!   one worker, writes happen inside, as there is no one to wait). A frame forwarded in place
 //!   is written from the read buffer; only generated frames and segments are copied.
-//! - With more than one worker, [`Spread`] picks the queue each TCP/UDP flow is written on
+//! - With more than one worker, `Spread` picks the queue each TCP/UDP flow is written on
 //!   (round-robin per new flow); the kernel then sends the instance's frames of that flow on
 //!   the same queue, so a flow stays on one worker, in order, and flows spread evenly.
 //! - Worker 0 also handles commands, the services' timers and the conntrack sweep.
@@ -23,6 +23,9 @@
 //!   between two frames, report counters, stop.
 //! - A TAP whose write fails (its queue full, `EAGAIN`) loses the frame, counted in
 //!   [`LoopStats::tx_errors`], as a congested link would.
+//! - Packet captures ([`Command::Capture`], `runtime::capture`) are one `Option` in the
+//!   shared state: with none, a frame pays that one branch; with one, the frames of watched
+//!   ports are copied into the capture's bounded queue, never waited on.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -33,6 +36,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use super::capture::{CaptureTap, Capturing};
 
 use crate::dataplane::flowlog::FlowEntry;
 use crate::dataplane::packet::parse_ipv4;
@@ -57,7 +62,7 @@ pub const TICK: Duration = Duration::from_millis(100);
 pub const EXPIRE_BUDGET: usize = 4096;
 
 /// A frame device: a TAP queue, in production. `Sync`: with more than one worker, a worker
-/// may write on another worker's queue (see [`Spread`]).
+/// may write on another worker's queue (see `Spread`).
 pub trait FrameIo: Send + Sync {
     /// The fd to poll.
     fn fd(&self) -> BorrowedFd<'_>;
@@ -122,6 +127,8 @@ pub struct Report {
     pub services: Vec<String>,
     /// Frames each worker read (one entry per worker).
     pub worker_frames: Vec<u64>,
+    /// Captures in the loop.
+    pub captures: usize,
 }
 
 /// What the loop is asked to do.
@@ -140,6 +147,10 @@ pub enum Command {
     /// Send the router's current snapshot back (the one holder of it; the daemon borrows it
     /// to name ports and to build the next one on it).
     Snapshot(Sender<Arc<Snapshot>>),
+    /// Start a capture (`vpclab capture`); the loop says when it is in place.
+    Capture(CaptureTap, Sender<()>),
+    /// End capture `id` (its client is gone).
+    EndCapture(u64),
     /// Return from [`EventLoop::run`].
     Stop,
 }
@@ -190,6 +201,8 @@ struct Core<S> {
     /// Flow-log entries drained from the router on each tick, oldest first, at most
     /// [`FLOW_HISTORY`].
     flow_history: VecDeque<FlowEntry>,
+    /// Packet captures; `None` (the packet path's one branch) when no one captures.
+    capture: Option<Box<Capturing>>,
 }
 
 /// Flow-log entries kept for `flow-logs` and the lab's flow logs (the oldest go first).
@@ -373,6 +386,7 @@ impl<S: ServiceSide> EventLoop<S> {
                 spread: Spread::new(1),
                 health_seen: None,
                 flow_history: VecDeque::new(),
+                capture: None,
             },
             taps,
             extra: Vec::new(),
@@ -655,7 +669,18 @@ impl<S: ServiceSide> Core<S> {
             tx_errors: &mut self.stats.tx_errors,
             defer: defer.map(|(d, own)| (d, &mut self.spread, own)),
         };
-        self.router.process(now, port, frame, &mut out);
+        match self.capture.as_deref_mut() {
+            None => {
+                self.router.process(now, port, frame, &mut out);
+            }
+            Some(cap) => {
+                let hdr = self.router.hdr_size();
+                cap.process(&mut self.router, now, port, frame, &mut out, hdr);
+                if cap.is_empty() {
+                    self.capture = None;
+                }
+            }
+        }
     }
 
     /// Hands queued packets to the services and their answers to the router, until quiet.
@@ -746,6 +771,7 @@ impl<S: ServiceSide> Core<S> {
                         stats: self.stats,
                         services: self.services.summary(),
                         worker_frames: self.worker_frames.clone(),
+                        captures: self.capture.as_deref().map_or(0, Capturing::len),
                     });
                 }
                 Ok(Command::TargetHealth(reply)) => {
@@ -761,6 +787,18 @@ impl<S: ServiceSide> Core<S> {
                     self.drain_flows();
                     let evicted = self.router.flow_table().evicted();
                     let _ = reply.send((self.flow_history.iter().copied().collect(), evicted));
+                }
+                Ok(Command::Capture(tap, ready)) => {
+                    self.capture.get_or_insert_with(Box::default).add(tap);
+                    let _ = ready.send(());
+                }
+                Ok(Command::EndCapture(id)) => {
+                    if let Some(cap) = self.capture.as_deref_mut() {
+                        cap.remove(id);
+                        if cap.is_empty() {
+                            self.capture = None;
+                        }
+                    }
                 }
                 Ok(Command::Stop) | Err(TryRecvError::Disconnected) => return false,
                 Err(TryRecvError::Empty) => return true,

@@ -12,7 +12,8 @@
 //!   returned; nothing half-built is left.
 //! - The control socket (`control.sock`, mode 0600) serves [`Request`]s: status and
 //!   counters, `describe` of the running lab, live changes (applied to the lab model, then a
-//!   new router snapshot is swapped in), and down.
+//!   new router snapshot is swapped in), captures (`runtime::capture`: streamed on the
+//!   client's own thread until the client goes; at most 8 at once), and down.
 //! - The lab's flow logs (template or live) are delivered by the control thread, never by
 //!   the event loop's workers: about once a second it reads the router's flow history and
 //!   appends each closed capture window's records, filtered to the flow log's resource and
@@ -37,22 +38,24 @@ use std::time::{Duration, Instant as StdInstant};
 
 use thiserror::Error;
 
+use super::capture::{self, CaptureStream};
 use super::eventloop::{Command, EventLoop, FrameIo};
 use super::services::LabServices;
+use crate::control::capture::{port_name, resolve_target, CapturePort};
 use crate::control::client::control_socket;
 use crate::control::describe::{describe, resolve};
 use crate::control::flowlogs::{aggregate, FlowSample, Format};
 use crate::control::protocol::{PortStatus, Recipe, Request, Response, Status};
 use crate::dataplane::flowlog::FlowDirection;
 use crate::dataplane::router::{Config, Router};
-use crate::dataplane::topology::{PortKind, ServicePort, Snapshot, INTERNET_GATEWAY_IP};
+use crate::dataplane::topology::{PortId, PortKind, Snapshot, INTERNET_GATEWAY_IP};
 use crate::dataplane::verdict::{DropKind, FlowAction};
 use crate::host::instance::{Instance, InstanceSpec};
 use crate::host::link::{EthConfig, LinkDrops};
 use crate::host::state::{LabState, Resource};
 use crate::host::tap::Tap;
 use crate::host::{cleanup, keys, names, signals};
-use crate::model::{catalog, cidr, EniOwner, Lab};
+use crate::model::{catalog, cidr, Lab};
 
 /// The name of the emulated internet's namespace (`vl-<lab>-internet`).
 pub const INTERNET: &str = "internet";
@@ -422,16 +425,9 @@ fn bring_up_and_serve(
         .name("vpclab-router".into())
         .spawn(move || event_loop.run())
         .map_err(RuntimeError::Router)?;
-    let wake = Arc::new(Mutex::new(wake_w));
-    let send = {
-        let tx = tx.clone();
-        let wake = Arc::clone(&wake);
-        move |c: Command| {
-            let _ = tx.send(c);
-            if let Ok(w) = wake.lock() {
-                let _ = nix::unistd::write(&*w, &[1]);
-            }
-        }
+    let send = LoopSender {
+        tx: tx.clone(),
+        wake: Arc::new(Mutex::new(wake_w)),
     };
 
     // Boot: sshd, then user data (which may restart it), as on EC2.
@@ -472,7 +468,7 @@ fn bring_up_and_serve(
             .map(|o| o.status.success())
             .unwrap_or(false);
         if !ok {
-            send(Command::Stop);
+            send.send(Command::Stop);
             let _ = loop_thread.join();
             return Err(RuntimeError::Unreachable(m.name.clone(), m.gateway));
         }
@@ -501,7 +497,9 @@ fn bring_up_and_serve(
         loop_epoch_ms,
         recipe,
         name: name.to_string(),
-        send: Box::new(send),
+        send,
+        captures: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+        next_capture: 1,
         started,
         failures,
         stop: Arc::clone(&stop),
@@ -516,7 +514,7 @@ fn bring_up_and_serve(
     // Each client is read on a thread of its own, with a size limit and a deadline for the
     // whole request; this thread handles whole requests one at a time, so a slow or idle
     // client delays nobody.
-    let (req_tx, req_rx) = mpsc::channel::<(Request, mpsc::Sender<Response>)>();
+    let (req_tx, req_rx) = mpsc::channel::<(Request, mpsc::Sender<Reply>)>();
     let clients = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     while !stop.load(Ordering::SeqCst) && !signals::stop_requested() && !loop_thread.is_finished() {
         while let Ok((conn, _)) = listener.accept() {
@@ -527,7 +525,7 @@ fn bring_up_and_serve(
         }
         daemon.deliver_flow_logs();
     }
-    (daemon.send)(Command::Stop);
+    daemon.send.send(Command::Stop);
     let _ = std::fs::remove_file(&sock);
     match loop_thread.join() {
         Ok(Ok(())) => Ok(()),
@@ -614,7 +612,11 @@ struct Daemon {
     loop_epoch_ms: u64,
     recipe: Recipe,
     name: String,
-    send: Box<dyn Fn(Command)>,
+    send: LoopSender,
+    /// Captures being streamed (at most [`MAX_CAPTURES`]).
+    captures: Arc<std::sync::atomic::AtomicUsize>,
+    /// The next capture's id.
+    next_capture: u64,
     started: StdInstant,
     failures: Vec<(String, String)>,
     stop: Arc<AtomicBool>,
@@ -658,12 +660,98 @@ const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 /// Clients read at once; more are answered with an error at once.
 const MAX_CLIENTS: usize = 32;
 
+/// Captures streamed at once; more are refused with an error (each holds a client thread).
+const MAX_CAPTURES: usize = 8;
+
+/// The event loop's command channel and wake-up pipe: what any thread uses to ask the loop
+/// something.
+#[derive(Clone)]
+struct LoopSender {
+    tx: mpsc::Sender<Command>,
+    wake: Arc<Mutex<std::os::fd::OwnedFd>>,
+}
+
+impl LoopSender {
+    fn send(&self, c: Command) {
+        let _ = self.tx.send(c);
+        if let Ok(w) = self.wake.lock() {
+            let _ = nix::unistd::write(&*w, &[1]);
+        }
+    }
+}
+
+/// The daemon's answer to a client's request.
+enum Reply {
+    /// One response line.
+    Answer(Box<Response>),
+    /// A capture in place: the client's thread streams it.
+    Capture(Streaming),
+}
+
+/// A capture handed to the client's thread.
+struct Streaming {
+    stream: CaptureStream,
+    /// The captured ports and their names, in the order announced.
+    ports: Vec<(PortId, String)>,
+    /// Every port's name, by port index (for the comments).
+    names: Vec<String>,
+    /// To end the capture in the loop when the client is gone.
+    send: LoopSender,
+    /// The daemon's count of captures (this one is in it).
+    captures: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Streaming {
+    /// Announces the capture on `conn` and streams it until the client or the loop is gone.
+    fn run(self, conn: &UnixStream) {
+        let ports = self
+            .ports
+            .iter()
+            .map(|(p, name)| CapturePort {
+                port: p.0,
+                name: name.clone(),
+            })
+            .collect();
+        let started = Response::CaptureStarted { ports };
+        let mut ok = false;
+        if let Ok(mut text) = serde_json::to_string(&started) {
+            text.push('\n');
+            ok = (&*conn).write_all(text.as_bytes()).is_ok();
+        }
+        if ok {
+            // A slow reader blocks this thread only: the loop drops what does not fit in the
+            // capture's queue, and counts it.
+            let _ = conn.set_write_timeout(None);
+            let ifaces: Vec<PortId> = self.ports.iter().map(|(p, _)| *p).collect();
+            let names = &self.names;
+            let name = |p: PortId| {
+                names
+                    .get(p.ix())
+                    .cloned()
+                    .unwrap_or_else(|| format!("port {}", p.0))
+            };
+            let mut w = conn;
+            capture::serve(&mut w, &self.stream, &ifaces, &name);
+        }
+    }
+}
+
+impl Drop for Streaming {
+    /// However the capture ends (or if it never reaches its client), the loop drops it and
+    /// its place is given back.
+    fn drop(&mut self) {
+        self.send.send(Command::EndCapture(self.stream.id));
+        self.captures.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Serves one control-socket client on a thread of its own: reads its request line (at most
 /// [`MAX_REQUEST`] bytes within [`REQUEST_DEADLINE`]), hands the request to the daemon's
-/// thread, and writes the answer (or the reason the request was refused).
+/// thread, and writes the answer (or the reason the request was refused); a capture is
+/// streamed on this thread until the client closes it.
 fn client(
     conn: UnixStream,
-    requests: mpsc::Sender<(Request, mpsc::Sender<Response>)>,
+    requests: mpsc::Sender<(Request, mpsc::Sender<Reply>)>,
     clients: Arc<std::sync::atomic::AtomicUsize>,
 ) {
     let answer = |conn: &UnixStream, response: &Response| {
@@ -689,24 +777,27 @@ fn client(
     let spawned = std::thread::Builder::new()
         .name("vpclab-client".into())
         .spawn(move || {
-            let response = match read_request(&conn) {
-                Err(message) => Response::Error { message },
+            let reply = match read_request(&conn) {
+                Err(message) => Reply::Answer(Box::new(Response::Error { message })),
                 Ok(line) => match serde_json::from_str::<Request>(&line) {
-                    Err(e) => Response::Error {
+                    Err(e) => Reply::Answer(Box::new(Response::Error {
                         message: format!("bad request: {e}"),
-                    },
+                    })),
                     Ok(req) => {
                         let (tx, rx) = mpsc::channel();
                         match requests.send((req, tx)).ok().and_then(|()| rx.recv().ok()) {
                             Some(r) => r,
-                            None => Response::Error {
+                            None => Reply::Answer(Box::new(Response::Error {
                                 message: "the lab's daemon is stopping".into(),
-                            },
+                            })),
                         }
                     }
                 },
             };
-            answer(&conn, &response);
+            match reply {
+                Reply::Answer(response) => answer(&conn, &response),
+                Reply::Capture(streaming) => streaming.run(&conn),
+            }
             clients.fetch_sub(1, Ordering::SeqCst);
         });
     if spawned.is_err() {
@@ -783,8 +874,69 @@ fn commit_change<E: std::fmt::Display>(
 }
 
 impl Daemon {
-    fn handle(&mut self, req: Request) -> Response {
+    fn handle(&mut self, req: Request) -> Reply {
         match req {
+            Request::Capture { target } => match self.capture(&target) {
+                Ok(s) => Reply::Capture(s),
+                Err(message) => Reply::Answer(Box::new(Response::Error { message })),
+            },
+            other => Reply::Answer(Box::new(self.answer(other))),
+        }
+    }
+
+    /// Puts a capture of `target` in place in the loop.
+    fn capture(&mut self, target: &str) -> Result<Streaming, String> {
+        if self.captures.load(Ordering::SeqCst) >= MAX_CAPTURES {
+            return Err(format!(
+                "lab {} has {MAX_CAPTURES} captures running already: end one (Ctrl-C) and try again",
+                self.name
+            ));
+        }
+        let snap = self
+            .snapshot()
+            .map_err(|_| "the router did not answer".to_string())?;
+        let target = resolve_target(&self.lab, &snap, target)?;
+        // A network interface without a device is watched by its addresses only.
+        let ids: Vec<PortId> = target
+            .ports
+            .iter()
+            .map(|(p, _)| *p)
+            .filter(|p| !target.addrs.iter().any(|(_, q)| q == p))
+            .collect();
+        let id = self.next_capture;
+        self.next_capture += 1;
+        let (tap, stream) = capture::channel(
+            id,
+            &ids,
+            &target.addrs,
+            capture::QUEUE_FRAMES,
+            capture::QUEUE_BYTES,
+        );
+        let ports = target.ports;
+        let (tx, rx) = mpsc::channel();
+        self.send.send(Command::Capture(tap, tx));
+        rx.recv_timeout(Duration::from_secs(2))
+            .map_err(|_| "the router did not answer".to_string())?;
+        self.captures.fetch_add(1, Ordering::SeqCst);
+        let names = snap
+            .ports
+            .iter()
+            .map(|p| port_name(&self.lab, &p.kind))
+            .collect();
+        Ok(Streaming {
+            stream,
+            ports,
+            names,
+            send: self.send.clone(),
+            captures: Arc::clone(&self.captures),
+        })
+    }
+
+    fn answer(&mut self, req: Request) -> Response {
+        match req {
+            Request::Capture { .. } => Response::Error {
+                message: "a capture is streamed, not answered".into(),
+            },
             Request::Status => self.status(),
             Request::Describe { what, filter } => match resolve(&self.lab, what, &filter) {
                 Ok(ids) => Response::Json {
@@ -809,7 +961,8 @@ impl Daemon {
                     |next, prev| Snapshot::build(next, Some(prev)),
                 ) {
                     Ok((value, built)) => {
-                        (self.send)(Command::Install(built, Arc::clone(&self.lab)));
+                        self.send
+                            .send(Command::Install(built, Arc::clone(&self.lab)));
                         self.register_flow_logs();
                         Response::Json { value }
                     }
@@ -845,7 +998,7 @@ impl Daemon {
             },
         };
         let (tx, rx) = mpsc::channel();
-        (self.send)(Command::TargetHealth(tx));
+        self.send.send(Command::TargetHealth(tx));
         let Ok(all) = rx.recv_timeout(Duration::from_secs(2)) else {
             return Response::Error {
                 message: "the router did not answer".into(),
@@ -896,7 +1049,7 @@ impl Daemon {
             Err(r) => return *r,
         };
         let (tx, rx) = mpsc::channel();
-        (self.send)(Command::FlowLog(tx));
+        self.send.send(Command::FlowLog(tx));
         let Ok(records) = rx.recv_timeout(Duration::from_secs(2)) else {
             return Response::Error {
                 message: "the router did not answer".into(),
@@ -939,7 +1092,7 @@ impl Daemon {
             Err(r) => return *r,
         };
         let (tx, rx) = mpsc::channel();
-        (self.send)(Command::FlowEntries(tx));
+        self.send.send(Command::FlowEntries(tx));
         let Ok((entries, skipped)) = rx.recv_timeout(Duration::from_secs(2)) else {
             return Response::Error {
                 message: "the router did not answer".into(),
@@ -1094,7 +1247,7 @@ impl Daemon {
     /// The router's current snapshot (the router holds it; the daemon borrows it).
     fn snapshot(&self) -> Result<Arc<Snapshot>, Box<Response>> {
         let (tx, rx) = mpsc::channel();
-        (self.send)(Command::Snapshot(tx));
+        self.send.send(Command::Snapshot(tx));
         rx.recv_timeout(Duration::from_secs(2)).map_err(|_| {
             Box::new(Response::Error {
                 message: "the router did not answer".into(),
@@ -1108,7 +1261,7 @@ impl Daemon {
             Err(r) => return *r,
         };
         let (tx, rx) = mpsc::channel();
-        (self.send)(Command::Counters(tx));
+        self.send.send(Command::Counters(tx));
         let Ok(report) = rx.recv_timeout(Duration::from_secs(2)) else {
             return Response::Error {
                 message: "the router did not answer".into(),
@@ -1161,36 +1314,8 @@ impl Daemon {
             user_data_failures: self.failures.clone(),
             workers: self.workers,
             worker_frames: report.worker_frames,
+            captures: report.captures,
         })
-    }
-}
-
-fn port_name(lab: &Lab, kind: &PortKind) -> String {
-    match kind {
-        PortKind::Eni(e) => {
-            let owner = lab.eni(e).map(|eni| match &eni.owner {
-                EniOwner::Instance(i) => lab
-                    .instance(i)
-                    .map(instance_name)
-                    .unwrap_or_else(|| i.to_string()),
-                EniOwner::InterfaceEndpoint(v) => v.to_string(),
-                EniOwner::LoadBalancer(a) => a.clone(),
-            });
-            format!("{e} ({})", owner.unwrap_or_default())
-        }
-        PortKind::Internet => "internet".into(),
-        PortKind::Service(ServicePort::Region) => "region services".into(),
-        PortKind::Service(ServicePort::GatewayEndpoint { vpce }) => {
-            format!("{vpce} (gateway endpoint)")
-        }
-        PortKind::Service(ServicePort::AmazonProvided { vpc }) => {
-            format!("{vpc} (Amazon DNS, metadata)")
-        }
-        PortKind::Service(ServicePort::InterfaceEndpoint { vpce }) => {
-            format!("{vpce} (interface endpoint service)")
-        }
-        PortKind::Service(ServicePort::LoadBalancer { arn }) => format!("{arn} (health checks)"),
-        PortKind::Service(ServicePort::InternetDns) => "internet DNS resolver".into(),
     }
 }
 

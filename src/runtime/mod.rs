@@ -5,6 +5,7 @@
 //! threads; the packet decisions stay in [`crate::dataplane`], the AWS services in
 //! `services`, and everything privileged in `host`.
 
+pub mod capture;
 pub mod eventloop;
 pub mod lab;
 pub mod services;

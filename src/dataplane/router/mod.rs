@@ -259,6 +259,11 @@ impl Router {
         self.rebuild_health();
     }
 
+    /// The virtio-net header size of TAP ports' frames.
+    pub fn hdr_size(&self) -> HdrSize {
+        self.hdr
+    }
+
     /// The current snapshot.
     pub fn snapshot(&self) -> &Arc<Snapshot> {
         &self.snap
